@@ -1,0 +1,1 @@
+"""Reusable components that turn registered models into governed Databricks serving endpoints."""

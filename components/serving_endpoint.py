@@ -1,0 +1,153 @@
+"""The `ServingEndpoint` component: one governed Databricks Model Serving endpoint.
+
+Children, each parented to the component and named from it:
+- `<key>-endpoint`: `databricks.ModelServing` with the served entities, traffic routes, tags, inference
+  table and notifications;
+- `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
+  API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
+  manager groups; the resource is authoritative, so any other direct grant is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_databricks as databricks
+
+from components.config import EndpointConfig, EndpointSpec
+
+COMPONENT_TYPE = "serving:index:ServingEndpoint"
+
+
+def served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingConfigServedEntityArgs]:
+    """The served entities as the provider takes them, every field explicit.
+
+    `scale_to_zero_enabled` is always sent, false included: leaving it out lets the workspace pick and
+    shows as a perpetual diff.
+    """
+    entities = []
+    for model in endpoint.served_models:
+        concurrency = model.provisioned_concurrency
+        entities.append(
+            databricks.ModelServingConfigServedEntityArgs(
+                name=model.served_name,
+                entity_name=model.model,
+                entity_version=model.version,
+                workload_size=model.workload_size.value if model.workload_size else None,
+                workload_type=model.workload_type.value,
+                scale_to_zero_enabled=model.scale_to_zero,
+                environment_vars=dict(model.environment_vars) or None,
+                min_provisioned_concurrency=concurrency.min if concurrency else None,
+                max_provisioned_concurrency=concurrency.max if concurrency else None,
+            )
+        )
+    return entities
+
+
+def access_controls(endpoint: EndpointConfig) -> list[databricks.PermissionsAccessControlArgs]:
+    """Exactly the grants the stack declares: one query principal, the manager groups."""
+    grants = [
+        databricks.PermissionsAccessControlArgs(
+            service_principal_name=endpoint.access.query_service_principal,
+            permission_level="CAN_QUERY",
+        )
+    ]
+    grants += [
+        databricks.PermissionsAccessControlArgs(group_name=group, permission_level="CAN_MANAGE")
+        for group in endpoint.access.manager_groups
+    ]
+    return grants
+
+
+def _tags(tags: Mapping[str, str]) -> list[databricks.ModelServingTagArgs]:
+    # Sorted so that a reordered stack file is not a change.
+    return [databricks.ModelServingTagArgs(key=key, value=tags[key]) for key in sorted(tags)]
+
+
+class ServingEndpoint(pulumi.ComponentResource):
+    """A Databricks serving endpoint with its served models, routes, permissions and tags.
+
+    Outputs:
+        endpoint_name: the endpoint's name in the workspace.
+        endpoint_id: the endpoint's id (what permissions are bound to).
+        invocation_url: the URL callers POST to.
+        served_versions: served entity name -> model version.
+        traffic: served entity name -> percentage of the endpoint's traffic.
+    """
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_id: pulumi.Output[str]
+    invocation_url: pulumi.Output[str]
+    served_versions: pulumi.Output[dict[str, str]]
+    traffic: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self,
+        spec: EndpointSpec,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare the endpoint described by `spec` (a validated `EndpointSpec` from the stack config)."""
+        super().__init__(COMPONENT_TYPE, spec.key, None, opts)
+        endpoint = spec.endpoint
+        child = pulumi.ResourceOptions(parent=self)
+
+        capture = endpoint.inference_table
+        notifications = endpoint.notifications
+        self.endpoint = databricks.ModelServing(
+            f"{spec.key}-endpoint",
+            name=spec.name,
+            description=endpoint.description,
+            config=databricks.ModelServingConfigArgs(
+                served_entities=served_entities(endpoint),
+                traffic_config=databricks.ModelServingConfigTrafficConfigArgs(
+                    routes=[
+                        databricks.ModelServingConfigTrafficConfigRouteArgs(
+                            served_entity_name=served, traffic_percentage=share
+                        )
+                        for served, share in endpoint.routes.items()
+                    ]
+                ),
+                auto_capture_config=databricks.ModelServingConfigAutoCaptureConfigArgs(
+                    enabled=True,
+                    catalog_name=capture.catalog,
+                    schema_name=capture.schema_,
+                    table_name_prefix=capture.table_prefix or spec.name,
+                )
+                if capture
+                else None,
+            ),
+            tags=_tags(spec.tags),
+            email_notifications=databricks.ModelServingEmailNotificationsArgs(
+                on_update_successes=notifications.on_update_success or None,
+                on_update_failures=notifications.on_update_failure or None,
+            )
+            if notifications
+            else None,
+            opts=child,
+        )
+
+        self.permissions = databricks.Permissions(
+            f"{spec.key}-permissions",
+            serving_endpoint_id=self.endpoint.serving_endpoint_id,
+            access_controls=access_controls(endpoint),
+            opts=child,
+        )
+
+        self.endpoint_name = self.endpoint.name
+        self.endpoint_id = self.endpoint.serving_endpoint_id
+        self.invocation_url = self.endpoint.endpoint_url
+        self.served_versions = pulumi.Output.from_input(
+            {model.served_name: model.version for model in endpoint.served_models}
+        )
+        self.traffic = pulumi.Output.from_input(dict(endpoint.routes))
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_id": self.endpoint_id,
+                "invocation_url": self.invocation_url,
+                "served_versions": self.served_versions,
+                "traffic": self.traffic,
+            }
+        )

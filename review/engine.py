@@ -1,0 +1,248 @@
+"""Run the real Pulumi program under Pulumi's mock engine, with a stack's own config file.
+
+No Pulumi CLI, backend, credentials or network: the SDK's `MockMonitor` stands in for the engine, and
+this module records what the program declares, as the engine would receive it (type, name, parent,
+dependencies, inputs with secrets still marked) and what the stack exports. The tests, the offline
+review (`python -m review`) and the benchmarks all run the program through `run_program`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECRET_PLACEHOLDER = "[secret]"
+"""What a `secure:` stack value reads as under mocks: the ciphertext cannot be decrypted without the CLI."""
+
+# The mock engine keeps its settings in process globals: one program run at a time.
+_RUN_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    """One resource the program registered, as the engine saw it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    """URN of the parent resource ('' for the stack itself)."""
+    custom: bool
+    """True for provider resources, False for components."""
+    inputs: dict[str, Any]
+    """Inputs as registered; secret values stay wrapped (see `is_secret`)."""
+    dependencies: tuple[str, ...]
+    """URNs this resource depends on (explicit `depends_on` and the resources its inputs came from)."""
+    additional_secret_outputs: tuple[str, ...]
+
+
+@dataclass
+class ProgramRun:
+    """Everything one run of the program declared and exported."""
+
+    stack: str
+    resources: list[DeclaredResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs (`pulumi.export`), secrets still wrapped."""
+
+    def of_type(self, type_: str) -> list[DeclaredResource]:
+        return [resource for resource in self.resources if resource.type == type_]
+
+    def named(self, name: str) -> DeclaredResource:
+        matches = [resource for resource in self.resources if resource.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources are named {name!r}")
+        return matches[0]
+
+    def children(self, parent: DeclaredResource) -> list[DeclaredResource]:
+        return [resource for resource in self.resources if resource.parent == parent.urn]
+
+
+def is_secret(value: Any) -> bool:
+    from pulumi.runtime import rpc
+
+    return rpc.is_rpc_secret(value)
+
+
+def unwrap(value: Any) -> Any:
+    """The value with every secret marker removed (for assertions on plain values)."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Stack files
+
+
+def project_name(project_dir: Path = PROJECT_DIR) -> str:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+
+
+def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The stacks that have a stack file in the project."""
+    return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in project_dir.glob("Pulumi.*.yaml"))
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(item) for item in value)
+    return False
+
+
+def _mask_secure(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER
+        return {key: _mask_secure(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_secure(item) for item in value]
+    return value
+
+
+def engine_config(document: dict[str, Any] | None, project: str) -> tuple[dict[str, str], list[str]]:
+    """Turn a stack file's `config:` into what the engine hands a Python program.
+
+    As the CLI does: keys are namespaced (a bare key belongs to the project), structured values are
+    passed as JSON, scalars as text, and a key holding any `secure:` value is a secret key.
+    """
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in ((document or {}).get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if _has_secure(value):
+            secret_keys.append(full_key)
+            value = _mask_secure(value)
+        if isinstance(value, (dict, list)):
+            config[full_key] = json.dumps(value)
+        elif isinstance(value, bool):
+            config[full_key] = "true" if value else "false"
+        else:
+            config[full_key] = str(value)
+    return config, secret_keys
+
+
+# --------------------------------------------------------------------------------------------------
+# The mock engine
+
+
+def _fake_id(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]
+
+
+class WorkspaceMocks:
+    """Answers the mock engine as a workspace would: ids and the outputs the program reads."""
+
+    def __init__(self, host: str = "https://workspace.example.com"):
+        self.host = host.rstrip("/")
+
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == "databricks:index/modelServing:ModelServing":
+            name = args.inputs.get("name", args.name)
+            outputs["servingEndpointId"] = _fake_id("endpoint", name)
+            outputs["endpointUrl"] = f"{self.host}/serving-endpoints/{name}/invocations"
+            return name, outputs
+        return _fake_id(args.typ, args.name), outputs
+
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return {}, []
+
+
+def _monitor_class() -> type:
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        """The SDK's MockMonitor, also recording parents, dependencies and stack outputs."""
+
+        def __init__(self, mocks: Any, run: ProgramRun):
+            super().__init__(mocks)
+            self.run = run
+            self._lock = threading.Lock()
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                resource = DeclaredResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    dependencies=tuple(request.dependencies),
+                    additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                )
+                with self._lock:
+                    self.run.resources.append(resource)
+            return response
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            if "::pulumi:pulumi:Stack::" in request.urn:
+                self.run.outputs.update(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+            return super().RegisterResourceOutputs(request)
+
+    return RecordingMonitor
+
+
+def run_program(
+    stack: str,
+    *,
+    project_dir: Path = PROJECT_DIR,
+    document: dict[str, Any] | None = None,
+    preview: bool = True,
+    mocks: WorkspaceMocks | None = None,
+) -> ProgramRun:
+    """Run `__main__.py` for `stack` under the mock engine and return what it declared.
+
+    `document` is the parsed stack file; by default `Pulumi.<stack>.yaml` is read. Errors the program
+    raises (an invalid stack file) propagate unchanged.
+    """
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import mocks as runtime_mocks
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _sync_await
+
+    if document is None:
+        document = yaml.safe_load(stack_file(stack, project_dir).read_text())
+    project = project_name(project_dir)
+    config, secret_keys = engine_config(document, project)
+    run = ProgramRun(stack=stack)
+
+    with _RUN_LOCK:
+        runtime_settings.SETTINGS.rpc_manager.clear()
+        runtime_settings.SETTINGS.outputs.clear()
+        runtime_settings.set_root_resource(None)
+        monitor = _monitor_class()(mocks or WorkspaceMocks(config.get("databricks:host", "")), run)
+        runtime_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+        runtime_config.set_all_config(config, secret_keys)
+        # run_in_stack makes its own Stack; drop the one set_mocks registered so exports land on ours.
+        runtime_settings.set_root_resource(None)
+        run.resources.clear()
+        main = str(project_dir / "__main__.py")
+        _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+    assert pulumi is not None
+    return run

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -52,13 +52,13 @@ TOKEN_VALUE_PATTERN = re.compile(r"dapi[0-9a-f]{32}")
 BROAD_PRINCIPALS = frozenset({"users", "account users", "admins"})
 
 
-class WorkloadSize(str, Enum):
+class WorkloadSize(StrEnum):
     SMALL = "Small"
     MEDIUM = "Medium"
     LARGE = "Large"
 
 
-class WorkloadType(str, Enum):
+class WorkloadType(StrEnum):
     CPU = "CPU"
     GPU_SMALL = "GPU_SMALL"
     GPU_MEDIUM = "GPU_MEDIUM"
@@ -519,6 +519,10 @@ def _shown(value: Any, path: str) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _is_structure(value: Any) -> bool:
+    return isinstance(value, dict) or (isinstance(value, list) and any(isinstance(i, dict) for i in value))
+
+
 def describe_errors(error: ValidationError) -> list[str]:
     """One line per problem: key path, the bad value, and the rule broken."""
     problems = []
@@ -539,8 +543,8 @@ def describe_errors(error: ValidationError) -> list[str]:
             field = context["field"]
             shown = _shown(value.get(field) if isinstance(value, dict) else None, path)
             problems.append(f"{path}.{field} = {shown}: {item['msg']}")
-        elif isinstance(value, dict) and item["type"] not in ("dict_type",):
-            # A rule about a whole object: the key path says where; dumping the object would not help.
+        elif _is_structure(value) and item["type"] not in ("dict_type", "list_type"):
+            # A rule about a whole object or list of objects: the key path says where; dumping it would not help.
             problems.append(f"{path}: {item['msg']}")
         else:
             problems.append(f"{path} = {_shown(value, path)}: {item['msg']}")

@@ -213,11 +213,13 @@ def run_program(
     document: dict[str, Any] | None = None,
     preview: bool = True,
     mocks: WorkspaceMocks | None = None,
+    secret_values: dict[str, str] | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` under the mock engine and return what it declared.
 
-    `document` is the parsed stack file; by default `Pulumi.<stack>.yaml` is read. Errors the program
-    raises (an invalid stack file) propagate unchanged.
+    `document` is the parsed stack file; by default `Pulumi.<stack>.yaml` is read. `secret_values`
+    stands in for the CLI's decryption: the clear value of a `secure:` key (else `[secret]`). Errors the
+    program raises (an invalid stack file) propagate unchanged.
     """
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -230,6 +232,9 @@ def run_program(
         document = yaml.safe_load(stack_file(stack, project_dir).read_text())
     project = project_name(project_dir)
     config, secret_keys = engine_config(document, project)
+    for key, value in (secret_values or {}).items():
+        config[key] = value
+        secret_keys.append(key)
     run = ProgramRun(stack=stack)
 
     with _RUN_LOCK:

@@ -1,0 +1,36 @@
+# The README's commands. Everything runs from the project virtualenv `venv/` (the one Pulumi.yaml names),
+# created and filled from the pinned requirements on first use.
+VENV ?= venv
+PYTHON := $(VENV)/bin/python
+STACK ?= dev
+
+.PHONY: setup review test lint emulator bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## Run the program for STACK under Pulumi's mock engine and print what it would declare.
+review: setup
+	$(PYTHON) -m review $(STACK) $(ARGS)
+
+## Lint, then the whole test suite.
+test: setup lint
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+## The local Databricks workspace emulator on 127.0.0.1:8080.
+emulator: setup
+	$(PYTHON) -m emulator $(ARGS)
+
+## Benchmarks (see bench/README.md).
+bench: setup
+	$(PYTHON) -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,393 @@
+"""Every rule of the stack config, one test each: the message names the key path, the value and the rule.
+
+Every rule Databricks enforces is checked before anything is declared, and all problems of a stack file
+are reported in one `StackConfigError`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.config import StackConfigError, parse_stack_config
+from review.engine import WorkspaceMocks, run_program
+
+SP = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
+BASE: dict[str, Any] = {
+    "defaults": {"name_prefix": "prod-", "tags": {"owner": "ml-platform"}},
+    "endpoints": {
+        "risk": {
+            "served_models": [
+                {"model": "main.risk.risk_classifier", "version": 3, "workload_size": "Medium"},
+                {"model": "main.risk.risk_classifier", "version": "4", "workload_size": "Medium"},
+            ],
+            "traffic": {"risk_classifier-3": 90, "risk_classifier-4": 10},
+            "access": {"query_service_principal": SP, "manager_groups": ["ml-platform-oncall"]},
+        }
+    },
+}
+
+
+def problems_of(change, plaintext_keys=None) -> list[str]:
+    """The problems reported for BASE after `change(values)` has edited a copy of it."""
+    values = copy.deepcopy(BASE)
+    change(values)
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config("prod", values, plaintext_keys)
+    assert str(caught.value).startswith("Pulumi.prod.yaml has")
+    return caught.value.problems
+
+
+def risk(values: dict[str, Any]) -> dict[str, Any]:
+    return values["endpoints"]["risk"]
+
+
+def first_model(values: dict[str, Any]) -> dict[str, Any]:
+    return risk(values)["served_models"][0]
+
+
+def test_the_base_config_is_valid():
+    config = parse_stack_config("prod", copy.deepcopy(BASE))
+    assert config.endpoint_name("risk") == "prod-risk"
+
+
+# --- versions and names ------------------------------------------------------------------------------
+
+
+def test_version_given_as_number_or_text_is_normalised_to_text():
+    config = parse_stack_config("prod", copy.deepcopy(BASE))
+    assert [m.version for m in config.endpoints["risk"].served_models] == ["3", "4"]
+
+
+@pytest.mark.parametrize("version", [0, -2, "v3", 2.5, True])
+def test_version_must_be_a_positive_integer(version):
+    problems = problems_of(lambda v: first_model(v).update(version=version))
+    assert len(problems) == 1
+    assert problems[0].startswith("endpoints.risk.served_models[0].version = ")
+    assert problems[0].endswith('must be a positive integer, written as 3 or "3"')
+
+
+def test_model_must_be_a_unity_catalog_full_name():
+    assert problems_of(lambda v: first_model(v).update(model="risk_classifier")) == [
+        "endpoints.risk.served_models[0].model = 'risk_classifier': "
+        "must be a Unity Catalog full name `catalog.schema.model`"
+    ]
+
+
+def test_served_name_defaults_to_model_short_name_and_version():
+    config = parse_stack_config("prod", copy.deepcopy(BASE))
+    assert [m.served_name for m in config.endpoints["risk"].served_models] == [
+        "risk_classifier-3",
+        "risk_classifier-4",
+    ]
+
+
+def test_unknown_key_is_reported_not_ignored():
+    assert problems_of(lambda v: first_model(v).update(workload_sise="Small")) == [
+        "endpoints.risk.served_models[0].workload_sise: unknown key; "
+        "check its spelling against the config reference in README.md"
+    ]
+
+
+def test_workload_size_must_be_small_medium_or_large():
+    assert problems_of(lambda v: first_model(v).update(workload_size="Huge")) == [
+        "endpoints.risk.served_models[0].workload_size = 'Huge': Input should be 'Small', 'Medium' or 'Large'"
+    ]
+
+
+def test_workload_type_must_be_a_databricks_compute_type():
+    (problem,) = problems_of(lambda v: first_model(v).update(workload_type="TPU"))
+    assert problem.startswith("endpoints.risk.served_models[0].workload_type = 'TPU': Input should be 'CPU'")
+    assert "'MULTIGPU_MEDIUM'" in problem
+
+
+# --- endpoint names ----------------------------------------------------------------------------------
+
+
+def test_endpoint_name_may_only_hold_letters_digits_dash_underscore():
+    assert problems_of(lambda v: risk(v).update(name="risk classifier")) == [
+        "endpoints.risk: name `prod-risk classifier` must be 1-63 letters, digits, `-` or `_`, "
+        "prefix included (20 characters)"
+    ]
+
+
+def test_endpoint_name_is_at_most_63_characters_prefix_included():
+    assert problems_of(lambda v: risk(v).update(name="r" * 59)) == [
+        f"endpoints.risk: name `prod-{'r' * 59}` must be 1-63 letters, digits, `-` or `_`, "
+        "prefix included (64 characters)"
+    ]
+
+
+def test_endpoint_name_must_not_use_the_reserved_databricks_prefix():
+    def change(values):
+        values["defaults"]["name_prefix"] = ""
+        risk(values)["name"] = "databricks-risk"
+
+    assert problems_of(change) == ["endpoints.risk: name `databricks-risk` uses the reserved prefix `databricks-`"]
+
+
+def test_endpoint_names_are_unique_in_the_stack():
+    def change(values):
+        values["endpoints"]["risk_copy"] = copy.deepcopy(risk(values)) | {"name": "risk"}
+
+    assert problems_of(change) == ["endpoints.risk_copy: name `prod-risk` is already used by endpoints.risk"]
+
+
+def test_name_prefix_may_only_hold_letters_digits_dash_underscore():
+    assert problems_of(lambda v: v["defaults"].update(name_prefix="prod/")) == [
+        "defaults.name_prefix = 'prod/': may only hold letters, digits, `-` and `_`"
+    ]
+
+
+# --- served entities ---------------------------------------------------------------------------------
+
+
+def test_at_least_one_served_entity():
+    (problem,) = problems_of(lambda v: risk(v).update(served_models=[], traffic=None))
+    assert problem.startswith("endpoints.risk.served_models = []: List should have at least 1 item")
+
+
+def test_at_most_15_served_entities():
+    def change(values):
+        template = first_model(values)
+        risk(values)["served_models"] = [template | {"version": n} for n in range(1, 17)]
+        risk(values)["traffic"] = {f"risk_classifier-{n}": 100 if n == 1 else 0 for n in range(1, 17)}
+
+    assert problems_of(change) == ["endpoints.risk.served_models: at most 15 served entities per endpoint, found 16"]
+
+
+def test_served_entity_names_are_unique():
+    def change(values):
+        risk(values)["served_models"][1]["version"] = 3
+        risk(values)["traffic"] = {"risk_classifier-3": 100}
+
+    assert problems_of(change) == [
+        "endpoints.risk.served_models: served entity names must be unique; repeated: risk_classifier-3"
+    ]
+
+
+def test_workload_size_and_provisioned_concurrency_are_not_combined():
+    assert problems_of(lambda v: first_model(v).update(provisioned_concurrency={"min": 0, "max": 8})) == [
+        "endpoints.risk.served_models[0]: set either workload_size or provisioned_concurrency, not both"
+    ]
+
+
+def test_a_served_entity_needs_a_size_or_provisioned_concurrency():
+    assert problems_of(lambda v: first_model(v).pop("workload_size")) == [
+        "endpoints.risk.served_models[0]: set workload_size (Small, Medium or Large) "
+        "or provisioned_concurrency (min, max)"
+    ]
+
+
+def test_provisioned_concurrency_is_an_ordered_range_in_steps_of_4():
+    def unordered(values):
+        first_model(values).pop("workload_size")
+        first_model(values)["provisioned_concurrency"] = {"min": 8, "max": 4}
+
+    def odd(values):
+        first_model(values).pop("workload_size")
+        first_model(values)["provisioned_concurrency"] = {"min": 0, "max": 6}
+
+    assert problems_of(unordered) == [
+        "endpoints.risk.served_models[0].provisioned_concurrency: min (8) must not exceed max (4)"
+    ]
+    assert problems_of(odd) == [
+        "endpoints.risk.served_models[0].provisioned_concurrency: "
+        "min and max must be multiples of 4 (Databricks scales in steps of 4)"
+    ]
+
+
+def test_at_most_30_environment_variables():
+    assert problems_of(lambda v: first_model(v).update(environment_vars={f"V{i}": "1" for i in range(31)})) == [
+        "endpoints.risk.served_models[0].environment_vars: at most 30 environment variables per served entity, found 31"
+    ]
+
+
+def test_a_credential_named_variable_must_be_a_secret_reference_and_its_value_is_not_echoed():
+    (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"API_TOKEN": "s3cr3t-value"}))
+    assert problem == (
+        "endpoints.risk.served_models[0].environment_vars: API_TOKEN holds a credential in plain text; "
+        "write it as a reference `{{secrets/<scope>/<key>}}` to a Databricks secret"
+    )
+    assert "s3cr3t-value" not in problem
+
+
+def test_a_databricks_token_value_is_refused_whatever_the_variable_name():
+    token = "dapi" + "0123456789abcdef" * 2
+    (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"UPSTREAM": token}))
+    assert "UPSTREAM holds a credential in plain text" in problem
+    assert token not in problem
+
+
+def test_a_malformed_secret_reference_is_refused():
+    (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"KEY": "{{secrets/scope-only}}"}))
+    assert "KEY holds a credential in plain text" in problem
+
+
+def test_a_well_formed_secret_reference_is_accepted():
+    values = copy.deepcopy(BASE)
+    first_model(values)["environment_vars"] = {"FEATURE_STORE_TOKEN": "{{secrets/fraud/feature-store}}"}
+    config = parse_stack_config("prod", values)
+    assert config.endpoints["risk"].served_models[0].environment_vars == {
+        "FEATURE_STORE_TOKEN": "{{secrets/fraud/feature-store}}"
+    }
+
+
+# --- traffic -----------------------------------------------------------------------------------------
+
+
+def test_routes_sum_to_100():
+    assert problems_of(lambda v: risk(v).update(traffic={"risk_classifier-3": 80, "risk_classifier-4": 10})) == [
+        "endpoints.risk.traffic: routes must sum to 100, they sum to 90"
+    ]
+
+
+def test_a_route_is_a_percentage_from_0_to_100():
+    (problem,) = problems_of(lambda v: risk(v).update(traffic={"risk_classifier-3": 110, "risk_classifier-4": -10}))
+    assert problem == "endpoints.risk.traffic: risk_classifier-3: 110 is not a percentage 0-100"
+
+
+def test_routes_name_served_entities_that_exist_and_every_entity_has_one():
+    assert problems_of(lambda v: risk(v).update(traffic={"risk_classifier-3": 90, "risk_classifier-5": 10})) == [
+        'endpoints.risk.traffic = {"risk_classifier-3": 90, "risk_classifier-5": 10}: '
+        "routes name no served entity: risk_classifier-5; "
+        "served entities without a route (0 is allowed): risk_classifier-4; "
+        "served entities are risk_classifier-3, risk_classifier-4"
+    ]
+
+
+def test_a_zero_percent_route_is_allowed():
+    values = copy.deepcopy(BASE)
+    risk(values)["traffic"] = {"risk_classifier-3": 100, "risk_classifier-4": 0}
+    assert parse_stack_config("prod", values).endpoints["risk"].routes == {
+        "risk_classifier-3": 100,
+        "risk_classifier-4": 0,
+    }
+
+
+def test_traffic_may_be_omitted_for_one_model_and_then_routes_100_percent_to_it():
+    values = copy.deepcopy(BASE)
+    risk(values)["served_models"].pop()
+    risk(values).pop("traffic")
+    assert parse_stack_config("prod", values).endpoints["risk"].routes == {"risk_classifier-3": 100}
+
+
+def test_traffic_is_required_when_several_models_are_served():
+    assert problems_of(lambda v: risk(v).pop("traffic")) == [
+        "endpoints.risk: traffic is required when more than one model is served; "
+        "give every one of risk_classifier-3, risk_classifier-4 a percentage"
+    ]
+
+
+# --- access ------------------------------------------------------------------------------------------
+
+
+def test_query_principal_is_an_application_id():
+    assert problems_of(lambda v: risk(v)["access"].update(query_service_principal="loan-decision-api")) == [
+        "endpoints.risk.access.query_service_principal = 'loan-decision-api': "
+        "must be the service principal's application id (a UUID), not its display name"
+    ]
+
+
+def test_query_principal_is_required():
+    assert problems_of(lambda v: risk(v)["access"].pop("query_service_principal")) == [
+        "endpoints.risk.access.query_service_principal: is required"
+    ]
+
+
+@pytest.mark.parametrize("group", ["users", "account users", "Admins"])
+def test_manager_groups_never_open_the_endpoint_to_everybody(group):
+    assert problems_of(lambda v: risk(v)["access"].update(manager_groups=[group])) == [
+        f'endpoints.risk.access.manager_groups = ["{group}"]: '
+        f"`{group}` would hand the endpoint to everybody; name a dedicated group"
+    ]
+
+
+# --- everything else ---------------------------------------------------------------------------------
+
+
+def test_notification_addresses_are_email_addresses():
+    assert problems_of(lambda v: risk(v).update(notifications={"on_update_failure": ["oncall"]})) == [
+        'endpoints.risk.notifications.on_update_failure = ["oncall"]: `oncall` is not an e-mail address'
+    ]
+
+
+def test_input_example_uses_exactly_one_databricks_input_format():
+    example = {"instances": [[1, 2]], "inputs": [[1, 2]]}
+    assert problems_of(lambda v: risk(v).update(readiness={"warmup": {"input_example": example}})) == [
+        "endpoints.risk.readiness.warmup.input_example: "
+        "needs exactly one of dataframe_split, dataframe_records, instances, inputs, found instances, inputs"
+    ]
+
+
+def test_readiness_timeout_is_at_most_240_minutes():
+    assert problems_of(lambda v: risk(v).update(readiness={"timeout_minutes": 500})) == [
+        "endpoints.risk.readiness.timeout_minutes = 500: Input should be less than or equal to 240"
+    ]
+
+
+def test_endpoints_are_required():
+    assert problems_of(lambda v: v.pop("endpoints")) == ["endpoints: is required"]
+
+
+def test_a_plaintext_databricks_token_in_the_stack_file_is_refused():
+    assert problems_of(lambda v: None, plaintext_keys={"databricks:token": True}) == [
+        "databricks:token: is stored in plain text in Pulumi.prod.yaml; store it encrypted with "
+        "`pulumi config set --secret databricks:token <value>` or use the DATABRICKS_* environment variables"
+    ]
+
+
+def test_a_file_with_several_problems_reports_all_of_them_at_once():
+    def change(values):
+        risk(values)["traffic"] = {"risk_classifier-3": 80, "risk_classifier-4": 10}
+        risk(values)["access"]["query_service_principal"] = "loan-decision-api"
+        first_model(values)["workload_size"] = "Huge"
+
+    problems = problems_of(change, plaintext_keys={"databricks:token": True})
+    assert [problem.split(":")[0].split(" =")[0] for problem in problems] == [
+        "databricks",
+        "endpoints.risk.served_models[0].workload_size",
+        "endpoints.risk.traffic",
+        "endpoints.risk.access.query_service_principal",
+    ]
+
+
+# --- through the real program ------------------------------------------------------------------------
+
+
+class CountingMocks(WorkspaceMocks):
+    def __init__(self):
+        super().__init__()
+        self.registered: list[str] = []
+
+    def new_resource(self, args):
+        self.registered.append(args.name)
+        return super().new_resource(args)
+
+
+def test_an_invalid_stack_file_fails_the_program_before_any_resource_is_registered(prod_document):
+    endpoints = prod_document["config"]["databricks-serving:endpoints"]
+    endpoints["risk-classifier"]["traffic"]["risk_classifier-4"] = 20
+    mocks = CountingMocks()
+    with pytest.raises(StackConfigError) as caught:
+        run_program("prod", document=prod_document, mocks=mocks)
+    assert caught.value.problems == [
+        "endpoints.risk-classifier.traffic: routes must sum to 100, they sum to 110"
+    ]
+    assert mocks.registered == []
+
+
+def test_a_plaintext_token_in_a_stack_file_fails_the_program(prod_document):
+    prod_document["config"]["databricks:token"] = "dapi" + "ab" * 16
+    with pytest.raises(StackConfigError) as caught:
+        run_program("prod", document=prod_document)
+    assert caught.value.problems[0].startswith("databricks:token: is stored in plain text in Pulumi.prod.yaml")
+    assert "dapi" not in str(caught.value)
+
+
+def test_a_secure_token_in_a_stack_file_is_accepted(prod_document):
+    prod_document["config"]["databricks:token"] = {"secure": "v1:AAAAbase64ciphertext"}
+    run = run_program("prod", document=prod_document)
+    assert len(run.resources) > 0

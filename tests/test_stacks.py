@@ -1,0 +1,197 @@
+"""The repo's own stack files, run through the real program under Pulumi's mock engine.
+
+What each stack declares is stated here literally, so that a change to a stack file or to a component
+shows up as a failing, readable assertion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from review.engine import ProgramRun, unwrap
+from tests.conftest import STACKS, stack_config
+
+ENDPOINT = "databricks:index/modelServing:ModelServing"
+PERMISSIONS = "databricks:index/permissions:Permissions"
+COMPONENT = "serving:index:ServingEndpoint"
+
+
+def entity(run: ProgramRun, key: str) -> list[dict[str, Any]]:
+    return unwrap(run.named(f"{key}-endpoint").inputs)["config"]["servedEntities"]
+
+
+def routes(run: ProgramRun, key: str) -> dict[str, int]:
+    config = unwrap(run.named(f"{key}-endpoint").inputs)["config"]
+    return {route["servedEntityName"]: route["trafficPercentage"] for route in config["trafficConfig"]["routes"]}
+
+
+def tags(run: ProgramRun, key: str) -> dict[str, str]:
+    return {tag["key"]: tag["value"] for tag in unwrap(run.named(f"{key}-endpoint").inputs)["tags"]}
+
+
+def grants(run: ProgramRun, key: str) -> list[dict[str, Any]]:
+    return unwrap(run.named(f"{key}-permissions").inputs)["accessControls"]
+
+
+def test_the_repo_has_a_dev_and_a_prod_stack():
+    assert {"dev", "prod"} <= set(STACKS)
+
+
+# --- dev -------------------------------------------------------------------------------------------
+
+
+def test_dev_serves_one_small_scale_to_zero_model(stack_runs):
+    run = stack_runs["dev"]
+    assert entity(run, "risk-classifier") == [
+        {
+            "name": "risk_classifier-4",
+            "entityName": "main.risk.risk_classifier",
+            "entityVersion": "4",
+            "workloadSize": "Small",
+            "workloadType": "CPU",
+            "scaleToZeroEnabled": True,
+        }
+    ]
+    assert routes(run, "risk-classifier") == {"risk_classifier-4": 100}
+
+
+def test_dev_endpoint_name_carries_the_stack_prefix(stack_runs):
+    assert unwrap(stack_runs["dev"].named("risk-classifier-endpoint").inputs)["name"] == "dev-risk-classifier"
+
+
+def test_dev_grants_query_to_the_dev_service_principal_only(stack_runs):
+    assert grants(stack_runs["dev"], "risk-classifier") == [
+        {"servicePrincipalName": "3f6b2a1c-8d4e-4b7a-9c0d-2e5f7a8b9c10", "permissionLevel": "CAN_QUERY"}
+    ]
+
+
+def test_dev_tags_come_from_the_stack_defaults(stack_runs):
+    assert tags(stack_runs["dev"], "risk-classifier") == {
+        "cost-center": "cc-4711",
+        "environment": "dev",
+        "owner": "ml-platform",
+    }
+
+
+# --- prod ------------------------------------------------------------------------------------------
+
+
+def test_prod_risk_classifier_splits_traffic_90_10_between_versions_3_and_4(stack_runs):
+    run = stack_runs["prod"]
+    assert [(e["name"], e["entityVersion"]) for e in entity(run, "risk-classifier")] == [
+        ("risk_classifier-3", "3"),
+        ("risk_classifier-4", "4"),
+    ]
+    assert routes(run, "risk-classifier") == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+
+
+def test_prod_serves_medium_and_large_cpu_without_scale_to_zero(stack_runs):
+    run = stack_runs["prod"]
+    served = entity(run, "risk-classifier") + entity(run, "fraud-scorer")
+    assert [(e["workloadSize"], e["workloadType"], e["scaleToZeroEnabled"]) for e in served] == [
+        ("Medium", "CPU", False),
+        ("Medium", "CPU", False),
+        ("Large", "CPU", False),
+    ]
+
+
+def test_prod_endpoint_tags_win_over_stack_defaults(stack_runs):
+    assert tags(stack_runs["prod"], "risk-classifier") == {
+        "cost-center": "cc-5120",
+        "environment": "prod",
+        "owner": "ml-platform",
+        "team": "credit-risk",
+    }
+
+
+def test_prod_grants_query_to_one_principal_and_manage_to_named_groups(stack_runs):
+    assert grants(stack_runs["prod"], "fraud-scorer") == [
+        {"servicePrincipalName": "c2b7e9f1-5a3d-4c8e-a6b4-7d9e0f1a2b3c", "permissionLevel": "CAN_QUERY"},
+        {"groupName": "ml-platform-oncall", "permissionLevel": "CAN_MANAGE"},
+        {"groupName": "fraud-analytics", "permissionLevel": "CAN_MANAGE"},
+    ]
+
+
+def test_prod_captures_risk_classifier_requests_into_an_inference_table(stack_runs):
+    config = unwrap(stack_runs["prod"].named("risk-classifier-endpoint").inputs)["config"]
+    assert config["autoCaptureConfig"] == {
+        "enabled": True,
+        "catalogName": "main",
+        "schemaName": "serving_logs",
+        "tableNamePrefix": "risk_classifier",
+    }
+
+
+def test_prod_secret_environment_variable_is_a_secret_reference(stack_runs):
+    (served,) = entity(stack_runs["prod"], "fraud-scorer")
+    assert served["environmentVars"] == {
+        "FEATURE_STORE_TOKEN": "{{secrets/fraud-scoring/feature-store-token}}",
+        "SCORE_THRESHOLD": "0.82",
+    }
+
+
+def test_prod_notifies_oncall_of_failed_updates(stack_runs):
+    inputs = unwrap(stack_runs["prod"].named("risk-classifier-endpoint").inputs)
+    assert inputs["emailNotifications"] == {"onUpdateFailures": ["ml-platform-oncall@example.com"]}
+
+
+# --- every stack file --------------------------------------------------------------------------------
+
+
+def declared_keys(stack: str, stack_documents) -> list[str]:
+    return list(stack_config(stack_documents[stack]).endpoints)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    for key in declared_keys(stack, stack_documents):
+        component = run.named(key)
+        assert component.type == COMPONENT
+        children = sorted((child.type, child.name) for child in run.children(component))
+        assert [(t, n) for t, n in children if t in (ENDPOINT, PERMISSIONS)] == [
+            (ENDPOINT, f"{key}-endpoint"),
+            (PERMISSIONS, f"{key}-permissions"),
+        ]
+    assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
+    assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_permissions_are_bound_to_the_endpoint_id_not_its_name(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    for key in declared_keys(stack, stack_documents):
+        endpoint = run.named(f"{key}-endpoint")
+        permissions = run.named(f"{key}-permissions")
+        bound_to = unwrap(permissions.inputs)["servingEndpointId"]
+        assert endpoint.urn in permissions.dependencies
+        assert bound_to == run.outputs[key]["id"]
+        assert bound_to != unwrap(endpoint.inputs)["name"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_query_access_goes_to_exactly_one_service_principal_and_nobody_broad(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    for key in declared_keys(stack, stack_documents):
+        controls = grants(run, key)
+        query = [grant for grant in controls if grant["permissionLevel"] == "CAN_QUERY"]
+        assert len(query) == 1 and set(query[0]) == {"servicePrincipalName", "permissionLevel"}
+        assert {grant["permissionLevel"] for grant in controls} <= {"CAN_QUERY", "CAN_MANAGE"}
+        principals = {str(value).lower() for grant in controls for value in grant.values()}
+        assert not principals & {"users", "account users"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_endpoint_exports_its_summary(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    config = stack_config(stack_documents[stack], stack)
+    assert set(run.outputs) == set(config.endpoints)
+    for spec in config.specs():
+        exported = unwrap(run.outputs[spec.key])
+        assert exported["name"] == spec.name
+        assert exported["invocation_url"].endswith(f"/serving-endpoints/{spec.name}/invocations")
+        assert exported["served_versions"] == {m.served_name: m.version for m in spec.endpoint.served_models}
+        assert exported["traffic"] == spec.endpoint.routes
+        assert exported["query_service_principal"] == spec.endpoint.access.query_service_principal

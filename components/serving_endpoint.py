@@ -72,15 +72,18 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint_name: the endpoint's name in the workspace.
         endpoint_id: the endpoint's id (what permissions are bound to).
         invocation_url: the URL callers POST to.
-        served_versions: served entity name -> model version.
-        traffic: served entity name -> percentage of the endpoint's traffic.
+        served_versions: served entity name -> model version, as declared.
+        traffic: served entity name -> percentage of the endpoint's traffic, as declared.
+
+    `served_versions` and `traffic` are known when the program runs, so they are plain values: wrapping
+    them in Outputs costs more than the rest of the component (see bench/README.md).
     """
 
     endpoint_name: pulumi.Output[str]
     endpoint_id: pulumi.Output[str]
     invocation_url: pulumi.Output[str]
-    served_versions: pulumi.Output[dict[str, str]]
-    traffic: pulumi.Output[dict[str, int]]
+    served_versions: dict[str, str]
+    traffic: dict[str, int]
 
     def __init__(
         self,
@@ -138,10 +141,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.endpoint_name = self.endpoint.name
         self.endpoint_id = self.endpoint.serving_endpoint_id
         self.invocation_url = self.endpoint.endpoint_url
-        self.served_versions = pulumi.Output.from_input(
-            {model.served_name: model.version for model in endpoint.served_models}
-        )
-        self.traffic = pulumi.Output.from_input(dict(endpoint.routes))
+        self.served_versions = {model.served_name: model.version for model in endpoint.served_models}
+        self.traffic = dict(endpoint.routes)
         self.register_outputs(
             {
                 "endpoint_name": self.endpoint_name,

@@ -214,12 +214,14 @@ def run_program(
     preview: bool = True,
     mocks: WorkspaceMocks | None = None,
     secret_values: dict[str, str] | None = None,
+    program: Path | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` under the mock engine and return what it declared.
 
     `document` is the parsed stack file; by default `Pulumi.<stack>.yaml` is read. `secret_values`
     stands in for the CLI's decryption: the clear value of a `secure:` key (else `[secret]`). Errors the
-    program raises (an invalid stack file) propagate unchanged.
+    program raises (an invalid stack file) propagate unchanged. `program` replaces `__main__.py` (benchmarks
+    run a bare program through the same engine).
     """
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -247,7 +249,7 @@ def run_program(
         # run_in_stack makes its own Stack; drop the one set_mocks registered so exports land on ours.
         runtime_settings.set_root_resource(None)
         run.resources.clear()
-        main = str(project_dir / "__main__.py")
+        main = str(program or project_dir / "__main__.py")
         _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
     assert pulumi is not None
     return run

@@ -1,0 +1,1 @@
+"""Benchmarks: each compares our code with a baseline measured side by side in the same run."""

@@ -1,0 +1,69 @@
+"""Program evaluation under the mock engine: our program against a bare one, 1, 10 and 100 endpoints.
+
+Both programs read the same generated stack and declare the same ModelServing + Permissions per
+endpoint; ours adds validation, the ServingEndpoint components and everything else they declare. Runs
+alternate (ours, bare, ours, ...) so that both see the same machine state; the median of each is compared.
+
+    python -m bench program [--repeat 5] [--sizes 1 10 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from review.engine import run_program
+
+BARE_PROGRAM = Path(__file__).with_name("bare_program.py")
+
+
+def generated_stack(endpoints: int) -> dict[str, Any]:
+    """A valid stack document with `endpoints` endpoints, each a 90/10 split between two versions."""
+    spec = {
+        "served_models": [
+            {"model": "main.risk.risk_classifier", "version": 3, "workload_size": "Small"},
+            {"model": "main.risk.risk_classifier", "version": 4, "workload_size": "Small"},
+        ],
+        "traffic": {"risk_classifier-3": 90, "risk_classifier-4": 10},
+        "access": {"query_service_principal": "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"},
+        "tags": {"team": "bench"},
+    }
+    return {
+        "config": {
+            "databricks:host": "https://workspace.example.com",
+            "databricks-serving:defaults": {"name_prefix": "bench-", "tags": {"environment": "bench"}},
+            "databricks-serving:endpoints": {f"endpoint-{n:03d}": spec for n in range(endpoints)},
+        }
+    }
+
+
+def _timed(document: dict[str, Any], program: Path | None) -> float:
+    started = time.perf_counter()
+    run_program("bench", document=document, program=program)
+    return time.perf_counter() - started
+
+
+def measure(endpoints: int, repeat: int) -> dict[str, float]:
+    document = generated_stack(endpoints)
+    _timed(document, None), _timed(document, BARE_PROGRAM)  # warm imports and caches for both
+    ours, bare = [], []
+    for _ in range(repeat):
+        ours.append(_timed(document, None))
+        bare.append(_timed(document, BARE_PROGRAM))
+    return {"ours": statistics.median(ours), "bare": statistics.median(bare)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench program", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100])
+    args = parser.parse_args(argv)
+    print(f"{'endpoints':>9}  {'ours (s)':>9}  {'bare (s)':>9}  {'ratio':>6}")
+    for size in args.sizes:
+        result = measure(size, args.repeat)
+        ratio = result["ours"] / result["bare"]
+        print(f"{size:>9}  {result['ours']:>9.3f}  {result['bare']:>9.3f}  {ratio:>5.2f}x")
+    return 0

@@ -17,6 +17,7 @@ for spec in stack_config.specs():
             "id": endpoint.endpoint_id,
             "invocation_url": endpoint.invocation_url,
             "served_versions": endpoint.served_versions,
+            "verified_versions": endpoint.verified_versions,
             "traffic": endpoint.traffic,
             "query_service_principal": spec.endpoint.access.query_service_principal,
         },

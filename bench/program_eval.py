@@ -40,20 +40,26 @@ def generated_stack(endpoints: int) -> dict[str, Any]:
     }
 
 
-def _timed(document: dict[str, Any], program: Path | None) -> float:
+def _timed(document: dict[str, Any], program: Path | None) -> tuple[float, int]:
     started = time.perf_counter()
-    run_program("bench", document=document, program=program)
-    return time.perf_counter() - started
+    run = run_program("bench", document=document, program=program)
+    return time.perf_counter() - started, len(run.resources)
 
 
 def measure(endpoints: int, repeat: int) -> dict[str, float]:
+    """Median seconds of each program, and how many resources each declared."""
     document = generated_stack(endpoints)
     _timed(document, None), _timed(document, BARE_PROGRAM)  # warm imports and caches for both
     ours, bare = [], []
     for _ in range(repeat):
         ours.append(_timed(document, None))
         bare.append(_timed(document, BARE_PROGRAM))
-    return {"ours": statistics.median(ours), "bare": statistics.median(bare)}
+    return {
+        "ours": statistics.median(seconds for seconds, _ in ours),
+        "bare": statistics.median(seconds for seconds, _ in bare),
+        "ours_resources": ours[0][1],
+        "bare_resources": bare[0][1],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,9 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100])
     args = parser.parse_args(argv)
-    print(f"{'endpoints':>9}  {'ours (s)':>9}  {'bare (s)':>9}  {'ratio':>6}")
+    print(
+        f"{'endpoints':>9}  {'ours (s)':>9}  {'bare (s)':>9}  {'ratio':>6}  "
+        f"{'resources ours/bare':>19}  {'ms/resource ours/bare':>21}"
+    )
     for size in args.sizes:
         result = measure(size, args.repeat)
         ratio = result["ours"] / result["bare"]
-        print(f"{size:>9}  {result['ours']:>9.3f}  {result['bare']:>9.3f}  {ratio:>5.2f}x")
+        per_ours = 1000 * result["ours"] / result["ours_resources"]
+        per_bare = 1000 * result["bare"] / result["bare_resources"]
+        print(
+            f"{size:>9}  {result['ours']:>9.3f}  {result['bare']:>9.3f}  {ratio:>5.2f}x  "
+            f"{result['ours_resources']:>9}/{result['bare_resources']:<9}  {per_ours:>10.2f}/{per_bare:<10.2f}"
+        )
     return 0

@@ -290,7 +290,6 @@ class WarmupConfig(_Strict):
 class ReadinessConfig(_Strict):
     """How `pulumi up` proves the endpoint serves (issue: readiness and warmup)."""
 
-    enabled: bool = Field(default=True, description="Verify and warm the endpoint after each change.")
     timeout_minutes: float | None = Field(
         default=None,
         gt=0,

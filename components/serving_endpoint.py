@@ -5,7 +5,9 @@ Children, each parented to the component and named from it:
   table and notifications;
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
-  manager groups; the resource is authoritative, so any other direct grant is removed.
+  manager groups; the resource is authoritative, so any other direct grant is removed;
+- `<key>-readiness`: `EndpointReadiness`, after both: `pulumi up` ends when the endpoint serves as declared,
+  every served entity warm, or fails with the reason.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import pulumi
 import pulumi_databricks as databricks
 
 from components.config import EndpointConfig, EndpointSpec
+from components.readiness import EndpointReadiness, EndpointReadinessProvider
 
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
+# One provider for every endpoint: pickled once, and configured once in the provider host.
+READINESS_PROVIDER = EndpointReadinessProvider()
 
 
 def served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingConfigServedEntityArgs]:
@@ -72,6 +77,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint_name: the endpoint's name in the workspace.
         endpoint_id: the endpoint's id (what permissions are bound to).
         invocation_url: the URL callers POST to.
+        verified_versions: served entity name -> model version, as verified serving after the last change.
         served_versions: served entity name -> model version, as declared.
         traffic: served entity name -> percentage of the endpoint's traffic, as declared.
 
@@ -82,6 +88,7 @@ class ServingEndpoint(pulumi.ComponentResource):
     endpoint_name: pulumi.Output[str]
     endpoint_id: pulumi.Output[str]
     invocation_url: pulumi.Output[str]
+    verified_versions: pulumi.Output[dict[str, str]]
     served_versions: dict[str, str]
     traffic: dict[str, int]
 
@@ -138,9 +145,19 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.readiness = EndpointReadiness(
+            f"{spec.key}-readiness",
+            spec=spec,
+            endpoint_name=self.endpoint.name,
+            endpoint_id=self.endpoint.serving_endpoint_id,
+            provider=READINESS_PROVIDER,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint, self.permissions]),
+        )
+
         self.endpoint_name = self.endpoint.name
         self.endpoint_id = self.endpoint.serving_endpoint_id
         self.invocation_url = self.endpoint.endpoint_url
+        self.verified_versions = self.readiness.verified_versions
         self.served_versions = {model.served_name: model.version for model in endpoint.served_models}
         self.traffic = dict(endpoint.routes)
         self.register_outputs(
@@ -148,6 +165,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "endpoint_name": self.endpoint_name,
                 "endpoint_id": self.endpoint_id,
                 "invocation_url": self.invocation_url,
+                "verified_versions": self.verified_versions,
                 "served_versions": self.served_versions,
                 "traffic": self.traffic,
             }

@@ -163,6 +163,12 @@ class WorkspaceMocks:
             outputs["servingEndpointId"] = _fake_id("endpoint", name)
             outputs["endpointUrl"] = f"{self.host}/serving-endpoints/{name}/invocations"
             return name, outputs
+        if args.typ == "pulumi-python:dynamic/serving:EndpointReadiness":
+            # What a successful verification reports: the declared versions and traffic, verified.
+            entities = args.inputs.get("served_entities") or []
+            outputs["verified_versions"] = {entity["name"]: entity["entity_version"] for entity in entities}
+            outputs["verified_traffic"] = dict(args.inputs.get("traffic") or {})
+            return f"{args.inputs.get('endpoint_name')}-readiness", outputs
         return _fake_id(args.typ, args.name), outputs
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -1,0 +1,426 @@
+"""Proof that an endpoint serves: wait until it is ready as declared, then warm every served entity.
+
+Databricks reports an update finished (NOT_UPDATING) even when the endpoint is NOT_READY or a served
+entity failed, and the databricks-sdk waiter (and so Terraform and Asset Bundles) stops there. Here an
+endpoint is ready only when the update is over, `state.ready` is READY, every served entity of the
+active config is DEPLOYMENT_READY, and the active config serves exactly the declared versions and
+traffic. Then each served entity is warmed directly, so a 10% or 0% version does not meet its first
+real request cold.
+
+Pure logic over `ServingClient`: no Pulumi here, so it is tested straight against the emulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from components.workspace import Invocation, ServingClient
+
+READY = "READY"
+NOT_UPDATING = "NOT_UPDATING"
+IN_PROGRESS = "IN_PROGRESS"
+FAILED_UPDATES = ("UPDATE_FAILED", "UPDATE_CANCELED")
+DEPLOYMENT_READY = "DEPLOYMENT_READY"
+FAILED_DEPLOYMENTS = ("DEPLOYMENT_FAILED", "DEPLOYMENT_ABORTED")
+# Answers that mean "still starting": worth another try until the warmup deadline. 0 = no answer.
+STILL_STARTING = frozenset({0, 429, 500, 502, 503, 504})
+BUILD_LOG_LINES = 20
+MAX_INVOCATION_SECONDS = 130.0
+"""Databricks ends a request after 120 s server-side; wait a little longer for its answer."""
+
+Log = Callable[[str], None]
+
+
+class ReadinessError(Exception):
+    """The endpoint cannot serve as declared. The message says which endpoint, entity and why."""
+
+
+# --------------------------------------------------------------------------------------------------
+# What the stack declared
+
+
+@dataclass(frozen=True)
+class DeclaredEntity:
+    name: str
+    entity_name: str
+    entity_version: str
+    scale_to_zero: bool = False
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the stack declared for one endpoint, and how long readiness may take to prove it."""
+
+    endpoint: str
+    served_entities: tuple[DeclaredEntity, ...]
+    traffic: Mapping[str, int]
+    timeout_seconds: float
+    input_example: Mapping[str, Any] | None = None
+    warmup_timeout_seconds: float = 900.0
+
+    @property
+    def served_versions(self) -> dict[str, str]:
+        return {entity.name: entity.entity_version for entity in self.served_entities}
+
+    def fingerprint(self) -> str:
+        """Identifies what is verified: entities, versions, traffic and warmup, not the deadlines."""
+        material = {
+            "endpoint": self.endpoint,
+            "served_entities": [asdict(entity) for entity in self.served_entities],
+            "traffic": dict(sorted(self.traffic.items())),
+            "input_example": self.input_example,
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often to look and how long to tolerate a stale config.
+
+    The defaults poll like databricks-sdk's waiter (`min(attempt, 10)` seconds), so readiness makes no
+    more GET calls than the sdk would over the same provisioning time.
+    """
+
+    first_delay: float = 1.0
+    max_delay: float = 10.0
+    jitter: float = 0.1
+    """Fraction of each delay added at random, so that many endpoints do not poll in lockstep."""
+    stale_config_grace: float = 60.0
+    """How long NOT_UPDATING with an active config other than the declared one is taken for lag."""
+    progress_every: float = 15.0
+    """Seconds between progress lines while nothing changes."""
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return retry_after
+        base = min(self.first_delay * attempt, self.max_delay)
+        return base * (1 + random.uniform(0, self.jitter))
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading an endpoint's state
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one GET of the endpoint says about readiness."""
+
+    verdict: str  # "ready" | "waiting" | "failed"
+    progress: str
+    failed_entity: str | None = None
+    reason: str = ""
+    suspects: tuple[str, ...] = ()
+    """Served entities whose build logs explain a failure."""
+
+
+def _routes(config: Mapping[str, Any]) -> dict[str, int]:
+    routes = (config.get("traffic_config") or {}).get("routes") or []
+    return {
+        route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
+        for route in routes
+    }
+
+
+def _entities(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not config:
+        return []
+    return list(config.get("served_entities") or config.get("served_models") or [])
+
+
+def _deployment(entity: Mapping[str, Any]) -> tuple[str, str]:
+    state = entity.get("state") or {}
+    return state.get("deployment") or "UNKNOWN", state.get("deployment_state_message") or ""
+
+
+def serving_summary(config: Mapping[str, Any] | None) -> str:
+    """`risk_classifier-3 v3 90%, risk_classifier-4 v4 10%`: what a config serves, for messages."""
+    if not config:
+        return "nothing"
+    routes = _routes(config)
+    return ", ".join(
+        f"{entity.get('name')} v{entity.get('entity_version') or entity.get('model_version')} "
+        f"{routes.get(entity.get('name'), 0)}%"
+        for entity in _entities(config)
+    )
+
+
+def declared_summary(expectation: Expectation) -> str:
+    return ", ".join(
+        f"{entity.name} v{entity.entity_version} {expectation.traffic.get(entity.name, 0)}%"
+        for entity in expectation.served_entities
+    )
+
+
+def config_matches(config: Mapping[str, Any] | None, expectation: Expectation) -> bool:
+    """The config serves exactly the declared entities, versions and traffic."""
+    if not config:
+        return False
+    served = {
+        entity.get("name"): (entity.get("entity_name"), str(entity.get("entity_version")))
+        for entity in _entities(config)
+    }
+    declared = {entity.name: (entity.entity_name, entity.entity_version) for entity in expectation.served_entities}
+    routes = {name: share for name, share in _routes(config).items() if share}
+    declared_routes = {name: share for name, share in expectation.traffic.items() if share}
+    return served == declared and routes == declared_routes
+
+
+def assess(endpoint: Mapping[str, Any], expectation: Expectation, stale_for: float, grace: float) -> Assessment:
+    """Ready, still waiting, or failed, from one GET of the endpoint.
+
+    `stale_for` is how long the endpoint has shown NOT_UPDATING with a config other than the declared one.
+    """
+    state = endpoint.get("state") or {}
+    update = state.get("config_update") or "UNKNOWN"
+    ready = state.get("ready") or "UNKNOWN"
+    active, pending = endpoint.get("config"), endpoint.get("pending_config")
+    matches = config_matches(active, expectation)
+    watched = _entities(pending) if pending else _entities(active)
+    deployed = sum(1 for entity in watched if _deployment(entity)[0] == DEPLOYMENT_READY)
+    progress = f"{update}, {ready}, {deployed} of {len(watched)} served entities ready"
+
+    declared_names = {entity.name for entity in expectation.served_entities}
+    # A failed entity is the cause; the siblings Databricks aborted because of it are not.
+    by_cause = sorted(watched, key=lambda entity: FAILED_DEPLOYMENTS.index(_deployment(entity)[0])
+                      if _deployment(entity)[0] in FAILED_DEPLOYMENTS else len(FAILED_DEPLOYMENTS))
+    for entity in by_cause:
+        deployment, message = _deployment(entity)
+        if deployment in FAILED_DEPLOYMENTS and entity.get("name") in declared_names:
+            name = entity.get("name")
+            reason = f"{deployment}: {message or 'no message'}"
+            if not matches and _entities(active) and update != IN_PROGRESS:
+                reason += f"; the endpoint still serves {serving_summary(active)}"
+            return Assessment("failed", progress, name, reason, (name,))
+
+    if update in FAILED_UPDATES and not matches:
+        serving = {entity.get("name") for entity in _entities(active)}
+        return Assessment(
+            "failed",
+            progress,
+            None,
+            f"{update}: the update did not apply; the endpoint still serves {serving_summary(active)}",
+            tuple(sorted(declared_names - serving)),
+        )
+    if update == IN_PROGRESS or pending:
+        return Assessment("waiting", progress)
+    if not matches:
+        if stale_for >= grace:
+            return Assessment(
+                "failed",
+                progress,
+                None,
+                f"the endpoint serves {serving_summary(active)}, the stack declares {declared_summary(expectation)}; "
+                "another change replaced the config, or the update never reached the endpoint",
+            )
+        return Assessment("waiting", f"{progress}; active config is not the declared one yet")
+    if ready != READY:
+        return Assessment("waiting", progress)
+    not_ready = [entity.get("name") for entity in watched if _deployment(entity)[0] != DEPLOYMENT_READY]
+    if not_ready:
+        return Assessment("waiting", f"{progress}; waiting for {', '.join(not_ready)}")
+    return Assessment("ready", progress)
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcome
+
+
+@dataclass
+class EntityWarmup:
+    """How warming one served entity went."""
+
+    version: str
+    attempts: int
+    first_request_seconds: float
+    """From the first warmup request until the first successful answer: what a cold start costs."""
+    warm_latency_ms: float
+    """Latency of a request once the entity answered: what callers see from now on."""
+
+
+@dataclass
+class Verified:
+    """An endpoint proven to serve as declared: the readiness resource's outputs."""
+
+    endpoint_id: str
+    config_version: int | None
+    verified_versions: dict[str, str]
+    verified_traffic: dict[str, int]
+    waited_seconds: float
+    polls: int
+    fingerprint: str
+    warmed: dict[str, EntityWarmup] = field(default_factory=dict)
+    """Per served entity: how warming it went (none without an input example)."""
+    route: dict[str, Any] = field(default_factory=dict)
+    """The request sent through the endpoint's own traffic split: who answered, how fast."""
+
+    def outputs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _format_elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _failure(client: ServingClient, expectation: Expectation, assessment: Assessment) -> ReadinessError:
+    lines = [f"endpoint {expectation.endpoint} cannot serve: "]
+    if assessment.failed_entity:
+        declared = {entity.name: entity for entity in expectation.served_entities}[assessment.failed_entity]
+        lines[0] += (
+            f"served entity {declared.name} ({declared.entity_name} v{declared.entity_version}) {assessment.reason}"
+        )
+    else:
+        lines[0] += assessment.reason
+    for served in assessment.suspects:
+        logs = client.build_logs(expectation.endpoint, served)
+        tail = [line for line in logs.splitlines() if line.strip()][-BUILD_LOG_LINES:]
+        if tail:
+            lines.append(f"last build log lines of {served}:")
+            lines.extend(f"  | {line}" for line in tail)
+    return ReadinessError("\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------------
+# Waiting and warming
+
+
+class Readiness:
+    """Waits for one endpoint and warms it. One instance per verification."""
+
+    def __init__(
+        self,
+        client: ServingClient,
+        expectation: Expectation,
+        policy: PollPolicy = PollPolicy(),
+        log: Log = lambda line: None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.expectation = expectation
+        self.policy = policy
+        self.log = log
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(self) -> Verified:
+        started = self.clock()
+        endpoint, polls = self.wait_until_ready(started + self.expectation.timeout_seconds)
+        verified = Verified(
+            endpoint_id=str(endpoint.get("id") or ""),
+            config_version=(endpoint.get("config") or {}).get("config_version"),
+            verified_versions=self.expectation.served_versions,
+            verified_traffic={name: int(share) for name, share in self.expectation.traffic.items()},
+            waited_seconds=0.0,
+            polls=polls,
+            fingerprint=self.expectation.fingerprint(),
+        )
+        if self.expectation.input_example is not None:
+            verified.warmed, verified.route = self.warm(self.clock() + self.expectation.warmup_timeout_seconds)
+        verified.waited_seconds = round(self.clock() - started, 3)
+        self.log(f"{self.expectation.endpoint}: serving {declared_summary(self.expectation)}, verified")
+        return verified
+
+    def wait_until_ready(self, deadline: float) -> tuple[dict[str, Any], int]:
+        """Poll until the endpoint is ready as declared; raise `ReadinessError` on failure or deadline."""
+        started = self.clock()
+        polls, stale_since = 0, None
+        last_progress, last_logged = "", float("-inf")
+        while True:
+            polls += 1
+            endpoint = self.client.get_endpoint(self.expectation.endpoint)
+            now = self.clock()
+            if endpoint is None:
+                raise ReadinessError(f"endpoint {self.expectation.endpoint} does not exist in the workspace")
+            state = endpoint.get("state") or {}
+            stale = state.get("config_update") == NOT_UPDATING and not config_matches(
+                endpoint.get("config"), self.expectation
+            )
+            stale_since = (stale_since if stale_since is not None else now) if stale else None
+            assessment = assess(
+                endpoint, self.expectation, now - stale_since if stale_since is not None else 0.0,
+                self.policy.stale_config_grace,
+            )
+            if assessment.verdict == "ready":
+                return endpoint, polls
+            if assessment.verdict == "failed":
+                raise _failure(self.client, self.expectation, assessment)
+            if assessment.progress != last_progress or now - last_logged >= self.policy.progress_every:
+                self.log(f"{self.expectation.endpoint}: {assessment.progress}, {_format_elapsed(now - started)}")
+                last_progress, last_logged = assessment.progress, now
+            delay = self.policy.delay(polls)
+            if now + delay > deadline:
+                raise ReadinessError(
+                    f"endpoint {self.expectation.endpoint} was not ready within "
+                    f"{_format_elapsed(deadline - started)} ({assessment.progress}); it serves "
+                    f"{serving_summary(endpoint.get('config'))}, the stack declares "
+                    f"{declared_summary(self.expectation)}. Raise readiness.timeout_minutes if the "
+                    "workspace is just slow."
+                )
+            self.sleep(delay)
+
+    def warm(self, deadline: float) -> tuple[dict[str, EntityWarmup], dict[str, Any]]:
+        """Warm every served entity directly, concurrently, then send one request through the route."""
+        entities = self.expectation.served_entities
+        with ThreadPoolExecutor(max_workers=len(entities), thread_name_prefix="warmup") as pool:
+            futures = {entity.name: pool.submit(self.warm_entity, entity, deadline) for entity in entities}
+            warmups = {name: future.result() for name, future in futures.items()}
+        answer = self._until_answered(None, deadline)[0]
+        route = {"served_model": answer.served_model, "latency_ms": round(answer.seconds * 1000, 1)}
+        return warmups, route
+
+    def warm_entity(self, entity: DeclaredEntity, deadline: float) -> EntityWarmup:
+        started = self.clock()
+        answer, attempts = self._until_answered(entity.name, deadline)
+        first_request_seconds = self.clock() - started
+        warm = self._invoke(entity.name, deadline)
+        if not warm.ok:
+            warm = answer  # a warm request that failed says nothing new: keep the successful one
+        self.log(
+            f"{self.expectation.endpoint}: {entity.name} warm after {attempts} attempt(s), "
+            f"{first_request_seconds:.1f}s; warm latency {warm.seconds * 1000:.0f}ms"
+        )
+        return EntityWarmup(
+            version=entity.entity_version,
+            attempts=attempts,
+            first_request_seconds=round(first_request_seconds, 3),
+            warm_latency_ms=round(warm.seconds * 1000, 1),
+        )
+
+    def _invoke(self, served_entity: str | None, deadline: float) -> Invocation:
+        timeout = max(1.0, min(MAX_INVOCATION_SECONDS, deadline - self.clock()))
+        assert self.expectation.input_example is not None
+        return self.client.invoke(
+            self.expectation.endpoint, self.expectation.input_example, served_entity=served_entity, timeout=timeout
+        )
+
+    def _until_answered(self, served_entity: str | None, deadline: float) -> tuple[Invocation, int]:
+        """Send the input example until it is answered; 'still starting' answers are retried."""
+        target = f"served entity {served_entity}" if served_entity else "the endpoint's traffic split"
+        attempts = 0
+        while True:
+            attempts += 1
+            answer = self._invoke(served_entity, deadline)
+            if answer.ok:
+                return answer, attempts
+            if answer.status not in STILL_STARTING:
+                raise ReadinessError(
+                    f"endpoint {self.expectation.endpoint}: {target} rejected the warmup input example with "
+                    f"HTTP {answer.status}: {answer.body}. Fix readiness.warmup.input_example (or the model's "
+                    "signature) so that it matches what callers send."
+                )
+            delay = self.policy.delay(attempts, answer.retry_after)
+            if self.clock() + delay > deadline:
+                status = f"HTTP {answer.status}" if answer.status else f"no answer ({answer.body})"
+                raise ReadinessError(
+                    f"endpoint {self.expectation.endpoint}: {target} did not answer the warmup input example "
+                    f"within the warmup timeout after {attempts} attempts; last answer: {status}"
+                )
+            self.sleep(delay)

@@ -1,0 +1,214 @@
+"""The one place that speaks HTTP to a Databricks workspace: the serving endpoints API.
+
+Only the dynamic providers use it. Credentials are resolved by databricks-sdk's unified authentication
+(PAT, OAuth M2M client id/secret, config profiles, Azure/GCP identities) from the stack config the
+provider host receives and the standard DATABRICKS_* environment variables; this module never parses
+or stores a credential itself, and never puts one into an exception, a log line or a return value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from databricks.sdk.core import Config
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+# Control-plane reads are retried by urllib3 on throttling and transient server errors, honouring
+# Retry-After; writes and invocations are not (their callers decide what a retry means).
+CONTROL_PLANE_RETRY = Retry(
+    total=5,
+    connect=5,
+    read=3,
+    backoff_factor=0.5,
+    backoff_max=20,
+    backoff_jitter=0.5,
+    status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+    respect_retry_after_header=True,
+    raise_on_status=False,
+)
+CONTROL_PLANE_TIMEOUT_SECONDS = 30.0
+MAX_BODY_SHOWN = 2000
+
+def sdk_config(lookup: Callable[[str], Any]) -> Config:
+    """databricks-sdk's `Config` from the stack's `databricks:*` keys, env vars and profiles filling the rest.
+
+    `lookup(key)` reads the stack config the engine hands the provider, decrypted: each sdk attribute
+    (`client_secret`) is looked up under the databricks provider's own key (`databricks:clientSecret`),
+    so the stack file configures this provider and pulumi-databricks alike. Whatever is missing is
+    resolved by the sdk from DATABRICKS_* variables and ~/.databrickscfg profiles.
+    """
+    values: dict[str, Any] = {}
+    for attribute in Config.attributes():
+        head, *rest = attribute.name.split("_")
+        value = lookup("databricks:" + head + "".join(part.title() for part in rest))
+        if value not in (None, ""):
+            values[attribute.name] = value
+    return Config(**values)
+
+
+class ServingApiError(Exception):
+    """A serving API call failed. Carries the status and Databricks' error code, never a credential."""
+
+    def __init__(self, operation: str, status: int, error_code: str, message: str):
+        self.operation = operation
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        super().__init__(f"{operation}: HTTP {status} {error_code}: {message}")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One request to a serving endpoint's data plane and what came back."""
+
+    status: int
+    """HTTP status, or 0 when no answer arrived (connection refused, reset, timed out)."""
+    seconds: float
+    body: str
+    served_model: str | None
+    """The `served-model-name` header: which served entity answered."""
+    retry_after: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _error_of(operation: str, response: requests.Response) -> ServingApiError:
+    try:
+        payload = response.json()
+        code = payload.get("error_code") or "ERROR"
+        message = payload.get("message") or response.text
+    except ValueError:
+        code, message = "ERROR", response.text
+    return ServingApiError(operation, response.status_code, code, str(message)[:MAX_BODY_SHOWN])
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: rare for Databricks; the caller's own backoff applies
+
+
+class ServingClient:
+    """The serving endpoints API of one workspace.
+
+    Args:
+        config: databricks-sdk config that resolves the host and authenticates each request.
+    """
+
+    def __init__(self, config: Config):
+        self._config = config
+        self._host = config.host.rstrip("/")
+        self._control = requests.Session()
+        self._control.mount("http://", HTTPAdapter(max_retries=CONTROL_PLANE_RETRY))
+        self._control.mount("https://", HTTPAdapter(max_retries=CONTROL_PLANE_RETRY))
+        # Invocations are retried by their caller, which counts attempts and honours its own deadline.
+        self._data = requests.Session()
+        adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)
+        self._data.mount("http://", adapter)
+        self._data.mount("https://", adapter)
+        self.get_calls = 0
+        """GET calls made so far (the readiness benchmark compares polling cost with the sdk waiter's)."""
+
+    @classmethod
+    def from_stack_config(cls, lookup: Callable[[str], Any]) -> ServingClient:
+        return cls(sdk_config(lookup))
+
+    def __repr__(self) -> str:
+        return f"ServingClient(host={self._host!r})"
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    def _headers(self) -> dict[str, str]:
+        # Asked per request: the sdk refreshes OAuth tokens before they expire.
+        return {**self._config.authenticate(), "Content-Type": "application/json"}
+
+    def _request(self, method: str, path: str, operation: str, body: Any = None) -> requests.Response:
+        if method == "GET":
+            self.get_calls += 1
+        return self._control.request(
+            method,
+            f"{self._host}{path}",
+            headers=self._headers(),
+            data=json.dumps(body) if body is not None else None,
+            timeout=CONTROL_PLANE_TIMEOUT_SECONDS,
+        )
+
+    def _json(self, method: str, path: str, operation: str, body: Any = None) -> dict[str, Any]:
+        response = self._request(method, path, operation, body)
+        if response.status_code >= 400:
+            raise _error_of(operation, response)
+        return response.json() if response.content else {}
+
+    # --- control plane ---------------------------------------------------------------------------
+
+    def get_endpoint(self, name: str) -> dict[str, Any] | None:
+        """The endpoint's detail (`state`, `config`, `pending_config`, ...), or None if it does not exist."""
+        response = self._request("GET", f"/api/2.0/serving-endpoints/{name}", f"get endpoint {name}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise _error_of(f"get endpoint {name}", response)
+        return response.json()
+
+    def build_logs(self, name: str, served_entity: str) -> str:
+        """The build logs of one served entity ('' when the workspace has none)."""
+        path = f"/api/2.0/serving-endpoints/{name}/served-models/{served_entity}/build-logs"
+        try:
+            return self._json("GET", path, f"build logs of {name}/{served_entity}").get("logs") or ""
+        except ServingApiError:
+            return ""
+
+    def update_config(self, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the endpoint's served entities and traffic (PUT .../config)."""
+        return self._json("PUT", f"/api/2.0/serving-endpoints/{name}/config", f"update config of {name}", config)
+
+    def metrics(self, name: str) -> str:
+        """The endpoint's metrics export (Prometheus text)."""
+        response = self._request("GET", f"/api/2.0/serving-endpoints/{name}/metrics", f"metrics of {name}")
+        if response.status_code >= 400:
+            raise _error_of(f"metrics of {name}", response)
+        return response.text
+
+    # --- data plane ------------------------------------------------------------------------------
+
+    def invoke(
+        self, name: str, body: Mapping[str, Any], *, served_entity: str | None = None, timeout: float = 130.0
+    ) -> Invocation:
+        """POST a request to the endpoint (through its traffic split) or to one served entity directly.
+
+        Never raises for an HTTP or connection failure: the caller decides what each outcome means.
+        """
+        path = f"/serving-endpoints/{name}/invocations"
+        if served_entity is not None:
+            path = f"/serving-endpoints/{name}/served-models/{served_entity}/invocations"
+        started = time.monotonic()
+        try:
+            response = self._data.post(
+                f"{self._host}{path}", headers=self._headers(), data=json.dumps(body), timeout=timeout
+            )
+        except requests.RequestException as error:
+            # The exception text names the URL and the failure, not headers: still, keep only its type.
+            return Invocation(0, time.monotonic() - started, type(error).__name__, None, None)
+        return Invocation(
+            status=response.status_code,
+            seconds=time.monotonic() - started,
+            body=response.text[:MAX_BODY_SHOWN] if response.status_code != 200 else response.text,
+            served_model=response.headers.get("served-model-name"),
+            retry_after=_retry_after(response),
+        )

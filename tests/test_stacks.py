@@ -16,6 +16,7 @@ from tests.conftest import STACKS, stack_config
 ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
+READINESS = "pulumi-python:dynamic/serving:EndpointReadiness"
 
 
 def entity(run: ProgramRun, key: str) -> list[dict[str, Any]]:
@@ -151,12 +152,54 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         component = run.named(key)
         assert component.type == COMPONENT
         children = sorted((child.type, child.name) for child in run.children(component))
-        assert [(t, n) for t, n in children if t in (ENDPOINT, PERMISSIONS)] == [
+        assert children == [
             (ENDPOINT, f"{key}-endpoint"),
             (PERMISSIONS, f"{key}-permissions"),
+            (READINESS, f"{key}-readiness"),
         ]
     assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
+    assert len(run.of_type(READINESS)) == len(declared_keys(stack, stack_documents))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_endpoint_has_one_readiness_resource_after_its_endpoint_and_permissions(
+    stack, stack_runs, stack_documents
+):
+    run = stack_runs[stack]
+    for spec in stack_config(stack_documents[stack], stack).specs():
+        readiness = run.named(f"{spec.key}-readiness")
+        endpoint = run.named(f"{spec.key}-endpoint")
+        assert set(readiness.dependencies) >= {endpoint.urn, run.named(f"{spec.key}-permissions").urn}
+        inputs = unwrap(readiness.inputs)
+        assert inputs["endpoint_name"] == spec.name
+        assert inputs["endpoint_id"] == run.outputs[spec.key]["id"]
+        assert inputs["traffic"] == spec.endpoint.routes
+        assert [(e["name"], e["entity_version"]) for e in inputs["served_entities"]] == [
+            (m.served_name, m.version) for m in spec.endpoint.served_models
+        ]
+        assert inputs["timeout_seconds"] == spec.readiness_timeout_minutes * 60
+        assert inputs["warmup"]["input_example"] == spec.endpoint.readiness.warmup.input_example
+        assert inputs["phase"] == "preview"  # the mock engine runs as a preview: check starts nothing
+
+
+def test_readiness_deadline_defaults_to_databricks_own_deployment_timeout_plus_a_margin(stack_runs):
+    run = stack_runs["prod"]
+    assert unwrap(run.named("risk-classifier-readiness").inputs)["timeout_seconds"] == 35 * 60  # CPU: 30 + 5
+    assert unwrap(run.named("fraud-scorer-readiness").inputs)["timeout_seconds"] == 40 * 60  # configured
+
+
+def test_the_serialized_readiness_provider_is_a_secret_and_holds_only_its_poll_policy(stack_runs):
+    import base64
+
+    import dill
+
+    from review.engine import is_secret
+
+    readiness = stack_runs["prod"].named("risk-classifier-readiness")
+    assert is_secret(readiness.inputs["__provider"])
+    provider = dill.loads(base64.b64decode(unwrap(readiness.inputs["__provider"])))
+    assert vars(provider) == {"policy": provider.policy, "_client": None}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -195,3 +238,10 @@ def test_every_endpoint_exports_its_summary(stack, stack_runs, stack_documents):
         assert exported["served_versions"] == {m.served_name: m.version for m in spec.endpoint.served_models}
         assert exported["traffic"] == spec.endpoint.routes
         assert exported["query_service_principal"] == spec.endpoint.access.query_service_principal
+
+
+def test_during_up_the_program_tells_readiness_to_start_at_check():
+    from review.engine import run_program
+
+    run = run_program("dev", preview=False)
+    assert unwrap(run.named("risk-classifier-readiness").inputs)["phase"] == "apply"

@@ -5,6 +5,7 @@ import sys
 
 BENCHMARKS = {
     "program": "bench.program_eval",
+    "readiness": "bench.readiness",
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""`python -m emulator --port 8080 [--host 127.0.0.1] [--settings file.yaml]`"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from emulator.server import NotLoopbackError, bind_loopback, make_server, url_of
+from emulator.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description="Local Databricks serving emulator")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on start)")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address; anything else is refused")
+    parser.add_argument("--settings", help="YAML file of EmulatorSettings fields")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    args = parser.parse_args(argv)
+
+    settings = load_settings(args.settings)
+    try:
+        sock = bind_loopback(args.host, args.port)
+    except NotLoopbackError as error:
+        parser.error(str(error))
+    url = url_of(sock)
+    print(f"Databricks serving emulator listening on {url}", flush=True)
+    print(_admin_token_hint(settings, args.settings), flush=True)
+    principals = ", ".join(f"{p.principal}{' (admin)' if p.is_admin else ''}" for p in settings.tokens.values())
+    print(f"Workspace principals with a token: {principals}", flush=True)
+    print(f"Models: {', '.join(settings.models)}", flush=True)
+    make_server(settings, args.log_level).run(sockets=[sock])
+    return 0
+
+
+def _admin_token_hint(settings, settings_file: str | None) -> str:
+    if "admin_token" in settings.model_fields_set:
+        return (f"Admin API: /_emulator with the admin_token from {settings_file or 'the settings'} "
+                f"(starts with {settings.admin_token[:4]!r})")
+    # Generated for this run only: without printing it nobody could use the admin API.
+    return f"Admin API: /_emulator with 'Authorization: Bearer {settings.admin_token}' (generated for this run)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Request bodies of the control plane, and the rules Databricks applies to them.
+
+Pydantic checks shapes and types (a wrong type becomes 400 INVALID_PARAMETER_VALUE through the app's
+validation handler); `normalize_config` applies the serving rules (entity count, names, sizing,
+routes) and fills the values the service fills (served entity name, workload_type, scale_to_zero,
+a 100% route for a single entity). Unknown fields are ignored, so newer sdk versions still work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from emulator.errors import invalid_parameter
+
+MAX_SERVED_ENTITIES = 15
+MAX_ENVIRONMENT_VARS = 30
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+RESERVED_PREFIX = "databricks-"
+WORKLOAD_SIZES = ("Small", "Medium", "Large")
+# As databricks-sdk 0.156 lists them in ServingModelWorkloadType.
+WORKLOAD_TYPES = ("CPU", "CPU_MEDIUM", "CPU_LARGE", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "GPU_XLARGE",
+                  "GPU_XLARGE_8", "MULTIGPU_MEDIUM")
+PERMISSION_LEVELS = ("CAN_VIEW", "CAN_QUERY", "CAN_MANAGE")
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ServedEntityInput(_Input):
+    name: str | None = None
+    entity_name: str | None = None
+    entity_version: str | int | None = None
+    workload_size: str | None = None
+    workload_type: str | None = None
+    scale_to_zero_enabled: bool | None = None
+    environment_vars: dict[str, str] | None = None
+    min_provisioned_concurrency: int | None = None
+    max_provisioned_concurrency: int | None = None
+    instance_profile_arn: str | None = None
+
+
+class ServedModelInput(_Input):
+    """The older `served_models` form; read as served entities."""
+
+    name: str | None = None
+    model_name: str
+    model_version: str | int
+    workload_size: str | None = None
+    workload_type: str | None = None
+    scale_to_zero_enabled: bool | None = None
+    environment_vars: dict[str, str] | None = None
+    min_provisioned_concurrency: int | None = None
+    max_provisioned_concurrency: int | None = None
+
+    def as_entity(self) -> ServedEntityInput:
+        data = self.model_dump(exclude={"model_name", "model_version"})
+        return ServedEntityInput(entity_name=self.model_name, entity_version=self.model_version, **data)
+
+
+class RouteInput(_Input):
+    served_entity_name: str | None = None
+    served_model_name: str | None = None
+    traffic_percentage: int
+
+
+class TrafficConfigInput(_Input):
+    routes: list[RouteInput] = Field(default_factory=list)
+
+
+class AutoCaptureConfigInput(_Input):
+    catalog_name: str | None = None
+    schema_name: str | None = None
+    table_name_prefix: str | None = None
+    enabled: bool | None = None
+
+
+class CoreConfigInput(_Input):
+    """Body of PUT .../config, and `config` of a create."""
+
+    served_entities: list[ServedEntityInput] | None = None
+    served_models: list[ServedModelInput] | None = None
+    traffic_config: TrafficConfigInput | None = None
+    auto_capture_config: AutoCaptureConfigInput | None = None
+
+
+class TagInput(_Input):
+    key: str = Field(min_length=1)
+    value: str | None = None
+
+
+class EmailNotificationsInput(_Input):
+    on_update_success: list[str] | None = None
+    on_update_failure: list[str] | None = None
+
+
+class NotificationsInput(_Input):
+    """Body of PATCH .../notifications."""
+
+    email_notifications: EmailNotificationsInput | None = None
+
+
+class AiGatewayRateLimitInput(_Input):
+    calls: int | None = None
+    tokens: int | None = None
+    key: Literal["user", "endpoint", "user_group", "service_principal"] | None = None
+    principal: str | None = None
+    renewal_period: Literal["minute"]
+
+
+class AiGatewayInput(_Input):
+    """Body of PUT .../ai-gateway; sub-blocks are kept as given."""
+
+    fallback_config: dict[str, Any] | None = None
+    guardrails: dict[str, Any] | None = None
+    inference_table_config: dict[str, Any] | None = None
+    rate_limits: list[AiGatewayRateLimitInput] | None = None
+    usage_tracking_config: dict[str, Any] | None = None
+
+    def as_stored(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class CreateEndpointInput(_Input):
+    name: str
+    config: CoreConfigInput | None = None
+    tags: list[TagInput] | None = None
+    description: str | None = None
+    email_notifications: EmailNotificationsInput | None = None
+    ai_gateway: AiGatewayInput | None = None
+    route_optimized: bool | None = None
+    budget_policy_id: str | None = None
+
+
+class PatchTagsInput(_Input):
+    add_tags: list[TagInput] | None = None
+    delete_tags: list[str] | None = None
+
+
+class AccessControlInput(_Input):
+    user_name: str | None = None
+    group_name: str | None = None
+    service_principal_name: str | None = None
+    permission_level: str
+
+
+class PermissionsInput(_Input):
+    access_control_list: list[AccessControlInput] = Field(default_factory=list)
+
+
+# ---- the serving rules -------------------------------------------------------------------------
+
+
+class EntitySpec(BaseModel):
+    """A served entity as the service stores it, with server-filled defaults."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    entity_name: str
+    entity_version: str
+    workload_size: str | None
+    workload_type: str
+    scale_to_zero_enabled: bool
+    environment_vars: dict[str, str] | None
+    min_provisioned_concurrency: int | None
+    max_provisioned_concurrency: int | None
+
+
+class ConfigSpec(BaseModel):
+    """A validated endpoint config: entities and routes, in request order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entities: tuple[EntitySpec, ...]
+    routes: tuple[tuple[str, int], ...]
+    auto_capture_config: dict[str, Any] | None
+
+
+def check_endpoint_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise invalid_parameter(
+            f"Invalid endpoint name '{name}': use 1-63 letters, digits, '-' or '_'."
+        )
+    if name.lower().startswith(RESERVED_PREFIX):
+        raise invalid_parameter(f"Invalid endpoint name '{name}': the prefix '{RESERVED_PREFIX}' is reserved.")
+
+
+def normalize_config(config: CoreConfigInput | None) -> ConfigSpec:
+    if config is None:
+        raise invalid_parameter("The endpoint config is required and must contain at least one served entity.")
+    inputs = list(config.served_entities or []) + [m.as_entity() for m in config.served_models or []]
+    if not inputs:
+        raise invalid_parameter("The endpoint config must contain at least one served entity.")
+    if len(inputs) > MAX_SERVED_ENTITIES:
+        raise invalid_parameter(
+            f"An endpoint can serve at most {MAX_SERVED_ENTITIES} entities; the config has {len(inputs)}."
+        )
+    entities = tuple(_normalize_entity(e) for e in inputs)
+    names = [e.name for e in entities]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise invalid_parameter(f"Served entity names must be unique; repeated: {duplicates}.")
+    routes = _normalize_routes(config.traffic_config, names)
+    capture = config.auto_capture_config.model_dump(exclude_none=True) if config.auto_capture_config else None
+    return ConfigSpec(entities=entities, routes=routes, auto_capture_config=capture)
+
+
+def _normalize_entity(entity: ServedEntityInput) -> EntitySpec:
+    if not entity.entity_name:
+        raise invalid_parameter("Every served entity needs an entity_name (catalog.schema.model).")
+    if entity.entity_version is None or str(entity.entity_version) == "":
+        raise invalid_parameter(f"Served entity of '{entity.entity_name}' needs an entity_version.")
+    version = str(entity.entity_version)
+    name = entity.name or f"{entity.entity_name.split('.')[-1]}-{version}"
+    if not NAME_PATTERN.match(name):
+        raise invalid_parameter(f"Invalid served entity name '{name}': use 1-63 letters, digits, '-' or '_'.")
+    has_size = entity.workload_size is not None
+    has_concurrency = entity.min_provisioned_concurrency is not None or entity.max_provisioned_concurrency is not None
+    if has_size == has_concurrency:
+        raise invalid_parameter(
+            f"Served entity '{name}': set exactly one of workload_size or "
+            "min_provisioned_concurrency/max_provisioned_concurrency."
+        )
+    if has_size and entity.workload_size not in WORKLOAD_SIZES:
+        raise invalid_parameter(f"Served entity '{name}': workload_size must be one of {list(WORKLOAD_SIZES)}.")
+    if has_concurrency:
+        _check_concurrency(name, entity.min_provisioned_concurrency, entity.max_provisioned_concurrency)
+    workload_type = entity.workload_type or "CPU"
+    if workload_type not in WORKLOAD_TYPES:
+        raise invalid_parameter(f"Served entity '{name}': workload_type must be one of {list(WORKLOAD_TYPES)}.")
+    if entity.environment_vars and len(entity.environment_vars) > MAX_ENVIRONMENT_VARS:
+        raise invalid_parameter(f"Served entity '{name}': at most {MAX_ENVIRONMENT_VARS} environment_vars.")
+    return EntitySpec(
+        name=name,
+        entity_name=entity.entity_name,
+        entity_version=version,
+        workload_size=entity.workload_size,
+        workload_type=workload_type,
+        scale_to_zero_enabled=bool(entity.scale_to_zero_enabled),
+        environment_vars=entity.environment_vars or None,
+        min_provisioned_concurrency=entity.min_provisioned_concurrency,
+        max_provisioned_concurrency=entity.max_provisioned_concurrency,
+    )
+
+
+def _check_concurrency(name: str, low: int | None, high: int | None) -> None:
+    if low is None or high is None:
+        raise invalid_parameter(
+            f"Served entity '{name}': set both min_provisioned_concurrency and max_provisioned_concurrency."
+        )
+    if low < 0 or high <= 0 or low > high or low % 4 or high % 4:
+        raise invalid_parameter(
+            f"Served entity '{name}': provisioned concurrency must be multiples of 4 with 0 <= min <= max, max > 0."
+        )
+
+
+def _normalize_routes(traffic: TrafficConfigInput | None, names: list[str]) -> tuple[tuple[str, int], ...]:
+    if traffic is None or not traffic.routes:
+        if len(names) == 1:
+            return ((names[0], 100),)
+        raise invalid_parameter("traffic_config is required when an endpoint serves more than one entity.")
+    routes: list[tuple[str, int]] = []
+    for route in traffic.routes:
+        target = route.served_entity_name or route.served_model_name
+        if not target:
+            raise invalid_parameter("Every route must name a served entity (served_entity_name).")
+        if route.served_entity_name and route.served_model_name and route.served_entity_name != route.served_model_name:
+            raise invalid_parameter(
+                f"Route names two entities: '{route.served_entity_name}' and '{route.served_model_name}'."
+            )
+        if target not in names:
+            raise invalid_parameter(f"Route '{target}' does not name a served entity of the config ({names}).")
+        if not 0 <= route.traffic_percentage <= 100:
+            raise invalid_parameter(f"Route '{target}': traffic_percentage must be between 0 and 100.")
+        routes.append((target, route.traffic_percentage))
+    routed = [name for name, _ in routes]
+    repeated = sorted({n for n in routed if routed.count(n) > 1})
+    if repeated:
+        raise invalid_parameter(f"Each served entity can have only one route; repeated: {repeated}.")
+    missing = [n for n in names if n not in routed]
+    if missing:
+        raise invalid_parameter(f"Every served entity needs a route; missing: {missing}.")
+    total = sum(pct for _, pct in routes)
+    if total != 100:
+        raise invalid_parameter(f"Traffic percentages must sum to 100; they sum to {total}.")
+    return tuple(routes)

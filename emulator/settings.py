@@ -1,0 +1,155 @@
+"""Emulator settings: durations, principals, the model registry and the admin token.
+
+One pydantic model, loadable from YAML (`load_settings(path)`) or keyword arguments
+(`EmulatorSettings(update_seconds=0.2)`), so tests can shrink every duration to fractions of a
+second while a developer running `python -m emulator` gets values closer to a real workspace.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
+
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+ADMINS_GROUP = "admins"
+"""Members of this group may do anything on any endpoint, like Databricks workspace admins."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrincipalSpec(_Strict):
+    """Who a bearer token stands for."""
+
+    principal: str = Field(description="user name (email) or service principal application id (UUID)")
+    kind: Literal["user", "service_principal"] = "user"
+    groups: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMINS_GROUP in self.groups
+
+
+class ModelVersionSpec(_Strict):
+    """One registered version. Predictions come from `weights` (+ `bias`), else from `same_as`'s
+    weights, else from weights derived from a hash of (model, version)."""
+
+    weights: dict[str, float] | None = None
+    bias: float = 0.0
+    same_as: str | None = Field(default=None, description="another version whose predictions this one repeats")
+
+
+class RegisteredModelSpec(_Strict):
+    """A Unity Catalog model: its numeric input columns and its registered versions."""
+
+    columns: tuple[str, ...] = Field(min_length=1)
+    versions: dict[str, ModelVersionSpec] = Field(default_factory=dict)
+
+    @field_validator("versions", mode="before")
+    @classmethod
+    def _versions_from_list(cls, value: Any) -> Any:
+        # YAML convenience: `versions: [1, 2, 3]` means plain versions with hashed weights.
+        if isinstance(value, (list, tuple)):
+            return {str(v): {} for v in value}
+        if isinstance(value, dict):
+            return {str(k): (v or {}) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _check_versions(self) -> RegisteredModelSpec:
+        for version, spec in self.versions.items():
+            if spec.same_as is not None and spec.same_as not in self.versions:
+                raise ValueError(f"version {version}: same_as {spec.same_as!r} is not a registered version")
+            if spec.weights is not None and set(spec.weights) != set(self.columns):
+                raise ValueError(f"version {version}: weights must name exactly the columns {list(self.columns)}")
+        return self
+
+
+def default_models() -> dict[str, RegisteredModelSpec]:
+    """A small registry: version 4 of the risk classifier repeats version 3, so a parity check between
+    two versions can be made to pass (3 vs 4) or to fail (2 vs 3)."""
+    return {
+        "main.risk.risk_classifier": RegisteredModelSpec(
+            columns=("amount", "age", "income"),
+            versions={"1": ModelVersionSpec(), "2": ModelVersionSpec(), "3": ModelVersionSpec(),
+                      "4": ModelVersionSpec(same_as="3")},
+        ),
+        "main.fraud.fraud_scorer": RegisteredModelSpec(
+            columns=("amount", "merchant_risk", "hour"),
+            versions={"1": ModelVersionSpec(), "2": ModelVersionSpec()},
+        ),
+        "main.recs.recommender": RegisteredModelSpec(
+            columns=("user_score", "item_score"),
+            versions={"7": ModelVersionSpec()},
+        ),
+    }
+
+
+def default_tokens() -> dict[str, PrincipalSpec]:
+    """Well-known tokens for local use only: the server listens on loopback and holds no data."""
+    return {
+        "dapi-emulator-admin": PrincipalSpec(principal="admin@example.com", kind="user", groups=(ADMINS_GROUP,)),
+        "dapi-emulator-deployer": PrincipalSpec(
+            principal="6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01", kind="service_principal"
+        ),
+        "dapi-emulator-user": PrincipalSpec(principal="analyst@example.com", kind="user"),
+    }
+
+
+class EmulatorSettings(_Strict):
+    """Everything the emulator can be told. Durations are seconds (floats)."""
+
+    update_seconds: float = Field(default=2.0, ge=0, description="how long a create/config update stays IN_PROGRESS")
+    cold_start_seconds: float = Field(
+        default=3.0, ge=0, description="wait of a request hitting a scaled-to-zero entity"
+    )
+    model_load_seconds: float = Field(default=0.5, ge=0, description="first request to a freshly deployed entity")
+    scale_to_zero_idle_seconds: PositiveFloat = Field(
+        default=30.0, description="a scale-to-zero entity without invocations for this long goes cold"
+    )
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, gt=0, description="invocation body limit (16 MB)")
+    routing: Literal["random", "round_robin"] = Field(
+        default="random", description="random: weighted random draw, seeded; round_robin: smooth weighted round-robin"
+    )
+    routing_seed: int = 0
+    workspace_id: str = "1234567890123456"
+    # repr=False: tokens must not surface in logs or test reports through a printed settings object.
+    admin_token: str = Field(default_factory=lambda: "emu-" + secrets.token_hex(16), min_length=8, repr=False)
+    tokens: dict[str, PrincipalSpec] = Field(default_factory=default_tokens, repr=False)
+    models: dict[str, RegisteredModelSpec] = Field(default_factory=default_models)
+
+    @field_validator("models")
+    @classmethod
+    def _check_model_names(cls, value: dict[str, RegisteredModelSpec]) -> dict[str, RegisteredModelSpec]:
+        bad = [name for name in value if not MODEL_NAME_PATTERN.match(name)]
+        if bad:
+            raise ValueError(f"model names must be catalog.schema.model: {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _admin_token_is_not_a_workspace_token(self) -> EmulatorSettings:
+        if self.admin_token in self.tokens:
+            raise ValueError("admin_token must differ from every workspace token")
+        return self
+
+    def with_overrides(self, **overrides: Any) -> EmulatorSettings:
+        """A copy with some fields replaced, validated again."""
+        return EmulatorSettings.model_validate({**self.model_dump(), **overrides})
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> EmulatorSettings:
+    """Settings from a YAML file (optional) with keyword overrides on top."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: the settings file must hold a mapping")
+        data.update(loaded)
+    data.update(overrides)
+    return EmulatorSettings.model_validate(data)

@@ -24,7 +24,8 @@ from datetime import timedelta
 
 from databricks.sdk.core import Config
 
-from components.readiness import APPLY, EndpointReadinessProvider
+from components.provider_base import APPLY
+from components.readiness import EndpointReadinessProvider
 from components.verification import DeclaredEntity, Expectation, PollPolicy, Readiness
 from components.workspace import ServingClient
 from emulator.testing import emulator_process

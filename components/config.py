@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any
 
 from pydantic import (
@@ -299,6 +300,78 @@ class ReadinessConfig(_Strict):
     warmup: WarmupConfig = Field(default_factory=WarmupConfig, description="Warmup settings.")
 
 
+class ParityGate(_Strict):
+    """Before any traffic moves: candidate and stable answer the same examples alike."""
+
+    examples: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Request bodies in a Databricks input format; default the warmup input example.",
+    )
+    tolerance: float = Field(default=1e-6, ge=0, description="Largest absolute difference between predictions.")
+    expected_predictions: list[Any] | None = Field(
+        default=None,
+        description="Per example, the predictions the candidate must give (instead of the stable's).",
+    )
+
+    @field_validator("examples")
+    @classmethod
+    def _formats(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        for example in value or []:
+            WarmupConfig._input_format(example)
+        if value is not None and not value:
+            raise _fail("examples", "give at least one example, or leave examples out")
+        return value
+
+    @model_validator(mode="after")
+    def _one_expectation_per_example(self) -> ParityGate:
+        if self.expected_predictions is not None and self.examples is not None:
+            if len(self.expected_predictions) != len(self.examples):
+                raise _fail(
+                    "expected_predictions",
+                    "give one entry per example ({examples} examples, {expected} expected predictions)",
+                    examples=len(self.examples),
+                    expected=len(self.expected_predictions),
+                )
+        return self
+
+
+class HealthGate(_Strict):
+    """At every step: the candidate's errors and latency, from probes and the endpoint's metrics."""
+
+    max_error_rate: float = Field(default=0.01, ge=0, le=1, description="Largest share of failed requests.")
+    max_p95_latency_ms: float = Field(default=1000, gt=0, description="Largest 95th percentile latency.")
+    min_requests: int = Field(default=20, ge=1, description="Observations needed before a verdict.")
+    probe_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Time between probe requests to the candidate."
+    )
+
+
+class RolloutConfig(_Strict):
+    """Staged traffic shifting from a stable to a candidate served entity, with gates and rollback."""
+
+    stable: str = Field(description="Served entity that takes traffic back when a gate fails.")
+    candidate: str = Field(description="Served entity whose share moves to its declared traffic.")
+    steps: list[int] = Field(min_length=1, description="Candidate shares to pass through, e.g. 10, 50, 100.")
+    bake_minutes: float = Field(default=10, ge=0, le=240, description="Time at each step before it is judged.")
+    parity: ParityGate = Field(default_factory=ParityGate, description="The parity gate.")
+    health: HealthGate = Field(default_factory=HealthGate, description="The health gate.")
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing_shares(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= step <= 100 for step in value):
+            raise _fail("steps", "each step is a candidate share from 1 to 100")
+        if any(later <= earlier for earlier, later in pairwise(value)):
+            raise _fail("steps", "steps must increase, e.g. [10, 50, 100]")
+        return value
+
+    @model_validator(mode="after")
+    def _two_entities(self) -> RolloutConfig:
+        if self.stable == self.candidate:
+            raise _fail("rollout_entities", "stable and candidate must be different served entities")
+        return self
+
+
 class EndpointConfig(_Strict):
     """One serving endpoint as written under `endpoints.<key>` in a stack file."""
 
@@ -318,6 +391,9 @@ class EndpointConfig(_Strict):
     inference_table: InferenceTableConfig | None = Field(default=None, description="Auto-capture tables.")
     notifications: NotificationsConfig | None = Field(default=None, description="Update e-mails.")
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig, description="Readiness and warmup.")
+    rollout: RolloutConfig | None = Field(
+        default=None, description="Move traffic to the declared split in steps, with gates; none: in one step."
+    )
 
     @field_validator("served_models")
     @classmethod
@@ -387,6 +463,55 @@ class EndpointConfig(_Strict):
                 field="traffic",
             )
         return self
+
+    @model_validator(mode="after")
+    def _rollout_matches_served_entities(self) -> EndpointConfig:
+        rollout = self.rollout
+        if rollout is None:
+            return self
+        served = [model.served_name for model in self.served_models]
+        unknown = [name for name in (rollout.stable, rollout.candidate) if name not in served]
+        if unknown:
+            raise _fail(
+                "rollout_entities",
+                "{names} {verb} no served entity; served entities are {served}",
+                names=", ".join(unknown),
+                verb="names" if len(unknown) == 1 else "name",
+                served=", ".join(served),
+                field="rollout",
+            )
+        if rollout.parity.examples is None and self.readiness.warmup.input_example is None:
+            raise _fail(
+                "rollout_examples",
+                "the parity and health gates need a request to send: set rollout.parity.examples "
+                "or readiness.warmup.input_example",
+            )
+        if rollout.parity.expected_predictions is not None and rollout.parity.examples is None:
+            raise _fail("rollout_examples", "expected_predictions need rollout.parity.examples")
+        return self
+
+    @property
+    def rollout_examples(self) -> list[dict[str, Any]]:
+        """What the gates send: the parity examples, or the warmup input example."""
+        assert self.rollout is not None
+        if self.rollout.parity.examples is not None:
+            return list(self.rollout.parity.examples)
+        assert self.readiness.warmup.input_example is not None
+        return [self.readiness.warmup.input_example]
+
+    @property
+    def start_routes(self) -> dict[str, int]:
+        """The split an endpoint is created with: under a rollout, the candidate starts at 0%.
+
+        Its declared share goes to the stable entity until the rollout moves it, step by step.
+        """
+        routes = self.routes
+        if self.rollout is None:
+            return routes
+        start = dict(routes)
+        start[self.rollout.stable] += start[self.rollout.candidate]
+        start[self.rollout.candidate] = 0
+        return start
 
     @property
     def routes(self) -> dict[str, int]:

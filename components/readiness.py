@@ -6,75 +6,38 @@ a failure fails the deployment with the endpoint, the served entity, the reason 
 
 Concurrency. Pulumi's Python provider host runs at most four provider calls at once, for all dynamic
 resources of a stack, so a fifth endpoint's `create` would only start once one of the first four has
-finished waiting. Verification therefore runs on this module's own threads (`_VERIFICATIONS`), and
-starts at the earliest call the engine makes for the resource during `pulumi up`: `check`, which the
-engine sends as soon as the program registers the resource (after its endpoint was created or updated)
-and which returns at once. `create`/`update` then only wait for that verification's result. The program
-tells `check` whether it runs for a preview (`phase`), so a preview never polls or sends a request.
+finished waiting. Verification therefore runs on threads of its own (components.jobs), and starts at
+the earliest call the engine makes for the resource during `pulumi up`: `check`, which the engine sends
+as soon as the program registers the resource (after its endpoint was created or updated) and which
+returns at once. `create`/`update` then only wait for that verification's result. The program tells
+`check` whether it runs for a preview (`phase`), so a preview never polls or sends a request.
 
-Credentials. The provider object is pickled into the state (`__provider`): it holds nothing but its poll
-policy. The engine hands the decrypted stack config to `configure` inside the provider host; the client
-built from it lives only in that process and is never pickled, returned, logged or put in an error.
+Credentials: see components.provider_base.WorkspaceProvider.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    ConfigureRequest,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    ResourceProvider,
-    UpdateResult,
-)
-from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.output import Unknown
 
+from components import jobs
 from components.config import INPUT_FORMATS, NAME_PATTERN, EndpointSpec
+from components.provider_base import APPLY, WorkspaceProvider, has_unknowns, log, phase, register
 from components.verification import (
     DeclaredEntity,
     Expectation,
-    PollPolicy,
     Readiness,
     Verified,
     config_matches,
 )
-from components.workspace import ServingClient
 
 # Inputs whose change means "verify again". Deadlines and `phase` are not among them.
 VERIFIED_INPUTS = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup")
 INPUT_KEYS = (*VERIFIED_INPUTS, "timeout_seconds", "phase")
-PREVIEW, APPLY = "preview", "apply"
-
-# One pool per provider host process. Waiting is I/O: threads are cheap, and 32 covers stacks far larger
-# than the engine would run at once.
-_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="readiness")
-_VERIFICATIONS: dict[str, Future[Verified]] = {}
-_VERIFICATIONS_LOCK = threading.Lock()
-
-
-def _log(line: str) -> None:
-    # The engine shows what a provider writes to stderr while the resource is being created.
-    print(line, file=sys.stderr, flush=True)
-
-
-def _has_unknowns(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_has_unknowns(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_unknowns(item) for item in value)
-    return False
 
 
 def _relevant(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,10 +73,10 @@ def check_inputs(inputs: Mapping[str, Any]) -> list[CheckFailure]:
         failures.append(CheckFailure("endpoint_name", f"{name!r} is not a serving endpoint name"))
     entities = inputs.get("served_entities")
     traffic = inputs.get("traffic")
-    if not _has_unknowns(entities):
+    if not has_unknowns(entities):
         if not isinstance(entities, list) or not entities:
             failures.append(CheckFailure("served_entities", "at least one served entity is required"))
-        elif not _has_unknowns(traffic):
+        elif not has_unknowns(traffic):
             names = {entity.get("name") for entity in entities}
             if not isinstance(traffic, dict) or sum(int(v) for v in traffic.values()) != 100:
                 failures.append(CheckFailure("traffic", "routes must sum to 100"))
@@ -132,63 +95,18 @@ def check_inputs(inputs: Mapping[str, Any]) -> list[CheckFailure]:
     return failures
 
 
-class EndpointReadinessProvider(ResourceProvider):
-    """Verifies and warms a serving endpoint after every relevant change.
+class EndpointReadinessProvider(WorkspaceProvider):
+    """Verifies and warms a serving endpoint after every relevant change."""
 
-    Args:
-        policy: polling cadence; the default polls like databricks-sdk's waiter.
-    """
+    # --- verification jobs (components.jobs) -------------------------------------------------------
 
-    def __init__(self, policy: PollPolicy | None = None):
-        super().__init__()
-        self.policy = policy or PollPolicy()
-        self._client: ServingClient | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Only the policy is pickled into the state; the client (and what authenticates it) never is.
-        return {"policy": self.policy}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.policy = state["policy"]
-        self._client = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._client = ServingClient.from_stack_config(req.config.get)
-
-    @property
-    def client(self) -> ServingClient:
-        if self._client is None:
-            # Outside the engine (tests that skip Configure): environment variables and profiles only.
-            self._client = ServingClient.from_stack_config(lambda key: None)
-        return self._client
-
-    # --- verification jobs -------------------------------------------------------------------------
-
-    def _key(self, expectation: Expectation, endpoint_id: str) -> str:
-        return f"{expectation.endpoint}/{endpoint_id}/{expectation.fingerprint()}"
-
-    def start(self, inputs: Mapping[str, Any]) -> Future[Verified]:
-        """Start verifying (or join the verification already running for the same inputs)."""
+    def _job(self, inputs: Mapping[str, Any]) -> tuple[str, Any]:
         expectation = expectation_of(inputs)
-        key = self._key(expectation, str(inputs.get("endpoint_id") or ""))
-        with _VERIFICATIONS_LOCK:
-            future = _VERIFICATIONS.get(key)
-            if future is None:
-                readiness = Readiness(self.client, expectation, self.policy, log=_log)
-                future = _POOL.submit(readiness.run)
-                _VERIFICATIONS[key] = future
-        return future
+        key = f"readiness/{expectation.endpoint}/{inputs.get('endpoint_id') or ''}/{expectation.fingerprint()}"
+        return key, Readiness(self.client, expectation, self.policy, log=log).run
 
     def _verified(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        future = self.start(inputs)
-        try:
-            verified = future.result()
-        finally:
-            # The next `up` (or a retry) verifies afresh.
-            with _VERIFICATIONS_LOCK:
-                for key, running in list(_VERIFICATIONS.items()):
-                    if running is future:
-                        del _VERIFICATIONS[key]
+        verified: Verified = jobs.join(*self._job(inputs))
         # Diff and update receive the old outputs, not the old inputs: the outputs carry the inputs too.
         declared = {key: value for key, value in inputs.items() if key in INPUT_KEYS}
         return {**declared, **verified.outputs()}
@@ -199,8 +117,8 @@ class EndpointReadinessProvider(ResourceProvider):
         failures = check_inputs(news)
         relevant = _relevant(news)
         changed = not _olds or _relevant(_olds) != relevant
-        if not failures and changed and news.get("phase") == APPLY and not _has_unknowns(relevant):
-            self.start(news)
+        if not failures and changed and news.get("phase") == APPLY and not has_unknowns(relevant):
+            jobs.start(*self._job(news))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -276,23 +194,6 @@ def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:
     }
 
 
-_SERIALIZED_PROVIDERS: dict[int, tuple[EndpointReadinessProvider, str]] = {}
-
-
-def _serialized(provider: EndpointReadinessProvider) -> str:
-    """The provider pickled once per instance, not once per resource.
-
-    pulumi 3.272's `serialize_provider` wraps `pickle._Pickler._batch_setitems` anew on every call and
-    never restores it, so each call sorts every dict once more than the last: quadratic in the number
-    of dynamic resources, and a RecursionError past ~470 of them in one process.
-    """
-    cached = _SERIALIZED_PROVIDERS.get(id(provider))
-    if cached is None or cached[0] is not provider:
-        cached = (provider, serialize_provider(provider))
-        _SERIALIZED_PROVIDERS[id(provider)] = cached
-    return cached[1]
-
-
 class EndpointReadiness(pulumi.dynamic.Resource, module="serving", name="EndpointReadiness"):
     """Proof that an endpoint serves as declared, renewed on every relevant change.
 
@@ -328,7 +229,7 @@ class EndpointReadiness(pulumi.dynamic.Resource, module="serving", name="Endpoin
             "endpoint_name": endpoint_name,
             "endpoint_id": endpoint_id,
             **readiness_inputs(spec),
-            "phase": PREVIEW if pulumi.runtime.is_dry_run() else APPLY,
+            "phase": phase(),
             # Outputs, declared so that they can be read as attributes.
             "verified_versions": None,
             "verified_traffic": None,
@@ -337,7 +238,4 @@ class EndpointReadiness(pulumi.dynamic.Resource, module="serving", name="Endpoin
             "waited_seconds": None,
             "fingerprint": None,
         }
-        # What pulumi.dynamic.Resource.__init__ does, with the provider serialized once (see `_serialized`);
-        # like the sdk by default, the serialized provider is stored as a secret.
-        props["__provider"] = pulumi.Output.secret(_serialized(provider or EndpointReadinessProvider()))
-        pulumi.CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", name, props, opts)
+        register(self, provider or EndpointReadinessProvider(), name, props, opts)

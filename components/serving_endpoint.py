@@ -6,7 +6,11 @@ Children, each parented to the component and named from it:
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
   manager groups; the resource is authoritative, so any other direct grant is removed;
-- `<key>-readiness`: `EndpointReadiness`, after both: `pulumi up` ends when the endpoint serves as declared,
+- `<key>-rollout` (only with a `rollout` block): `EndpointRollout`, after both: moves the candidate's
+  traffic to its declared share step by step, with parity and health gates and automatic rollback. It
+  then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
+  ModelServing ignores later changes to them, so Pulumi never undoes the rollout's traffic;
+- `<key>-readiness`: `EndpointReadiness`, last: `pulumi up` ends when the endpoint serves as declared,
   every served entity warm, or fails with the reason.
 """
 
@@ -19,10 +23,14 @@ import pulumi_databricks as databricks
 
 from components.config import EndpointConfig, EndpointSpec
 from components.readiness import EndpointReadiness, EndpointReadinessProvider
+from components.rollout import EndpointRollout, EndpointRolloutProvider
 
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
 # One provider for every endpoint: pickled once, and configured once in the provider host.
 READINESS_PROVIDER = EndpointReadinessProvider()
+ROLLOUT_PROVIDER = EndpointRolloutProvider()
+# While a rollout owns them, the ModelServing leaves these to it (schema property paths).
+ROLLOUT_OWNED = ["config.servedEntities", "config.trafficConfig"]
 
 
 def served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingConfigServedEntityArgs]:
@@ -116,7 +124,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                         databricks.ModelServingConfigTrafficConfigRouteArgs(
                             served_entity_name=served, traffic_percentage=share
                         )
-                        for served, share in endpoint.routes.items()
+                        for served, share in endpoint.start_routes.items()
                     ]
                 ),
                 auto_capture_config=databricks.ModelServingConfigAutoCaptureConfigArgs(
@@ -135,7 +143,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
             if notifications
             else None,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ROLLOUT_OWNED if endpoint.rollout else None),
         )
 
         self.permissions = databricks.Permissions(
@@ -145,13 +153,26 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=child,
         )
 
+        applied: list[pulumi.Resource] = [self.endpoint, self.permissions]
+        self.rollout: EndpointRollout | None = None
+        if endpoint.rollout:
+            self.rollout = EndpointRollout(
+                f"{spec.key}-rollout",
+                spec=spec,
+                endpoint_name=self.endpoint.name,
+                endpoint_id=self.endpoint.serving_endpoint_id,
+                provider=ROLLOUT_PROVIDER,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=applied),
+            )
+            applied = [*applied, self.rollout]
+
         self.readiness = EndpointReadiness(
             f"{spec.key}-readiness",
             spec=spec,
             endpoint_name=self.endpoint.name,
             endpoint_id=self.endpoint.serving_endpoint_id,
             provider=READINESS_PROVIDER,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint, self.permissions]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=applied),
         )
 
         self.endpoint_name = self.endpoint.name

@@ -372,15 +372,15 @@ class Readiness:
         with ThreadPoolExecutor(max_workers=len(entities), thread_name_prefix="warmup") as pool:
             futures = {entity.name: pool.submit(self.warm_entity, entity, deadline) for entity in entities}
             warmups = {name: future.result() for name, future in futures.items()}
-        answer = self._until_answered(None, deadline)[0]
+        answer = self.answer(None, deadline)[0]
         route = {"served_model": answer.served_model, "latency_ms": round(answer.seconds * 1000, 1)}
         return warmups, route
 
     def warm_entity(self, entity: DeclaredEntity, deadline: float) -> EntityWarmup:
         started = self.clock()
-        answer, attempts = self._until_answered(entity.name, deadline)
+        answer, attempts = self.answer(entity.name, deadline)
         first_request_seconds = self.clock() - started
-        warm = self._invoke(entity.name, deadline)
+        warm = self.invoke(entity.name, deadline)
         if not warm.ok:
             warm = answer  # a warm request that failed says nothing new: keep the successful one
         self.log(
@@ -394,33 +394,36 @@ class Readiness:
             warm_latency_ms=round(warm.seconds * 1000, 1),
         )
 
-    def _invoke(self, served_entity: str | None, deadline: float) -> Invocation:
+    def invoke(self, served_entity: str | None, deadline: float, body: Mapping[str, Any] | None = None) -> Invocation:
+        """One request (the input example by default) to a served entity, or through the traffic split."""
         timeout = max(1.0, min(MAX_INVOCATION_SECONDS, deadline - self.clock()))
-        assert self.expectation.input_example is not None
-        return self.client.invoke(
-            self.expectation.endpoint, self.expectation.input_example, served_entity=served_entity, timeout=timeout
-        )
+        body = body if body is not None else self.expectation.input_example
+        assert body is not None
+        return self.client.invoke(self.expectation.endpoint, body, served_entity=served_entity, timeout=timeout)
 
-    def _until_answered(self, served_entity: str | None, deadline: float) -> tuple[Invocation, int]:
-        """Send the input example until it is answered; 'still starting' answers are retried."""
+    def answer(
+        self, served_entity: str | None, deadline: float, body: Mapping[str, Any] | None = None,
+        what: str = "the warmup input example", fix: str = "readiness.warmup.input_example",
+    ) -> tuple[Invocation, int]:
+        """Send a request until it is answered; 'still starting' answers are retried until `deadline`."""
         target = f"served entity {served_entity}" if served_entity else "the endpoint's traffic split"
         attempts = 0
         while True:
             attempts += 1
-            answer = self._invoke(served_entity, deadline)
+            answer = self.invoke(served_entity, deadline, body)
             if answer.ok:
                 return answer, attempts
             if answer.status not in STILL_STARTING:
                 raise ReadinessError(
-                    f"endpoint {self.expectation.endpoint}: {target} rejected the warmup input example with "
-                    f"HTTP {answer.status}: {answer.body}. Fix readiness.warmup.input_example (or the model's "
+                    f"endpoint {self.expectation.endpoint}: {target} rejected {what} with "
+                    f"HTTP {answer.status}: {answer.body}. Fix {fix} (or the model's "
                     "signature) so that it matches what callers send."
                 )
             delay = self.policy.delay(attempts, answer.retry_after)
             if self.clock() + delay > deadline:
                 status = f"HTTP {answer.status}" if answer.status else f"no answer ({answer.body})"
                 raise ReadinessError(
-                    f"endpoint {self.expectation.endpoint}: {target} did not answer the warmup input example "
+                    f"endpoint {self.expectation.endpoint}: {target} did not answer {what} "
                     f"within the warmup timeout after {attempts} attempts; last answer: {status}"
                 )
             self.sleep(delay)

@@ -42,6 +42,7 @@ class DeclaredResource:
     dependencies: tuple[str, ...]
     """URNs this resource depends on (explicit `depends_on` and the resources its inputs came from)."""
     additional_secret_outputs: tuple[str, ...]
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -169,6 +170,10 @@ class WorkspaceMocks:
             outputs["verified_versions"] = {entity["name"]: entity["entity_version"] for entity in entities}
             outputs["verified_traffic"] = dict(args.inputs.get("traffic") or {})
             return f"{args.inputs.get('endpoint_name')}-readiness", outputs
+        if args.typ == "pulumi-python:dynamic/serving:EndpointRollout":
+            # What a rollout that reached its target reports.
+            outputs["last_good_split"] = dict(args.inputs.get("target") or {})
+            return f"{args.inputs.get('endpoint_name')}-rollout", outputs
         return _fake_id(args.typ, args.name), outputs
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -199,6 +204,7 @@ def _monitor_class() -> type:
                     inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
                     dependencies=tuple(request.dependencies),
                     additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
                 with self._lock:
                     self.run.resources.append(resource)

@@ -12,7 +12,8 @@ import uuid
 import pytest
 from databricks.sdk.core import Config
 
-from components.readiness import APPLY, PREVIEW, EndpointReadinessProvider, check_inputs
+from components.provider_base import APPLY, PREVIEW
+from components.readiness import EndpointReadinessProvider, check_inputs
 from components.verification import DeclaredEntity, Expectation, PollPolicy, Readiness, ReadinessError
 from components.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint

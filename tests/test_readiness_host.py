@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from components.readiness import APPLY, EndpointReadinessProvider
+from components.provider_base import APPLY
+from components.readiness import EndpointReadinessProvider
 from components.verification import PollPolicy
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.provider_host import ProviderHost, with_provider

@@ -17,6 +17,7 @@ ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
 READINESS = "pulumi-python:dynamic/serving:EndpointReadiness"
+ROLLOUT = "pulumi-python:dynamic/serving:EndpointRollout"
 
 
 def entity(run: ProgramRun, key: str) -> list[dict[str, Any]]:
@@ -79,13 +80,44 @@ def test_dev_tags_come_from_the_stack_defaults(stack_runs):
 # --- prod ------------------------------------------------------------------------------------------
 
 
-def test_prod_risk_classifier_splits_traffic_90_10_between_versions_3_and_4(stack_runs):
+def test_prod_risk_classifier_rolls_version_4_out_to_10_percent_of_traffic(stack_runs):
     run = stack_runs["prod"]
     assert [(e["name"], e["entityVersion"]) for e in entity(run, "risk-classifier")] == [
         ("risk_classifier-3", "3"),
         ("risk_classifier-4", "4"),
     ]
-    assert routes(run, "risk-classifier") == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    # Created with the candidate at 0%; the rollout moves it to the declared 10% through its gates.
+    assert routes(run, "risk-classifier") == {"risk_classifier-3": 100, "risk_classifier-4": 0}
+    rollout = unwrap(run.named("risk-classifier-rollout").inputs)
+    assert rollout["target"] == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    assert (rollout["stable"], rollout["candidate"], rollout["steps"]) == ("risk_classifier-3", "risk_classifier-4",
+                                                                           [10, 50, 100])
+    assert rollout["bake_seconds"] == 15 * 60
+    assert rollout["health"] == {"max_error_rate": 0.01, "max_p95_latency_ms": 300, "min_requests": 50,
+                                 "probe_interval_seconds": 5}
+    assert unwrap(run.named("risk-classifier-readiness").inputs)["traffic"] == {
+        "risk_classifier-3": 90, "risk_classifier-4": 10
+    }
+    assert unwrap(run.outputs["risk-classifier"])["traffic"] == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+
+
+def test_a_rollout_owns_served_entities_and_traffic_so_pulumi_never_undoes_it(stack_runs):
+    run = stack_runs["prod"]
+    assert run.named("risk-classifier-endpoint").ignore_changes == ("config.servedEntities", "config.trafficConfig")
+    assert run.named("fraud-scorer-endpoint").ignore_changes == ()
+    rollout = run.named("risk-classifier-rollout")
+    assert set(rollout.dependencies) >= {run.named("risk-classifier-endpoint").urn,
+                                         run.named("risk-classifier-permissions").urn}
+    assert rollout.urn in run.named("risk-classifier-readiness").dependencies
+
+
+def test_preview_shows_the_planned_steps_and_gates(stack_runs):
+    assert unwrap(stack_runs["prod"].named("risk-classifier-rollout").inputs)["plan"] == [
+        "risk_classifier-4 from 0% to 10% of prod-risk-classifier",
+        "parity: 1 example(s) to risk_classifier-3 and risk_classifier-4, predictions agree within 1e-06",
+        "10% to risk_classifier-4 for 900s; health: error rate <= 0.01, p95 <= 300ms, >= 50 requests",
+        "a failed gate puts risk_classifier-4's share back on risk_classifier-3 in one config update",
+    ]
 
 
 def test_prod_serves_medium_and_large_cpu_without_scale_to_zero(stack_runs):
@@ -152,11 +184,13 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         component = run.named(key)
         assert component.type == COMPONENT
         children = sorted((child.type, child.name) for child in run.children(component))
-        assert children == [
+        rollout = [(ROLLOUT, f"{key}-rollout")] if stack_config(stack_documents[stack]).endpoints[key].rollout else []
+        assert children == sorted([
             (ENDPOINT, f"{key}-endpoint"),
             (PERMISSIONS, f"{key}-permissions"),
             (READINESS, f"{key}-readiness"),
-        ]
+            *rollout,
+        ])
     assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(READINESS)) == len(declared_keys(stack, stack_documents))

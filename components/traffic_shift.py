@@ -1,0 +1,513 @@
+"""Staged traffic shifting with parity and health gates, and automatic rollback.
+
+The declared traffic is the target; a rollout is how an endpoint gets there safely. Moving the
+candidate's share up passes through every configured step below the target: each step is one config
+update, waited for until the endpoint serves it, then baked while probes go straight to the candidate,
+and judged by the health gate. Before any traffic moves up, the parity gate compares the candidate's
+predictions with the stable's. A failed gate puts the candidate's share back on the stable entity in
+one config update, waits until that is live, and fails with a report. Moving the share down (a rollback
+by config) happens at once.
+
+Every run starts from what the endpoint serves now, so a rollout that was interrupted (the process
+killed mid-step) is resumed: the share found live is baked and judged again, then the next steps follow.
+
+Pure logic over `ServingClient`, like components.verification; the Pulumi resource is components.rollout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from components.verification import (
+    DeclaredEntity,
+    Expectation,
+    Log,
+    PollPolicy,
+    Readiness,
+    ReadinessError,
+    serving_summary,
+)
+from components.workspace import ServingApiError, ServingClient
+
+# Fields of a served entity that make a config different (what a PUT would change).
+ENTITY_FIELDS = (
+    "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
+    "min_provisioned_concurrency", "max_provisioned_concurrency", "environment_vars",
+)
+
+
+class RolloutError(Exception):
+    """A gate failed (traffic is back on the stable entity) or the rollout could not proceed."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.report = report or {}
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """Everything a rollout needs, from the stack config (see `components.rollout.rollout_inputs`)."""
+
+    endpoint: str
+    served_entities: tuple[Mapping[str, Any], ...]
+    """The declared served entities, as the serving API takes them."""
+    target: Mapping[str, int]
+    """The declared traffic: where the rollout ends."""
+    stable: str
+    candidate: str
+    steps: tuple[int, ...]
+    bake_seconds: float
+    examples: tuple[Mapping[str, Any], ...]
+    tolerance: float = 1e-6
+    expected_predictions: tuple[Any, ...] | None = None
+    max_error_rate: float = 0.01
+    max_p95_latency_ms: float = 1000.0
+    min_requests: int = 20
+    probe_interval_seconds: float = 1.0
+    update_timeout_seconds: float = 2100.0
+    auto_capture: Mapping[str, Any] | None = None
+
+    @property
+    def target_share(self) -> int:
+        return int(self.target[self.candidate])
+
+    def split(self, candidate_share: int) -> dict[str, int]:
+        """The routes with the candidate at `candidate_share`: other entities keep their declared share,
+        the stable entity takes what the candidate does not."""
+        routes = {name: int(share) for name, share in self.target.items()}
+        pool = routes[self.stable] + routes[self.candidate]
+        routes[self.candidate] = candidate_share
+        routes[self.stable] = pool - candidate_share
+        return routes
+
+    def walk(self, current: int) -> list[int]:
+        """The candidate shares to pass through from `current` to the target."""
+        target = self.target_share
+        if target > current:
+            return [step for step in self.steps if current < step < target] + [target]
+        if target < current:
+            return [target]
+        return []
+
+    def describe(self, current: int | None = None) -> list[str]:
+        """The plan in words, for `pulumi preview` and the offline review."""
+        start = current or 0
+        lines = [f"{self.candidate} from {start}% to {self.target_share}% of {self.endpoint}"]
+        walk = self.walk(start)
+        if not walk:
+            return [*lines, "nothing to move"]
+        if walk[0] < start:
+            return [*lines, f"{self.candidate} to {walk[0]}% in one config update (moving down is not gated)"]
+        lines.append(
+            f"parity: {len(self.examples)} example(s) to {self.stable} and {self.candidate}, "
+            + ("predictions as expected" if self.expected_predictions is not None else "predictions agree")
+            + f" within {self.tolerance:g}"
+        )
+        for share in walk:
+            lines.append(
+                f"{share}% to {self.candidate} for {self.bake_seconds:g}s; health: error rate <= "
+                f"{self.max_error_rate:g}, p95 <= {self.max_p95_latency_ms:g}ms, >= {self.min_requests} requests"
+            )
+        lines.append(f"a failed gate puts {self.candidate}'s share back on {self.stable} in one config update")
+        return lines
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurements
+
+
+def predictions(body: str) -> list[Any]:
+    """The flat list of predictions in a response body."""
+    value = json.loads(body)
+    value = value.get("predictions", value) if isinstance(value, dict) else value
+
+    def flat(item: Any) -> list[Any]:
+        if isinstance(item, list):
+            return [leaf for child in item for leaf in flat(child)]
+        if isinstance(item, dict):
+            return [leaf for key in sorted(item) for leaf in flat(item[key])]
+        return [item]
+
+    return flat(value)
+
+
+def difference(left: Sequence[Any], right: Sequence[Any]) -> float:
+    """Largest absolute difference between two prediction lists (inf when they cannot be compared)."""
+    if len(left) != len(right):
+        return math.inf
+    worst = 0.0
+    for a, b in zip(left, right, strict=True):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+            worst = max(worst, abs(float(a) - float(b)))
+        elif a != b:
+            return math.inf
+    return worst
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
+
+
+def entity_metrics(text: str, served_entity: str) -> dict[str, Any]:
+    """One served entity's counters and latency histogram from a Prometheus metrics export."""
+    counters: dict[str, float] = {}
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line.strip())
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match["labels"]))
+        if labels.get("served_entity_name") != served_entity:
+            continue
+        name, value = match["name"], float(match["value"])
+        if name == "request_latency_ms_bucket":
+            bound = labels.get("le", "+Inf")
+            buckets[math.inf if bound == "+Inf" else float(bound)] = value
+        else:
+            counters[name] = value
+    return {"counters": counters, "buckets": buckets}
+
+
+def histogram_p95(before: Mapping[float, float], after: Mapping[float, float]) -> float | None:
+    """The 95th percentile of the requests between two scrapes of a cumulative histogram, interpolated
+    within its bucket as Prometheus' histogram_quantile does."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0
+    if total <= 0:
+        return None
+    rank = 0.95 * total
+    lower, previous = 0.0, 0.0
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= rank:
+            if math.isinf(bound):
+                return lower
+            share = (rank - previous) / (cumulative - previous) if cumulative > previous else 1.0
+            return lower + (bound - lower) * share
+        lower, previous = (bound if not math.isinf(bound) else lower), cumulative
+    return lower
+
+
+@dataclass
+class StepReport:
+    """One step of a rollout and the health gate's verdict on it."""
+
+    share: int
+    verdict: str  # "passed" | "failed"
+    seconds: float
+    requests: int
+    errors: int
+    error_rate: float
+    p95_latency_ms: float
+    sources: list[str]
+    reason: str = ""
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    """The last probe answers (status, latency), for the report of a failed step."""
+
+
+@dataclass
+class RolloutReport:
+    """What a rollout did: the readiness resource's sibling outputs."""
+
+    endpoint: str
+    candidate: str
+    stable: str
+    started_from: int
+    """The candidate's share found live when this run began (a resumed rollout starts above 0)."""
+    target: int
+    steps: list[StepReport] = field(default_factory=list)
+    parity: dict[str, Any] = field(default_factory=dict)
+    last_good_split: dict[str, int] = field(default_factory=dict)
+    rolled_back: bool = False
+    seconds: float = 0.0
+
+    def outputs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------------
+# The rollout
+
+
+def _entity_key(entity: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = []
+    for name in ENTITY_FIELDS:
+        value = entity.get(name)
+        if name == "entity_version" and value is not None:
+            value = str(value)
+        if name == "scale_to_zero_enabled":
+            value = bool(value)
+        if name == "environment_vars":
+            value = tuple(sorted((value or {}).items()))
+        values.append(value)
+    return tuple(values)
+
+
+class Rollout:
+    """Moves one endpoint's traffic to its declared split through the plan's steps and gates."""
+
+    def __init__(
+        self,
+        client: ServingClient,
+        plan: RolloutPlan,
+        policy: PollPolicy | None = None,
+        log: Log = lambda line: None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.plan = plan
+        self.policy = policy or PollPolicy()
+        self.log = log
+        self.clock = clock
+        self.sleep = sleep
+
+    def _readiness(self, split: Mapping[str, int]) -> Readiness:
+        declared = tuple(
+            DeclaredEntity(
+                name=entity["name"],
+                entity_name=entity["entity_name"],
+                entity_version=str(entity["entity_version"]),
+                scale_to_zero=bool(entity.get("scale_to_zero_enabled", False)),
+            )
+            for entity in self.plan.served_entities
+        )
+        expectation = Expectation(
+            endpoint=self.plan.endpoint,
+            served_entities=declared,
+            traffic=dict(split),
+            timeout_seconds=self.plan.update_timeout_seconds,
+            input_example=self.plan.examples[0],
+            warmup_timeout_seconds=self.plan.update_timeout_seconds,
+        )
+        return Readiness(self.client, expectation, self.policy, self.log, self.clock, self.sleep)
+
+    def _say(self, line: str) -> None:
+        self.log(f"{self.plan.endpoint}: rollout: {line}")
+
+    # --- config updates ----------------------------------------------------------------------------
+
+    def _live(self) -> dict[str, Any]:
+        endpoint = self.client.get_endpoint(self.plan.endpoint)
+        if endpoint is None:
+            raise RolloutError(f"endpoint {self.plan.endpoint} does not exist in the workspace")
+        return endpoint
+
+    def _apply(self, split: Mapping[str, int]) -> None:
+        """One config update to the declared entities and `split`, waited for until it serves."""
+        body: dict[str, Any] = {
+            "served_entities": [dict(entity) for entity in self.plan.served_entities],
+            "traffic_config": {
+                "routes": [
+                    {"served_entity_name": name, "traffic_percentage": share} for name, share in split.items()
+                ]
+            },
+        }
+        if self.plan.auto_capture:
+            body["auto_capture_config"] = dict(self.plan.auto_capture)
+        self.client.update_config(self.plan.endpoint, body)
+        readiness = self._readiness(split)
+        readiness.wait_until_ready(self.clock() + self.plan.update_timeout_seconds)
+
+    def _settle(self) -> dict[str, Any]:
+        """Wait for any update already running (an interrupted run may have left one), then read the endpoint."""
+        deadline = self.clock() + self.plan.update_timeout_seconds
+        attempt = 0
+        while True:
+            endpoint = self._live()
+            if (endpoint.get("state") or {}).get("config_update") != "IN_PROGRESS":
+                return endpoint
+            attempt += 1
+            if self.clock() > deadline:
+                raise RolloutError(f"endpoint {self.plan.endpoint} is still updating; try again when it is not")
+            self.sleep(self.policy.delay(attempt))
+
+    # --- gates -------------------------------------------------------------------------------------
+
+    def parity(self) -> dict[str, Any]:
+        """The candidate and the stable (or the expected predictions) agree on every example."""
+        readiness = self._readiness(self.plan.split(0))
+        deadline = self.clock() + self.plan.update_timeout_seconds
+        worst = 0.0
+        for index, example in enumerate(self.plan.examples):
+            try:
+                candidate, _ = readiness.answer(
+                    self.plan.candidate, deadline, example, what=f"parity example {index + 1}",
+                    fix="rollout.parity.examples",
+                )
+                if self.plan.expected_predictions is not None:
+                    reference, against = self.plan.expected_predictions[index], "the expected predictions"
+                    reference_values = predictions(json.dumps({"predictions": reference}))
+                else:
+                    stable, _ = readiness.answer(
+                        self.plan.stable, deadline, example, what=f"parity example {index + 1}",
+                        fix="rollout.parity.examples",
+                    )
+                    against, reference_values = self.plan.stable, predictions(stable.body)
+            except ReadinessError as error:
+                raise RolloutError(
+                    f"endpoint {self.plan.endpoint}: parity gate failed before any traffic moved: {error}",
+                    {"gate": "parity", "example": index + 1},
+                ) from None
+            candidate_values = predictions(candidate.body)
+            gap = difference(candidate_values, reference_values)
+            worst = max(worst, gap)
+            if gap > self.plan.tolerance:
+                shown = "different shapes" if math.isinf(gap) else f"differ by up to {gap:g}"
+                raise RolloutError(
+                    f"endpoint {self.plan.endpoint}: parity gate failed before any traffic moved: on example "
+                    f"{index + 1}, {self.plan.candidate} predicts {candidate_values[:10]} and {against} "
+                    f"{reference_values[:10]} ({shown}; tolerance {self.plan.tolerance:g})",
+                    {"gate": "parity", "example": index + 1, "difference": gap, "tolerance": self.plan.tolerance},
+                )
+        self._say(f"parity passed on {len(self.plan.examples)} example(s), largest difference {worst:g}")
+        return {"examples": len(self.plan.examples), "max_difference": worst, "verdict": "passed"}
+
+    def bake(self, share: int) -> StepReport:
+        """Probe the candidate for the bake time (and until enough requests were seen), then judge it."""
+        plan = self.plan
+        started = self.clock()
+        before = self._metrics()
+        samples: list[tuple[int, float]] = []
+        index = 0
+        while True:
+            answer = self.client.invoke(
+                plan.endpoint, plan.examples[index % len(plan.examples)], served_entity=plan.candidate,
+                timeout=max(1.0, min(130.0, plan.max_p95_latency_ms / 1000 * 4)),
+            )
+            index += 1
+            samples.append((answer.status, answer.seconds * 1000))
+            errors = sum(1 for status, _ in samples if status != 200)
+            enough = len(samples) >= plan.min_requests
+            if enough and errors / len(samples) > plan.max_error_rate:
+                break  # already over the threshold: no need to bake on
+            if enough and self.clock() - started >= plan.bake_seconds:
+                break
+            self.sleep(plan.probe_interval_seconds)
+        return self._judge(share, started, samples, before, self._metrics())
+
+    def _metrics(self) -> dict[str, Any] | None:
+        try:
+            return entity_metrics(self.client.metrics(self.plan.endpoint), self.plan.candidate)
+        except ServingApiError:
+            return None  # the workspace does not export metrics: probes alone decide
+
+    def _judge(self, share: int, started: float, samples: list[tuple[int, float]],
+               before: dict[str, Any] | None, after: dict[str, Any] | None) -> StepReport:
+        plan = self.plan
+        requests = len(samples)
+        errors = sum(1 for status, _ in samples if status != 200)
+        error_rate = errors / requests
+        p95 = percentile([latency for _, latency in samples], 0.95)
+        sources = ["probes"]
+        if before is not None and after is not None and after["counters"]:
+            # The export counts every request the candidate answered, callers' included: the worse of the
+            # two views decides.
+            served = after["counters"].get("request_count_total", 0) - before["counters"].get("request_count_total", 0)
+            failed = (after["counters"].get("request_5xx_count_total", 0)
+                      - before["counters"].get("request_5xx_count_total", 0))
+            if served > 0:
+                sources.append("metrics")
+                requests = max(requests, int(served))
+                if failed / served > error_rate:
+                    error_rate, errors = failed / served, int(failed)
+                exported_p95 = histogram_p95(before["buckets"], after["buckets"])
+                if exported_p95 is not None:
+                    p95 = max(p95, exported_p95)
+        report = StepReport(
+            share=share,
+            verdict="passed",
+            seconds=round(self.clock() - started, 3),
+            requests=requests,
+            errors=errors,
+            error_rate=round(error_rate, 4),
+            p95_latency_ms=round(p95, 1),
+            sources=sources,
+            samples=[{"status": status, "latency_ms": round(latency, 1)} for status, latency in samples[-10:]],
+        )
+        if error_rate > plan.max_error_rate:
+            report.verdict = "failed"
+            report.reason = f"error rate {error_rate:.2%} > {plan.max_error_rate:.2%} over {requests} requests"
+        elif p95 > plan.max_p95_latency_ms:
+            report.verdict = "failed"
+            report.reason = f"p95 latency {p95:.0f}ms > {plan.max_p95_latency_ms:g}ms over {requests} requests"
+        return report
+
+    # --- the run -----------------------------------------------------------------------------------
+
+    def run(self) -> RolloutReport:
+        plan = self.plan
+        started = self.clock()
+        live = self._settle()
+        active = live.get("config") or {}
+        live_split = {
+            route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
+            for route in (active.get("traffic_config") or {}).get("routes") or []
+        }
+        current = live_split.get(plan.candidate, 0)
+        report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share)
+        if current:
+            self._say(f"found {plan.candidate} live at {current}% ({serving_summary(active)})")
+
+        # The declared entities first, at the share the candidate has now: a new candidate starts at 0%.
+        declared = {entity["name"]: _entity_key(entity) for entity in plan.served_entities}
+        served = {entity.get("name"): _entity_key(entity) for entity in active.get("served_entities") or []}
+        if declared != served or live_split != plan.split(current):
+            self._say(f"applying the declared served entities with {plan.candidate} at {current}%")
+            self._apply(plan.split(current))
+        report.last_good_split = plan.split(current)
+
+        walk = plan.walk(current)
+        if not walk:
+            self._say(f"{plan.candidate} is at its declared {current}%: nothing to move")
+        elif walk[0] < current:
+            self._say(f"moving {plan.candidate} down to {walk[0]}% in one config update")
+            self._apply(plan.split(walk[0]))
+            report.last_good_split = plan.split(walk[0])
+        else:
+            # Parity retries "still starting" answers, so it also carries a cold candidate through its start.
+            report.parity = self.parity()
+            shares = ([current] if current else []) + walk  # a resumed share is judged again first
+            for share in shares:
+                if share != current:
+                    self._say(f"{share}% to {plan.candidate}")
+                    self._apply(plan.split(share))
+                step = self.bake(share)
+                report.steps.append(step)
+                self._say(f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
+                          f"{step.requests} requests)")
+                if step.verdict == "failed":
+                    self.rollback(report, step)
+                report.last_good_split = plan.split(share)
+        report.seconds = round(self.clock() - started, 3)
+        return report
+
+    def rollback(self, report: RolloutReport, step: StepReport) -> None:
+        """Put the candidate's share back on the stable entity, wait until that serves, and fail."""
+        plan = self.plan
+        tripped = self.clock()
+        self._say(f"health gate failed at {step.share}%: {step.reason}; rolling back to {plan.stable}")
+        self._apply(plan.split(0))
+        report.rolled_back = True
+        report.last_good_split = plan.split(0)
+        samples = ", ".join(f"{sample['status']}/{sample['latency_ms']:.0f}ms" for sample in step.samples)
+        serving = serving_summary(self._live().get("config"))
+        raise RolloutError(
+            f"endpoint {plan.endpoint}: rollout of {plan.candidate} stopped at step {step.share}%: health gate "
+            f"failed: {step.reason} (sources: {', '.join(step.sources)}; last samples: {samples}). All traffic "
+            f"is back on {plan.stable}, serving {serving}, {self.clock() - tripped:.1f}s after the gate tripped.",
+            report.outputs(),
+        )

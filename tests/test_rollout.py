@@ -1,0 +1,322 @@
+"""Safe rollout against the emulator: steps, gates, automatic rollback, resume, ownership of traffic."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from databricks.sdk.core import Config
+
+from components.provider_base import APPLY
+from components.rollout import EndpointRolloutProvider
+from components.traffic_shift import Rollout, RolloutError, RolloutPlan, histogram_p95
+from components.verification import PollPolicy
+from components.workspace import ServingClient
+from tests.conftest import DEPLOYER_TOKEN, create_endpoint
+from tests.provider_host import ProviderHost, with_provider
+
+FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=2.0, progress_every=60)
+EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
+
+
+def entity(version: int) -> dict:
+    return {"name": f"risk_classifier-{version}", "entity_name": "main.risk.risk_classifier",
+            "entity_version": str(version), "workload_size": "Small", "workload_type": "CPU",
+            "scale_to_zero_enabled": False}
+
+
+def plan(name: str, target: int, *, stable: int = 3, candidate: int = 4, steps=(10, 50, 100), bake=0.3,
+         **overrides) -> RolloutPlan:
+    settings = dict(max_error_rate=0.05, max_p95_latency_ms=150, min_requests=6, probe_interval_seconds=0.02,
+                    update_timeout_seconds=20)
+    settings.update(overrides)
+    return RolloutPlan(
+        endpoint=name,
+        served_entities=(entity(stable), entity(candidate)),
+        target={f"risk_classifier-{stable}": 100 - target, f"risk_classifier-{candidate}": target},
+        stable=f"risk_classifier-{stable}",
+        candidate=f"risk_classifier-{candidate}",
+        steps=tuple(steps),
+        bake_seconds=bake,
+        examples=(EXAMPLE,),
+        **settings,
+    )
+
+
+def new_endpoint(workspace, prefix: str, stable: int = 3, candidate: int = 4, share: int = 0) -> str:
+    """An endpoint serving `stable` and `candidate` (at `share`%), once it is ready."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    create_endpoint(workspace, name, {stable: 100 - share, candidate: share})
+    client = ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    deadline = time.monotonic() + 10
+    while (client.get_endpoint(name)["state"]["ready"] != "READY") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return name
+
+
+def live_split(client: ServingClient, name: str) -> dict[str, int]:
+    routes = client.get_endpoint(name)["config"]["traffic_config"]["routes"]
+    return {route["served_entity_name"]: route["traffic_percentage"] for route in routes}
+
+
+def config_updates(workspace, name: str) -> int:
+    return workspace.counters()["api_calls"].get("PUT /api/2.0/serving-endpoints/{name}/config", 0)
+
+
+@pytest.fixture(scope="module")
+def client(workspace) -> ServingClient:
+    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+
+
+class Callers:
+    """Bounded concurrent traffic through the endpoint's own route, as real callers would send it."""
+
+    def __init__(self, client: ServingClient, name: str, threads: int = 3, max_requests: int = 2000,
+                 max_seconds: float = 30):
+        self.client, self.name = client, name
+        self.statuses: Counter[int] = Counter()
+        self._stop = threading.Event()
+        self._budget = threading.Semaphore(max_requests)
+        self._deadline = time.monotonic() + max_seconds
+        self._threads = [threading.Thread(target=self._call, daemon=True) for _ in range(threads)]
+
+    def _call(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline and self._budget.acquire(blocking=False):
+            self.statuses[self.client.invoke(self.name, EXAMPLE, timeout=10).status] += 1
+            time.sleep(0.01)
+
+    def __enter__(self) -> Callers:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+
+# --- the way up --------------------------------------------------------------------------------------
+
+
+def test_happy_path_reaches_100_percent_with_every_step_recorded(workspace, client):
+    name = new_endpoint(workspace, "happy")
+    report = Rollout(client, plan(name, 100), FAST).run()
+    assert [(step.share, step.verdict) for step in report.steps] == [(10, "passed"), (50, "passed"), (100, "passed")]
+    assert all(step.requests >= 6 and step.error_rate == 0 for step in report.steps)
+    assert report.parity["verdict"] == "passed" and report.parity["max_difference"] == 0
+    assert report.last_good_split == {"risk_classifier-3": 0, "risk_classifier-4": 100}
+    assert report.rolled_back is False and report.started_from == 0
+    assert live_split(client, name) == {"risk_classifier-3": 0, "risk_classifier-4": 100}
+
+
+def test_the_walk_stops_at_the_declared_share(workspace, client):
+    name = new_endpoint(workspace, "partial")
+    report = Rollout(client, plan(name, 50), FAST).run()
+    assert [step.share for step in report.steps] == [10, 50]
+    assert live_split(client, name) == {"risk_classifier-3": 50, "risk_classifier-4": 50}
+
+
+def test_callers_see_no_failed_request_during_a_rollout(workspace, client):
+    name = new_endpoint(workspace, "callers")
+    with Callers(client, name) as callers:
+        Rollout(client, plan(name, 100), FAST).run()
+    assert set(callers.statuses) == {200}
+    assert sum(callers.statuses.values()) > 20
+
+
+# --- gates and rollback ------------------------------------------------------------------------------
+
+
+def test_a_failing_candidate_is_rolled_back_to_0_percent_and_up_fails_with_the_report(workspace, client):
+    name = new_endpoint(workspace, "failing")
+    workspace.set_error_rate(name, 0.5, served_entity="risk_classifier-4")
+    before = config_updates(workspace, name)
+    with pytest.raises(RolloutError) as caught:
+        Rollout(client, plan(name, 100), FAST).run()
+    message = str(caught.value)
+    assert message.startswith(f"endpoint {name}: rollout of risk_classifier-4 stopped at step 10%: health gate "
+                              "failed: error rate 50.00% > 5.00% over ")
+    assert "last samples: " in message and "500/" in message
+    assert "All traffic is back on risk_classifier-3, serving risk_classifier-3 v3 100%, risk_classifier-4 v4 0%" \
+        in message
+    assert caught.value.report["rolled_back"] is True
+    assert caught.value.report["steps"][0]["verdict"] == "failed"
+    assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
+    assert config_updates(workspace, name) - before == 2  # step 10%, then the rollback: one config update
+
+
+def test_a_slow_candidate_is_rolled_back_and_callers_see_no_failed_request(workspace, client):
+    name = new_endpoint(workspace, "slow")
+    workspace.set_latency(name, 0.25, served_entity="risk_classifier-4")
+    with Callers(client, name) as callers, pytest.raises(RolloutError) as caught:
+        Rollout(client, plan(name, 100), FAST).run()
+    assert "stopped at step 10%: health gate failed: p95 latency " in str(caught.value)
+    assert "ms > 150ms over " in str(caught.value)
+    assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
+    assert set(callers.statuses) == {200}
+
+
+def test_a_parity_mismatch_blocks_before_any_traffic_moves(workspace, client):
+    name = new_endpoint(workspace, "parity", stable=2, candidate=3)  # versions 2 and 3 predict differently
+    before = config_updates(workspace, name)
+    with pytest.raises(RolloutError) as caught:
+        Rollout(client, plan(name, 100, stable=2, candidate=3), FAST).run()
+    message = str(caught.value)
+    assert message.startswith(f"endpoint {name}: parity gate failed before any traffic moved: on example 1, "
+                              "risk_classifier-3 predicts ")
+    assert "(differ by up to " in message and "tolerance 1e-06" in message
+    assert config_updates(workspace, name) == before
+    assert live_split(client, name) == {"risk_classifier-2": 100, "risk_classifier-3": 0}
+
+
+def test_a_schema_mismatch_fails_parity_at_once(workspace, client):
+    import requests
+
+    workspace.register_model_version("main.risk.risk_tenure", "1", columns=["amount", "age", "tenure"])
+    name = f"schema-{uuid.uuid4().hex[:8]}"
+    candidate = {**entity(1), "name": "risk_tenure-1", "entity_name": "main.risk.risk_tenure"}
+    body = {"name": name, "config": {
+        "served_entities": [entity(3), candidate],
+        "traffic_config": {"routes": [{"served_entity_name": "risk_classifier-3", "traffic_percentage": 100},
+                                      {"served_entity_name": "risk_tenure-1", "traffic_percentage": 0}]}}}
+    requests.post(f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(DEPLOYER_TOKEN),
+                  timeout=10).raise_for_status()
+    mismatched = RolloutPlan(
+        endpoint=name, served_entities=(entity(3), candidate), target={"risk_classifier-3": 0, "risk_tenure-1": 100},
+        stable="risk_classifier-3", candidate="risk_tenure-1", steps=(10, 100), bake_seconds=0.3,
+        examples=(EXAMPLE,), update_timeout_seconds=20,
+    )
+    started = time.monotonic()
+    with pytest.raises(RolloutError) as caught:
+        Rollout(client, mismatched, FAST).run()
+    assert str(caught.value).startswith(
+        f"endpoint {name}: parity gate failed before any traffic moved: endpoint {name}: served entity "
+        "risk_tenure-1 rejected parity example 1 with HTTP 400: "
+    )
+    assert "tenure" in str(caught.value)
+    assert time.monotonic() - started < 5
+    assert live_split(client, name)["risk_tenure-1"] == 0
+
+
+def test_parity_against_expected_predictions(workspace, client):
+    name = new_endpoint(workspace, "expected")
+    reference = client.invoke(name, EXAMPLE, served_entity="risk_classifier-3").json()["predictions"]
+    report = Rollout(client, plan(name, 10, expected_predictions=(reference,)), FAST).run()
+    assert report.parity["verdict"] == "passed"
+    with pytest.raises(RolloutError) as caught:
+        Rollout(client, plan(name, 50, expected_predictions=([-1.0],)), FAST).run()
+    assert "and the expected predictions [-1.0]" in str(caught.value)
+
+
+# --- by config ---------------------------------------------------------------------------------------
+
+
+def test_rolling_back_by_config_takes_one_config_update_and_no_gate(workspace, client):
+    name = new_endpoint(workspace, "back", share=50)
+    workspace.set_error_rate(name, 1.0, served_entity="risk_classifier-4")  # gates would fail: none runs
+    before = config_updates(workspace, name)
+    report = Rollout(client, plan(name, 0), FAST).run()
+    assert config_updates(workspace, name) - before == 1
+    assert report.steps == [] and report.started_from == 50
+    assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
+
+
+def test_nothing_moves_when_the_endpoint_already_serves_the_declared_split(workspace, client):
+    name = new_endpoint(workspace, "steady", share=10)
+    before = config_updates(workspace, name)
+    report = Rollout(client, plan(name, 10), FAST).run()
+    assert config_updates(workspace, name) == before
+    assert report.steps == [] and report.last_good_split == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+
+
+def test_a_new_candidate_is_added_at_0_percent_first(workspace, client):
+    name = f"add-{uuid.uuid4().hex[:8]}"
+    create_endpoint(workspace, name, {3: 100})
+    lines: list[str] = []
+    Rollout(client, plan(name, 10), FAST, log=lines.append).run()
+    assert f"{name}: rollout: applying the declared served entities with risk_classifier-4 at 0%" in lines
+    assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+
+
+def test_the_histogram_p95_interpolates_within_its_bucket():
+    before = {5.0: 0, 10.0: 0, 25.0: 0, float("inf"): 0}
+    after = {5.0: 0, 10.0: 50, 25.0: 100, float("inf"): 100}
+    assert histogram_p95(before, after) == pytest.approx(23.5)
+
+
+# --- through Pulumi's provider host --------------------------------------------------------------------
+
+
+def rollout_props(name: str, endpoint_id: str, target: int) -> dict:
+    return {
+        "endpoint_name": name, "endpoint_id": endpoint_id,
+        "served_entities": [entity(3), entity(4)],
+        "target": {"risk_classifier-3": 100 - target, "risk_classifier-4": target},
+        "stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": [10, 50, 100],
+        "bake_seconds": 1.0, "examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": None,
+        "health": {"max_error_rate": 0.05, "max_p95_latency_ms": 500, "min_requests": 6,
+                   "probe_interval_seconds": 0.05},
+        "auto_capture": None, "update_timeout_seconds": 20, "plan": [], "phase": APPLY,
+    }
+
+
+@pytest.mark.slow
+def test_an_interrupted_rollout_is_resumed_from_the_split_it_left(workspace, client):
+    name = new_endpoint(workspace, "resume")
+    endpoint_id = client.get_endpoint(name)["id"]
+    provider = EndpointRolloutProvider(FAST)
+    props = with_provider(rollout_props(name, endpoint_id, 100), provider)
+    config = {"databricks:host": workspace.url, "databricks:token": DEPLOYER_TOKEN}
+
+    first = ProviderHost()
+    first.configure(config, secret_keys=("databricks:token",))
+    inputs, _ = first.check("risk-rollout", {}, props)
+    threading.Thread(target=lambda: _swallow(first.create, "risk-rollout", inputs), daemon=True).start()
+    deadline = time.monotonic() + 20
+    while live_split(client, name)["risk_classifier-4"] != 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.process.kill()  # `pulumi up` killed mid-rollout, at the 10% step
+    first.close()
+    assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+
+    with ProviderHost() as second:
+        second.configure(config, secret_keys=("databricks:token",))
+        inputs, _ = second.check("risk-rollout", {}, props)
+        _, outs = second.create("risk-rollout", inputs)
+    report = outs["report"]
+    assert report["started_from"] == 10
+    assert [(step["share"], step["verdict"]) for step in report["steps"]] == [
+        (10, "passed"), (50, "passed"), (100, "passed")
+    ]
+    assert outs["last_good_split"] == {"risk_classifier-3": 0, "risk_classifier-4": 100}
+
+
+def _swallow(call, *args) -> None:
+    try:
+        call(*args)
+    except Exception:  # noqa: BLE001 - the host is killed under it on purpose
+        pass
+
+
+@pytest.mark.slow
+def test_rollouts_of_several_endpoints_run_concurrently(workspace, client):
+    names = [new_endpoint(workspace, f"many{i}") for i in range(6)]
+    provider = EndpointRolloutProvider(FAST)
+    with ProviderHost() as host:
+        host.configure({"databricks:host": workspace.url, "databricks:token": DEPLOYER_TOKEN},
+                       secret_keys=("databricks:token",))
+        started = time.monotonic()
+        checked = {name: host.check(name, {}, with_provider(rollout_props(name, client.get_endpoint(name)["id"], 100),
+                                                             provider))[0] for name in names}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=6) as engine:
+            results = list(engine.map(lambda n: host.create(n, checked[n])[1], names))
+        elapsed = time.monotonic() - started
+    assert [outs["last_good_split"]["risk_classifier-4"] for outs in results] == [100] * 6
+    single = max(outs["report"]["seconds"] for outs in results)
+    assert elapsed < 1.6 * single  # in rounds of four it would take two rollouts' time

@@ -6,6 +6,7 @@ import sys
 BENCHMARKS = {
     "program": "bench.program_eval",
     "readiness": "bench.readiness",
+    "rollout": "bench.rollout",
 }
 
 if __name__ == "__main__":

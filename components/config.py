@@ -665,8 +665,12 @@ def describe_errors(error: ValidationError) -> list[str]:
         elif "field" in context:
             # A rule across fields, reported at the field a user would edit.
             field = context["field"]
-            shown = _shown(value.get(field) if isinstance(value, dict) else None, path)
-            problems.append(f"{path}.{field} = {shown}: {item['msg']}")
+            field_value = value.get(field) if isinstance(value, dict) else None
+            if isinstance(field_value, dict) and any(isinstance(v, (dict, list)) for v in field_value.values()):
+                # A nested object would bury the rule; a flat one (a traffic map) helps to see.
+                problems.append(f"{path}.{field}: {item['msg']}")
+            else:
+                problems.append(f"{path}.{field} = {_shown(field_value, path)}: {item['msg']}")
         elif _is_structure(value) and item["type"] not in ("dict_type", "list_type"):
             # A rule about a whole object or list of objects: the key path says where; dumping it would not help.
             problems.append(f"{path}: {item['msg']}")

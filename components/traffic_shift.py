@@ -394,9 +394,11 @@ class Rollout:
             enough = len(samples) >= plan.min_requests
             if enough and errors / len(samples) > plan.max_error_rate:
                 break  # already over the threshold: no need to bake on
-            if enough and self.clock() - started >= plan.bake_seconds:
+            remaining = plan.bake_seconds - (self.clock() - started)
+            if enough and remaining <= 0:
                 break
-            self.sleep(plan.probe_interval_seconds)
+            # Once enough requests were seen, the step ends when its bake time does, not a probe later.
+            self.sleep(min(plan.probe_interval_seconds, remaining) if enough else plan.probe_interval_seconds)
         return self._judge(share, started, samples, before, self._metrics())
 
     def _metrics(self) -> dict[str, Any] | None:

@@ -391,3 +391,70 @@ def test_a_secure_token_in_a_stack_file_is_accepted(prod_document):
     prod_document["config"]["databricks:token"] = {"secure": "v1:AAAAbase64ciphertext"}
     run = run_program("prod", document=prod_document)
     assert len(run.resources) > 0
+
+
+# --- rollout -----------------------------------------------------------------------------------------
+
+ROLLOUT = {"stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": [10, 50, 100]}
+EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1.0, 2, 3.0]]}}
+
+
+def with_rollout(values, **rollout):
+    risk(values)["rollout"] = {**ROLLOUT, **rollout}
+    risk(values)["readiness"] = {"warmup": {"input_example": EXAMPLE}}
+
+
+def test_a_rollout_starts_its_candidate_at_0_percent_and_targets_the_declared_traffic():
+    values = copy.deepcopy(BASE)
+    with_rollout(values)
+    endpoint = parse_stack_config("prod", values).endpoints["risk"]
+    assert endpoint.start_routes == {"risk_classifier-3": 100, "risk_classifier-4": 0}
+    assert endpoint.routes == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    assert endpoint.rollout_examples == [EXAMPLE]
+
+
+def test_rollout_entities_must_be_served_entities():
+    assert problems_of(lambda v: with_rollout(v, candidate="risk_classifier-5")) == [
+        "endpoints.risk.rollout: risk_classifier-5 names no served entity; "
+        "served entities are risk_classifier-3, risk_classifier-4"
+    ]
+
+
+def test_rollout_stable_and_candidate_differ():
+    assert problems_of(lambda v: with_rollout(v, candidate="risk_classifier-3")) == [
+        "endpoints.risk.rollout: stable and candidate must be different served entities"
+    ]
+
+
+@pytest.mark.parametrize("steps, rule", [
+    ([50, 10], "steps must increase, e.g. [10, 50, 100]"),
+    ([0, 50], "each step is a candidate share from 1 to 100"),
+    ([10, 101], "each step is a candidate share from 1 to 100"),
+])
+def test_rollout_steps_are_increasing_shares(steps, rule):
+    assert problems_of(lambda v: with_rollout(v, steps=steps)) == [
+        f"endpoints.risk.rollout.steps = {steps}: {rule}".replace("'", "")
+    ]
+
+
+def test_rollout_gates_need_a_request_to_send():
+    def change(values):
+        with_rollout(values)
+        risk(values).pop("readiness")
+
+    assert problems_of(change) == [
+        "endpoints.risk: the parity and health gates need a request to send: set rollout.parity.examples "
+        "or readiness.warmup.input_example"
+    ]
+
+
+def test_rollout_expected_predictions_come_one_per_example():
+    parity = {"examples": [EXAMPLE, EXAMPLE], "expected_predictions": [[0.1]]}
+    assert problems_of(lambda v: with_rollout(v, parity=parity)) == [
+        "endpoints.risk.rollout.parity: give one entry per example (2 examples, 1 expected predictions)"
+    ]
+
+
+def test_rollout_health_thresholds_are_bounded():
+    (problem,) = problems_of(lambda v: with_rollout(v, health={"max_error_rate": 1.5}))
+    assert problem == "endpoints.risk.rollout.health.max_error_rate = 1.5: Input should be less than or equal to 1"

@@ -98,7 +98,12 @@ class RolloutPlan:
     def describe(self, current: int | None = None) -> list[str]:
         """The plan in words, for `pulumi preview` and the offline review."""
         start = current or 0
-        lines = [f"{self.candidate} from {start}% to {self.target_share}% of {self.endpoint}"]
+        if current is None:
+            # A preview cannot know the live share: the walk starts from wherever the candidate is then.
+            lines = [f"{self.candidate} to {self.target_share}% of {self.endpoint}; steps at or below its live "
+                     "share are skipped"]
+        else:
+            lines = [f"{self.candidate} from {start}% to {self.target_share}% of {self.endpoint}"]
         walk = self.walk(start)
         if not walk:
             return [*lines, "nothing to move"]

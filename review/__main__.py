@@ -1,58 +1,207 @@
-"""Offline review of a stack: `python -m review <stack>`.
+"""Offline review of a stack: `python -m review <stack>` (or `make review STACK=<stack> ARGS="..."`).
 
-Runs the real program under Pulumi's mock engine with `Pulumi.<stack>.yaml` (no CLI, credentials or
-network) and prints the resources it would declare as a tree, with the fields a reviewer cares about.
-Exit status 2 for an invalid stack file.
+Runs the real program under Pulumi's mock engine with the stack's own `Pulumi.<stack>.yaml` (no Pulumi
+CLI, backend, credentials or network) and prints:
+- the resources it declares, as a tree, with the fields a reviewer cares about; secrets as `[secret]`;
+- the verdict of the policy pack's rules (`policy/rules.py`, the same as `--policy-pack policy`);
+- with `--against <revision>`, what changes from that revision's own program and stack file, field by
+  field; with `--against-stack <other>`, what differs from another stack.
+`--json` prints all of it as one JSON document instead.
+
+Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, 2 an invalid stack
+file, policy config or revision, or a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from components.config import StackConfigError
-from review.engine import DeclaredResource, ProgramRun, run_program, stack_file, stacks
-from review.summary import summarize
+from policy.rules import PolicyConfigError, Verdict
+from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
+from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
+from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
+from review.revision import RevisionError, RevisionStackFileError, run_at_revision
+from review.summary import ResourceSummary, parent_names, render_tree, summarize_run
+
+EXIT_OK = 0
+EXIT_MANDATORY_VIOLATION = 1
+EXIT_INVALID = 2
 
 
-def render_tree(run: ProgramRun) -> str:
-    """The declared resources as an indented tree: type, name, then each reviewable field."""
-    # Registration order is asynchronous; sorting by name keeps the output stable run to run.
-    ordered = sorted(run.resources, key=lambda resource: resource.name)
-    by_parent: dict[str, list[DeclaredResource]] = {}
-    for resource in ordered:
-        by_parent.setdefault(resource.parent, []).append(resource)
-    urns = {resource.urn for resource in run.resources}
-    roots = [resource for resource in ordered if resource.parent not in urns]
+class ReviewError(Exception):
+    """The review cannot be made: an invalid stack file, policy config or revision (exit status 2)."""
 
-    lines = [f"Stack {run.stack}: {len(run.resources)} resources"]
-
-    def walk(resource: DeclaredResource, depth: int) -> None:
-        indent = "    " * depth
-        lines.append(f"{indent}{resource.type}  {resource.name}")
-        for key, value in summarize(resource).items():
-            lines.append(f"{indent}    {key}: {value}")
-        for child in by_parent.get(resource.urn, []):
-            walk(child, depth + 1)
-
-    for root in roots:
-        walk(root, 0)
-    return "\n".join(lines)
+    def __init__(self, kind: str, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.kind = kind
+        """`invalid_stack_file`, `invalid_policy_config` or `invalid_revision`."""
+        self.message = message
+        self.problems = problems or []
+        """For an invalid stack file: each problem the config model found."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m review", description=__doc__.splitlines()[0])
-    parser.add_argument("stack", choices=stacks(), help="the stack whose Pulumi.<stack>.yaml is reviewed")
-    args = parser.parse_args(argv)
+def _parser(project_dir: Path) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m review",
+        description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
+        epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
+        "2 an invalid stack file, policy config or revision, or a usage error",
+    )
+    known = stacks(project_dir)
+    parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
+    against = parser.add_mutually_exclusive_group()
+    against.add_argument(
+        "--against",
+        metavar="REVISION",
+        help="show what changes from this git revision's program and stack file (e.g. HEAD~1, origin/main)",
+    )
+    against.add_argument(
+        "--against-stack", metavar="STACK", choices=known, help="show what differs from another stack"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    parser.add_argument(
+        "--stack-file",
+        type=Path,
+        metavar="PATH",
+        help="review this file as the stack's config instead of Pulumi.<stack>.yaml (e.g. a proposed change)",
+    )
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        metavar="PATH",
+        help="policy config JSON, as for `pulumi preview --policy-pack-config` (levels, required_tags, ...)",
+    )
+    return parser
+
+
+def _stack_document(path: Path) -> dict[str, Any]:
     try:
-        run = run_program(args.stack)
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ReviewError("invalid_stack_file", f"{path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ReviewError("invalid_stack_file", f"{path.name} is not valid YAML:\n{error}") from None
+    if not isinstance(document, dict):
+        raise ReviewError("invalid_stack_file", f"{path.name} must be a YAML map with a `config:` key")
+    return document
+
+
+def _run(stack: str, project_dir: Path, document: dict[str, Any] | None = None) -> ProgramRun:
+    try:
+        return run_program(stack, project_dir=project_dir, document=document)
     except StackConfigError as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(f"# {stack_file(args.stack).name}")
-    print(render_tree(run))
-    return 0
+        raise ReviewError("invalid_stack_file", str(error), list(error.problems)) from None
+
+
+@dataclass
+class Review:
+    """Everything one review found, ready to print as text or JSON."""
+
+    stack: str
+    stack_file: str
+    summaries: list[ResourceSummary]
+    verdicts: list[Verdict]
+    diff: tuple[list[ResourceChange], str, str] | None = None
+    """(changes, base label, candidate label) when a comparison was asked for."""
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_MANDATORY_VIOLATION if mandatory_violations(self.verdicts) else EXIT_OK
+
+    def text(self) -> str:
+        sections = [f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}", render_verdicts(self.verdicts)]
+        if self.diff is not None:
+            sections.append(render_diff(*self.diff))
+        return "\n\n".join(sections)
+
+    def json(self) -> dict[str, Any]:
+        parents = parent_names(self.summaries)
+        return {
+            "stack": self.stack,
+            "stack_file": self.stack_file,
+            "resources": [
+                {
+                    "type": summary.type,
+                    "name": summary.name,
+                    "parent": parents.get(summary.parent),
+                    "urn": summary.urn,
+                    "fields": summary.fields,
+                }
+                for summary in self.summaries
+            ],
+            "policy": verdicts_json(self.verdicts),
+            "diff": diff_json(*self.diff) if self.diff is not None else None,
+            "exit_code": self.exit_code,
+        }
+
+
+def review(args: argparse.Namespace, project_dir: Path) -> Review:
+    """Run the stack (and what it is compared against) and judge it; ReviewError when it cannot be."""
+    path = args.stack_file or stack_file(args.stack, project_dir)
+    try:
+        pack_config = load_policy_config(args.policy_config) if args.policy_config else None
+        run = _run(args.stack, project_dir, _stack_document(path))
+        verdicts = check_run(run, pack_config)
+    except PolicyConfigError as error:
+        raise ReviewError("invalid_policy_config", f"policy config: {error}") from None
+    summaries = summarize_run(run.resources)
+    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts)
+
+    candidate = str(args.stack_file) if args.stack_file else "the working tree"
+    if args.against:
+        try:
+            base = run_at_revision(args.against, args.stack, project_dir)
+        except RevisionError as error:
+            kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
+            raise ReviewError(kind, str(error)) from None
+        # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
+        named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
+        label = named + (f", which has no {base.missing}" if base.missing else "")
+        result.diff = (diff_summaries(summarize_run(base.resources), summaries), label, candidate)
+    elif args.against_stack:
+        other = _run(args.against_stack, project_dir)
+        changes = diff_summaries(summarize_run(other.resources), summaries)
+        result.diff = (changes, f"stack {args.against_stack}", f"stack {args.stack}")
+    return result
+
+
+def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> int:
+    """The command line; returns the exit status.
+
+    `project_dir` is the checkout whose stack files (and git history) are reviewed; its program runs with
+    the `components` this process imported, so it is only ever this project (tests pass a git copy of it).
+    """
+    args = _parser(project_dir).parse_args(argv)
+    try:
+        result = review(args, project_dir)
+    except ReviewError as failure:
+        if args.json:
+            error = {"kind": failure.kind, "message": failure.message, "problems": failure.problems}
+            print(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
+        else:
+            print(failure.message, file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(result.json(), indent=2, default=str))
+    else:
+        print(result.text())
+    return result.exit_code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The Pulumi runtime leaves event loops open in the mock engine's worker threads; garbage-collected
+    # at interpreter exit they sometimes print "Exception ignored ... Invalid file descriptor". Nothing
+    # is left to clean up here, so leave without that collection.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

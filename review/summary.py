@@ -6,6 +6,9 @@ One summary per resource, used both to print the resource tree and to diff two r
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from review.engine import DeclaredResource, is_secret
@@ -15,6 +18,24 @@ SECRET = "[secret]"
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 SERVING_ENDPOINT = "serving:index:ServingEndpoint"
+
+
+@dataclass(frozen=True)
+class ResourceSummary:
+    """One declared resource as a reviewer sees it: where it sits, and its reviewable fields."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    """URN of the parent resource ('' for the stack itself)."""
+    fields: dict[str, Any]
+    """Reviewable fields, flat (`served_entities.risk_classifier-4.version`), secrets masked."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies the resource across two runs (two revisions, or two stacks)."""
+        return (self.type, self.name)
 
 
 def _shown(value: Any) -> Any:
@@ -30,71 +51,192 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def format_value(value: Any) -> str:
+    """A field's value in one line, as in a stack file: `false`, `10`, `Medium`, `[a, b]` as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _label(value: Any) -> str:
+    """A value that becomes part of a field's name or a composed value: a secret one as `[secret]`."""
+    return SECRET if is_secret(value) else str(_shown(value))
+
+
 def _principal(grant: dict[str, Any]) -> str:
     for kind in ("service_principal_name", "group_name", "user_name"):
         camel = "".join(part.title() if i else part for i, part in enumerate(kind.split("_")))
         if grant.get(camel) is not None:
-            return f"{kind.removesuffix('_name')}:{grant[camel]}"
+            return f"{kind.removesuffix('_name')}:{_label(grant[camel])}"
     return "unknown principal"
+
+
+def _open(value: Any, fields: dict[str, Any], field: str) -> Any:
+    """`value` to look into; a secret structure instead becomes the one field `field`, shown as `[secret]`."""
+    if is_secret(value):
+        fields[field] = value
+        return None
+    return value
+
+
+def _dict(value: Any, fields: dict[str, Any], field: str) -> dict[str, Any]:
+    opened = _open(value, fields, field)
+    return opened if isinstance(opened, dict) else {}
+
+
+def _list(value: Any, fields: dict[str, Any], field: str) -> list[Any]:
+    opened = _open(value, fields, field)
+    return [item for item in opened if isinstance(item, dict)] if isinstance(opened, list) else []
 
 
 def _model_serving(inputs: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": inputs.get("name")}
     if inputs.get("description"):
         fields["description"] = inputs["description"]
-    config = inputs.get("config") or {}
-    for entity in config.get("servedEntities") or []:
-        prefix = f"served_entities.{entity.get('name')}"
+    config = _dict(inputs.get("config"), fields, "config")
+    for entity in _list(config.get("servedEntities"), fields, "served_entities"):
+        prefix = f"served_entities.{_label(entity.get('name'))}"
         fields[f"{prefix}.model"] = entity.get("entityName")
         fields[f"{prefix}.version"] = entity.get("entityVersion")
         if entity.get("workloadSize") is not None:
             fields[f"{prefix}.workload_size"] = entity["workloadSize"]
         else:
             fields[f"{prefix}.provisioned_concurrency"] = (
-                f"{entity.get('minProvisionedConcurrency')}-{entity.get('maxProvisionedConcurrency')}"
+                f"{_label(entity.get('minProvisionedConcurrency'))}-{_label(entity.get('maxProvisionedConcurrency'))}"
             )
         fields[f"{prefix}.workload_type"] = entity.get("workloadType")
         fields[f"{prefix}.scale_to_zero"] = entity.get("scaleToZeroEnabled")
-        for key, value in sorted((entity.get("environmentVars") or {}).items()):
+        variables = _dict(entity.get("environmentVars"), fields, f"{prefix}.environment_vars")
+        for key, value in sorted(variables.items()):
             fields[f"{prefix}.environment_vars.{key}"] = value
-    for route in (config.get("trafficConfig") or {}).get("routes") or []:
-        fields[f"traffic.{route.get('servedEntityName')}"] = route.get("trafficPercentage")
-    capture = config.get("autoCaptureConfig")
+    traffic = _dict(config.get("trafficConfig"), fields, "traffic")
+    for route in _list(traffic.get("routes"), fields, "traffic"):
+        fields[f"traffic.{_label(route.get('servedEntityName'))}"] = route.get("trafficPercentage")
+    capture = _dict(config.get("autoCaptureConfig"), fields, "inference_table")
     if capture:
         fields["inference_table"] = (
-            f"{capture.get('catalogName')}.{capture.get('schemaName')}.{capture.get('tableNamePrefix')}*"
+            ".".join(_label(capture.get(key)) for key in ("catalogName", "schemaName", "tableNamePrefix")) + "*"
         )
-    for tag in inputs.get("tags") or []:
-        fields[f"tags.{tag.get('key')}"] = tag.get("value")
-    notifications = inputs.get("emailNotifications") or {}
+    for tag in _list(inputs.get("tags"), fields, "tags"):
+        fields[f"tags.{_label(tag.get('key'))}"] = tag.get("value")
+    notifications = _dict(inputs.get("emailNotifications"), fields, "notifications")
     for key, field in (("onUpdateSuccesses", "on_update_success"), ("onUpdateFailures", "on_update_failure")):
-        if notifications.get(key):
-            fields[f"notifications.{field}"] = ", ".join(notifications[key])
+        addresses = _open(notifications.get(key), fields, f"notifications.{field}")
+        if isinstance(addresses, list) and addresses:
+            fields[f"notifications.{field}"] = ", ".join(_label(address) for address in addresses)
     return fields
 
 
 def _permissions(inputs: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"serving_endpoint_id": inputs.get("servingEndpointId")}
-    for grant in inputs.get("accessControls") or []:
+    for grant in _list(inputs.get("accessControls"), fields, "access"):
         fields[f"access.{_principal(grant)}"] = grant.get("permissionLevel")
     return fields
 
 
+def _named_items(value: Any) -> dict[str, Any] | None:
+    """A list of objects each with a distinct `name` (served entities), keyed by that name; else None."""
+    if not isinstance(value, list) or not value or is_secret(value):
+        return None
+    names = [item.get("name") if isinstance(item, dict) and not is_secret(item) else None for item in value]
+    if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+        return None
+    return {
+        name: {key: item for key, item in entry.items() if key != "name"}
+        for name, entry in zip(names, value, strict=True)
+    }
+
+
+def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
+    # Nested inputs become dotted fields, so that a diff names the one value that changed.
+    named = _named_items(value)
+    if named is not None:
+        value = named
+    if isinstance(value, dict) and value and not is_secret(value):
+        for key in sorted(value):
+            _flatten(f"{prefix}.{key}", value[key], into)
+    else:
+        into[prefix] = value
+
+
 def _generic(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in inputs.items() if not key.startswith("__")}
+    fields: dict[str, Any] = {}
+    for key in sorted(inputs):
+        # `__provider` (a dynamic resource's pickled provider) and other engine internals are not reviewable.
+        if not key.startswith("__"):
+            _flatten(key, inputs[key], fields)
+    return fields
 
 
 SUMMARIES = {MODEL_SERVING: _model_serving, PERMISSIONS: _permissions}
+ENDPOINT_ID_FIELDS = ("serving_endpoint_id", "endpoint_id")
+"""Fields that hold an endpoint's id: the id is made up under the mock engine, the endpoint it names is not."""
 """Per resource type, the fields worth reviewing; other types show their inputs as they are."""
 
 
-def summarize(resource: DeclaredResource) -> dict[str, Any]:
-    """The resource's reviewable fields, secrets masked."""
+def summarize(
+    resource: DeclaredResource, resources_by_urn: Mapping[str, DeclaredResource] | None = None
+) -> dict[str, Any]:
+    """The resource's reviewable fields, secrets masked.
+
+    With the run's other resources (`resources_by_urn`), a field holding the id of an endpoint the resource
+    depends on reads `id of <endpoint>`: the id is made up under the mock engine and means nothing to a reader.
+    """
     if is_secret(resource.inputs):
         return {"inputs": SECRET}
     if not resource.custom:
         return {}
-    inputs = {key: value for key, value in resource.inputs.items()}
-    masked = {key: (SECRET if is_secret(value) else value) for key, value in inputs.items()}
-    fields = SUMMARIES.get(resource.type, _generic)(masked)
+    # Secret values stay wrapped until the end: a summary places them, `_shown` masks them.
+    fields = SUMMARIES.get(resource.type, _generic)(dict(resource.inputs))
+    by_urn = resources_by_urn or {}
+    endpoints = [
+        by_urn[urn].name for urn in resource.dependencies if urn in by_urn and by_urn[urn].type == MODEL_SERVING
+    ]
+    if len(endpoints) == 1:
+        for id_field in ENDPOINT_ID_FIELDS:
+            if id_field in fields and not is_secret(fields[id_field]):
+                fields[id_field] = f"id of {endpoints[0]}"
     return {key: _shown(value) for key, value in fields.items() if value is not None}
+
+
+def summarize_run(resources: Iterable[DeclaredResource]) -> list[ResourceSummary]:
+    """Every declared resource's summary, ordered by name (registration order is asynchronous)."""
+    declared = list(resources)
+    by_urn = {resource.urn: resource for resource in declared}
+    return [
+        ResourceSummary(
+            type=resource.type,
+            name=resource.name,
+            urn=resource.urn,
+            parent=resource.parent,
+            fields=summarize(resource, by_urn),
+        )
+        for resource in sorted(declared, key=lambda resource: (resource.name, resource.type))
+    ]
+
+
+def parent_names(summaries: Iterable[ResourceSummary]) -> dict[str, str]:
+    """URN -> name, to show a resource's parent by name."""
+    return {summary.urn: summary.name for summary in summaries}
+
+
+def render_tree(stack: str, summaries: list[ResourceSummary]) -> str:
+    """The declared resources as an indented tree: type and name, then each reviewable field."""
+    urns = {summary.urn for summary in summaries}
+    by_parent: dict[str, list[ResourceSummary]] = {}
+    for summary in summaries:
+        by_parent.setdefault(summary.parent if summary.parent in urns else "", []).append(summary)
+
+    lines = [f"Stack {stack}: {len(summaries)} resources"]
+
+    def walk(summary: ResourceSummary, depth: int) -> None:
+        indent = "    " * depth
+        lines.append(f"{indent}{summary.type}  {summary.name}")
+        for key, value in summary.fields.items():
+            lines.append(f"{indent}    {key}: {format_value(value)}")
+        for child in by_parent.get(summary.urn, []):
+            walk(child, depth + 1)
+
+    for root in by_parent.get("", []):
+        walk(root, 0)
+    return "\n".join(lines)

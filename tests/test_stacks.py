@@ -113,7 +113,7 @@ def test_a_rollout_owns_served_entities_and_traffic_so_pulumi_never_undoes_it(st
 
 def test_preview_shows_the_planned_steps_and_gates(stack_runs):
     assert unwrap(stack_runs["prod"].named("risk-classifier-rollout").inputs)["plan"] == [
-        "risk_classifier-4 from 0% to 10% of prod-risk-classifier",
+        "risk_classifier-4 to 10% of prod-risk-classifier; steps at or below its live share are skipped",
         "parity: 1 example(s) to risk_classifier-3 and risk_classifier-4, predictions agree within 1e-06",
         "10% to risk_classifier-4 for 900s; health: error rate <= 0.01, p95 <= 300ms, >= 50 requests",
         "a failed gate puts risk_classifier-4's share back on risk_classifier-3 in one config update",

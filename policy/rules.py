@@ -1,0 +1,624 @@
+"""The guardrails of serving endpoints, as plain functions over declared resources.
+
+One set of rules, two callers: the policy pack (`pulumi preview --policy-pack policy`, through `policy.pack`)
+and the offline review (`python -m review <stack>`, through `review.policy_check`). Both adapt what they
+see to `Resource` — type, name, URN, parent URN and properties in the provider's camelCase, as the engine
+sees them — so a rule never knows which of the two called it.
+
+Rules look at declared resources only, never at a stack file: they also guard resources that another
+program, or a change to this one, declares. The stack config model (`components.config`) refuses most of
+these problems earlier, at load time; this is the second line. Limits and patterns are imported from it so
+that both lines agree.
+
+A value that is not known yet (during `pulumi preview`, an output of a resource still to be created) is
+`UNKNOWN`; a rule never reports a violation on a value it cannot see.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from components.config import (
+    BROAD_PRINCIPALS,
+    SECRET_NAME_PATTERN,
+    SECRET_REFERENCE_PATTERN,
+    TOKEN_VALUE_PATTERN,
+)
+
+MODEL_SERVING = "databricks:index/modelServing:ModelServing"
+PERMISSIONS = "databricks:index/permissions:Permissions"
+ENDPOINT_READINESS = "pulumi-python:dynamic/serving:EndpointReadiness"
+"""The readiness check's type: a Python dynamic resource declared next to (same parent as) its endpoint."""
+
+
+class Enforcement(StrEnum):
+    """What a violation does: `mandatory` fails the preview (and the review), `advisory` only warns."""
+
+    ADVISORY = "advisory"
+    MANDATORY = "mandatory"
+    DISABLED = "disabled"
+
+
+class _Unknown:
+    """A value the engine does not know yet (preview of a resource still to be created)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+"""Stands in for any value not known yet; the adapters put it where the engine has an unknown."""
+
+
+class PolicyConfigError(ValueError):
+    """The policy configuration names an unknown rule or option, or gives an option the wrong type."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A declared resource as the rules see it, whoever declared it."""
+
+    type: str
+    """Type token, e.g. `databricks:index/modelServing:ModelServing`."""
+    name: str
+    """The resource's Pulumi name, e.g. `risk-classifier-endpoint`."""
+    urn: str
+    parent: str
+    """URN of the parent resource; '' at stack level."""
+    props: Mapping[str, Any]
+    """Properties in the provider's camelCase (`config.servedEntities[].scaleToZeroEnabled`), plain values."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation of a rule, attached to the resource to fix."""
+
+    resource: str
+    """Name of the resource in violation."""
+    urn: str
+    message: str
+    """What is wrong, naming the resource, and how to fix it. Never holds a secret value."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Options: what a policy config may set per rule (same format for the pack and the review)
+
+OPTION_SCHEMAS: dict[str, dict[str, Any]] = {
+    "prod_stacks": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["prod"],
+        "description": "Stack names (glob patterns allowed, e.g. `prod-*`) whose endpoints are prod endpoints.",
+    },
+    "prod_environments": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["prod"],
+        "description": "Values of an endpoint's `environment` tag that make it a prod endpoint on any stack.",
+    },
+    "required_tags": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["owner", "cost-center", "environment"],
+        "description": "Tag keys every serving endpoint must carry, with a non-empty value.",
+    },
+}
+"""JSON schema of every rule option; the defaults below come from here."""
+
+
+def _default(option: str) -> tuple[str, ...]:
+    return tuple(OPTION_SCHEMAS[option]["default"])
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a rule may depend on besides the resources: the stack's name and its configured options."""
+
+    stack: str = ""
+    """The stack being previewed or reviewed ('' when not known)."""
+    prod_stacks: tuple[str, ...] = field(default_factory=lambda: _default("prod_stacks"))
+    prod_environments: tuple[str, ...] = field(default_factory=lambda: _default("prod_environments"))
+    required_tags: tuple[str, ...] = field(default_factory=lambda: _default("required_tags"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading properties
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> int | float | None:
+    # The engine hands numbers over as floats (90.0); a whole float is the integer a user wrote.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def _endpoint(resource: Resource) -> str:
+    """`endpoint `prod-risk` (risk-endpoint)`: the workspace name a reader knows, and the Pulumi name."""
+    name = _text(resource.props.get("name"))
+    return f"endpoint `{name}` ({resource.name})" if name else f"endpoint {resource.name}"
+
+
+def _tags(resource: Resource) -> dict[str, Any] | None:
+    tags = resource.props.get("tags")
+    if tags is UNKNOWN:
+        return None
+    return {
+        tag.get("key"): tag.get("value")
+        for tag in (tags or [])
+        if isinstance(tag, Mapping) and isinstance(tag.get("key"), str)
+    }
+
+
+@dataclass(frozen=True)
+class _ServedEntity:
+    name: Any
+    """The served entity's name (`str`), or UNKNOWN."""
+    props: Mapping[str, Any]
+
+
+def _served_name(entity: Mapping[str, Any], model_key: str, version_key: str) -> Any:
+    name = entity.get("name")
+    if name is not None:
+        return name
+    model, version = entity.get(model_key), entity.get(version_key)
+    if model is UNKNOWN or version is UNKNOWN:
+        return UNKNOWN
+    # Databricks' default, as in components.config.ServedModelConfig.served_name.
+    return f"{str(model).rsplit('.', 1)[-1]}-{version}"
+
+
+def _served_entities(resource: Resource) -> list[_ServedEntity] | None:
+    """The endpoint's served entities (and legacy served models); None when not known yet."""
+    config = resource.props.get("config")
+    if config is UNKNOWN:
+        return None
+    if not isinstance(config, Mapping):
+        return []
+    entities: list[_ServedEntity] = []
+    for key, model_key, version_key in (
+        ("servedEntities", "entityName", "entityVersion"),
+        ("servedModels", "modelName", "modelVersion"),
+    ):
+        items = config.get(key)
+        if items is UNKNOWN:
+            return None
+        for item in items or []:
+            if isinstance(item, Mapping):
+                entities.append(_ServedEntity(_served_name(item, model_key, version_key), item))
+    return entities
+
+
+def is_prod(resource: Resource, options: Options) -> bool:
+    """A prod endpoint: on a stack named in `prod_stacks`, or tagged `environment` in `prod_environments`.
+
+    The stack name covers this project's stacks; the tag covers an endpoint declared by any other program
+    or stack (`prod-eu`, a one-off) that says it is prod.
+    """
+    if options.stack and any(fnmatch.fnmatchcase(options.stack, pattern) for pattern in options.prod_stacks):
+        return True
+    environment = (_tags(resource) or {}).get("environment")
+    return isinstance(environment, str) and environment in options.prod_environments
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules on one resource: (resource, options) -> messages
+
+
+def check_endpoint_access(resource: Resource, options: Options) -> list[str]:
+    """Grants on a serving endpoint: query only for service principals, groups only CAN_MANAGE, nobody broad.
+
+    A service principal may hold any level; a named group only CAN_MANAGE; an individual user nothing (an
+    endpoint called by a person's token breaks when the person leaves); a workspace-wide group nothing.
+    """
+    if resource.type != PERMISSIONS or "servingEndpointId" not in resource.props:
+        return []  # Permissions of a job, a cluster, ...: not this rule's business.
+    controls = resource.props.get("accessControls")
+    if not isinstance(controls, Sequence) or isinstance(controls, str):
+        return []
+    subject = f"Permissions {resource.name} (serving endpoint)"
+    messages = []
+    for grant in controls:
+        if not isinstance(grant, Mapping):
+            continue
+        level = grant.get("permissionLevel")
+        group, user = grant.get("groupName"), grant.get("userName")
+        if UNKNOWN in (level, group, user):
+            continue
+        if isinstance(group, str) and group.strip().lower() in BROAD_PRINCIPALS:
+            messages.append(
+                f"{subject}: grants {level} to `{group}`, a workspace-wide group; remove that grant and name "
+                "the calling application's service principal (CAN_QUERY) or a dedicated group (CAN_MANAGE)"
+            )
+        elif group is not None and level != "CAN_MANAGE":
+            messages.append(
+                f"{subject}: grants {level} to group `{group}`; groups may only hold CAN_MANAGE: give query "
+                "access to the calling application's service principal (its application id) instead"
+            )
+        elif user is not None:
+            messages.append(
+                f"{subject}: grants {level} to user `{user}`; query access is for service principals only "
+                "and management for groups: move this grant to a service principal or a group"
+            )
+    return messages
+
+
+def check_prod_capacity(resource: Resource, options: Options) -> list[str]:
+    """On prod, every served entity keeps capacity: scale-to-zero explicitly off, an explicit size.
+
+    A scaled-down entity meets its next request with a cold start of minutes, and Databricks does not
+    guarantee the capacity comes back. An explicit size is `workloadSize`, or a provisioned concurrency
+    range whose minimum is above zero.
+    """
+    if resource.type != MODEL_SERVING or not is_prod(resource, options):
+        return []
+    messages = []
+    for entity in _served_entities(resource) or []:
+        subject = f"{_endpoint(resource)}, served entity `{entity.name}`"
+        scale_to_zero = entity.props.get("scaleToZeroEnabled")
+        if scale_to_zero is True:
+            messages.append(
+                f"{subject}: scales to zero on prod, so a request can meet a cold start of minutes; "
+                "set scale_to_zero_enabled to false"
+            )
+        elif scale_to_zero is None:
+            messages.append(
+                f"{subject}: leaves scale_to_zero_enabled unset on prod, so the workspace decides; "
+                "set it to false explicitly"
+            )
+        size = entity.props.get("workloadSize")
+        minimum = entity.props.get("minProvisionedConcurrency")
+        maximum = entity.props.get("maxProvisionedConcurrency")
+        if UNKNOWN in (size, minimum, maximum) or size:
+            continue
+        if minimum is None or maximum is None:
+            messages.append(
+                f"{subject}: has no explicit workload size on prod; set workload_size (Small, Medium or "
+                "Large) or a provisioned concurrency range (min and max)"
+            )
+        elif _number(minimum) == 0:
+            messages.append(
+                f"{subject}: provisioned concurrency starts at 0 on prod, which lets it scale to zero; "
+                "raise min_provisioned_concurrency to at least 4"
+            )
+    return messages
+
+
+def check_traffic_routes(resource: Resource, options: Options) -> list[str]:
+    """Routes sum to 100 and give every served entity (and nothing else) exactly one route.
+
+    Without a traffic config Databricks sends everything to the only served entity; with several it must
+    be told. A route of 0% is how an entity is kept deployed but idle.
+    """
+    if resource.type != MODEL_SERVING:
+        return []
+    entities = _served_entities(resource)
+    config = resource.props.get("config")
+    if entities is None or not isinstance(config, Mapping):
+        return []
+    if any(entity.name is UNKNOWN for entity in entities):
+        return []
+    served = [str(entity.name) for entity in entities]
+    traffic = config.get("trafficConfig")
+    routes = traffic.get("routes") if isinstance(traffic, Mapping) else traffic
+    if routes is UNKNOWN:
+        return []
+    subject = _endpoint(resource)
+    if not routes:
+        if len(served) > 1:
+            return [
+                f"{subject}: serves {', '.join(served)} but declares no traffic routes; give each a "
+                "traffic percentage, summing to 100"
+            ]
+        return []
+
+    shares: dict[str, Any] = {}
+    repeated = []
+    for route in routes:
+        if not isinstance(route, Mapping):
+            continue
+        target = route.get("servedEntityName", route.get("servedModelName"))
+        share = route.get("trafficPercentage")
+        if UNKNOWN in (target, share):
+            return []
+        if target in shares:
+            repeated.append(str(target))
+        shares[str(target)] = share
+
+    messages = []
+    invalid = [f"{target}: {share}" for target, share in shares.items() if _percentage(share) is None]
+    if invalid:
+        messages.append(f"{subject}: traffic percentages must be whole numbers 0-100, found {', '.join(invalid)}")
+    else:
+        total = sum(_percentage(share) or 0 for share in shares.values())
+        if total != 100:
+            split = ", ".join(f"{target}: {_percentage(share)}" for target, share in shares.items())
+            messages.append(f"{subject}: traffic routes sum to {total}%, not 100% ({split}); make them sum to 100")
+    if repeated:
+        messages.append(f"{subject}: more than one route for {', '.join(repeated)}; keep one route per entity")
+    missing = [name for name in served if name not in shares]
+    if missing:
+        messages.append(
+            f"{subject}: served entities without a route: {', '.join(missing)}; give each a traffic "
+            "percentage (0 keeps an entity deployed but idle)"
+        )
+    unknown = [target for target in shares if target not in served]
+    if unknown:
+        messages.append(
+            f"{subject}: routes name no served entity: {', '.join(unknown)}; served entities are "
+            f"{', '.join(served)}"
+        )
+    return messages
+
+
+def _percentage(value: Any) -> int | None:
+    number = _number(value)
+    return number if isinstance(number, int) and 0 <= number <= 100 else None
+
+
+def check_required_tags(resource: Resource, options: Options) -> list[str]:
+    """Every endpoint carries the required tags with a value: cost reports and on-call find their owner."""
+    if resource.type != MODEL_SERVING:
+        return []
+    tags = _tags(resource)
+    if tags is None:
+        return []
+    missing = [key for key in options.required_tags if tags.get(key) is None or tags.get(key) == ""]
+    if not missing:
+        return []
+    return [
+        f"{_endpoint(resource)}: lacks the required tag{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+        "add them to the endpoint's tags (in this project: `defaults.tags` or `endpoints.<key>.tags` of the "
+        "stack file)"
+    ]
+
+
+def check_environment_secrets(resource: Resource, options: Options) -> list[str]:
+    """Served entities' environment variables hold credentials only as `{{secrets/<scope>/<key>}}`.
+
+    Anyone who can view the endpoint reads its environment variables in clear; a secret reference is
+    resolved by Databricks inside the container. The variable's value is never repeated in a message.
+    """
+    if resource.type != MODEL_SERVING:
+        return []
+    messages = []
+    for entity in _served_entities(resource) or []:
+        variables = entity.props.get("environmentVars")
+        if not isinstance(variables, Mapping):
+            continue
+        for key, value in variables.items():
+            if not isinstance(value, str):
+                continue
+            if SECRET_REFERENCE_PATTERN.match(value):
+                continue
+            subject = f"{_endpoint(resource)}, served entity `{entity.name}`, environment variable {key}"
+            if "{{secrets/" in value:
+                messages.append(
+                    f"{subject}: is a malformed secret reference; write exactly `{{{{secrets/<scope>/<key>}}}}`"
+                )
+            elif SECRET_NAME_PATTERN.search(key) or TOKEN_VALUE_PATTERN.search(value):
+                messages.append(
+                    f"{subject}: holds a credential in plain text; store it in a Databricks secret scope and "
+                    "write `{{secrets/<scope>/<key>}}` instead"
+                )
+    return messages
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules on the whole stack: (resources, options) -> findings
+
+
+def check_endpoint_readiness(resources: Sequence[Resource], options: Options) -> list[Finding]:
+    """Every endpoint has a readiness check next to it (same parent) whose `endpoint_name` is its name.
+
+    Without one, `pulumi up` ends when Databricks accepted the config, not when the endpoint serves.
+    """
+    readiness_by_parent: dict[str, list[Resource]] = {}
+    for resource in resources:
+        if resource.type == ENDPOINT_READINESS:
+            readiness_by_parent.setdefault(resource.parent, []).append(resource)
+
+    findings = []
+    for endpoint in (resource for resource in resources if resource.type == MODEL_SERVING):
+        name = endpoint.props.get("name")
+        siblings = readiness_by_parent.get(endpoint.parent, [])
+        checked = [sibling.props.get("endpoint_name") for sibling in siblings]
+        # An unknown name on either side cannot be judged during preview; the update re-runs the rule.
+        if any(UNKNOWN in (name, checked_name) or checked_name == name for checked_name in checked):
+            continue
+        if not siblings:
+            message = (
+                f"{_endpoint(endpoint)}: has no readiness check; declare an EndpointReadiness next to it (same "
+                f"parent) with endpoint_name `{name}`, so that `pulumi up` waits until the endpoint serves"
+            )
+        else:
+            described = ", ".join(
+                f"{sibling.name} checks `{sibling.props.get('endpoint_name')}`" for sibling in siblings
+            )
+            message = (
+                f"{_endpoint(endpoint)}: no readiness check next to it checks this endpoint ({described}); "
+                f"set endpoint_name to `{name}`"
+            )
+        findings.append(Finding(endpoint.name, endpoint.urn, message))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------------
+# The rule set
+
+ResourceCheck = Callable[[Resource, Options], list[str]]
+StackCheck = Callable[[Sequence[Resource], Options], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule with what the pack and the review need to run and show it."""
+
+    name: str
+    """Policy name: what a policy config and `pulumi preview` call it."""
+    description: str
+    """One line; pulumi prints it above each violation message."""
+    enforcement: Enforcement
+    """Default level; a policy config may override it."""
+    resource_check: ResourceCheck | None = None
+    stack_check: StackCheck | None = None
+    """Exactly one of the two: a rule on each resource, or on the whole stack at once."""
+    options: tuple[str, ...] = ()
+    """Keys of `OPTION_SCHEMAS` this rule reads from its config."""
+
+    @property
+    def stack_wide(self) -> bool:
+        return self.stack_check is not None
+
+    def config_schema(self) -> dict[str, dict[str, Any]]:
+        """JSON schema properties of this rule's options (for pulumi_policy's PolicyConfigSchema)."""
+        return {option: OPTION_SCHEMAS[option] for option in self.options}
+
+    def options_from(self, stack: str, config: Mapping[str, Any] | None) -> Options:
+        """The rule's options: the defaults, overridden by its entry of a policy config."""
+        values: dict[str, tuple[str, ...]] = {}
+        for key, value in (config or {}).items():
+            if key == "enforcementLevel":
+                continue
+            if key not in self.options:
+                takes = f"it takes {', '.join(self.options)}" if self.options else "it takes no options"
+                raise PolicyConfigError(f"{self.name}: unknown option `{key}`; {takes}")
+            if isinstance(value, str) or not isinstance(value, Iterable) or not all(
+                isinstance(item, str) for item in value
+            ):
+                raise PolicyConfigError(f"{self.name}.{key}: must be a list of strings")
+            values[key] = tuple(value)
+        return Options(stack=stack, **values)
+
+    def findings(self, resources: Sequence[Resource], options: Options) -> list[Finding]:
+        """Every violation of this rule among `resources`."""
+        if self.stack_check is not None:
+            return self.stack_check(resources, options)
+        assert self.resource_check is not None
+        return [
+            Finding(resource.name, resource.urn, message)
+            for resource in resources
+            for message in self.resource_check(resource, options)
+        ]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="serving-endpoint-access",
+        description="Serving endpoint grants: query access only for service principals, groups only with "
+        "CAN_MANAGE, never workspace-wide groups (users, account users).",
+        enforcement=Enforcement.MANDATORY,
+        resource_check=check_endpoint_access,
+    ),
+    Rule(
+        name="prod-endpoint-capacity",
+        description="Prod serving endpoints keep their capacity: no scale-to-zero and an explicit workload size.",
+        enforcement=Enforcement.MANDATORY,
+        resource_check=check_prod_capacity,
+        options=("prod_stacks", "prod_environments"),
+    ),
+    Rule(
+        name="traffic-routes-complete",
+        description="Traffic routes of a serving endpoint sum to 100% and cover every served entity.",
+        enforcement=Enforcement.MANDATORY,
+        resource_check=check_traffic_routes,
+    ),
+    Rule(
+        name="endpoint-required-tags",
+        description="Serving endpoints carry the required tags (by default owner, cost-center, environment).",
+        enforcement=Enforcement.ADVISORY,
+        resource_check=check_required_tags,
+        options=("required_tags",),
+    ),
+    Rule(
+        name="endpoint-has-readiness",
+        description="Every serving endpoint has its readiness check (EndpointReadiness) next to it.",
+        enforcement=Enforcement.MANDATORY,
+        stack_check=check_endpoint_readiness,
+    ),
+    Rule(
+        name="environment-secrets-as-references",
+        description="Served entities take credentials in environment variables only as "
+        "{{secrets/<scope>/<key>}} references.",
+        enforcement=Enforcement.MANDATORY,
+        resource_check=check_environment_secrets,
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Running the rule set (the offline review; the pack lets pulumi_policy do this)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One rule's outcome on a stack."""
+
+    rule: Rule
+    enforcement: Enforcement
+    """The level in force (the rule's default unless the policy config overrides it)."""
+    findings: tuple[Finding, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+
+def enforcement_of(rule: Rule, pack_config: Mapping[str, Any]) -> Enforcement:
+    """The level in force for `rule`, read as pulumi reads a policy pack config.
+
+    An entry is a level (`"advisory"`) or an object with `enforcementLevel`; the rule's own entry wins over
+    `all`. `remediate` counts as mandatory: these rules do not remediate, and pulumi reports a remaining
+    violation of a remediate policy as mandatory.
+    """
+    for key in (rule.name, "all"):
+        entry = pack_config.get(key)
+        level = entry.get("enforcementLevel") if isinstance(entry, Mapping) else entry
+        if level is None:
+            continue
+        if level == "remediate":
+            return Enforcement.MANDATORY
+        try:
+            return Enforcement(level)
+        except ValueError:
+            raise PolicyConfigError(
+                f"{key}: enforcementLevel {level!r} is not one of advisory, mandatory, remediate, disabled"
+            ) from None
+    return rule.enforcement
+
+
+def evaluate(
+    resources: Sequence[Resource], stack: str, pack_config: Mapping[str, Any] | None = None
+) -> list[Verdict]:
+    """Every rule's verdict on the resources of `stack`.
+
+    `pack_config` has the format of `pulumi preview --policy-pack-config`: rule name (or `all`) -> a level
+    or `{"enforcementLevel": ..., <option>: ...}`. Raises `PolicyConfigError` for an unknown rule or option.
+    """
+    pack_config = pack_config or {}
+    names = {rule.name for rule in RULES}
+    unknown = sorted(set(pack_config) - names - {"all"})
+    if unknown:
+        raise PolicyConfigError(f"unknown rule {', '.join(unknown)}; the rules are {', '.join(sorted(names))}")
+    verdicts = []
+    for rule in RULES:
+        enforcement = enforcement_of(rule, pack_config)
+        entry = pack_config.get(rule.name)
+        options = rule.options_from(stack, entry if isinstance(entry, Mapping) else None)
+        findings = () if enforcement is Enforcement.DISABLED else tuple(rule.findings(resources, options))
+        verdicts.append(Verdict(rule, enforcement, findings))
+    return verdicts

@@ -1,0 +1,537 @@
+"""The guardrails (policy/rules.py), each with passing and violating resources, and the pack that serves them.
+
+Rules are called directly with resources shaped as the engine declares them (camelCase properties); the
+pack's wiring is called through pulumi_policy's own argument types, and once as a real pack process.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, unknown_checking_proxy
+
+from policy.pack import policies
+from policy.rules import (
+    ENDPOINT_READINESS,
+    MODEL_SERVING,
+    PERMISSIONS,
+    RULES,
+    UNKNOWN,
+    Enforcement,
+    Options,
+    PolicyConfigError,
+    Resource,
+    check_endpoint_access,
+    check_endpoint_readiness,
+    check_environment_secrets,
+    check_prod_capacity,
+    check_required_tags,
+    check_traffic_routes,
+    evaluate,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+QUERY_PRINCIPAL = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
+TAGS = {"owner": "ml-platform", "cost-center": "cc-4711", "environment": "prod"}
+
+
+# --- resources as the engine declares them ------------------------------------------------------------
+
+
+def component_urn(key: str) -> str:
+    return f"urn:pulumi:prod::databricks-serving::serving:index:ServingEndpoint::{key}"
+
+
+def served(name: str, *, size: str | None = "Medium", scale_to_zero: Any = False, **props: Any) -> dict[str, Any]:
+    entity = {"name": name, "entityName": "main.risk.risk_classifier", "entityVersion": name.rsplit("-", 1)[-1]}
+    if size is not None:
+        entity["workloadSize"] = size
+    if scale_to_zero is not None:
+        entity["scaleToZeroEnabled"] = scale_to_zero
+    return {**entity, "workloadType": "CPU", **props}
+
+
+def endpoint(
+    key: str = "risk",
+    *,
+    entities: list[dict[str, Any]] | None = None,
+    routes: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    parent: str | None = None,
+) -> Resource:
+    """A ModelServing as the component declares it; by default one served entity with all traffic."""
+    entities = entities if entities is not None else [served("risk-3")]
+    config: dict[str, Any] = {"servedEntities": entities}
+    routes = routes if routes is not None else {entity["name"]: 100 for entity in entities[:1]}
+    if routes:
+        config["trafficConfig"] = {
+            "routes": [{"servedEntityName": name, "trafficPercentage": share} for name, share in routes.items()]
+        }
+    tags = TAGS if tags is None else tags
+    return Resource(
+        type=MODEL_SERVING,
+        name=f"{key}-endpoint",
+        urn=f"{component_urn(key)}$databricks:index/modelServing:ModelServing::{key}-endpoint",
+        parent=component_urn(key) if parent is None else parent,
+        props={"name": f"prod-{key}", "config": config, "tags": [{"key": k, "value": v} for k, v in tags.items()]},
+    )
+
+
+def permissions(*grants: dict[str, str], key: str = "risk", bound_to: str = "servingEndpointId") -> Resource:
+    return Resource(
+        type=PERMISSIONS,
+        name=f"{key}-permissions",
+        urn=f"{component_urn(key)}$databricks:index/permissions:Permissions::{key}-permissions",
+        parent=component_urn(key),
+        props={bound_to: "3946237c38303b587114156c74bda225", "accessControls": list(grants)},
+    )
+
+
+def service_principal(level: str = "CAN_QUERY") -> dict[str, str]:
+    return {"servicePrincipalName": QUERY_PRINCIPAL, "permissionLevel": level}
+
+
+def group(name: str, level: str = "CAN_MANAGE") -> dict[str, str]:
+    return {"groupName": name, "permissionLevel": level}
+
+
+def user(name: str, level: str = "CAN_QUERY") -> dict[str, str]:
+    return {"userName": name, "permissionLevel": level}
+
+
+def readiness(key: str = "risk", endpoint_name: Any = "prod-risk", parent: str | None = None) -> Resource:
+    return Resource(
+        type=ENDPOINT_READINESS,
+        name=f"{key}-readiness",
+        urn=f"{component_urn(key)}$pulumi-python:dynamic/serving:EndpointReadiness::{key}-readiness",
+        parent=component_urn(key) if parent is None else parent,
+        props={"endpoint_name": endpoint_name, "timeout_seconds": 2100},
+    )
+
+
+def with_environment(variables: dict[str, str]) -> Resource:
+    return endpoint(entities=[served("risk-3", environmentVars=variables)])
+
+
+# --- query access --------------------------------------------------------------------------------------
+
+
+def test_query_access_for_a_service_principal_and_manage_for_a_named_group_pass():
+    grants = permissions(service_principal(), group("ml-platform-oncall"))
+    assert check_endpoint_access(grants, Options()) == []
+
+
+def test_query_access_for_a_group_is_a_violation_naming_the_group_and_the_fix():
+    assert check_endpoint_access(permissions(group("risk-analysts", "CAN_QUERY")), Options()) == [
+        "Permissions risk-permissions (serving endpoint): grants CAN_QUERY to group `risk-analysts`; groups may "
+        "only hold CAN_MANAGE: give query access to the calling application's service principal (its "
+        "application id) instead"
+    ]
+
+
+def test_any_grant_to_an_individual_user_is_a_violation():
+    messages = check_endpoint_access(
+        permissions(user("ana@example.com", "CAN_QUERY"), user("bo@example.com", "CAN_MANAGE")), Options()
+    )
+    assert [message.split(";")[0] for message in messages] == [
+        "Permissions risk-permissions (serving endpoint): grants CAN_QUERY to user `ana@example.com`",
+        "Permissions risk-permissions (serving endpoint): grants CAN_MANAGE to user `bo@example.com`",
+    ]
+
+
+@pytest.mark.parametrize("broad", ["users", "account users", "Users "])
+def test_a_workspace_wide_group_gets_no_grant_even_manage(broad):
+    (message,) = check_endpoint_access(permissions(group(broad, "CAN_MANAGE")), Options())
+    assert message.startswith(f"Permissions risk-permissions (serving endpoint): grants CAN_MANAGE to `{broad}`, ")
+    assert "a workspace-wide group; remove that grant" in message
+
+
+def test_permissions_of_anything_but_a_serving_endpoint_are_not_judged():
+    job_grants = permissions(group("users", "CAN_VIEW"), bound_to="jobId")
+    assert check_endpoint_access(job_grants, Options()) == []
+
+
+# --- prod capacity -------------------------------------------------------------------------------------
+
+
+def test_a_prod_endpoint_with_a_workload_size_and_scale_to_zero_off_passes():
+    assert check_prod_capacity(endpoint(), Options(stack="prod")) == []
+
+
+def test_scale_to_zero_on_a_prod_stack_is_a_violation():
+    resource = endpoint(entities=[served("risk-3", scale_to_zero=True)])
+    assert check_prod_capacity(resource, Options(stack="prod")) == [
+        "endpoint `prod-risk` (risk-endpoint), served entity `risk-3`: scales to zero on prod, so a request can "
+        "meet a cold start of minutes; set scale_to_zero_enabled to false"
+    ]
+
+
+def test_scale_to_zero_left_unset_on_prod_is_a_violation():
+    (message,) = check_prod_capacity(endpoint(entities=[served("risk-3", scale_to_zero=None)]), Options(stack="prod"))
+    assert message.endswith(
+        "leaves scale_to_zero_enabled unset on prod, so the workspace decides; set it to false explicitly"
+    )
+
+
+def test_a_prod_served_entity_without_a_workload_size_is_a_violation():
+    (message,) = check_prod_capacity(endpoint(entities=[served("risk-3", size=None)]), Options(stack="prod"))
+    assert message == (
+        "endpoint `prod-risk` (risk-endpoint), served entity `risk-3`: has no explicit workload size on prod; "
+        "set workload_size (Small, Medium or Large) or a provisioned concurrency range (min and max)"
+    )
+
+
+def test_a_provisioned_concurrency_range_is_an_explicit_size_unless_it_starts_at_zero():
+    ranged = served("risk-3", size=None, minProvisionedConcurrency=4.0, maxProvisionedConcurrency=8.0)
+    from_zero = served("risk-4", size=None, minProvisionedConcurrency=0.0, maxProvisionedConcurrency=8.0)
+    messages = check_prod_capacity(
+        endpoint(entities=[ranged, from_zero], routes={"risk-3": 100, "risk-4": 0}), Options(stack="prod")
+    )
+    assert [message.split(":")[0] for message in messages] == [
+        "endpoint `prod-risk` (risk-endpoint), served entity `risk-4`"
+    ]
+    assert "provisioned concurrency starts at 0 on prod" in messages[0]
+
+
+def test_scale_to_zero_outside_prod_passes():
+    resource = endpoint(entities=[served("risk-3", scale_to_zero=True, size=None)], tags={**TAGS, "environment": "dev"})
+    assert check_prod_capacity(resource, Options(stack="dev")) == []
+
+
+def test_an_environment_tag_of_prod_makes_an_endpoint_prod_on_any_stack():
+    resource = endpoint(entities=[served("risk-3", scale_to_zero=True)])  # tagged environment: prod
+    assert len(check_prod_capacity(resource, Options(stack="sandbox"))) == 1
+
+
+def test_prod_stacks_are_configurable_as_glob_patterns():
+    resource = endpoint(entities=[served("risk-3", scale_to_zero=True)], tags={})
+    options = Options(stack="live-eu", prod_stacks=("live-*",))
+    assert len(check_prod_capacity(resource, options)) == 1
+    assert check_prod_capacity(resource, Options(stack="live-eu")) == []
+
+
+# --- traffic routes ------------------------------------------------------------------------------------
+
+
+def test_a_90_10_split_over_both_served_entities_passes():
+    resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 90.0, "risk-4": 10.0})
+    assert check_traffic_routes(resource, Options()) == []
+
+
+def test_one_served_entity_needs_no_traffic_config():
+    assert check_traffic_routes(endpoint(routes={}), Options()) == []
+
+
+def test_routes_that_do_not_sum_to_100_are_a_violation_showing_the_split():
+    resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 90, "risk-4": 20})
+    assert check_traffic_routes(resource, Options()) == [
+        "endpoint `prod-risk` (risk-endpoint): traffic routes sum to 110%, not 100% (risk-3: 90, risk-4: 20); "
+        "make them sum to 100"
+    ]
+
+
+def test_a_served_entity_without_a_route_is_a_violation():
+    resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 100})
+    assert check_traffic_routes(resource, Options()) == [
+        "endpoint `prod-risk` (risk-endpoint): served entities without a route: risk-4; give each a traffic "
+        "percentage (0 keeps an entity deployed but idle)"
+    ]
+
+
+def test_a_route_to_no_served_entity_is_a_violation():
+    resource = endpoint(entities=[served("risk-3")], routes={"risk-3": 50, "risk-9": 50})
+    assert check_traffic_routes(resource, Options()) == [
+        "endpoint `prod-risk` (risk-endpoint): routes name no served entity: risk-9; served entities are risk-3"
+    ]
+
+
+def test_several_served_entities_without_traffic_config_are_a_violation():
+    resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={})
+    assert check_traffic_routes(resource, Options()) == [
+        "endpoint `prod-risk` (risk-endpoint): serves risk-3, risk-4 but declares no traffic routes; give each "
+        "a traffic percentage, summing to 100"
+    ]
+
+
+def test_a_percentage_that_is_not_a_whole_number_0_to_100_is_a_violation():
+    resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 120, "risk-4": -20})
+    (message,) = check_traffic_routes(resource, Options())
+    assert message.endswith("traffic percentages must be whole numbers 0-100, found risk-3: 120, risk-4: -20")
+
+
+def test_an_unnamed_served_entity_is_routed_by_its_default_name():
+    unnamed = {"entityName": "main.risk.risk_classifier", "entityVersion": "4", "workloadSize": "Small"}
+    resource = endpoint(entities=[unnamed], routes={"risk_classifier-4": 100})
+    assert check_traffic_routes(resource, Options()) == []
+
+
+# --- required tags -------------------------------------------------------------------------------------
+
+
+def test_an_endpoint_with_owner_cost_center_and_environment_passes():
+    assert check_required_tags(endpoint(), Options()) == []
+
+
+def test_missing_and_empty_required_tags_are_named_with_where_to_add_them():
+    resource = endpoint(tags={"owner": "ml-platform", "environment": ""})
+    assert check_required_tags(resource, Options()) == [
+        "endpoint `prod-risk` (risk-endpoint): lacks the required tags cost-center, environment; add them to the "
+        "endpoint's tags (in this project: `defaults.tags` or `endpoints.<key>.tags` of the stack file)"
+    ]
+
+
+def test_required_tags_are_configurable():
+    options = Options(required_tags=("team",))
+    assert check_required_tags(endpoint(tags={"team": "credit-risk"}), options) == []
+    assert len(check_required_tags(endpoint(), options)) == 1
+
+
+def test_missing_tags_are_advisory_by_default():
+    (rule,) = [rule for rule in RULES if rule.name == "endpoint-required-tags"]
+    assert rule.enforcement is Enforcement.ADVISORY
+
+
+# --- readiness -----------------------------------------------------------------------------------------
+
+
+def test_an_endpoint_with_a_sibling_readiness_check_for_its_name_passes():
+    assert check_endpoint_readiness([endpoint(), readiness()], Options()) == []
+
+
+def test_an_endpoint_without_readiness_is_a_violation_at_the_endpoint():
+    resource = endpoint()
+    (finding,) = check_endpoint_readiness([resource, readiness(key="fraud", endpoint_name="prod-fraud")], Options())
+    assert (finding.resource, finding.urn) == ("risk-endpoint", resource.urn)
+    assert finding.message == (
+        "endpoint `prod-risk` (risk-endpoint): has no readiness check; declare an EndpointReadiness next to it "
+        "(same parent) with endpoint_name `prod-risk`, so that `pulumi up` waits until the endpoint serves"
+    )
+
+
+def test_a_readiness_check_under_another_parent_does_not_count():
+    elsewhere = readiness(parent="urn:pulumi:prod::databricks-serving::serving:index:Other::x")
+    assert len(check_endpoint_readiness([endpoint(), elsewhere], Options())) == 1
+
+
+def test_a_sibling_readiness_check_for_another_endpoint_is_a_violation():
+    (finding,) = check_endpoint_readiness([endpoint(), readiness(endpoint_name="prod-fraud")], Options())
+    assert finding.message == (
+        "endpoint `prod-risk` (risk-endpoint): no readiness check next to it checks this endpoint "
+        "(risk-readiness checks `prod-fraud`); set endpoint_name to `prod-risk`"
+    )
+
+
+def test_a_readiness_endpoint_name_unknown_during_preview_is_not_a_violation():
+    assert check_endpoint_readiness([endpoint(), readiness(endpoint_name=UNKNOWN)], Options()) == []
+
+
+# --- secrets in environment variables ------------------------------------------------------------------
+
+
+def test_secret_references_and_plain_settings_pass():
+    variables = {"FEATURE_STORE_TOKEN": "{{secrets/fraud-scoring/feature-store-token}}", "SCORE_THRESHOLD": "0.82"}
+    assert check_environment_secrets(with_environment(variables), Options()) == []
+
+
+def test_a_credential_named_variable_in_plain_text_is_a_violation_that_never_repeats_the_value():
+    (message,) = check_environment_secrets(with_environment({"FEATURE_STORE_TOKEN": "hunter2-plain"}), Options())
+    assert message == (
+        "endpoint `prod-risk` (risk-endpoint), served entity `risk-3`, environment variable FEATURE_STORE_TOKEN: "
+        "holds a credential in plain text; store it in a Databricks secret scope and write "
+        "`{{secrets/<scope>/<key>}}` instead"
+    )
+    assert "hunter2" not in message
+
+
+def test_a_databricks_token_under_an_innocent_name_is_a_violation():
+    token = "dapi" + "0123456789abcdef" * 2
+    (message,) = check_environment_secrets(with_environment({"UPSTREAM": token}), Options())
+    assert "environment variable UPSTREAM: holds a credential in plain text" in message
+    assert token not in message
+
+
+def test_a_malformed_secret_reference_is_a_violation():
+    (message,) = check_environment_secrets(with_environment({"DB_PASSWORD": "{{secrets/only-scope}}"}), Options())
+    assert message.endswith(
+        "environment variable DB_PASSWORD: is a malformed secret reference; write exactly `{{secrets/<scope>/<key>}}`"
+    )
+
+
+# --- running the set, with a policy config -------------------------------------------------------------
+
+
+def verdict_of(name: str, verdicts):
+    (verdict,) = [verdict for verdict in verdicts if verdict.rule.name == name]
+    return verdict
+
+
+def test_every_rule_has_a_verdict_in_order():
+    verdicts = evaluate([endpoint(), permissions(service_principal()), readiness()], "prod")
+    assert [(verdict.rule.name, verdict.passed) for verdict in verdicts] == [
+        ("serving-endpoint-access", True),
+        ("prod-endpoint-capacity", True),
+        ("traffic-routes-complete", True),
+        ("endpoint-required-tags", True),
+        ("endpoint-has-readiness", True),
+        ("environment-secrets-as-references", True),
+    ]
+
+
+def test_a_policy_config_overrides_a_rule_level_and_options():
+    config = {"endpoint-required-tags": {"enforcementLevel": "mandatory", "required_tags": ["team"]}}
+    verdict = verdict_of("endpoint-required-tags", evaluate([endpoint()], "prod", config))
+    assert verdict.enforcement is Enforcement.MANDATORY
+    assert [finding.message.split(";")[0] for finding in verdict.findings] == [
+        "endpoint `prod-risk` (risk-endpoint): lacks the required tag team"
+    ]
+
+
+def test_a_disabled_rule_reports_nothing():
+    verdicts = evaluate([endpoint()], "prod", {"endpoint-has-readiness": "disabled"})
+    verdict = verdict_of("endpoint-has-readiness", verdicts)
+    assert (verdict.enforcement, verdict.findings) == (Enforcement.DISABLED, ())
+
+
+def test_a_policy_config_naming_an_unknown_rule_or_option_is_refused():
+    with pytest.raises(PolicyConfigError, match="unknown rule endpoint-tags"):
+        evaluate([], "prod", {"endpoint-tags": "advisory"})
+    with pytest.raises(PolicyConfigError, match="prod-endpoint-capacity: unknown option `required_tags`"):
+        evaluate([], "prod", {"prod-endpoint-capacity": {"required_tags": ["x"]}})
+
+
+# --- the pack: the same rules through pulumi_policy ----------------------------------------------------
+
+
+def validation_args(resource: Resource, config: dict[str, Any] | None = None) -> ResourceValidationArgs:
+    """What pulumi_policy hands a resource policy: inputs behind its unknown-checking proxy."""
+    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], resource.parent)
+    props = unknown_checking_proxy(copy.deepcopy(dict(resource.props)))
+    return ResourceValidationArgs(resource.type, props, resource.urn, resource.name, options, None, config)
+
+
+def stack_resource(resource: Resource) -> PolicyResource:
+    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], resource.parent)
+    props = unknown_checking_proxy(copy.deepcopy(dict(resource.props)))
+    return PolicyResource(resource.type, props, resource.urn, resource.name, options, None, None, [], {})
+
+
+def pack_policy(name: str, stack: str = "prod"):
+    (policy,) = [policy for policy in policies(lambda: stack) if policy.name == name]
+    return policy
+
+
+def reported(policy, args) -> list[tuple[str, str | None]]:
+    reports: list[tuple[str, str | None]] = []
+    policy.validate(args, lambda message, urn=None: reports.append((message, urn)))
+    return reports
+
+
+def test_the_pack_serves_every_rule_at_its_level():
+    assert [(type(policy).__name__, policy.name, policy.enforcement_level.value) for policy in policies()] == [
+        ("ResourceValidationPolicy", "serving-endpoint-access", "mandatory"),
+        ("ResourceValidationPolicy", "prod-endpoint-capacity", "mandatory"),
+        ("ResourceValidationPolicy", "traffic-routes-complete", "mandatory"),
+        ("ResourceValidationPolicy", "endpoint-required-tags", "advisory"),
+        ("StackValidationPolicy", "endpoint-has-readiness", "mandatory"),
+        ("ResourceValidationPolicy", "environment-secrets-as-references", "mandatory"),
+    ]
+
+
+def test_a_pack_resource_policy_reports_the_rule_message():
+    args = validation_args(permissions(group("users", "CAN_QUERY")))
+    assert reported(pack_policy("serving-endpoint-access"), args) == [
+        (check_endpoint_access(permissions(group("users", "CAN_QUERY")), Options())[0], None)
+    ]
+
+
+def test_the_pack_judges_prod_by_the_stack_the_cli_runs_it_for(monkeypatch):
+    resource = endpoint(entities=[served("risk-3", scale_to_zero=True)], tags={})
+    (policy,) = [policy for policy in policies() if policy.name == "prod-endpoint-capacity"]
+    monkeypatch.setenv("PULUMI_STACK", "prod")
+    assert len(reported(policy, validation_args(resource))) == 1
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    assert reported(policy, validation_args(resource)) == []
+
+
+def test_the_pack_reads_rule_options_from_the_policy_pack_config():
+    args = validation_args(endpoint(), config={"required_tags": ["owner", "team"]})
+    ((message, _),) = reported(pack_policy("endpoint-required-tags"), args)
+    assert message.startswith("endpoint `prod-risk` (risk-endpoint): lacks the required tag team;")
+
+
+def test_a_value_unknown_during_preview_is_not_a_violation_of_the_pack():
+    unknown_scale_to_zero = endpoint(entities=[served("risk-3", scale_to_zero=UNKNOWN_BOOLEAN_VALUE)])
+    assert reported(pack_policy("prod-endpoint-capacity"), validation_args(unknown_scale_to_zero)) == []
+
+
+def test_the_pack_stack_policy_reports_an_endpoint_without_readiness_at_its_urn():
+    resource = endpoint()
+    args = StackValidationArgs([stack_resource(resource), stack_resource(readiness(key="other"))])
+    assert [urn for _, urn in reported(pack_policy("endpoint-has-readiness"), args)] == [resource.urn]
+
+
+def test_the_pack_runs_in_the_project_virtualenv_with_pulumi_policy_pinned_as_for_development():
+    project = yaml.safe_load((PROJECT_DIR / "policy" / "PulumiPolicy.yaml").read_text())
+    assert project["runtime"] == {"name": "python", "options": {"virtualenv": "../venv"}}
+    pins = {
+        path: [line for line in (PROJECT_DIR / path).read_text().splitlines() if line.startswith("pulumi-policy==")]
+        for path in ("policy/requirements.txt", "requirements-dev.txt")
+    }
+    assert pins["policy/requirements.txt"] == pins["requirements-dev.txt"] == ["pulumi-policy==1.21.0"]
+
+
+@pytest.mark.slow
+def test_the_pack_process_serves_the_rules_to_the_engine_over_grpc():
+    """Started as the CLI starts it (`python -m pulumi.policy <engine> .` in policy/), asked as the engine asks."""
+    import grpc
+    from google.protobuf import empty_pb2, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment.update(PULUMI_STACK="prod", PULUMI_PROJECT="databricks-serving", PULUMI_DRY_RUN="true")
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        cwd=PROJECT_DIR / "policy",
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = process.stdout.readline().strip()  # type: ignore[union-attr]
+        assert port.isdigit(), process.stderr.read()  # type: ignore[union-attr]
+        analyzer = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+        assert [policy.name for policy in info.policies] == [rule.name for rule in RULES]
+
+        resource = endpoint(entities=[served("risk-3", scale_to_zero=True)])
+        properties = struct_pb2.Struct()
+        properties.update(dict(resource.props))
+        request = analyzer_pb2.AnalyzeRequest(
+            type=resource.type,
+            urn=resource.urn,
+            name=resource.name,
+            properties=properties,
+            options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent),
+        )
+        diagnostics = analyzer.Analyze(request).diagnostics
+        assert [(d.policyName, d.enforcementLevel, d.message.splitlines()[-1]) for d in diagnostics] == [
+            ("prod-endpoint-capacity", analyzer_pb2.MANDATORY, check_prod_capacity(resource, Options("prod"))[0])
+        ]
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)

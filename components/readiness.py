@@ -33,6 +33,7 @@ from components.verification import (
     Readiness,
     Verified,
     config_matches,
+    routes_of,
 )
 
 # Inputs whose change means "verify again". Deadlines and `phase` are not among them.
@@ -150,10 +151,7 @@ class EndpointReadinessProvider(WorkspaceProvider):
                 }
                 for entity in active.get("served_entities") or []
             ],
-            "traffic": {
-                route.get("served_entity_name") or route.get("served_model_name"): int(route["traffic_percentage"])
-                for route in (active.get("traffic_config") or {}).get("routes") or []
-            },
+            "traffic": routes_of(active),
         }
         state = endpoint.get("state") or {}
         outs = {

@@ -26,7 +26,7 @@ from components import jobs
 from components.config import EndpointSpec
 from components.provider_base import APPLY, WorkspaceProvider, has_unknowns, log, phase, register
 from components.traffic_shift import Rollout, RolloutError, RolloutPlan
-from components.verification import serving_summary
+from components.verification import routes_of, serving_summary
 
 # Inputs whose change means "run the rollout again". `plan` is derived from them; `phase` and the
 # update timeout change nothing that was done.
@@ -114,8 +114,7 @@ class EndpointRolloutProvider(WorkspaceProvider):
         endpoint = self.client.get_endpoint(name) if name else None
         if endpoint is None:
             return ReadResult(id_="", outs={})
-        routes = ((endpoint.get("config") or {}).get("traffic_config") or {}).get("routes") or []
-        live = {r.get("served_entity_name") or r.get("served_model_name"): int(r["traffic_percentage"]) for r in routes}
+        live = routes_of(endpoint.get("config"))
         return ReadResult(id_=id_, outs={**props, "live_split": live,
                                          "live_serving": serving_summary(endpoint.get("config"))})
 

@@ -31,6 +31,7 @@ from components.verification import (
     PollPolicy,
     Readiness,
     ReadinessError,
+    routes_of,
     serving_summary,
 )
 from components.workspace import ServingApiError, ServingClient
@@ -460,10 +461,7 @@ class Rollout:
         started = self.clock()
         live = self._settle()
         active = live.get("config") or {}
-        live_split = {
-            route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
-            for route in (active.get("traffic_config") or {}).get("routes") or []
-        }
+        live_split = routes_of(active)
         current = live_split.get(plan.candidate, 0)
         report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share)
         if current:

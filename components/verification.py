@@ -120,8 +120,9 @@ class Assessment:
     """Served entities whose build logs explain a failure."""
 
 
-def _routes(config: Mapping[str, Any]) -> dict[str, int]:
-    routes = (config.get("traffic_config") or {}).get("routes") or []
+def routes_of(config: Mapping[str, Any] | None) -> dict[str, int]:
+    """Served entity -> traffic percentage of a config as the serving API returns it."""
+    routes = ((config or {}).get("traffic_config") or {}).get("routes") or []
     return {
         route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
         for route in routes
@@ -143,7 +144,7 @@ def serving_summary(config: Mapping[str, Any] | None) -> str:
     """`risk_classifier-3 v3 90%, risk_classifier-4 v4 10%`: what a config serves, for messages."""
     if not config:
         return "nothing"
-    routes = _routes(config)
+    routes = routes_of(config)
     return ", ".join(
         f"{entity.get('name')} v{entity.get('entity_version') or entity.get('model_version')} "
         f"{routes.get(entity.get('name'), 0)}%"
@@ -167,7 +168,7 @@ def config_matches(config: Mapping[str, Any] | None, expectation: Expectation) -
         for entity in _entities(config)
     }
     declared = {entity.name: (entity.entity_name, entity.entity_version) for entity in expectation.served_entities}
-    routes = {name: share for name, share in _routes(config).items() if share}
+    routes = {name: share for name, share in routes_of(config).items() if share}
     declared_routes = {name: share for name, share in expectation.traffic.items() if share}
     return served == declared and routes == declared_routes
 

@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, ReadResult
 from pulumi.output import Unknown
 
-from components import jobs
 from components.config import INPUT_FORMATS, NAME_PATTERN, EndpointSpec
-from components.provider_base import APPLY, WorkspaceProvider, has_unknowns, log, phase, register
+from components.provider_base import WorkspaceProvider, has_unknowns, log, phase, register
 from components.verification import (
     DeclaredEntity,
     Expectation,
@@ -39,10 +38,6 @@ from components.verification import (
 # Inputs whose change means "verify again". Deadlines and `phase` are not among them.
 VERIFIED_INPUTS = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup")
 INPUT_KEYS = (*VERIFIED_INPUTS, "timeout_seconds", "phase")
-
-
-def _relevant(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: inputs.get(key) for key in VERIFIED_INPUTS}
 
 
 def expectation_of(inputs: Mapping[str, Any]) -> Expectation:
@@ -99,45 +94,24 @@ def check_inputs(inputs: Mapping[str, Any]) -> list[CheckFailure]:
 class EndpointReadinessProvider(WorkspaceProvider):
     """Verifies and warms a serving endpoint after every relevant change."""
 
-    # --- verification jobs (components.jobs) -------------------------------------------------------
+    watched_inputs = VERIFIED_INPUTS
+    kept_inputs = INPUT_KEYS
+    id_suffix = "readiness"
 
-    def _job(self, inputs: Mapping[str, Any]) -> tuple[str, Any]:
+    def failures(self, news: Mapping[str, Any]) -> list[CheckFailure]:
+        return check_inputs(news)
+
+    def job(self, inputs: Mapping[str, Any]) -> tuple[str, Any]:
         expectation = expectation_of(inputs)
         key = f"readiness/{expectation.endpoint}/{inputs.get('endpoint_id') or ''}/{expectation.fingerprint()}"
         return key, Readiness(self.client, expectation, self.policy, log=log).run
 
-    def _verified(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        verified: Verified = jobs.join(*self._job(inputs))
-        # Diff and update receive the old outputs, not the old inputs: the outputs carry the inputs too.
-        declared = {key: value for key, value in inputs.items() if key in INPUT_KEYS}
-        return {**declared, **verified.outputs()}
-
-    # --- the engine's calls ------------------------------------------------------------------------
-
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = check_inputs(news)
-        relevant = _relevant(news)
-        changed = not _olds or _relevant(_olds) != relevant
-        if not failures and changed and news.get("phase") == APPLY and not has_unknowns(relevant):
-            jobs.start(*self._job(news))
-        return CheckResult(news, failures)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in VERIFIED_INPUTS if olds.get(key) != news.get(key)]
-        # Deadlines and `phase` change nothing that was verified; the endpoint itself is never replaced here.
-        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        outputs = self._verified(props)
-        return CreateResult(id_=f"{props['endpoint_name']}-readiness", outs=outputs)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._verified(news))
+    def outputs(self, result: Verified) -> dict[str, Any]:
+        return result.outputs()
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: what the endpoint serves now. An endpoint deleted outside Pulumi reads as gone."""
-        name = props.get("endpoint_name")
-        endpoint = self.client.get_endpoint(name) if name else None
+        endpoint = self.live_endpoint(props)
         if endpoint is None:
             return ReadResult(id_="", outs={})
         active = endpoint.get("config") or {}
@@ -167,9 +141,6 @@ class EndpointReadinessProvider(WorkspaceProvider):
             declared = {key: value for key, value in props.items() if key in INPUT_KEYS}
             inputs = {**declared, **live, "endpoint_id": endpoint.get("id")}
         return ReadResult(id_=id_, outs=outs, inputs=inputs)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to delete: the endpoint belongs to its ModelServing resource."""
 
 
 def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:

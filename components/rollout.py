@@ -20,12 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, ReadResult
 
-from components import jobs
 from components.config import EndpointSpec
-from components.provider_base import APPLY, WorkspaceProvider, has_unknowns, log, phase, register
-from components.traffic_shift import Rollout, RolloutError, RolloutPlan
+from components.provider_base import WorkspaceProvider, has_unknowns, log, phase, register
+from components.traffic_shift import Rollout, RolloutPlan, RolloutReport
 from components.verification import routes_of, serving_summary
 
 # Inputs whose change means "run the rollout again". `plan` is derived from them; `phase` and the
@@ -60,29 +59,14 @@ def plan_of(inputs: Mapping[str, Any]) -> RolloutPlan:
     )
 
 
-def _relevant(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: inputs.get(key) for key in ROLLOUT_INPUTS}
-
-
 class EndpointRolloutProvider(WorkspaceProvider):
     """Moves an endpoint's traffic to its declared split through steps and gates."""
 
-    def _job(self, inputs: Mapping[str, Any]) -> tuple[str, Any]:
-        plan = plan_of(inputs)
-        fingerprint = hashlib.sha256(json.dumps(_relevant(inputs), sort_keys=True).encode()).hexdigest()[:16]
-        key = f"rollout/{plan.endpoint}/{inputs.get('endpoint_id') or ''}/{fingerprint}"
-        return key, Rollout(self.client, plan, self.policy, log=log).run
+    watched_inputs = ROLLOUT_INPUTS
+    kept_inputs = INPUT_KEYS
+    id_suffix = "rollout"
 
-    def _rolled_out(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            report = jobs.join(*self._job(inputs))
-        except RolloutError as error:
-            # The engine shows the message; the report's figures are in it.
-            raise Exception(str(error)) from None
-        declared = {key: value for key, value in inputs.items() if key in INPUT_KEYS}
-        return {**declared, "report": report.outputs(), "last_good_split": report.last_good_split}
-
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def failures(self, news: Mapping[str, Any]) -> list[CheckFailure]:
         failures = []
         target, candidate, stable = news.get("target"), news.get("candidate"), news.get("stable")
         if not has_unknowns(target) and isinstance(target, dict):
@@ -92,34 +76,25 @@ class EndpointRolloutProvider(WorkspaceProvider):
                 failures.append(CheckFailure("target", "routes must sum to 100"))
         if not news.get("examples"):
             failures.append(CheckFailure("examples", "the gates need at least one request to send"))
-        relevant = _relevant(news)
-        changed = not olds or _relevant(olds) != relevant
-        if not failures and changed and news.get("phase") == APPLY and not has_unknowns(relevant):
-            jobs.start(*self._job(news))
-        return CheckResult(news, failures)
+        return failures
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in ROLLOUT_INPUTS if olds.get(key) != news.get(key)]
-        return DiffResult(changes=bool(changed), replaces=[], stables=[], delete_before_replace=False)
+    def job(self, inputs: Mapping[str, Any]) -> tuple[str, Any]:
+        plan = plan_of(inputs)
+        fingerprint = hashlib.sha256(json.dumps(self.watched(inputs), sort_keys=True).encode()).hexdigest()[:16]
+        key = f"rollout/{plan.endpoint}/{inputs.get('endpoint_id') or ''}/{fingerprint}"
+        return key, Rollout(self.client, plan, self.policy, log=log).run
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=f"{props['endpoint_name']}-rollout", outs=self._rolled_out(props))
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._rolled_out(news))
+    def outputs(self, result: RolloutReport) -> dict[str, Any]:
+        return {"report": result.outputs(), "last_good_split": result.last_good_split}
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the split the endpoint serves now. An endpoint deleted outside Pulumi reads as gone."""
-        name = props.get("endpoint_name")
-        endpoint = self.client.get_endpoint(name) if name else None
+        endpoint = self.live_endpoint(props)
         if endpoint is None:
             return ReadResult(id_="", outs={})
         live = routes_of(endpoint.get("config"))
         return ReadResult(id_=id_, outs={**props, "live_split": live,
                                          "live_serving": serving_summary(endpoint.get("config"))})
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to delete: the endpoint and its traffic stay as they are."""
 
 
 def served_entity_body(spec: EndpointSpec) -> list[dict[str, Any]]:

@@ -3,13 +3,16 @@
 import pulumi
 
 from components.config import load_stack_config
+from components.resources import WorkspaceProvider
 from components.serving_endpoint import ServingEndpoint
 
 # Validation fails here, with every problem of the stack file, before any resource is declared.
 stack_config = load_stack_config()
+# The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
+workspace = WorkspaceProvider.from_stack_config()
 
 for spec in stack_config.specs():
-    endpoint = ServingEndpoint(spec)
+    endpoint = ServingEndpoint(spec, workspace=workspace)
     pulumi.export(
         spec.key,
         {

@@ -22,13 +22,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from databricks.sdk.core import Config
-
 from components.provider_base import APPLY
 from components.readiness import EndpointReadinessProvider
-from components.verification import DeclaredEntity, Expectation, PollPolicy, Readiness
-from components.workspace import ServingClient
+from databricks.sdk.core import Config
+
 from emulator.testing import emulator_process
+from serving.verification import DeclaredEntity, Expectation, PollPolicy, Readiness
+from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.provider_host import ProviderHost, with_provider
 

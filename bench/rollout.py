@@ -17,9 +17,9 @@ import uuid
 
 from databricks.sdk.core import Config
 
-from components.traffic_shift import Rollout, RolloutError, RolloutPlan
-from components.workspace import ServingClient
 from emulator.testing import emulator_process
+from serving.traffic_shift import Rollout, RolloutError, RolloutPlan
+from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}

@@ -6,8 +6,8 @@ Children, each parented to the component and named from it:
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
   manager groups; the resource is authoritative, so any other direct grant is removed;
-- `<key>-rollout` (only with a `rollout` block): `EndpointRollout`, after both: moves the candidate's
-  traffic to its declared share step by step, with parity and health gates and automatic rollback. It
+- `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.resources), after both:
+  moves the candidate's traffic to its declared share step by step, with parity and health gates and automatic rollback. It
   then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
   ModelServing ignores later changes to them, so Pulumi never undoes the rollout's traffic;
 - `<key>-readiness`: `EndpointReadiness`, last: `pulumi up` ends when the endpoint serves as declared,
@@ -22,13 +22,9 @@ import pulumi
 import pulumi_databricks as databricks
 
 from components.config import EndpointConfig, EndpointSpec
-from components.readiness import EndpointReadiness, EndpointReadinessProvider
-from components.rollout import EndpointRollout, EndpointRolloutProvider
+from components.resources import EndpointReadiness, EndpointRollout, WorkspaceProvider
 
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
-# One provider for every endpoint: pickled once, and configured once in the provider host.
-READINESS_PROVIDER = EndpointReadinessProvider()
-ROLLOUT_PROVIDER = EndpointRolloutProvider()
 # While a rollout owns them, the ModelServing leaves these to it (schema property paths).
 ROLLOUT_OWNED = ["config.servedEntities", "config.trafficConfig"]
 
@@ -104,9 +100,14 @@ class ServingEndpoint(pulumi.ComponentResource):
         self,
         spec: EndpointSpec,
         *,
+        workspace: WorkspaceProvider | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare the endpoint described by `spec` (a validated `EndpointSpec` from the stack config)."""
+        """Declare the endpoint described by `spec` (a validated `EndpointSpec` from the stack config).
+
+        `workspace` is the `servingops` provider the readiness and rollout resources use (one per stack);
+        None: the plugin's default provider, which authenticates from the DATABRICKS_* variables alone.
+        """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         endpoint = spec.endpoint
         child = pulumi.ResourceOptions(parent=self)
@@ -161,8 +162,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 spec=spec,
                 endpoint_name=self.endpoint.name,
                 endpoint_id=self.endpoint.serving_endpoint_id,
-                provider=ROLLOUT_PROVIDER,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=applied),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=applied, provider=workspace),
             )
             applied = [*applied, self.rollout]
 
@@ -171,8 +171,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             spec=spec,
             endpoint_name=self.endpoint.name,
             endpoint_id=self.endpoint.serving_endpoint_id,
-            provider=READINESS_PROVIDER,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=applied),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=applied, provider=workspace),
         )
 
         self.endpoint_name = self.endpoint.name

@@ -31,8 +31,8 @@ from components.config import (
 
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
-ENDPOINT_READINESS = "pulumi-python:dynamic/serving:EndpointReadiness"
-"""The readiness check's type: a Python dynamic resource declared next to (same parent as) its endpoint."""
+ENDPOINT_READINESS = "servingops:index:EndpointReadiness"
+"""The readiness check's type: a resource of the servingops plugin declared next to (same parent as) its endpoint."""
 
 
 class Enforcement(StrEnum):

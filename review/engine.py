@@ -43,6 +43,8 @@ class DeclaredResource:
     """URNs this resource depends on (explicit `depends_on` and the resources its inputs came from)."""
     additional_secret_outputs: tuple[str, ...]
     ignore_changes: tuple[str, ...] = ()
+    provider: str = ""
+    """The explicit provider reference (`<provider urn>::<id>`), '' for the default provider."""
 
 
 @dataclass
@@ -164,13 +166,13 @@ class WorkspaceMocks:
             outputs["servingEndpointId"] = _fake_id("endpoint", name)
             outputs["endpointUrl"] = f"{self.host}/serving-endpoints/{name}/invocations"
             return name, outputs
-        if args.typ == "pulumi-python:dynamic/serving:EndpointReadiness":
+        if args.typ == "servingops:index:EndpointReadiness":
             # What a successful verification reports: the declared versions and traffic, verified.
             entities = args.inputs.get("served_entities") or []
             outputs["verified_versions"] = {entity["name"]: entity["entity_version"] for entity in entities}
             outputs["verified_traffic"] = dict(args.inputs.get("traffic") or {})
             return f"{args.inputs.get('endpoint_name')}-readiness", outputs
-        if args.typ == "pulumi-python:dynamic/serving:EndpointRollout":
+        if args.typ == "servingops:index:EndpointRollout":
             # What a rollout that reached its target reports.
             outputs["last_good_split"] = dict(args.inputs.get("target") or {})
             return f"{args.inputs.get('endpoint_name')}-rollout", outputs
@@ -205,6 +207,7 @@ def _monitor_class() -> type:
                     dependencies=tuple(request.dependencies),
                     additional_secret_outputs=tuple(request.additionalSecretOutputs),
                     ignore_changes=tuple(request.ignoreChanges),
+                    provider=request.provider,
                 )
                 with self._lock:
                     self.run.resources.append(resource)

@@ -117,7 +117,7 @@ def readiness(key: str = "risk", endpoint_name: Any = "prod-risk", parent: str |
     return Resource(
         type=ENDPOINT_READINESS,
         name=f"{key}-readiness",
-        urn=f"{component_urn(key)}$pulumi-python:dynamic/serving:EndpointReadiness::{key}-readiness",
+        urn=f"{component_urn(key)}$servingops:index:EndpointReadiness::{key}-readiness",
         parent=component_urn(key) if parent is None else parent,
         props={"endpoint_name": endpoint_name, "timeout_seconds": 2100},
     )

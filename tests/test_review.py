@@ -28,7 +28,7 @@ from tests.conftest import STACKS
 ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
-READINESS = "pulumi-python:dynamic/serving:EndpointReadiness"
+READINESS = "servingops:index:EndpointReadiness"
 ENDPOINTS_KEY = "databricks-serving:endpoints"
 DEFAULTS_KEY = "databricks-serving:defaults"
 
@@ -390,7 +390,8 @@ def checkout(tmp_path_factory) -> Path:
     checkout = tmp_path_factory.mktemp("checkout")
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / name, checkout / name)
-    shutil.copytree(PROJECT_DIR / "components", checkout / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("components", "serving"):
+        shutil.copytree(PROJECT_DIR / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
     program = (checkout / "__main__.py").read_text()
     (checkout / "__main__.py").write_text(program + LEGACY_RESOURCE)
     git(checkout, "init", "--quiet")

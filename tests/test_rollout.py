@@ -10,13 +10,10 @@ from collections import Counter
 import pytest
 from databricks.sdk.core import Config
 
-from components.provider_base import APPLY
-from components.rollout import EndpointRolloutProvider
-from components.traffic_shift import Rollout, RolloutError, RolloutPlan, histogram_p95
-from components.verification import PollPolicy
-from components.workspace import ServingClient
+from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, histogram_p95
+from serving.verification import PollPolicy
+from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
-from tests.provider_host import ProviderHost, with_provider
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=2.0, progress_every=60)
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
@@ -30,7 +27,8 @@ def entity(version: int) -> dict:
 
 def plan(name: str, target: int, *, stable: int = 3, candidate: int = 4, steps=(10, 50, 100), bake=0.3,
          **overrides) -> RolloutPlan:
-    settings = dict(max_error_rate=0.05, max_p95_latency_ms=150, min_requests=6, probe_interval_seconds=0.02,
+    # The latency gate is far above what a loaded machine adds; the slow-candidate test sets its own.
+    settings = dict(max_error_rate=0.05, max_p95_latency_ms=2000, min_requests=6, probe_interval_seconds=0.02,
                     update_timeout_seconds=20)
     settings.update(overrides)
     return RolloutPlan(
@@ -151,9 +149,9 @@ def test_a_failing_candidate_is_rolled_back_to_0_percent_and_up_fails_with_the_r
 
 def test_a_slow_candidate_is_rolled_back_and_callers_see_no_failed_request(workspace, client):
     name = new_endpoint(workspace, "slow")
-    workspace.set_latency(name, 0.25, served_entity="risk_classifier-4")
+    workspace.set_latency(name, 0.6, served_entity="risk_classifier-4")  # four times the gate's limit
     with Callers(client, name) as callers, pytest.raises(RolloutError) as caught:
-        Rollout(client, plan(name, 100), FAST).run()
+        Rollout(client, plan(name, 100, max_p95_latency_ms=150), FAST).run()
     assert "stopped at step 10%: health gate failed: p95 latency " in str(caught.value)
     assert "ms > 150ms over " in str(caught.value)
     assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
@@ -190,7 +188,7 @@ def test_a_schema_mismatch_fails_parity_at_once(workspace, client):
         stable="risk_classifier-3", candidate="risk_tenure-1", steps=(10, 100), bake_seconds=0.3,
         examples=(EXAMPLE,), update_timeout_seconds=20,
     )
-    started = time.monotonic()
+    before = config_updates(workspace, name)
     with pytest.raises(RolloutError) as caught:
         Rollout(client, mismatched, FAST).run()
     assert str(caught.value).startswith(
@@ -198,7 +196,7 @@ def test_a_schema_mismatch_fails_parity_at_once(workspace, client):
         "risk_tenure-1 rejected parity example 1 with HTTP 400: "
     )
     assert "tenure" in str(caught.value)
-    assert time.monotonic() - started < 5
+    assert config_updates(workspace, name) == before  # refused at once: no step was tried
     assert live_split(client, name)["risk_tenure-1"] == 0
 
 
@@ -246,77 +244,3 @@ def test_the_histogram_p95_interpolates_within_its_bucket():
     before = {5.0: 0, 10.0: 0, 25.0: 0, float("inf"): 0}
     after = {5.0: 0, 10.0: 50, 25.0: 100, float("inf"): 100}
     assert histogram_p95(before, after) == pytest.approx(23.5)
-
-
-# --- through Pulumi's provider host --------------------------------------------------------------------
-
-
-def rollout_props(name: str, endpoint_id: str, target: int) -> dict:
-    return {
-        "endpoint_name": name, "endpoint_id": endpoint_id,
-        "served_entities": [entity(3), entity(4)],
-        "target": {"risk_classifier-3": 100 - target, "risk_classifier-4": target},
-        "stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": [10, 50, 100],
-        "bake_seconds": 1.0, "examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": None,
-        "health": {"max_error_rate": 0.05, "max_p95_latency_ms": 500, "min_requests": 6,
-                   "probe_interval_seconds": 0.05},
-        "auto_capture": None, "update_timeout_seconds": 20, "plan": [], "phase": APPLY,
-    }
-
-
-@pytest.mark.slow
-def test_an_interrupted_rollout_is_resumed_from_the_split_it_left(workspace, client):
-    name = new_endpoint(workspace, "resume")
-    endpoint_id = client.get_endpoint(name)["id"]
-    provider = EndpointRolloutProvider(FAST)
-    props = with_provider(rollout_props(name, endpoint_id, 100), provider)
-    config = {"databricks:host": workspace.url, "databricks:token": DEPLOYER_TOKEN}
-
-    first = ProviderHost()
-    first.configure(config, secret_keys=("databricks:token",))
-    inputs, _ = first.check("risk-rollout", {}, props)
-    threading.Thread(target=lambda: _swallow(first.create, "risk-rollout", inputs), daemon=True).start()
-    deadline = time.monotonic() + 20
-    while live_split(client, name)["risk_classifier-4"] != 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    first.process.kill()  # `pulumi up` killed mid-rollout, at the 10% step
-    first.close()
-    assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
-
-    with ProviderHost() as second:
-        second.configure(config, secret_keys=("databricks:token",))
-        inputs, _ = second.check("risk-rollout", {}, props)
-        _, outs = second.create("risk-rollout", inputs)
-    report = outs["report"]
-    assert report["started_from"] == 10
-    assert [(step["share"], step["verdict"]) for step in report["steps"]] == [
-        (10, "passed"), (50, "passed"), (100, "passed")
-    ]
-    assert outs["last_good_split"] == {"risk_classifier-3": 0, "risk_classifier-4": 100}
-
-
-def _swallow(call, *args) -> None:
-    try:
-        call(*args)
-    except Exception:  # noqa: BLE001 - the host is killed under it on purpose
-        pass
-
-
-@pytest.mark.slow
-def test_rollouts_of_several_endpoints_run_concurrently(workspace, client):
-    names = [new_endpoint(workspace, f"many{i}") for i in range(6)]
-    provider = EndpointRolloutProvider(FAST)
-    with ProviderHost() as host:
-        host.configure({"databricks:host": workspace.url, "databricks:token": DEPLOYER_TOKEN},
-                       secret_keys=("databricks:token",))
-        started = time.monotonic()
-        checked = {name: host.check(name, {}, with_provider(rollout_props(name, client.get_endpoint(name)["id"], 100),
-                                                             provider))[0] for name in names}
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=6) as engine:
-            results = list(engine.map(lambda n: host.create(n, checked[n])[1], names))
-        elapsed = time.monotonic() - started
-    assert [outs["last_good_split"]["risk_classifier-4"] for outs in results] == [100] * 6
-    single = max(outs["report"]["seconds"] for outs in results)
-    assert elapsed < 1.6 * single  # in rounds of four it would take two rollouts' time

@@ -16,8 +16,8 @@ from tests.conftest import STACKS, stack_config
 ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
-READINESS = "pulumi-python:dynamic/serving:EndpointReadiness"
-ROLLOUT = "pulumi-python:dynamic/serving:EndpointRollout"
+READINESS = "servingops:index:EndpointReadiness"
+ROLLOUT = "servingops:index:EndpointRollout"
 
 
 def entity(run: ProgramRun, key: str) -> list[dict[str, Any]]:
@@ -214,7 +214,6 @@ def test_each_endpoint_has_one_readiness_resource_after_its_endpoint_and_permiss
         ]
         assert inputs["timeout_seconds"] == spec.readiness_timeout_minutes * 60
         assert inputs["warmup"]["input_example"] == spec.endpoint.readiness.warmup.input_example
-        assert inputs["phase"] == "preview"  # the mock engine runs as a preview: check starts nothing
 
 
 def test_readiness_deadline_defaults_to_databricks_own_deployment_timeout_plus_a_margin(stack_runs):
@@ -223,17 +222,29 @@ def test_readiness_deadline_defaults_to_databricks_own_deployment_timeout_plus_a
     assert unwrap(run.named("fraud-scorer-readiness").inputs)["timeout_seconds"] == 40 * 60  # configured
 
 
-def test_the_serialized_readiness_provider_is_a_secret_and_holds_only_its_poll_policy(stack_runs):
-    import base64
+@pytest.mark.parametrize("stack", STACKS)
+def test_readiness_and_rollout_use_the_stacks_servingops_provider_and_no_pickled_provider(stack, stack_runs):
+    run = stack_runs[stack]
+    [workspace] = run.of_type("pulumi:providers:servingops")
+    plugin_resources = run.of_type(READINESS) + run.of_type(ROLLOUT)
+    assert plugin_resources
+    for resource in plugin_resources:
+        assert resource.provider.split("::")[:-1] == workspace.urn.split("::")
+        assert "__provider" not in resource.inputs
+    assert unwrap(workspace.inputs) == {"host": "https://adb-4210987654321098.18.azuredatabricks.net"}
 
-    import dill
 
-    from review.engine import is_secret
+def test_the_stacks_credentials_reach_the_servingops_provider_as_secrets_only():
+    from review.engine import is_secret, run_program
 
-    readiness = stack_runs["prod"].named("risk-classifier-readiness")
-    assert is_secret(readiness.inputs["__provider"])
-    provider = dill.loads(base64.b64decode(unwrap(readiness.inputs["__provider"])))
-    assert vars(provider) == {"policy": provider.policy, "_client": None}
+    token, secret = "dapi" + "0" * 32, "oauth-secret-for-the-provider-test"
+    run = run_program("prod", secret_values={"databricks:token": token, "databricks:clientSecret": secret})
+    [workspace] = run.of_type("pulumi:providers:servingops")
+    assert is_secret(workspace.inputs["token"]) and unwrap(workspace.inputs["token"]) == token
+    assert is_secret(workspace.inputs["clientSecret"]) and unwrap(workspace.inputs["clientSecret"]) == secret
+    for resource in run.resources:
+        if resource is not workspace:
+            assert token not in str(unwrap(resource.inputs)) and secret not in str(unwrap(resource.inputs))
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -274,8 +285,12 @@ def test_every_endpoint_exports_its_summary(stack, stack_runs, stack_documents):
         assert exported["query_service_principal"] == spec.endpoint.access.query_service_principal
 
 
-def test_during_up_the_program_tells_readiness_to_start_at_check():
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_input_depends_on_whether_the_program_runs_for_a_preview(stack):
+    """`pulumi up --strict` fails when an input differs between the preview and the update."""
     from review.engine import run_program
 
-    run = run_program("dev", preview=False)
-    assert unwrap(run.named("risk-classifier-readiness").inputs)["phase"] == "apply"
+    preview, update = run_program(stack, preview=True), run_program(stack, preview=False)
+    assert [(r.urn, unwrap(r.inputs)) for r in preview.resources] == [
+        (r.urn, unwrap(r.inputs)) for r in update.resources
+    ]

@@ -21,7 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from components.workspace import Invocation, ServingClient
+import requests
+
+from serving.workspace import Invocation, ServingClient
 
 READY = "READY"
 NOT_UPDATING = "NOT_UPDATING"
@@ -40,6 +42,10 @@ Log = Callable[[str], None]
 
 class ReadinessError(Exception):
     """The endpoint cannot serve as declared. The message says which endpoint, entity and why."""
+
+
+class Cancelled(Exception):  # noqa: N818 - a state, not a failure
+    """The wait was stopped (Ctrl-C): raised by the `sleep` a caller passes in once it is told to stop."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -266,7 +272,7 @@ class Verified:
 
 
 def _format_elapsed(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
+    minutes, secs = divmod(int(seconds + 0.5), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
@@ -334,9 +340,21 @@ class Readiness:
         started = self.clock()
         polls, stale_since = 0, None
         last_progress, last_logged = "", float("-inf")
+        last_serving: str | None = None
         while True:
             polls += 1
-            endpoint = self.client.get_endpoint(self.expectation.endpoint)
+            try:
+                endpoint = self.client.get_endpoint(self.expectation.endpoint)
+            except requests.RequestException as error:
+                # The workspace did not answer (after the client's own retries): an outage is waited out
+                # until the deadline like any other delay, and the message then says it was one.
+                now = self.clock()
+                progress = f"no answer from the workspace ({type(error).__name__})"
+                if progress != last_progress or now - last_logged >= self.policy.progress_every:
+                    self.log(f"{self.expectation.endpoint}: {progress}, {_format_elapsed(now - started)}")
+                    last_progress, last_logged = progress, now
+                self._wait_or_fail(polls, now, started, deadline, progress, last_serving)
+                continue
             now = self.clock()
             if endpoint is None:
                 raise ReadinessError(f"endpoint {self.expectation.endpoint} does not exist in the workspace")
@@ -353,19 +371,25 @@ class Readiness:
                 return endpoint, polls
             if assessment.verdict == "failed":
                 raise _failure(self.client, self.expectation, assessment)
+            last_serving = serving_summary(endpoint.get("config"))
             if assessment.progress != last_progress or now - last_logged >= self.policy.progress_every:
                 self.log(f"{self.expectation.endpoint}: {assessment.progress}, {_format_elapsed(now - started)}")
                 last_progress, last_logged = assessment.progress, now
-            delay = self.policy.delay(polls)
-            if now + delay > deadline:
-                raise ReadinessError(
-                    f"endpoint {self.expectation.endpoint} was not ready within "
-                    f"{_format_elapsed(deadline - started)} ({assessment.progress}); it serves "
-                    f"{serving_summary(endpoint.get('config'))}, the stack declares "
-                    f"{declared_summary(self.expectation)}. Raise readiness.timeout_minutes if the "
-                    "workspace is just slow."
-                )
-            self.sleep(delay)
+            self._wait_or_fail(polls, now, started, deadline, assessment.progress, last_serving)
+
+    def _wait_or_fail(self, polls: int, now: float, started: float, deadline: float, progress: str,
+                      serving: str | None) -> None:
+        """Sleep before the next poll, or fail when the next poll would come after the deadline."""
+        delay = self.policy.delay(polls)
+        if now + delay > deadline:
+            serves = f"it serves {serving}" if serving is not None else "its state was never read"
+            raise ReadinessError(
+                f"endpoint {self.expectation.endpoint} was not ready within "
+                f"{_format_elapsed(deadline - started)} ({progress}); {serves}, the stack declares "
+                f"{declared_summary(self.expectation)}. Raise readiness.timeout_minutes if the "
+                "workspace is just slow."
+            )
+        self.sleep(delay)
 
     def warm(self, deadline: float) -> tuple[dict[str, EntityWarmup], dict[str, Any]]:
         """Warm every served entity directly, concurrently, then send one request through the route."""

@@ -11,7 +11,11 @@ by config) happens at once.
 Every run starts from what the endpoint serves now, so a rollout that was interrupted (the process
 killed mid-step) is resumed: the share found live is baked and judged again, then the next steps follow.
 
-Pure logic over `ServingClient`, like components.verification; the Pulumi resource is components.rollout.
+Pure logic over `ServingClient`, like serving.verification; the provider plugin runs it (provider.resources).
+
+Cancellation: the `sleep` a caller passes in raises `serving.verification.Cancelled` once the caller is
+told to stop (Ctrl-C); a zero sleep before every config update makes each update a cancellation point,
+so a stopped rollout never changes traffic again, and `restore` puts the last good split back.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from components.verification import (
+from serving.verification import (
     DeclaredEntity,
     Expectation,
     Log,
@@ -34,7 +38,7 @@ from components.verification import (
     routes_of,
     serving_summary,
 )
-from components.workspace import ServingApiError, ServingClient
+from serving.workspace import ServingApiError, ServingClient
 
 # Fields of a served entity that make a config different (what a PUT would change).
 ENTITY_FIELDS = (
@@ -53,7 +57,7 @@ class RolloutError(Exception):
 
 @dataclass(frozen=True)
 class RolloutPlan:
-    """Everything a rollout needs, from the stack config (see `components.rollout.rollout_inputs`)."""
+    """Everything a rollout needs, from the stack config (see `components.resources.rollout_inputs`)."""
 
     endpoint: str
     served_entities: tuple[Mapping[str, Any], ...]
@@ -72,7 +76,6 @@ class RolloutPlan:
     min_requests: int = 20
     probe_interval_seconds: float = 1.0
     update_timeout_seconds: float = 2100.0
-    auto_capture: Mapping[str, Any] | None = None
 
     @property
     def target_share(self) -> int:
@@ -280,6 +283,8 @@ class Rollout:
         self.log = log
         self.clock = clock
         self.sleep = sleep
+        self.report: RolloutReport | None = None
+        """The run's report so far: `last_good_split` is where `restore` puts traffic back."""
 
     def _readiness(self, split: Mapping[str, int]) -> Readiness:
         declared = tuple(
@@ -322,8 +327,8 @@ class Rollout:
                 ]
             },
         }
-        if self.plan.auto_capture:
-            body["auto_capture_config"] = dict(self.plan.auto_capture)
+        # Inference tables belong to the AI Gateway, not the config: the legacy auto_capture_config is never sent.
+        self.sleep(0)  # a cancellation point: a stopped rollout changes nothing more
         self.client.update_config(self.plan.endpoint, body)
         readiness = self._readiness(split)
         readiness.wait_until_ready(self.clock() + self.plan.update_timeout_seconds)
@@ -463,7 +468,9 @@ class Rollout:
         active = live.get("config") or {}
         live_split = routes_of(active)
         current = live_split.get(plan.candidate, 0)
-        report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share)
+        report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share,
+                               last_good_split=dict(live_split))
+        self.report = report
         if current:
             self._say(f"found {plan.candidate} live at {current}% ({serving_summary(active)})")
 
@@ -516,3 +523,46 @@ class Rollout:
             f"is back on {plan.stable}, serving {serving}, {self.clock() - tripped:.1f}s after the gate tripped.",
             report.outputs(),
         )
+
+    def restore(self, deadline: float, sleep: Callable[[float], None] = time.sleep) -> str:
+        """After a stop: put the last good split back in one config update and confirm it serves.
+
+        Runs once the rollout's own thread has stopped (so nothing else changes the config), with a sleep
+        of its own (the rollout's raises once stopped). An update still running is waited out first:
+        Databricks refuses a config update during another. Returns what the endpoint serves, in words.
+        """
+        report = self.report
+        if report is None or not report.last_good_split:
+            return "traffic was not moved"
+        good = dict(report.last_good_split)
+        attempt = 0
+        while True:
+            endpoint = self._live()
+            state = (endpoint.get("state") or {}).get("config_update")
+            active = endpoint.get("config") or {}
+            if state != "IN_PROGRESS" and routes_of(active) == good:
+                return f"traffic is on the last good split: {serving_summary(active)}"
+            if state != "IN_PROGRESS":
+                break
+            attempt += 1
+            if self.clock() > deadline:
+                return (f"an update was still running when the restore had to give up; the endpoint serves "
+                        f"{serving_summary(active)}, the last good split is {good}")
+            sleep(self.policy.delay(attempt))
+        self._say(f"stopped: putting the last good split back ({good})")
+        body = {
+            "served_entities": [dict(entity) for entity in self.plan.served_entities],
+            "traffic_config": {"routes": [{"served_entity_name": n, "traffic_percentage": p} for n, p in good.items()]},
+        }
+        self.client.update_config(self.plan.endpoint, body)
+        attempt = 0
+        while True:
+            endpoint = self._live()
+            active = endpoint.get("config") or {}
+            if (endpoint.get("state") or {}).get("config_update") != "IN_PROGRESS" and routes_of(active) == good:
+                return f"traffic is back on the last good split: {serving_summary(active)}"
+            attempt += 1
+            if self.clock() > deadline:
+                return (f"the last good split {good} was requested and is still being applied; the endpoint "
+                        f"serves {serving_summary(active)}")
+            sleep(self.policy.delay(attempt))

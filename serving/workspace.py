@@ -1,8 +1,9 @@
 """The one place that speaks HTTP to a Databricks workspace: the serving endpoints API.
 
-Only the dynamic providers use it. Credentials are resolved by databricks-sdk's unified authentication
-(PAT, OAuth M2M client id/secret, config profiles, Azure/GCP identities) from the stack config the
-provider host receives and the standard DATABRICKS_* environment variables; this module never parses
+Only the `servingops` plugin (provider/) and the command-line tools use it. Credentials are resolved by
+databricks-sdk's unified authentication (PAT, OAuth M2M client id/secret, config profiles, Azure/GCP
+identities) from the plugin's provider configuration and the standard DATABRICKS_* environment variables;
+this module never parses
 or stores a credential itself, and never puts one into an exception, a log line or a return value.
 """
 
@@ -12,10 +13,9 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from databricks.sdk.core import Config
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -33,6 +33,9 @@ CONTROL_PLANE_RETRY = Retry(
     respect_retry_after_header=True,
     raise_on_status=False,
 )
+if TYPE_CHECKING:
+    from databricks.sdk.core import Config
+
 CONTROL_PLANE_TIMEOUT_SECONDS = 30.0
 MAX_BODY_SHOWN = 2000
 
@@ -44,6 +47,8 @@ def sdk_config(lookup: Callable[[str], Any]) -> Config:
     so the stack file configures this provider and pulumi-databricks alike. Whatever is missing is
     resolved by the sdk from DATABRICKS_* variables and ~/.databrickscfg profiles.
     """
+    from databricks.sdk.core import Config  # imported here: the sdk takes seconds to import
+
     values: dict[str, Any] = {}
     for attribute in Config.attributes():
         head, *rest = attribute.name.split("_")

@@ -1,0 +1,218 @@
+"""The program's side of the `servingops` plugin: its provider and its two resource types, typed.
+
+The plugin (`provider/`, started by the engine from Pulumi.yaml's `plugins`) does the work; here the
+program only declares it, without a generated SDK: `pulumi.CustomResource("servingops:index:...")` with
+the inputs of the plugin's schema (`provider/schema.py`).
+
+- `WorkspaceProvider`: how the plugin reaches the workspace. The engine hands a plugin only the stack keys
+  of its own namespace, never `databricks:*`, so the program passes the workspace host and credentials on
+  as the provider's inputs, secrets kept secret (stored encrypted, like the stack file's `secure:` values).
+  Where the stack has none, the plugin uses databricks-sdk unified authentication (DATABRICKS_* variables,
+  profiles) of the `pulumi up` process.
+- `EndpointReadiness`: `pulumi up` ends only when the endpoint serves as declared, every entity warm.
+- `EndpointRollout`: staged traffic shifting with gates and automatic rollback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.config import EndpointSpec
+
+PACKAGE = "servingops"
+READINESS_TYPE = f"{PACKAGE}:index:EndpointReadiness"
+ROLLOUT_TYPE = f"{PACKAGE}:index:EndpointRollout"
+
+
+class WorkspaceProvider(pulumi.ProviderResource):
+    """The `servingops` provider: the workspace the plugin verifies and rolls out on.
+
+    Args:
+        host: workspace URL; None: unified authentication decides.
+        token: personal access token (secret).
+        client_id / client_secret: OAuth M2M credentials of the deploying service principal (secret).
+        poll_seconds: longest pause between two polls (default 10 s); lower only against the emulator.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: pulumi.Input[str] | None = None,
+        token: pulumi.Input[str] | None = None,
+        client_id: pulumi.Input[str] | None = None,
+        client_secret: pulumi.Input[str] | None = None,
+        poll_seconds: float | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "host": host,
+            "token": pulumi.Output.secret(token) if token is not None else None,
+            "clientId": client_id,
+            "clientSecret": pulumi.Output.secret(client_secret) if client_secret is not None else None,
+            "pollSeconds": poll_seconds,
+        }
+        super().__init__(PACKAGE, name, {key: value for key, value in props.items() if value is not None}, opts)
+
+    @classmethod
+    def from_stack_config(cls, name: str = "workspace") -> WorkspaceProvider:
+        """The provider for the workspace the stack's `databricks:*` keys name, with their credentials."""
+        databricks = pulumi.Config("databricks")
+        return cls(
+            name,
+            host=databricks.get("host"),
+            token=databricks.get_secret("token"),
+            client_id=databricks.get("clientId"),
+            client_secret=databricks.get_secret("clientSecret"),
+        )
+
+
+def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:
+    """The readiness resource's inputs for an endpoint, except the endpoint's name and id (outputs)."""
+    endpoint = spec.endpoint
+    warmup = endpoint.readiness.warmup
+    return {
+        "served_entities": [
+            {
+                "name": model.served_name,
+                "entity_name": model.model,
+                "entity_version": model.version,
+                "scale_to_zero": model.scale_to_zero,
+            }
+            for model in endpoint.served_models
+        ],
+        "traffic": dict(endpoint.routes),
+        "timeout_seconds": spec.readiness_timeout_minutes * 60,
+        "warmup": {"input_example": warmup.input_example, "timeout_seconds": warmup.timeout_minutes * 60},
+    }
+
+
+class EndpointReadiness(pulumi.CustomResource):
+    """Proof that an endpoint serves as declared, renewed on every relevant change.
+
+    Outputs (no credential among them), besides the inputs:
+        verified_versions: served entity -> model version, as verified on the endpoint.
+        verified_traffic: served entity -> percentage, as verified.
+        warmed: per served entity, attempts, first-request seconds and warm latency.
+        route: who answered the request sent through the traffic split, and how fast.
+        waited_seconds: time from the start of verification to the end of warmup.
+        fingerprint: identifies the verified entities, versions, traffic and warmup input.
+    """
+
+    endpoint_name: pulumi.Output[str]
+    verified_versions: pulumi.Output[dict[str, str]]
+    verified_traffic: pulumi.Output[dict[str, int]]
+    warmed: pulumi.Output[dict[str, Any]]
+    route: pulumi.Output[dict[str, Any]]
+    waited_seconds: pulumi.Output[float]
+    fingerprint: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: EndpointSpec,
+        endpoint_name: pulumi.Input[str],
+        endpoint_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare readiness for the endpoint of `spec`, known by name and id once it exists."""
+        props = {
+            "endpoint_name": endpoint_name,
+            "endpoint_id": endpoint_id,
+            **readiness_inputs(spec),
+            # Outputs, declared so that they can be read as attributes.
+            "verified_versions": None,
+            "verified_traffic": None,
+            "warmed": None,
+            "route": None,
+            "waited_seconds": None,
+            "fingerprint": None,
+        }
+        super().__init__(READINESS_TYPE, name, props, opts)
+
+
+def served_entity_body(spec: EndpointSpec) -> list[dict[str, Any]]:
+    """The declared served entities as the serving API takes them (what a config update sends)."""
+    bodies = []
+    for model in spec.endpoint.served_models:
+        body: dict[str, Any] = {
+            "name": model.served_name,
+            "entity_name": model.model,
+            "entity_version": model.version,
+            "workload_type": model.workload_type.value,
+            "scale_to_zero_enabled": model.scale_to_zero,
+        }
+        if model.workload_size is not None:
+            body["workload_size"] = model.workload_size.value
+        if model.provisioned_concurrency is not None:
+            body["min_provisioned_concurrency"] = model.provisioned_concurrency.min
+            body["max_provisioned_concurrency"] = model.provisioned_concurrency.max
+        if model.environment_vars:
+            body["environment_vars"] = dict(model.environment_vars)
+        bodies.append(body)
+    return bodies
+
+
+def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
+    """The rollout resource's inputs for an endpoint with a `rollout` block, except name and id (outputs)."""
+    from serving.traffic_shift import RolloutPlan  # the plan's words for `pulumi preview`
+
+    endpoint, rollout = spec.endpoint, spec.endpoint.rollout
+    assert rollout is not None
+    inputs: dict[str, Any] = {
+        "served_entities": served_entity_body(spec),
+        "target": dict(endpoint.routes),
+        "stable": rollout.stable,
+        "candidate": rollout.candidate,
+        "steps": list(rollout.steps),
+        "bake_seconds": rollout.bake_minutes * 60,
+        "examples": endpoint.rollout_examples,
+        "tolerance": rollout.parity.tolerance,
+        "expected_predictions": rollout.parity.expected_predictions,
+        "health": rollout.health.model_dump(),
+        "update_timeout_seconds": spec.readiness_timeout_minutes * 60,
+    }
+    health = rollout.health
+    plan = RolloutPlan(
+        endpoint=spec.name, served_entities=(), target=inputs["target"], stable=rollout.stable,
+        candidate=rollout.candidate, steps=tuple(rollout.steps), bake_seconds=inputs["bake_seconds"],
+        examples=tuple(inputs["examples"]), tolerance=rollout.parity.tolerance,
+        expected_predictions=rollout.parity.expected_predictions, max_error_rate=health.max_error_rate,
+        max_p95_latency_ms=health.max_p95_latency_ms, min_requests=health.min_requests,
+    )
+    inputs["plan"] = plan.describe()
+    return inputs
+
+
+class EndpointRollout(pulumi.CustomResource):
+    """Staged traffic shifting for one endpoint, with parity and health gates and automatic rollback.
+
+    Outputs, besides the inputs:
+        report: where the run started, each step with its verdict, the parity result, whether it rolled back.
+        last_good_split: the split the endpoint serves after the last passed step.
+    """
+
+    report: pulumi.Output[dict[str, Any]]
+    last_good_split: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: EndpointSpec,
+        endpoint_name: pulumi.Input[str],
+        endpoint_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare the rollout of the endpoint of `spec` (which has a `rollout` block)."""
+        props = {
+            "endpoint_name": endpoint_name,
+            "endpoint_id": endpoint_id,
+            **rollout_inputs(spec),
+            "report": None,
+            "last_good_split": None,
+        }
+        super().__init__(ROLLOUT_TYPE, name, props, opts)

@@ -1,0 +1,293 @@
+"""The two resource types of the `servingops` plugin: what each input means and what each call does.
+
+Both resources are about an endpoint that belongs to its `databricks.ModelServing`: neither ever creates,
+replaces or deletes the endpoint. Their Create/Update is work (prove it serves, move its traffic), run on
+the plugin's thread pool by `provider.server`; everything here that `check`, `diff` and preview use is
+pure (no request, no thread). `read` asks the workspace what serves now (refresh only).
+
+Property names are the schema's (`provider.schema`), snake_case as the program sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from provider.wire import UNKNOWN, has_unknowns
+from serving.traffic_shift import Rollout, RolloutPlan
+from serving.verification import (
+    DeclaredEntity,
+    Expectation,
+    Log,
+    PollPolicy,
+    Readiness,
+    config_matches,
+    routes_of,
+    serving_summary,
+)
+from serving.workspace import ServingClient
+
+NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One input `check` refuses: the property and why."""
+
+    property: str
+    reason: str
+
+
+@dataclass
+class Work:
+    """What a Create/Update runs on the thread pool, and how it is stopped.
+
+    `run` is blocking; `sleep` (given to it) raises `Cancelled` once the plugin is cancelled. `restore`,
+    when there is one, is called by Cancel after `run` has stopped, and says where traffic stands.
+    """
+
+    run: Callable[[], dict[str, Any]]
+    restore: Callable[[float], str] | None = None
+
+
+class ResourceKind:
+    """What the plugin knows of one resource type."""
+
+    token: ClassVar[str]
+    id_suffix: ClassVar[str]
+    watched: ClassVar[tuple[str, ...]]
+    """Inputs whose change means "do the work again"; deadlines are never among them."""
+    computed: ClassVar[tuple[str, ...]]
+    """Outputs the work produces: unknown in a preview."""
+
+    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+        raise NotImplementedError
+
+    def work(self, props: Mapping[str, Any], client: ServingClient, policy: PollPolicy, log: Log,
+             sleep: Callable[[float], None]) -> Work:
+        raise NotImplementedError
+
+    def read(self, props: dict[str, Any], client: ServingClient) -> dict[str, Any] | None:
+        """Outputs after a refresh, or None when the endpoint is gone."""
+        raise NotImplementedError
+
+    # --- shared --------------------------------------------------------------------------------------
+
+    def resource_id(self, props: Mapping[str, Any]) -> str:
+        return f"{props['endpoint_name']}-{self.id_suffix}"
+
+    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        """The watched inputs that differ between the recorded outputs and the new inputs."""
+        return [key for key in self.watched if _normal(olds.get(key)) != _normal(news.get(key))]
+
+    def preview_outputs(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        return {**props, **{key: UNKNOWN for key in self.computed}}
+
+
+def _normal(value: Any) -> Any:
+    """A value as compared by `diff`: the engine's floats and the program's ints are the same number."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {key: _normal(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normal(item) for item in value]
+    return value
+
+
+def _name_failure(name: Any) -> list[Failure]:
+    if name == UNKNOWN:
+        return []
+    if isinstance(name, str) and name and set(name) <= NAME_CHARACTERS and len(name) <= 63:
+        return []
+    return [Failure("endpoint_name", f"{name!r} is not a serving endpoint name (1-63 letters, digits, - or _)")]
+
+
+def _live_entities(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return list((config or {}).get("served_entities") or (config or {}).get("served_models") or [])
+
+
+# --------------------------------------------------------------------------------------------------
+# EndpointReadiness
+
+
+def expectation_of(props: Mapping[str, Any]) -> Expectation:
+    """The verification the readiness resource's inputs ask for."""
+    warmup = props.get("warmup") or {}
+    return Expectation(
+        endpoint=props["endpoint_name"],
+        served_entities=tuple(
+            DeclaredEntity(
+                name=entity["name"],
+                entity_name=entity["entity_name"],
+                entity_version=str(entity["entity_version"]),
+                scale_to_zero=bool(entity.get("scale_to_zero", False)),
+            )
+            for entity in props["served_entities"]
+        ),
+        traffic={name: int(share) for name, share in (props.get("traffic") or {}).items()},
+        timeout_seconds=float(props["timeout_seconds"]),
+        input_example=warmup.get("input_example"),
+        warmup_timeout_seconds=float(warmup.get("timeout_seconds", 900)),
+    )
+
+
+class ReadinessKind(ResourceKind):
+    """`servingops:index:EndpointReadiness`: the endpoint serves as declared, every served entity warm."""
+
+    token = "servingops:index:EndpointReadiness"
+    id_suffix = "readiness"
+    watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup")
+    computed = ("verified_versions", "verified_traffic", "warmed", "route", "waited_seconds", "polls",
+                "config_version", "fingerprint")
+
+    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name"))
+        entities, traffic = news.get("served_entities"), news.get("traffic")
+        if not has_unknowns(entities):
+            if not isinstance(entities, list) or not entities:
+                failures.append(Failure("served_entities", "at least one served entity is required"))
+            elif not has_unknowns(traffic):
+                names = {entity.get("name") for entity in entities}
+                if not isinstance(traffic, dict) or sum(int(v) for v in traffic.values()) != 100:
+                    failures.append(Failure("traffic", "routes must sum to 100"))
+                elif set(traffic) != names:
+                    failures.append(Failure(
+                        "traffic", f"routes {sorted(traffic)} must cover the served entities {sorted(names)}"))
+        timeout = news.get("timeout_seconds")
+        if timeout != UNKNOWN and not (isinstance(timeout, (int, float)) and timeout > 0):
+            failures.append(Failure("timeout_seconds", "must be a positive number of seconds"))
+        example = (news.get("warmup") or {}).get("input_example")
+        if isinstance(example, dict) and sum(1 for key in INPUT_FORMATS if key in example) != 1:
+            failures.append(Failure("warmup.input_example", f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
+        return failures
+
+    def work(self, props, client, policy, log, sleep) -> Work:
+        readiness = Readiness(client, expectation_of(props), policy, log=log, sleep=sleep)
+
+        def run() -> dict[str, Any]:
+            verified = readiness.run().outputs()
+            verified.pop("endpoint_id")  # the input, verified
+            return {**props, **verified}
+
+        return Work(run)
+
+    def read(self, props, client):
+        endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None
+        if endpoint is None:
+            return None
+        active = endpoint.get("config") or {}
+        state = endpoint.get("state") or {}
+        live_entities = [
+            {
+                "name": entity.get("name"),
+                "entity_name": entity.get("entity_name"),
+                "entity_version": str(entity.get("entity_version")),
+                "scale_to_zero": bool(entity.get("scale_to_zero_enabled", False)),
+            }
+            for entity in _live_entities(active)
+        ]
+        outs = {
+            **props,
+            "live_state": {"ready": state.get("ready"), "config_update": state.get("config_update")},
+            "live_served_versions": {entity["name"]: entity["entity_version"] for entity in live_entities},
+            "live_traffic": routes_of(active),
+        }
+        drifted = not config_matches(active, expectation_of(props)) or endpoint.get("id") != props.get("endpoint_id")
+        if "served_entities" in props and drifted:
+            # What really serves goes into the outputs, which the next Diff compares with the declared
+            # inputs: the next `pulumi up` sees a change and verifies again.
+            outs.update(served_entities=live_entities, traffic=routes_of(active), endpoint_id=endpoint.get("id"))
+        return outs
+
+
+# --------------------------------------------------------------------------------------------------
+# EndpointRollout
+
+
+def plan_of(props: Mapping[str, Any]) -> RolloutPlan:
+    """The rollout the rollout resource's inputs ask for."""
+    health = props.get("health") or {}
+    expected = props.get("expected_predictions")
+    return RolloutPlan(
+        endpoint=props["endpoint_name"],
+        served_entities=tuple(props["served_entities"]),
+        target={name: int(share) for name, share in props["target"].items()},
+        stable=props["stable"],
+        candidate=props["candidate"],
+        steps=tuple(int(step) for step in props["steps"]),
+        bake_seconds=float(props["bake_seconds"]),
+        examples=tuple(props["examples"]),
+        tolerance=float(props.get("tolerance", 1e-6)),
+        expected_predictions=tuple(expected) if expected is not None else None,
+        max_error_rate=float(health.get("max_error_rate", 0.01)),
+        max_p95_latency_ms=float(health.get("max_p95_latency_ms", 1000)),
+        min_requests=int(health.get("min_requests", 20)),
+        probe_interval_seconds=float(health.get("probe_interval_seconds", 1.0)),
+        update_timeout_seconds=float(props.get("update_timeout_seconds", 2100)),
+    )
+
+
+def _entity_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """A served entity reduced to what the rollout declares (live bodies carry more)."""
+    keys = ("name", "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
+            "min_provisioned_concurrency", "max_provisioned_concurrency", "environment_vars")
+    fields = {key: entity.get(key) for key in keys if entity.get(key) is not None}
+    if "entity_version" in fields:
+        fields["entity_version"] = str(fields["entity_version"])
+    return fields
+
+
+class RolloutKind(ResourceKind):
+    """`servingops:index:EndpointRollout`: the candidate's traffic walks to its declared share, gated."""
+
+    token = "servingops:index:EndpointRollout"
+    id_suffix = "rollout"
+    watched = ("endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
+               "bake_seconds", "examples", "tolerance", "expected_predictions", "health")
+    computed = ("report", "last_good_split")
+
+    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name"))
+        target, candidate, stable = news.get("target"), news.get("candidate"), news.get("stable")
+        if not has_unknowns(target) and isinstance(target, dict):
+            if candidate not in target or stable not in target:
+                failures.append(Failure("target", f"routes {sorted(target)} must name {stable} and {candidate}"))
+            elif sum(int(share) for share in target.values()) != 100:
+                failures.append(Failure("target", "routes must sum to 100"))
+        if not news.get("examples"):
+            failures.append(Failure("examples", "the gates need at least one request to send"))
+        return failures
+
+    def work(self, props, client, policy, log, sleep) -> Work:
+        rollout = Rollout(client, plan_of(props), policy, log=log, sleep=sleep)
+
+        def run() -> dict[str, Any]:
+            report = rollout.run()
+            return {**props, "report": report.outputs(), "last_good_split": report.last_good_split}
+
+        return Work(run, restore=rollout.restore)
+
+    def read(self, props, client):
+        endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None
+        if endpoint is None:
+            return None
+        active = endpoint.get("config") or {}
+        live_split = routes_of(active)
+        outs = {**props, "live_split": live_split, "live_serving": serving_summary(active)}
+        declared = [_entity_fields(entity) for entity in props.get("served_entities") or []]
+        live = [_entity_fields(entity) for entity in _live_entities(active)]
+        target = {name: int(share) for name, share in (props.get("target") or {}).items()}
+        if live_split != target or sorted(live, key=str) != sorted(declared, key=str):
+            # Drift (traffic or versions changed outside Pulumi): recorded in the outputs, so the next
+            # `pulumi up` runs the rollout again, from the live split.
+            outs.update(target=live_split, served_entities=live)
+        return outs
+
+
+KINDS: dict[str, ResourceKind] = {kind.token: kind for kind in (ReadinessKind(), RolloutKind())}
+

@@ -1,0 +1,163 @@
+"""The `servingops` package schema: both resource types and the provider's configuration, every property
+typed and described. `GetSchema` serves it; the program's typed classes (components.resources) send
+exactly these inputs (tests/test_provider_schema.py holds the two to each other)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PACKAGE = "servingops"
+VERSION = "1.0.0"
+
+_STRING = {"type": "string"}
+_NUMBER = {"type": "number"}
+_INTEGER_MAP = {"type": "object", "additionalProperties": {"type": "integer"}}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_ANY = {"$ref": "pulumi.json#/Any"}
+
+
+def _p(shape: dict[str, Any], description: str, *, secret: bool = False) -> dict[str, Any]:
+    prop = {**shape, "description": description}
+    if secret:
+        prop["secret"] = True
+    return prop
+
+
+_ENDPOINT = {
+    "endpoint_name": _p(_STRING, "The serving endpoint's name in the workspace."),
+    "endpoint_id": _p(_STRING, "The serving endpoint's id (changes when the endpoint is recreated)."),
+}
+
+READINESS_INPUTS = {
+    **_ENDPOINT,
+    "served_entities": _p(
+        {"type": "array", "items": {"$ref": "#/types/servingops:index:DeclaredEntity"}},
+        "The served entities the endpoint must serve, with their model versions.",
+    ),
+    "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage of the endpoint's traffic (sums to 100)."),
+    "timeout_seconds": _p(_NUMBER, "How long the endpoint may take to be ready; then the deployment fails."),
+    "warmup": _p({"$ref": "#/types/servingops:index:Warmup"}, "What every served entity is sent before the end."),
+}
+READINESS_OUTPUTS = {
+    **READINESS_INPUTS,
+    "verified_versions": _p(_STRING_MAP, "Served entity -> model version, as verified serving."),
+    "verified_traffic": _p(_INTEGER_MAP, "Served entity -> percentage, as verified."),
+    "warmed": _p({"type": "object", "additionalProperties": _ANY},
+                 "Per served entity: attempts, first-request seconds and warm latency."),
+    "route": _p({"type": "object", "additionalProperties": _ANY},
+                "Who answered the request sent through the traffic split, and how fast."),
+    "waited_seconds": _p(_NUMBER, "From the start of verification to the end of warmup."),
+    "polls": _p({"type": "integer"}, "How many times the endpoint was read while waiting."),
+    "config_version": _p({"type": "integer"}, "The endpoint config version that was verified."),
+    "fingerprint": _p(_STRING, "Identifies the verified entities, versions, traffic and warmup input."),
+    "live_state": _p(_STRING_MAP, "After a refresh: the endpoint's `ready` and `config_update` states."),
+    "live_served_versions": _p(_STRING_MAP, "After a refresh: served entity -> version, as live."),
+    "live_traffic": _p(_INTEGER_MAP, "After a refresh: the live traffic split."),
+}
+
+ROLLOUT_INPUTS = {
+    **_ENDPOINT,
+    "served_entities": _p({"type": "array", "items": _ANY},
+                          "The declared served entities as the serving API takes them (a config update's body)."),
+    "target": _p(_INTEGER_MAP, "The declared traffic: where the rollout ends."),
+    "stable": _p(_STRING, "Served entity that takes traffic back when a gate fails."),
+    "candidate": _p(_STRING, "Served entity whose share walks to its declared traffic."),
+    "steps": _p({"type": "array", "items": {"type": "integer"}}, "Candidate shares to pass through."),
+    "bake_seconds": _p(_NUMBER, "Time at each step before the health gate judges it."),
+    "examples": _p({"type": "array", "items": _ANY}, "Request bodies the gates send."),
+    "tolerance": _p(_NUMBER, "Parity gate: largest absolute difference between predictions."),
+    "expected_predictions": _p({"type": "array", "items": _ANY},
+                               "Parity gate: per example, the predictions the candidate must give."),
+    "health": _p({"$ref": "#/types/servingops:index:HealthGate"}, "Health gate thresholds."),
+    "update_timeout_seconds": _p(_NUMBER, "How long one config update may take to serve."),
+    "plan": _p({"type": "array", "items": _STRING}, "The steps and gates in words, for `pulumi preview`."),
+}
+ROLLOUT_OUTPUTS = {
+    **ROLLOUT_INPUTS,
+    "report": _p({"type": "object", "additionalProperties": _ANY},
+                 "Where the run started, each step with its verdict, the parity result, whether it rolled back."),
+    "last_good_split": _p(_INTEGER_MAP, "The split the endpoint serves after the last passed step."),
+    "live_split": _p(_INTEGER_MAP, "After a refresh: the live traffic split."),
+    "live_serving": _p(_STRING, "After a refresh: what the endpoint serves, in words."),
+}
+
+PROVIDER_INPUTS = {
+    "host": _p(_STRING, "Workspace URL; default: databricks-sdk unified authentication (DATABRICKS_HOST, profiles)."),
+    "token": _p(_STRING, "Personal access token; default: unified authentication.", secret=True),
+    "clientId": _p(_STRING, "OAuth M2M client id of the deploying service principal."),
+    "clientSecret": _p(_STRING, "OAuth M2M client secret of the deploying service principal.", secret=True),
+    "pollSeconds": _p(_NUMBER, "Longest pause between two polls of an endpoint (default 10, like databricks-sdk's "
+                               "waiter); lower only against the local emulator."),
+}
+
+TYPES = {
+    "servingops:index:DeclaredEntity": {
+        "type": "object",
+        "description": "A served entity the endpoint must serve.",
+        "properties": {
+            "name": _p(_STRING, "Served entity name."),
+            "entity_name": _p(_STRING, "Registered model name."),
+            "entity_version": _p(_STRING, "Model version."),
+            "scale_to_zero": {"type": "boolean", "description": "Whether it scales to zero (starts cold)."},
+        },
+        "required": ["name", "entity_name", "entity_version"],
+    },
+    "servingops:index:Warmup": {
+        "type": "object",
+        "description": "The warmup request and its deadline.",
+        "properties": {
+            "input_example": _p(_ANY, "A request body in a Databricks input format; none: no warmup request."),
+            "timeout_seconds": _p(_NUMBER, "Warmup deadline per served entity."),
+        },
+    },
+    "servingops:index:HealthGate": {
+        "type": "object",
+        "description": "Health gate thresholds of a rollout step.",
+        "properties": {
+            "max_error_rate": _p(_NUMBER, "Largest share of failed requests."),
+            "max_p95_latency_ms": _p(_NUMBER, "Largest 95th percentile latency of the probes."),
+            "min_requests": _p({"type": "integer"}, "Observations needed before a verdict."),
+            "probe_interval_seconds": _p(_NUMBER, "Time between probe requests."),
+        },
+    },
+}
+
+
+def _resource(description: str, inputs: dict, outputs: dict, required: list[str]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "inputProperties": inputs,
+        "requiredInputs": required,
+        "properties": outputs,
+        "required": required,
+    }
+
+
+SCHEMA: dict[str, Any] = {
+    "name": PACKAGE,
+    "version": VERSION,
+    "description": "Proof that Databricks serving endpoints serve: readiness, warmup and gated rollouts.",
+    "config": {"variables": PROVIDER_INPUTS},
+    "provider": {"description": "How the plugin reaches the workspace.", "inputProperties": PROVIDER_INPUTS},
+    "types": TYPES,
+    "resources": {
+        "servingops:index:EndpointReadiness": _resource(
+            "The endpoint serves as declared, every served entity warm; renewed on every relevant change.",
+            READINESS_INPUTS, READINESS_OUTPUTS,
+            ["endpoint_name", "endpoint_id", "served_entities", "traffic", "timeout_seconds"],
+        ),
+        "servingops:index:EndpointRollout": _resource(
+            "Staged traffic shifting with parity and health gates and automatic rollback.",
+            ROLLOUT_INPUTS, ROLLOUT_OUTPUTS,
+            ["endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
+             "bake_seconds", "examples"],
+        ),
+    },
+}
+
+SECRET_PROVIDER_INPUTS = frozenset(name for name, prop in PROVIDER_INPUTS.items() if prop.get("secret"))
+
+
+def schema_json() -> str:
+    return json.dumps(SCHEMA, sort_keys=True)

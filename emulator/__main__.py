@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_admin_token_hint(settings, args.settings), flush=True)
     principals = ", ".join(f"{p.principal}{' (admin)' if p.is_admin else ''}" for p in settings.tokens.values())
     print(f"Workspace principals with a token: {principals}", flush=True)
+    print(f"OAuth M2M clients (service principals with a secret): {', '.join(settings.oauth_clients) or 'none'}",
+          flush=True)
     print(f"Models: {', '.join(settings.models)}", flush=True)
     make_server(settings, args.log_level, data_plane_url=data_plane_url).run(sockets=[sock, data_plane_sock])
     return 0

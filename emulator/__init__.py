@@ -1,7 +1,7 @@
 """A local Databricks workspace emulator for Model Serving: a real HTTP server on loopback that speaks
 the serving-endpoints, permissions and invocation APIs, for tests and benchmarks.
 
-Start it with `python -m emulator [--port 8080] [--settings file.yaml]`, or from tests with
+Start it with `python -m emulator [--port 8080] [--data-plane-port 0] [--settings file.yaml]`, or from tests with
 `emulator.testing.running_emulator(**settings)` (in-process thread) or
 `emulator.testing.emulator_process(**settings)` (child process). Settings: `emulator.settings`.
 
@@ -15,10 +15,15 @@ Databricks APIs (JSON as databricks-sdk 0.156 parses it; errors as `{"error_code
     PATCH  /api/2.0/serving-endpoints/{name}/notifications
     DELETE /api/2.0/serving-endpoints/{name}
     GET    /api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs | /logs
-    GET    /api/2.0/serving-endpoints/{name}/metrics           Prometheus text
+    GET    /api/2.0/serving-endpoints/{name}/metrics           Prometheus text, per-minute gauges
     GET|PUT|PATCH /api/2.0/permissions/serving-endpoints/{id}  (+ /permissionLevels)
     POST   /serving-endpoints/{name}/invocations               routed by the traffic split
     POST   /serving-endpoints/{name}/served-models/{served}/invocations
+    GET    /.well-known/databricks-config                      host metadata (oidc_endpoint)
+    GET    /oidc/.well-known/oauth-authorization-server
+    POST   /oidc/v1/token                                      client_credentials, jwt-bearer exchange
+On the data-plane listener (route-optimized endpoints' endpoint_url; OAuth tokens only):
+    POST   /{workspace id}/serving-endpoints/{name}/invocations
 
 Admin API (`Authorization: Bearer <admin_token>`; see `emulator.routes.admin` and the methods of
 `emulator.testing.EmulatorHandle`):

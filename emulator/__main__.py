@@ -1,4 +1,4 @@
-"""`python -m emulator --port 8080 [--host 127.0.0.1] [--settings file.yaml]`"""
+"""`python -m emulator --port 8080 [--data-plane-port 0] [--host 127.0.0.1] [--settings file.yaml]`"""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description="Local Databricks serving emulator")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on start)")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address; anything else is refused")
+    parser.add_argument("--data-plane-port", type=int, default=0,
+                        help="where route-optimized endpoints are queried; 0 picks a free port")
     parser.add_argument("--settings", help="YAML file of EmulatorSettings fields")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
@@ -20,15 +22,20 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.settings)
     try:
         sock = bind_loopback(args.host, args.port)
+        data_plane_sock = bind_loopback(args.host, args.data_plane_port)
     except NotLoopbackError as error:
         parser.error(str(error))
-    url = url_of(sock)
+    url, data_plane_url = url_of(sock), url_of(data_plane_sock)
+    # The first line is read by emulator.testing.emulator_process: keep its shape.
     print(f"Databricks serving emulator listening on {url}", flush=True)
+    print(f"Route-optimized endpoints are queried on {data_plane_url} (OAuth tokens only)", flush=True)
     print(_admin_token_hint(settings, args.settings), flush=True)
     principals = ", ".join(f"{p.principal}{' (admin)' if p.is_admin else ''}" for p in settings.tokens.values())
     print(f"Workspace principals with a token: {principals}", flush=True)
+    print(f"OAuth M2M clients (service principals with a secret): {', '.join(settings.oauth_clients) or 'none'}",
+          flush=True)
     print(f"Models: {', '.join(settings.models)}", flush=True)
-    make_server(settings, args.log_level).run(sockets=[sock])
+    make_server(settings, args.log_level, data_plane_url=data_plane_url).run(sockets=[sock, data_plane_sock])
     return 0
 
 

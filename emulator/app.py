@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -9,29 +11,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.errors import ApiError
-from emulator.routes import admin, control_plane, data_plane, permissions
+from emulator.routes import admin, control_plane, data_plane, oidc, permissions
 from emulator.settings import EmulatorSettings
 from emulator.state import Workspace
 
 
-def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
+def create_app(settings: EmulatorSettings | None = None, data_plane_url: str | None = None) -> FastAPI:
+    """`data_plane_url`: the base URL of the socket that serves route-optimized endpoints (and only them).
+    Without it, one socket serves everything and route-optimized URLs point at the workspace's own host."""
     settings = settings or EmulatorSettings()
     app = FastAPI(title="Databricks serving emulator", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.workspace = Workspace(settings)
-    for module in (control_plane, permissions, data_plane):
+    app.state.workspace = Workspace(settings, data_plane_url)
+    for module in (control_plane, permissions, data_plane, oidc):
         app.include_router(module.router)
+    app.include_router(data_plane.route_optimized)
     app.include_router(admin.public)
     app.include_router(admin.router)
-
-    @app.get("/.well-known/databricks-config", include_in_schema=False)
-    async def host_metadata() -> dict:
-        # databricks-sdk asks for this when a client is built; answering avoids a warning per client.
-        return {"workspace_id": settings.workspace_id, "oidc_endpoint": ""}
 
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(CallCounter)
+    if data_plane_url is not None:
+        app.add_middleware(SeparateListeners, data_plane_port=urlsplit(data_plane_url).port)
     return app
 
 
@@ -57,6 +59,26 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
     else:
         body = {"error_code": "BAD_REQUEST", "message": str(error.detail)}
     return JSONResponse(body, status_code=error.status_code)
+
+
+class SeparateListeners:
+    """The data-plane socket serves route-optimized invocations only, and the workspace socket never
+    serves them, as a route-optimized endpoint's URL is a host of its own at Databricks."""
+
+    def __init__(self, app: ASGIApp, data_plane_port: int | None):
+        self.app = app
+        self.data_plane_port = data_plane_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            server = scope.get("server") or (None, None)
+            on_data_plane = server[1] == self.data_plane_port
+            if on_data_plane != bool(data_plane.ROUTE_OPTIMIZED_PATH.match(scope["path"])):
+                message = f"No API found for '{scope['method']} {scope['path']}'"
+                response = JSONResponse({"error_code": "ENDPOINT_NOT_FOUND", "message": message}, status_code=404)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class CallCounter:

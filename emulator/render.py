@@ -1,17 +1,24 @@
 """Endpoints as JSON, in the shapes databricks-sdk parses (`ServingEndpointDetailed`,
-`ServingEndpoint`, `EndpointCoreConfigOutput`, `EndpointPendingConfig`). Absent values are omitted,
-as the real API omits them."""
+`ServingEndpoint`, `EndpointCoreConfigOutput`, `EndpointPendingConfig`, `EndpointTags`).
+
+Every body round-trips through its sdk dataclass (`Cls.from_dict(body).as_dict() == body`, checked by
+tests/emulator/test_sdk_shapes.py): absent values and empty lists are omitted, as the real API omits
+them and as the sdk's `as_dict` drops them, and no field is sent that the dataclass does not have.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from emulator.oauth import authorization_details_for
 from emulator.settings import EmulatorSettings
 from emulator.state import Endpoint, EndpointConfig, ServedEntity
 
 
-def endpoint_detailed(endpoint: Endpoint, permission_level: str | None, settings: EmulatorSettings) -> dict:
+def endpoint_detailed(endpoint: Endpoint, permission_level: str | None, settings: EmulatorSettings,
+                      data_plane_url: str) -> dict:
+    """`data_plane_url`: the base URL where route-optimized endpoints are queried."""
     body: dict[str, Any] = _common(endpoint)
     if endpoint.config is not None:
         body["config"] = _config(endpoint.config, settings)
@@ -20,11 +27,29 @@ def endpoint_detailed(endpoint: Endpoint, permission_level: str | None, settings
                                   "start_time": endpoint.pending.config.start_time}
     if permission_level is not None:
         body["permission_level"] = permission_level
-    for key in ("description", "email_notifications", "ai_gateway", "route_optimized", "budget_policy_id"):
+    notifications = email_notifications(endpoint)
+    if notifications:
+        body["email_notifications"] = notifications
+    for key in ("route_optimized", "budget_policy_id"):
         value = getattr(endpoint, key)
         if value is not None:
             body[key] = value
+    if endpoint.route_optimized:
+        # Databricks fills endpoint_url (and the data-plane details the sdk's data-plane client reads) for
+        # route-optimized endpoints only.
+        url = route_optimized_url(endpoint, settings, data_plane_url)
+        body["endpoint_url"] = url
+        body["data_plane_info"] = {"query_info": {
+            "endpoint_url": url, "authorization_details": authorization_details_for(endpoint.id),
+        }}
     return body
+
+
+def route_optimized_url(endpoint: Endpoint, settings: EmulatorSettings, data_plane_url: str) -> str:
+    """Databricks: https://<unique id>.<shard>.serving.azuredatabricks.net/<workspace id>/serving-endpoints/
+    <name>/invocations. The path is the same here; the host is the emulator's one data-plane listener,
+    since loopback cannot give each endpoint a host name of its own."""
+    return f"{data_plane_url}/{settings.workspace_id}/serving-endpoints/{endpoint.name}/invocations"
 
 
 def endpoint_summary(endpoint: Endpoint) -> dict:
@@ -34,8 +59,8 @@ def endpoint_summary(endpoint: Endpoint) -> dict:
             {"name": e.name, "entity_name": e.spec.entity_name, "entity_version": e.spec.entity_version}
             for e in endpoint.config.entities
         ]}
-    if endpoint.description is not None:
-        body["description"] = endpoint.description
+    if endpoint.budget_policy_id is not None:
+        body["budget_policy_id"] = endpoint.budget_policy_id
     return body
 
 
@@ -43,7 +68,13 @@ def tags(endpoint: Endpoint) -> list[dict]:
     return [{"key": k, "value": v} if v is not None else {"key": k} for k, v in endpoint.tags.items()]
 
 
+def email_notifications(endpoint: Endpoint) -> dict:
+    """Non-empty lists only: the sdk's EmailNotifications drops an empty list."""
+    return {k: list(v) for k, v in (endpoint.email_notifications or {}).items() if v}
+
+
 def _common(endpoint: Endpoint) -> dict:
+    """Fields ServingEndpoint (list) and ServingEndpointDetailed (get) share."""
     body: dict[str, Any] = {
         "id": endpoint.id,
         "name": endpoint.name,
@@ -54,11 +85,15 @@ def _common(endpoint: Endpoint) -> dict:
     }
     if endpoint.tags:
         body["tags"] = tags(endpoint)
+    if endpoint.description is not None:
+        body["description"] = endpoint.description
+    if endpoint.ai_gateway:
+        body["ai_gateway"] = endpoint.ai_gateway
     return body
 
 
 def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict:
-    body: dict[str, Any] = {
+    return {
         "served_entities": [_entity(e, settings) for e in config.entities],
         "traffic_config": {"routes": [
             {"served_model_name": name, "served_entity_name": name, "traffic_percentage": pct}
@@ -66,9 +101,6 @@ def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict:
         ]},
         "config_version": config.config_version,
     }
-    if config.spec.auto_capture_config is not None:
-        body["auto_capture_config"] = config.spec.auto_capture_config
-    return body
 
 
 def _entity(entity: ServedEntity, settings: EmulatorSettings) -> dict:

@@ -111,17 +111,70 @@ class AiGatewayRateLimitInput(_Input):
     renewal_period: Literal["minute"]
 
 
-class AiGatewayInput(_Input):
-    """Body of PUT .../ai-gateway; sub-blocks are kept as given."""
+class InferenceTableInput(_Input):
+    catalog_name: str | None = None
+    schema_name: str | None = None
+    table_name_prefix: str | None = None
+    enabled: bool | None = None
 
-    fallback_config: dict[str, Any] | None = None
+
+class EnabledInput(_Input):
+    enabled: bool | None = None
+
+
+class FallbackInput(_Input):
+    enabled: bool
+
+
+class AiGatewayInput(_Input):
+    """Body of PUT .../ai-gateway, and `ai_gateway` of a create. Guardrails (LLM endpoints) are kept as given."""
+
+    fallback_config: FallbackInput | None = None
     guardrails: dict[str, Any] | None = None
-    inference_table_config: dict[str, Any] | None = None
+    inference_table_config: InferenceTableInput | None = None
     rate_limits: list[AiGatewayRateLimitInput] | None = None
-    usage_tracking_config: dict[str, Any] | None = None
+    usage_tracking_config: EnabledInput | None = None
 
     def as_stored(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        """As GET shows it: absent values and empty lists left out (the sdk drops both), a rate limit's
+        key filled with its default `endpoint`."""
+        _check_rate_limits(self.rate_limits or [])
+        _check_inference_table(self.inference_table_config)
+        stored = self.model_dump(exclude_none=True)
+        if not stored.get("rate_limits"):
+            stored.pop("rate_limits", None)
+        for limit in stored.get("rate_limits", []):
+            limit.setdefault("key", "endpoint")
+        return stored
+
+
+def _check_rate_limits(limits: list[AiGatewayRateLimitInput]) -> None:
+    seen = set()
+    for i, limit in enumerate(limits):
+        where = f"ai_gateway.rate_limits[{i}]"
+        key = limit.key or "endpoint"
+        if limit.calls is None and limit.tokens is None:
+            raise invalid_parameter(f"{where}: set calls (or tokens) per renewal_period.")
+        for name, value in (("calls", limit.calls), ("tokens", limit.tokens)):
+            if value is not None and value <= 0:
+                raise invalid_parameter(f"{where}: {name} must be a positive integer, got {value}.")
+        if key == "endpoint" and limit.principal:
+            raise invalid_parameter(f"{where}: an endpoint rate limit takes no principal.")
+        if key == "user_group" and not limit.principal:
+            raise invalid_parameter(f"{where}: a user_group rate limit needs the group's name as principal.")
+        if (key, limit.principal) in seen:
+            raise invalid_parameter(f"{where}: a rate limit for key '{key}'"
+                                    f"{f' and principal {limit.principal!r}' if limit.principal else ''} "
+                                    "is already set.")
+        seen.add((key, limit.principal))
+
+
+def _check_inference_table(table: InferenceTableInput | None) -> None:
+    if table is not None and table.enabled and not (table.catalog_name and table.schema_name):
+        raise invalid_parameter(
+            "ai_gateway.inference_table_config: catalog_name and schema_name are required when enabling "
+            "inference tables."
+        )
 
 
 class CreateEndpointInput(_Input):
@@ -177,7 +230,6 @@ class ConfigSpec(BaseModel):
 
     entities: tuple[EntitySpec, ...]
     routes: tuple[tuple[str, int], ...]
-    auto_capture_config: dict[str, Any] | None
 
 
 def check_endpoint_name(name: str) -> None:
@@ -192,6 +244,7 @@ def check_endpoint_name(name: str) -> None:
 def normalize_config(config: CoreConfigInput | None) -> ConfigSpec:
     if config is None:
         raise invalid_parameter("The endpoint config is required and must contain at least one served entity.")
+    _refuse_legacy_inference_table(config.auto_capture_config)
     inputs = list(config.served_entities or []) + [m.as_entity() for m in config.served_models or []]
     if not inputs:
         raise invalid_parameter("The endpoint config must contain at least one served entity.")
@@ -205,8 +258,26 @@ def normalize_config(config: CoreConfigInput | None) -> ConfigSpec:
     if duplicates:
         raise invalid_parameter(f"Served entity names must be unique; repeated: {duplicates}.")
     routes = _normalize_routes(config.traffic_config, names)
-    capture = config.auto_capture_config.model_dump(exclude_none=True) if config.auto_capture_config else None
-    return ConfigSpec(entities=entities, routes=routes, auto_capture_config=capture)
+    return ConfigSpec(entities=entities, routes=routes)
+
+
+# Choice: Databricks' exact error for this is not published; the text follows its documented rule ("Starting
+# February 20, 2026, legacy inference tables can not be enabled on new or existing model serving endpoints",
+# docs: enable-model-serving-inference-tables) and points at the replacement, with the code it uses for a
+# refused parameter.
+LEGACY_INFERENCE_TABLE_MESSAGE = (
+    "Legacy inference tables can not be enabled on new or existing model serving endpoints "
+    "(config.auto_capture_config, since February 20, 2026). Use AI Gateway inference tables instead: "
+    "ai_gateway.inference_table_config {catalog_name, schema_name, table_name_prefix, enabled}."
+)
+
+
+def _refuse_legacy_inference_table(capture: AutoCaptureConfigInput | None) -> None:
+    """Any `auto_capture_config` that could enable the legacy table is refused; `{"enabled": false}`
+    (turning it off, the first step of Databricks' migration to AI Gateway tables) is accepted and changes
+    nothing, since no endpoint here can have one."""
+    if capture is not None and capture.enabled is not False:
+        raise invalid_parameter(LEGACY_INFERENCE_TABLE_MESSAGE)
 
 
 def _normalize_entity(entity: ServedEntityInput) -> EntitySpec:

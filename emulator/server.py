@@ -44,9 +44,12 @@ def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def make_server(settings: EmulatorSettings, log_level: str = "warning") -> uvicorn.Server:
+def make_server(settings: EmulatorSettings, log_level: str = "warning",
+                data_plane_url: str | None = None) -> uvicorn.Server:
+    """`data_plane_url`: the URL of a second socket the same server listens on, where route-optimized
+    endpoints are queried (pass both sockets to `Server.run(sockets=[...])`)."""
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, data_plane_url=data_plane_url),
         log_level=log_level,
         access_log=log_level in ("debug", "trace"),  # access lines carry no headers, so no tokens
         lifespan="off",

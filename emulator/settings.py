@@ -102,6 +102,22 @@ def default_tokens() -> dict[str, PrincipalSpec]:
     }
 
 
+class OAuthClientSpec(_Strict):
+    """A service principal's OAuth secret (machine-to-machine): its client id is the key it is stored
+    under in `oauth_clients`, and is also its application id, the principal it acts as."""
+
+    client_secret: str = Field(min_length=8, repr=False)
+    groups: tuple[str, ...] = ()
+
+    def principal(self, client_id: str) -> PrincipalSpec:
+        return PrincipalSpec(principal=client_id, kind="service_principal", groups=self.groups)
+
+
+def default_oauth_clients() -> dict[str, OAuthClientSpec]:
+    """The deploying service principal also holds an OAuth secret (local use only, like the tokens)."""
+    return {"6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01": OAuthClientSpec(client_secret="emulator-deployer-oauth-secret")}
+
+
 class EmulatorSettings(_Strict):
     """Everything the emulator can be told. Durations are seconds (floats)."""
 
@@ -122,6 +138,14 @@ class EmulatorSettings(_Strict):
     # repr=False: tokens must not surface in logs or test reports through a printed settings object.
     admin_token: str = Field(default_factory=lambda: "emu-" + secrets.token_hex(16), min_length=8, repr=False)
     tokens: dict[str, PrincipalSpec] = Field(default_factory=default_tokens, repr=False)
+    oauth_clients: dict[str, OAuthClientSpec] = Field(default_factory=default_oauth_clients, repr=False)
+    oauth_token_seconds: PositiveFloat = Field(default=3600.0, description="lifetime of an issued OAuth token")
+    metrics_window_seconds: PositiveFloat = Field(
+        default=60.0, description="the metrics export shows values over this trailing window (Databricks: a minute)"
+    )
+    rate_limit_period_seconds: PositiveFloat = Field(
+        default=60.0, description="length of an AI Gateway rate-limit `renewal_period: minute`"
+    )
     models: dict[str, RegisteredModelSpec] = Field(default_factory=default_models)
 
     @field_validator("models")
@@ -136,6 +160,14 @@ class EmulatorSettings(_Strict):
     def _admin_token_is_not_a_workspace_token(self) -> EmulatorSettings:
         if self.admin_token in self.tokens:
             raise ValueError("admin_token must differ from every workspace token")
+        return self
+
+    @model_validator(mode="after")
+    def _oauth_clients_are_service_principals(self) -> EmulatorSettings:
+        users = {p.principal for p in self.tokens.values() if p.kind == "user"}
+        clashing = sorted(users & set(self.oauth_clients))
+        if clashing:
+            raise ValueError(f"oauth_clients are service principals; these ids are users in tokens: {clashing}")
         return self
 
     def with_overrides(self, **overrides: Any) -> EmulatorSettings:

@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 
 from emulator.errors import already_exists, conflict, does_not_exist, invalid_parameter
 from emulator.faults import Faults
+from emulator.gateway import RateLimiter
 from emulator.metrics import EndpointMetrics
+from emulator.oauth import TokenIssuer
 from emulator.permissions import AccessControlList, grantee_of
 from emulator.registry import ModelRegistry
 from emulator.routing import Router, make_router
@@ -135,6 +137,7 @@ class Endpoint:
     router: Router | None = None
     next_config_version: int = 1
     metrics: EndpointMetrics = field(default_factory=EndpointMetrics)
+    rate_limiter: RateLimiter | None = None
 
     @property
     def ready(self) -> str:
@@ -159,8 +162,10 @@ class Counters:
 
 
 class Workspace:
-    def __init__(self, settings: EmulatorSettings):
+    def __init__(self, settings: EmulatorSettings, data_plane_url: str | None = None):
         self.settings = settings
+        self.data_plane_url = data_plane_url
+        self.tokens = TokenIssuer(settings.oauth_token_seconds)  # not reset: see emulator.oauth
         self.reset()
 
     def reset(self) -> None:
@@ -200,6 +205,7 @@ class Workspace:
         if request.name in self.endpoints:
             raise already_exists(f"Endpoint with name '{request.name}' already exists.")
         spec = normalize_config(request.config)
+        gateway = request.ai_gateway.as_stored() if request.ai_gateway else {}
         created = now_ms()
         acl = AccessControlList({grantee_of(caller): "CAN_MANAGE"})
         endpoint = Endpoint(
@@ -213,10 +219,11 @@ class Workspace:
             description=request.description,
             email_notifications=request.email_notifications.model_dump(exclude_none=True)
             if request.email_notifications else None,
-            ai_gateway=request.ai_gateway.as_stored() if request.ai_gateway else None,
             route_optimized=request.route_optimized,
             budget_policy_id=request.budget_policy_id,
+            metrics=EndpointMetrics(self.settings.metrics_window_seconds),
         )
+        self.set_ai_gateway(endpoint, gateway)
         self.endpoints[endpoint.name] = endpoint
         self._start_update(endpoint, spec, caller)
         return endpoint
@@ -230,6 +237,12 @@ class Workspace:
         spec = normalize_config(config)
         self._start_update(endpoint, spec, caller)
         return endpoint
+
+    def set_ai_gateway(self, endpoint: Endpoint, gateway: dict) -> None:
+        """A new AI Gateway config; rate-limit budgets start afresh."""
+        endpoint.ai_gateway = gateway or None
+        rules = gateway.get("rate_limits", [])
+        endpoint.rate_limiter = RateLimiter(rules, self.settings.rate_limit_period_seconds) if rules else None
 
     def delete(self, name: str) -> None:
         if self.endpoints.pop(name, None) is None:

@@ -34,8 +34,10 @@ STARTUP_TIMEOUT_SECONDS = 15.0
 class EmulatorHandle:
     """Where the emulator listens, which tokens it accepts, and its admin API as methods."""
 
-    def __init__(self, url: str, settings: EmulatorSettings):
+    def __init__(self, url: str, settings: EmulatorSettings, data_plane_url: str | None = None):
         self.url = url
+        self.data_plane_url = data_plane_url
+        """Where route-optimized endpoints are queried (their `endpoint_url` starts with it)."""
         self.settings = settings
         self.admin_token = settings.admin_token
         self._admin = requests.Session()
@@ -65,6 +67,18 @@ class EmulatorHandle:
         from databricks.sdk import WorkspaceClient
 
         return WorkspaceClient(**self.client_config(token))
+
+    def oauth_client_config(self, client_id: str | None = None) -> dict[str, str]:
+        """Keyword arguments for an OAuth M2M `WorkspaceClient` of a service principal with an OAuth secret
+        in `settings.oauth_clients` (by default the first one)."""
+        client_id = client_id or next(iter(self.settings.oauth_clients))
+        secret = self.settings.oauth_clients[client_id].client_secret
+        return {"host": self.url, "client_id": client_id, "client_secret": secret, "auth_type": "oauth-m2m"}
+
+    def oauth_workspace_client(self, client_id: str | None = None):
+        from databricks.sdk import WorkspaceClient
+
+        return WorkspaceClient(**self.oauth_client_config(client_id))
 
     # ---- admin API --------------------------------------------------------------------------
 
@@ -151,18 +165,20 @@ def _wait_until_healthy(url: str, alive) -> None:
 def running_emulator(settings: EmulatorSettings | None = None, **overrides: Any) -> Iterator[EmulatorHandle]:
     """Serve the emulator in a background thread on 127.0.0.1 (a free port) for the `with` block."""
     settings = _resolve(settings, overrides)
-    sock = bind_loopback("127.0.0.1", 0)
-    url = url_of(sock)
-    server = make_server(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="emulator", daemon=True)
+    sock, data_plane_sock = bind_loopback("127.0.0.1", 0), bind_loopback("127.0.0.1", 0)
+    url, data_plane_url = url_of(sock), url_of(data_plane_sock)
+    server = make_server(settings, data_plane_url=data_plane_url)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock, data_plane_sock]}, name="emulator",
+                              daemon=True)
     thread.start()
     try:
         _wait_until_healthy(url, thread.is_alive)
-        yield EmulatorHandle(url, settings)
+        yield EmulatorHandle(url, settings, data_plane_url)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        data_plane_sock.close()
 
 
 def _drain(stream) -> None:
@@ -192,7 +208,8 @@ def emulator_process(settings: EmulatorSettings | None = None, **overrides: Any)
             # Keep reading the child's output so a full pipe can never block it.
             threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
             _wait_until_healthy(url, lambda: process.poll() is None)
-            yield EmulatorHandle(url, settings)
+            health = requests.get(f"{url}/_emulator/health", timeout=5).json()
+            yield EmulatorHandle(url, settings, health.get("data_plane_url"))
         finally:
             process.terminate()
             try:

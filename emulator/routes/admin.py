@@ -65,8 +65,8 @@ class ModelVersionBody(_Body):
 
 
 @public.get("/health")
-async def health() -> dict:
-    return {"status": "ok"}
+async def health(workspace: CurrentWorkspace) -> dict:
+    return {"status": "ok", "data_plane_url": workspace.data_plane_url}
 
 
 @router.post("/reset")

@@ -7,13 +7,15 @@ CAN_VIEW, changing needs CAN_MANAGE.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from emulator import render
 from emulator.auth import Caller, CurrentWorkspace
 from emulator.errors import does_not_exist
-from emulator.metrics import CONTENT_TYPE
+from emulator.metrics import CONTENT_TYPE, capacity_of
 from emulator.schemas import (
     AiGatewayInput,
     CoreConfigInput,
@@ -21,15 +23,21 @@ from emulator.schemas import (
     NotificationsInput,
     PatchTagsInput,
 )
-from emulator.state import Endpoint, ServedEntity
+from emulator.state import READY, Endpoint, ServedEntity, Workspace
 
 router = APIRouter(prefix="/api/2.0/serving-endpoints")
 
 
+def _detailed(endpoint: Endpoint, level: str | None, workspace: Workspace, request: Request) -> dict:
+    data_plane_url = workspace.data_plane_url or str(request.base_url).rstrip("/")
+    return render.endpoint_detailed(endpoint, level, workspace.settings, data_plane_url)
+
+
 @router.post("")
-async def create_endpoint(body: CreateEndpointInput, caller: Caller, workspace: CurrentWorkspace) -> dict:
+async def create_endpoint(body: CreateEndpointInput, caller: Caller, workspace: CurrentWorkspace,
+                          request: Request) -> dict:
     endpoint = workspace.create(body, caller)
-    return render.endpoint_detailed(endpoint, "CAN_MANAGE", workspace.settings)
+    return _detailed(endpoint, "CAN_MANAGE", workspace, request)
 
 
 @router.get("")
@@ -39,18 +47,22 @@ async def list_endpoints(caller: Caller, workspace: CurrentWorkspace) -> dict:
 
 
 @router.get("/{name}")
-async def get_endpoint(name: str, caller: Caller, workspace: CurrentWorkspace) -> dict:
+async def get_endpoint(name: str, caller: Caller, workspace: CurrentWorkspace, request: Request) -> dict:
     workspace.counters.get_calls[name] += 1
     endpoint = workspace.get(name)
     endpoint.acl.require(caller, "CAN_VIEW", name)
-    return render.endpoint_detailed(endpoint, endpoint.acl.level_of(caller), workspace.settings)
+    return _detailed(endpoint, endpoint.acl.level_of(caller), workspace, request)
 
 
 @router.put("/{name}/config")
-async def update_config(name: str, body: CoreConfigInput, caller: Caller, workspace: CurrentWorkspace) -> dict:
+async def update_config(name: str, body: CoreConfigInput, caller: Caller, workspace: CurrentWorkspace,
+                        request: Request) -> dict:
+    """Changes served entities and traffic only (Databricks: PUT config replaces `served_entities`,
+    `served_models`, `traffic_config`; the legacy `auto_capture_config` is refused). Anything else in the
+    body (tags, description, route_optimized...) is ignored, as the real endpoint ignores it."""
     endpoint = _managed(workspace, name, caller)
     workspace.update_config(endpoint, body, caller)
-    return render.endpoint_detailed(endpoint, endpoint.acl.level_of(caller), workspace.settings)
+    return _detailed(endpoint, endpoint.acl.level_of(caller), workspace, request)
 
 
 @router.patch("/{name}/tags")
@@ -65,17 +77,20 @@ async def patch_tags(name: str, body: PatchTagsInput, caller: Caller, workspace:
 
 @router.put("/{name}/ai-gateway")
 async def put_ai_gateway(name: str, body: AiGatewayInput, caller: Caller, workspace: CurrentWorkspace) -> dict:
+    """Replaces the whole AI Gateway config (PutAiGatewayResponse is the config as stored)."""
     endpoint = _managed(workspace, name, caller)
-    endpoint.ai_gateway = body.as_stored() or None
+    workspace.set_ai_gateway(endpoint, body.as_stored())
     return endpoint.ai_gateway or {}
 
 
 @router.patch("/{name}/notifications")
 async def update_notifications(name: str, body: NotificationsInput, caller: Caller,
                                workspace: CurrentWorkspace) -> dict:
+    """Replaces the endpoint's email notifications (UpdateInferenceEndpointNotificationsResponse)."""
     endpoint = _managed(workspace, name, caller)
-    notifications = body.email_notifications.model_dump(exclude_none=True) if body.email_notifications else None
-    endpoint.email_notifications = notifications or None
+    endpoint.email_notifications = body.email_notifications.model_dump(exclude_none=True) \
+        if body.email_notifications else None
+    notifications = render.email_notifications(endpoint)
     return {"name": name, **({"email_notifications": notifications} if notifications else {})}
 
 
@@ -103,7 +118,12 @@ async def server_logs(name: str, served_name: str, caller: Caller, workspace: Cu
 @router.get("/{name}/metrics")
 async def export_metrics(name: str, caller: Caller, workspace: CurrentWorkspace) -> PlainTextResponse:
     endpoint = _viewed(workspace, name, caller)
-    active = [e.name for e in endpoint.config.entities] if endpoint.config else []
+    now = time.monotonic()
+    active = [
+        capacity_of(e.name, e.spec.workload_size, e.spec.min_provisioned_concurrency,
+                    e.is_scaled_to_zero(now, workspace.settings) or e.deployment != READY)
+        for e in (endpoint.config.entities if endpoint.config else [])
+    ]
     return PlainTextResponse(endpoint.metrics.exposition(name, active), media_type=CONTENT_TYPE)
 
 

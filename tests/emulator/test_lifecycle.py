@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.emulator.conftest import FAST, ROW, entity, routes
 
 
@@ -222,3 +224,77 @@ def test_ai_gateway_put_is_stored_and_shown(api):
 
     assert response.json() == gateway
     assert api.endpoint("ep")["ai_gateway"] == gateway
+
+
+# ---- what each update route changes, and nothing more -------------------------------------------------
+
+EVERYTHING = {
+    "tags": [{"key": "team", "value": "risk"}], "description": "Risk scoring",
+    "email_notifications": {"on_update_failure": ["ops@example.com"]},
+    "ai_gateway": {"usage_tracking_config": {"enabled": True}}, "route_optimized": False,
+    "budget_policy_id": "policy-1",
+}
+
+
+def _outside_config(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k in EVERYTHING}
+
+
+def test_put_config_changes_served_entities_and_traffic_and_nothing_else(api):
+    before = api.create_ready("ep", [entity("1")], **EVERYTHING)
+    body = {"served_entities": [entity("2")], "tags": [{"key": "x", "value": "y"}], "description": "changed",
+            "email_notifications": {"on_update_failure": ["other@example.com"]}, "route_optimized": True,
+            "ai_gateway": {"usage_tracking_config": {"enabled": False}}, "budget_policy_id": "policy-2"}
+
+    assert api.request("PUT", "/api/2.0/serving-endpoints/ep/config", json=body).status_code == 200
+    after = api.wait_settled("ep")
+
+    assert after["config"]["served_entities"][0]["entity_version"] == "2"
+    assert _outside_config(after) == _outside_config(before) == EVERYTHING
+
+
+def test_patch_notifications_replaces_the_email_notifications_only(api):
+    before = api.create_ready("ep", [entity("1")], **EVERYTHING)
+
+    response = api.request("PATCH", "/api/2.0/serving-endpoints/ep/notifications",
+                           json={"email_notifications": {"on_update_success": ["team@example.com"]}})
+
+    assert response.json() == {"name": "ep", "email_notifications": {"on_update_success": ["team@example.com"]}}
+    after = api.endpoint("ep")
+    assert after["email_notifications"] == {"on_update_success": ["team@example.com"]}
+    assert {k: v for k, v in _outside_config(after).items() if k != "email_notifications"} == \
+        {k: v for k, v in _outside_config(before).items() if k != "email_notifications"}
+    assert after["config"]["config_version"] == before["config"]["config_version"]
+
+
+def test_patch_notifications_without_any_clears_them(api):
+    api.create_ready("ep", [entity("1")], **EVERYTHING)
+
+    response = api.request("PATCH", "/api/2.0/serving-endpoints/ep/notifications", json={})
+
+    assert response.json() == {"name": "ep"}
+    assert "email_notifications" not in api.endpoint("ep")
+
+
+def test_put_ai_gateway_and_patch_tags_leave_the_config_alone(api):
+    before = api.create_ready("ep", [entity("1")])
+
+    api.request("PUT", "/api/2.0/serving-endpoints/ep/ai-gateway", json={"usage_tracking_config": {"enabled": True}})
+    api.request("PATCH", "/api/2.0/serving-endpoints/ep/tags", json={"add_tags": [{"key": "env", "value": "dev"}]})
+
+    after = api.endpoint("ep")
+    assert after["state"] == {"ready": "READY", "config_update": "NOT_UPDATING"}
+    assert after["config"] == before["config"]
+
+
+@pytest.mark.parametrize("method,path", [
+    ("PATCH", "/api/2.0/serving-endpoints/ep"), ("PUT", "/api/2.0/serving-endpoints/ep"),
+    ("PATCH", "/api/2.0/serving-endpoints/ep/description"),
+], ids=["patch endpoint", "put endpoint", "patch description"])
+def test_there_is_no_route_that_updates_the_description(api, method, path):
+    api.create_ready("ep", [entity("1")], description="Risk scoring")
+
+    response = api.request(method, path, json={"description": "changed"})
+
+    assert response.status_code in (404, 405)
+    assert api.endpoint("ep")["description"] == "Risk scoring"

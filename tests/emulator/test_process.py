@@ -7,7 +7,7 @@ import pytest
 from emulator.__main__ import main
 from emulator.server import NotLoopbackError, check_loopback
 from emulator.testing import emulator_process
-from tests.emulator.conftest import FAST, WorkspaceApi, entity
+from tests.emulator.conftest import DEPLOYER, FAST, ROW, WorkspaceApi, entity
 
 
 def test_emulator_runs_as_a_process_with_a_settings_file():
@@ -19,6 +19,16 @@ def test_emulator_runs_as_a_process_with_a_settings_file():
 
         assert endpoint.state.ready.value == "READY"
         assert emu.counters()["get_calls"]["ep"] >= 1
+
+
+def test_the_process_serves_route_optimized_endpoints_on_its_data_plane_listener():
+    with emulator_process(**FAST) as emu:
+        WorkspaceApi(emu, DEPLOYER).create_ready("fast", [entity("1")], route_optimized=True)
+
+        answer = emu.oauth_workspace_client().serving_endpoints_data_plane.query("fast", dataframe_records=[ROW])
+
+        assert emu.data_plane_url is not None and emu.data_plane_url != emu.url
+        assert answer.served_model_name == "risk_classifier-1"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])

@@ -1,4 +1,5 @@
-"""The real databricks-sdk WorkspaceClient against the emulator (plain http on loopback, PAT auth).
+"""The real databricks-sdk WorkspaceClient against the emulator (plain http on loopback; PAT auth, and OAuth
+M2M for route-optimized endpoints, whose data plane the sdk reaches through its own token exchange).
 
 The sdk's waiter polls with sleeps of 1 s, 2 s, ... so each `*_and_wait` costs a second or two; the
 endpoint built by `create_and_wait` is shared by this module's read-only tests.
@@ -22,6 +23,7 @@ from databricks.sdk.errors import (
 )
 from databricks.sdk.service.iam import PermissionLevel
 from databricks.sdk.service.serving import (
+    EndpointCoreConfigInput,
     EndpointStateConfigUpdate,
     EndpointStateReady,
     EndpointTag,
@@ -224,3 +226,100 @@ def test_delete_then_get_raises_resource_does_not_exist(w):
 
     with pytest.raises(ResourceDoesNotExist):
         w.serving_endpoints.get("doomed")
+
+
+# ---- AI Gateway, notifications, metrics, legacy inference tables, route optimization ------------------
+
+
+def test_put_ai_gateway_with_rate_limits_inference_table_and_fallback_reads_back(w, created):
+    from databricks.sdk.service.serving import (
+        AiGatewayInferenceTableConfig,
+        AiGatewayRateLimit,
+        AiGatewayRateLimitKey,
+        AiGatewayRateLimitRenewalPeriod,
+        FallbackConfig,
+    )
+
+    limits = [AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=1000,
+                                 key=AiGatewayRateLimitKey.ENDPOINT),
+              AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=100,
+                                 key=AiGatewayRateLimitKey.SERVICE_PRINCIPAL, principal=DEPLOYER)]
+    table = AiGatewayInferenceTableConfig(catalog_name="main", schema_name="serving", table_name_prefix="shared",
+                                          enabled=True)
+
+    put = w.serving_endpoints.put_ai_gateway("shared", rate_limits=limits, inference_table_config=table,
+                                             fallback_config=FallbackConfig(enabled=True))
+
+    assert put.rate_limits == limits
+    assert w.serving_endpoints.get("shared").ai_gateway.inference_table_config == table
+    assert w.serving_endpoints.query("shared", dataframe_records=[ROW]).served_model_name == "risk_classifier-1"
+    w.serving_endpoints.put_ai_gateway("shared")  # back to no gateway config for the other tests
+
+
+def test_the_sdk_waits_out_a_rate_limit_by_itself():
+    from databricks.sdk.service.serving import AiGatewayRateLimit, AiGatewayRateLimitRenewalPeriod
+
+    with running_emulator(**FAST, rate_limit_period_seconds=0.5) as emu:
+        w = emu.workspace_client(emu.token(DEPLOYER))
+        w.serving_endpoints.create_and_wait("limited", config=EndpointCoreConfigInput(
+            name="limited", served_entities=[_entity("1")]), timeout=TIMEOUT)
+        w.serving_endpoints.put_ai_gateway("limited", rate_limits=[
+            AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=1)])
+
+        first = w.serving_endpoints.query("limited", dataframe_records=[ROW])
+        second = w.serving_endpoints.query("limited", dataframe_records=[ROW])  # 429, Retry-After, retried
+
+    assert first.predictions == second.predictions
+
+
+def test_legacy_inference_table_on_create_raises_invalid_parameter_value(w):
+    from databricks.sdk.service.serving import AutoCaptureConfigInput
+
+    config = EndpointCoreConfigInput(name="legacy", served_entities=[_entity("1")],
+                                     auto_capture_config=AutoCaptureConfigInput(catalog_name="main",
+                                                                                schema_name="serving"))
+    with pytest.raises(InvalidParameterValue, match="Legacy inference tables can not be enabled"):
+        w.serving_endpoints.create("legacy", config=config)
+
+
+def test_export_metrics_are_per_minute_gauges(w, created):
+    w.serving_endpoints.query("shared", dataframe_records=[ROW])
+
+    text = w.serving_endpoints.export_metrics("shared").contents.read().decode()
+
+    assert "# TYPE request_count_total gauge" in text
+    assert "# TYPE request_latency_ms histogram" in text
+    assert 'provisioned_concurrent_requests_total{endpoint_name="shared",served_entity_name="risk_classifier-1"} 4' \
+        in text
+
+
+def test_oauth_m2m_client_manages_endpoints(emu, created):
+    m2m = emu.oauth_workspace_client()
+
+    assert m2m.config.auth_type == "oauth-m2m"
+    assert m2m.serving_endpoints.get("shared").permission_level.value == "CAN_MANAGE"
+
+
+def test_route_optimized_endpoint_is_queried_through_the_sdk_data_plane(emu):
+    m2m = emu.oauth_workspace_client()
+    endpoint = m2m.serving_endpoints.create_and_wait(
+        "fast", config=EndpointCoreConfigInput(name="fast", served_entities=[_entity("1")]), route_optimized=True,
+        timeout=TIMEOUT)
+
+    answer = m2m.serving_endpoints_data_plane.query("fast", dataframe_records=[ROW])
+
+    assert endpoint.endpoint_url.startswith(emu.data_plane_url)
+    assert endpoint.data_plane_info.query_info.endpoint_url == endpoint.endpoint_url
+    assert answer.served_model_name == "risk_classifier-1"
+    assert len(answer.predictions) == 1
+
+
+def test_a_pat_client_cannot_use_the_data_plane_of_a_route_optimized_endpoint(emu, w):
+    w.serving_endpoints.create_and_wait(
+        "fast-pat", config=EndpointCoreConfigInput(name="fast-pat", served_entities=[_entity("1")]),
+        route_optimized=True, timeout=TIMEOUT)
+
+    with pytest.raises(ValueError, match="OAuth tokens are not available for pat authentication"):
+        w.serving_endpoints_data_plane.query("fast-pat", dataframe_records=[ROW])
+    with pytest.raises(BadRequest, match="route-optimized"):
+        w.serving_endpoints.query("fast-pat", dataframe_records=[ROW])

@@ -89,3 +89,27 @@ def test_unknown_setting_is_rejected():
 def test_admin_token_must_not_be_a_workspace_token():
     with pytest.raises(ValidationError, match="admin_token must differ"):
         EmulatorSettings(admin_token="dapi-emulator-admin")
+
+
+def test_oauth_clients_load_from_yaml_and_their_secrets_stay_out_of_the_repr(tmp_path):
+    path = tmp_path / "emulator.yaml"
+    path.write_text("oauth_clients:\n  11111111-2222-3333-4444-555555555555:\n"
+                    "    client_secret: a-long-secret-value\n    groups: [ml-ops]\n", encoding="utf-8")
+
+    settings = load_settings(path)
+
+    client = settings.oauth_clients["11111111-2222-3333-4444-555555555555"]
+    assert client.principal("11111111-2222-3333-4444-555555555555").kind == "service_principal"
+    assert client.groups == ("ml-ops",)
+    assert "a-long-secret-value" not in repr(settings) + repr(client)
+
+
+def test_an_oauth_client_cannot_be_a_user():
+    with pytest.raises(ValidationError, match="oauth_clients are service principals"):
+        EmulatorSettings(oauth_clients={"analyst@example.com": {"client_secret": "a-long-secret"}})
+
+
+def test_per_minute_windows_default_to_a_minute():
+    settings = EmulatorSettings()
+
+    assert (settings.metrics_window_seconds, settings.rate_limit_period_seconds) == (60.0, 60.0)

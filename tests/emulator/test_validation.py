@@ -165,3 +165,50 @@ def test_unknown_path_is_404_endpoint_not_found(api):
 
     assert _error(response) == (404, "ENDPOINT_NOT_FOUND")
     assert "No API found for 'GET /api/2.0/nothing-here'" in response.json()["message"]
+
+
+# ---- legacy inference tables (config.auto_capture_config) -------------------------------------------
+
+CAPTURE = {"catalog_name": "main", "schema_name": "serving", "table_name_prefix": "risk"}
+
+
+@pytest.mark.parametrize("capture", [CAPTURE, {**CAPTURE, "enabled": True}], ids=["implied", "enabled"])
+def test_a_legacy_inference_table_on_create_is_refused(api, capture):
+    response = api.request("POST", "/api/2.0/serving-endpoints", json={
+        "name": "ep", "config": {"served_entities": [entity("1")], "auto_capture_config": capture}})
+
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert response.json()["message"].startswith(
+        "Legacy inference tables can not be enabled on new or existing model serving endpoints")
+    assert "ai_gateway.inference_table_config" in response.json()["message"]
+    assert api.get("ep").status_code == 404
+
+
+def test_a_legacy_inference_table_on_a_config_update_is_refused(api):
+    api.create_ready("ep", [entity("1")])
+
+    response = api.request("PUT", "/api/2.0/serving-endpoints/ep/config", json={
+        "served_entities": [entity("2")], "auto_capture_config": CAPTURE})
+
+    assert response.status_code == 400
+    assert "Legacy inference tables" in response.json()["message"]
+    assert api.endpoint("ep")["state"]["config_update"] == "NOT_UPDATING"
+
+
+def test_turning_a_legacy_inference_table_off_is_accepted_and_shows_nothing(api):
+    api.create_ready("ep", [entity("1")])
+
+    response = api.request("PUT", "/api/2.0/serving-endpoints/ep/config", json={
+        "served_entities": [entity("2")], "auto_capture_config": {"enabled": False}})
+
+    assert response.status_code == 200
+    assert "auto_capture_config" not in api.wait_settled("ep")["config"]
+
+
+def test_an_ai_gateway_inference_table_is_accepted_on_create(api):
+    table = {**CAPTURE, "enabled": True}
+
+    body = api.create_ready("ep", [entity("1")], ai_gateway={"inference_table_config": table})
+
+    assert body["ai_gateway"] == {"inference_table_config": table}

@@ -11,6 +11,8 @@ the inputs of the plugin's schema (`provider/schema.py`).
   profiles) of the `pulumi up` process.
 - `EndpointReadiness`: `pulumi up` ends only when the endpoint serves as declared, every entity warm.
 - `EndpointRollout`: staged traffic shifting with gates and automatic rollback.
+- `EndpointNotifications`: the endpoint's e-mail notifications, applied to an existing endpoint too
+  (pulumi-databricks sends them at creation only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from components.config import EndpointSpec
 PACKAGE = "servingops"
 READINESS_TYPE = f"{PACKAGE}:index:EndpointReadiness"
 ROLLOUT_TYPE = f"{PACKAGE}:index:EndpointRollout"
+NOTIFICATIONS_TYPE = f"{PACKAGE}:index:EndpointNotifications"
 
 
 class WorkspaceProvider(pulumi.ProviderResource):
@@ -216,3 +219,32 @@ class EndpointRollout(pulumi.CustomResource):
             "last_good_split": None,
         }
         super().__init__(ROLLOUT_TYPE, name, props, opts)
+
+
+class EndpointNotifications(pulumi.CustomResource):
+    """The e-mail notifications of an existing endpoint, kept as declared (PATCH .../notifications).
+
+    pulumi-databricks (the Terraform provider behind it) sends `email_notifications` when it creates an
+    endpoint and never on update (serving/resource_model_serving.go), so a later change would be planned on
+    every preview and applied never. The endpoint's ModelServing ignores them after creation; this resource
+    applies every change, and a refresh that finds them changed by hand makes the next `up` apply them again.
+    """
+
+    on_update_success: pulumi.Output[list[str]]
+    on_update_failure: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        endpoint_name: pulumi.Input[str],
+        on_update_success: list[str],
+        on_update_failure: list[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "endpoint_name": endpoint_name,
+            "on_update_success": list(on_update_success),
+            "on_update_failure": list(on_update_failure),
+        }
+        super().__init__(NOTIFICATIONS_TYPE, name, props, opts)

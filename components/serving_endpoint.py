@@ -7,8 +7,8 @@ Children, each parented to the component and named from it:
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
   manager groups; the resource is authoritative, so any other direct grant is removed;
 - `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.resources), after both:
-  moves the candidate's traffic to its declared share step by step, with parity and health gates and automatic rollback. It
-  then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
+  moves the candidate's traffic to its declared share step by step, with parity and health gates and
+  automatic rollback. It then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
   ModelServing ignores later changes to them, so Pulumi never undoes the rollout's traffic;
 - `<key>-readiness`: `EndpointReadiness`, last: `pulumi up` ends when the endpoint serves as declared,
   every served entity warm, or fails with the reason.

@@ -289,5 +289,56 @@ class RolloutKind(ResourceKind):
         return outs
 
 
-KINDS: dict[str, ResourceKind] = {kind.token: kind for kind in (ReadinessKind(), RolloutKind())}
+# --------------------------------------------------------------------------------------------------
+# EndpointNotifications
+
+
+def _notifications_body(props: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {key: list(props.get(key) or []) for key in ("on_update_success", "on_update_failure")
+            if props.get(key)}
+
+
+class NotificationsKind(ResourceKind):
+    """`servingops:index:EndpointNotifications`: e-mail notifications kept as declared on an existing endpoint."""
+
+    token = "servingops:index:EndpointNotifications"
+    id_suffix = "notifications"
+    watched = ("endpoint_name", "on_update_success", "on_update_failure")
+    computed = ()
+
+    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name"))
+        for key in ("on_update_success", "on_update_failure"):
+            value = news.get(key)
+            if value not in (None, UNKNOWN) and not (isinstance(value, list) and all(
+                    isinstance(address, str) and "@" in address for address in value)):
+                failures.append(Failure(key, "must be a list of e-mail addresses"))
+        return failures
+
+    def work(self, props, client, policy, log, sleep) -> Work:
+        def run() -> dict[str, Any]:
+            body = _notifications_body(props)
+            client.update_notifications(props["endpoint_name"], body)
+            log(f"{props['endpoint_name']}: e-mail notifications set ({', '.join(body) or 'none'})")
+            return dict(props)
+
+        return Work(run)
+
+    def read(self, props, client):
+        endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None
+        if endpoint is None:
+            return None
+        live = endpoint.get("email_notifications") or {}
+        outs = {**props, "live_email_notifications": live}
+        if {key: sorted(value) for key, value in live.items() if value} != {
+                key: sorted(value) for key, value in _notifications_body(props).items()}:
+            # Changed by hand: the outputs say what is live, so the next `up` applies the declared ones again.
+            outs.update(on_update_success=list(live.get("on_update_success") or []),
+                        on_update_failure=list(live.get("on_update_failure") or []))
+        return outs
+
+
+KINDS: dict[str, ResourceKind] = {
+    kind.token: kind for kind in (ReadinessKind(), RolloutKind(), NotificationsKind())
+}
 

@@ -1,4 +1,4 @@
-"""The `servingops` package schema: both resource types and the provider's configuration, every property
+"""The `servingops` package schema: its resource types and the provider's configuration, every property
 typed and described. `GetSchema` serves it; the program's typed classes (components.resources) send
 exactly these inputs (tests/test_provider_schema.py holds the two to each other)."""
 
@@ -82,6 +82,17 @@ ROLLOUT_OUTPUTS = {
     "live_serving": _p(_STRING, "After a refresh: what the endpoint serves, in words."),
 }
 
+NOTIFICATIONS_INPUTS = {
+    "endpoint_name": _p(_STRING, "The serving endpoint's name in the workspace."),
+    "on_update_success": _p({"type": "array", "items": _STRING}, "Addresses told when a config update succeeds."),
+    "on_update_failure": _p({"type": "array", "items": _STRING}, "Addresses told when a config update fails."),
+}
+NOTIFICATIONS_OUTPUTS = {
+    **NOTIFICATIONS_INPUTS,
+    "live_email_notifications": _p({"type": "object", "additionalProperties": _ANY},
+                                   "After a refresh: the endpoint's notifications as live."),
+}
+
 PROVIDER_INPUTS = {
     "host": _p(_STRING, "Workspace URL; default: databricks-sdk unified authentication (DATABRICKS_HOST, profiles)."),
     "token": _p(_STRING, "Personal access token; default: unified authentication.", secret=True),
@@ -152,6 +163,10 @@ SCHEMA: dict[str, Any] = {
             ROLLOUT_INPUTS, ROLLOUT_OUTPUTS,
             ["endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
              "bake_seconds", "examples"],
+        ),
+        "servingops:index:EndpointNotifications": _resource(
+            "The e-mail notifications of an existing endpoint, applied on every change (PATCH .../notifications).",
+            NOTIFICATIONS_INPUTS, NOTIFICATIONS_OUTPUTS, ["endpoint_name"],
         ),
     },
 }

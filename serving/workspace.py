@@ -183,6 +183,12 @@ class ServingClient:
         """Replace the endpoint's served entities and traffic (PUT .../config)."""
         return self._json("PUT", f"/api/2.0/serving-endpoints/{name}/config", f"update config of {name}", config)
 
+    def update_notifications(self, name: str, email_notifications: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the endpoint's e-mail notifications (PATCH .../notifications); `{}` clears them."""
+        body = {"email_notifications": dict(email_notifications)}
+        return self._json("PATCH", f"/api/2.0/serving-endpoints/{name}/notifications",
+                          f"update notifications of {name}", body)
+
     def metrics(self, name: str) -> str:
         """The endpoint's metrics export (Prometheus text)."""
         response = self._request("GET", f"/api/2.0/serving-endpoints/{name}/metrics", f"metrics of {name}")

@@ -38,6 +38,8 @@ READINESS_INPUTS = {
     "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage of the endpoint's traffic (sums to 100)."),
     "timeout_seconds": _p(_NUMBER, "How long the endpoint may take to be ready; then the deployment fails."),
     "warmup": _p({"$ref": "#/types/servingops:index:Warmup"}, "What every served entity is sent before the end."),
+    "route_optimized": _p({"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an "
+                                               "OAuth token."),
 }
 READINESS_OUTPUTS = {
     **READINESS_INPUTS,
@@ -71,6 +73,8 @@ ROLLOUT_INPUTS = {
                                "Parity gate: per example, the predictions the candidate must give."),
     "health": _p({"$ref": "#/types/servingops:index:HealthGate"}, "Health gate thresholds."),
     "update_timeout_seconds": _p(_NUMBER, "How long one config update may take to serve."),
+    "route_optimized": _p({"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an "
+                                               "OAuth token."),
     "plan": _p({"type": "array", "items": _STRING}, "The steps and gates in words, for `pulumi preview`."),
 }
 ROLLOUT_OUTPUTS = {

@@ -171,8 +171,12 @@ _SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<va
 
 
 def entity_metrics(text: str, served_entity: str) -> dict[str, Any]:
-    """One served entity's counters and latency histogram from a Prometheus metrics export."""
-    counters: dict[str, float] = {}
+    """One served entity's values from a metrics export: gauges and the latency histogram's buckets.
+
+    Databricks exports per-minute values (every series covers the last minute at the moment of the
+    scrape), so one scrape is read as it is, never as the difference of two.
+    """
+    gauges: dict[str, float] = {}
     buckets: dict[float, float] = {}
     for line in text.splitlines():
         match = _SAMPLE.match(line.strip())
@@ -186,19 +190,19 @@ def entity_metrics(text: str, served_entity: str) -> dict[str, Any]:
             bound = labels.get("le", "+Inf")
             buckets[math.inf if bound == "+Inf" else float(bound)] = value
         else:
-            counters[name] = value
-    return {"counters": counters, "buckets": buckets}
+            gauges[name] = value
+    return {"gauges": gauges, "buckets": buckets}
 
 
-def histogram_p95(before: Mapping[float, float], after: Mapping[float, float]) -> float | None:
-    """The 95th percentile of the requests between two scrapes of a cumulative histogram, interpolated
-    within its bucket as Prometheus' histogram_quantile does."""
-    bounds = sorted(after)
-    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+def histogram_quantile(buckets: Mapping[float, float], fraction: float) -> float | None:
+    """A quantile of the requests a (cumulative-bucket) histogram holds, interpolated within its bucket as
+    Prometheus' histogram_quantile does; None when it holds no request."""
+    bounds = sorted(buckets)
+    counts = [buckets[b] for b in bounds]
     total = counts[-1] if counts else 0
     if total <= 0:
         return None
-    rank = 0.95 * total
+    rank = fraction * total
     lower, previous = 0.0, 0.0
     for bound, cumulative in zip(bounds, counts, strict=True):
         if cumulative >= rank:
@@ -223,6 +227,10 @@ class StepReport:
     p95_latency_ms: float
     sources: list[str]
     reason: str = ""
+    tripped_by: str = ""
+    """Which source failed the step: `probes` (our own requests) or `metrics` (the endpoint's export)."""
+    observed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per source, what it saw: requests, errors, error rate, p95 (and the export's p50/p99)."""
     samples: list[dict[str, Any]] = field(default_factory=list)
     """The last probe answers (status, latency), for the report of a failed step."""
 
@@ -391,7 +399,6 @@ class Rollout:
         """Probe the candidate for the bake time (and until enough requests were seen), then judge it."""
         plan = self.plan
         started = self.clock()
-        before = self._metrics()
         samples: list[tuple[int, float]] = []
         index = 0
         while True:
@@ -410,7 +417,7 @@ class Rollout:
                 break
             # Once enough requests were seen, the step ends when its bake time does, not a probe later.
             self.sleep(min(plan.probe_interval_seconds, remaining) if enough else plan.probe_interval_seconds)
-        return self._judge(share, started, samples, before, self._metrics())
+        return self._judge(share, started, samples, self._metrics())
 
     def _metrics(self) -> dict[str, Any] | None:
         try:
@@ -419,44 +426,55 @@ class Rollout:
             return None  # the workspace does not export metrics: probes alone decide
 
     def _judge(self, share: int, started: float, samples: list[tuple[int, float]],
-               before: dict[str, Any] | None, after: dict[str, Any] | None) -> StepReport:
+               metrics: dict[str, Any] | None) -> StepReport:
+        """Each source judged on its own; the step fails when either does, and the report says which.
+
+        Probes: our own requests straight to the candidate during the bake (error rate, p95). Metrics: the
+        endpoint's export at the end of the bake, per-minute values that count every request the candidate
+        answered in the last minute, callers' included (5xx rate, p95 of its latency histogram; its P50/P99
+        are reported). The export is judged only once it holds `min_requests` requests.
+        """
         plan = self.plan
-        requests = len(samples)
         errors = sum(1 for status, _ in samples if status != 200)
-        error_rate = errors / requests
-        p95 = percentile([latency for _, latency in samples], 0.95)
-        sources = ["probes"]
-        if before is not None and after is not None and after["counters"]:
-            # The export counts every request the candidate answered, callers' included: the worse of the
-            # two views decides.
-            served = after["counters"].get("request_count_total", 0) - before["counters"].get("request_count_total", 0)
-            failed = (after["counters"].get("request_5xx_count_total", 0)
-                      - before["counters"].get("request_5xx_count_total", 0))
-            if served > 0:
-                sources.append("metrics")
-                requests = max(requests, int(served))
-                if failed / served > error_rate:
-                    error_rate, errors = failed / served, int(failed)
-                exported_p95 = histogram_p95(before["buckets"], after["buckets"])
-                if exported_p95 is not None:
-                    p95 = max(p95, exported_p95)
+        observed: dict[str, dict[str, Any]] = {"probes": {
+            "requests": len(samples), "errors": errors, "error_rate": round(errors / len(samples), 4),
+            "p95_latency_ms": round(percentile([latency for _, latency in samples], 0.95), 1),
+        }}
+        if metrics is not None:
+            served = metrics["gauges"].get("request_count_total", 0.0)
+            if served >= plan.min_requests:
+                failed = metrics["gauges"].get("request_5xx_count_total", 0.0)
+                exported = {q: histogram_quantile(metrics["buckets"], q) for q in (0.5, 0.95, 0.99)}
+                observed["metrics"] = {
+                    "requests": int(served), "errors": int(failed), "error_rate": round(failed / served, 4),
+                    "p95_latency_ms": round(exported[0.95] or 0.0, 1),
+                    "p50_latency_ms": round(exported[0.5] or 0.0, 1),
+                    "p99_latency_ms": round(exported[0.99] or 0.0, 1),
+                }
+        verdicts = []
+        for source, seen in observed.items():
+            if seen["error_rate"] > plan.max_error_rate:
+                verdicts.append((source, f"error rate {seen['error_rate']:.2%} > {plan.max_error_rate:.2%} over "
+                                         f"{seen['requests']} requests ({source})"))
+            elif seen["p95_latency_ms"] > plan.max_p95_latency_ms:
+                verdicts.append((source, f"p95 latency {seen['p95_latency_ms']:.0f}ms > {plan.max_p95_latency_ms:g}ms "
+                                         f"over {seen['requests']} requests ({source})"))
+        # The headline numbers are the worse of the sources, as before; `observed` keeps each.
+        worst = max(observed.values(), key=lambda seen: (seen["error_rate"], seen["p95_latency_ms"]))
         report = StepReport(
             share=share,
-            verdict="passed",
+            verdict="failed" if verdicts else "passed",
             seconds=round(self.clock() - started, 3),
-            requests=requests,
-            errors=errors,
-            error_rate=round(error_rate, 4),
-            p95_latency_ms=round(p95, 1),
-            sources=sources,
+            requests=max(seen["requests"] for seen in observed.values()),
+            errors=worst["errors"],
+            error_rate=max(seen["error_rate"] for seen in observed.values()),
+            p95_latency_ms=max(seen["p95_latency_ms"] for seen in observed.values()),
+            sources=list(observed),
             samples=[{"status": status, "latency_ms": round(latency, 1)} for status, latency in samples[-10:]],
+            observed=observed,
         )
-        if error_rate > plan.max_error_rate:
-            report.verdict = "failed"
-            report.reason = f"error rate {error_rate:.2%} > {plan.max_error_rate:.2%} over {requests} requests"
-        elif p95 > plan.max_p95_latency_ms:
-            report.verdict = "failed"
-            report.reason = f"p95 latency {p95:.0f}ms > {plan.max_p95_latency_ms:g}ms over {requests} requests"
+        if verdicts:
+            report.tripped_by, report.reason = verdicts[0]
         return report
 
     # --- the run -----------------------------------------------------------------------------------
@@ -519,7 +537,8 @@ class Rollout:
         serving = serving_summary(self._live().get("config"))
         raise RolloutError(
             f"endpoint {plan.endpoint}: rollout of {plan.candidate} stopped at step {step.share}%: health gate "
-            f"failed: {step.reason} (sources: {', '.join(step.sources)}; last samples: {samples}). All traffic "
+            f"failed: {step.reason}; tripped by the {step.tripped_by} (sources: {', '.join(step.sources)}; last "
+            f"samples: {samples}). All traffic "
             f"is back on {plan.stable}, serving {serving}, {self.clock() - tripped:.1f}s after the gate tripped.",
             report.outputs(),
         )

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from databricks.sdk.core import Config
 
-from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, histogram_p95
+from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, entity_metrics, histogram_quantile
 from serving.verification import PollPolicy
 from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
@@ -240,7 +240,50 @@ def test_a_new_candidate_is_added_at_0_percent_first(workspace, client):
     assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
 
 
-def test_the_histogram_p95_interpolates_within_its_bucket():
-    before = {5.0: 0, 10.0: 0, 25.0: 0, float("inf"): 0}
-    after = {5.0: 0, 10.0: 50, 25.0: 100, float("inf"): 100}
-    assert histogram_p95(before, after) == pytest.approx(23.5)
+def test_a_histogram_quantile_interpolates_within_its_bucket_as_prometheus_does():
+    buckets = {5.0: 0, 10.0: 50, 25.0: 100, float("inf"): 100}
+    assert histogram_quantile(buckets, 0.95) == pytest.approx(23.5)
+    assert histogram_quantile(buckets, 0.5) == pytest.approx(10.0)
+    assert histogram_quantile({5.0: 0, float("inf"): 0}, 0.95) is None
+
+
+PER_MINUTE_EXPORT = """\
+# TYPE request_count_total gauge
+request_count_total{endpoint_name="e",served_entity_name="risk_classifier-4"} 200
+# TYPE request_5xx_count_total gauge
+request_5xx_count_total{endpoint_name="e",served_entity_name="risk_classifier-4"} 30
+request_count_total{endpoint_name="e",served_entity_name="risk_classifier-3"} 900
+request_latency_ms_bucket{endpoint_name="e",served_entity_name="risk_classifier-4",le="50"} 100
+request_latency_ms_bucket{endpoint_name="e",served_entity_name="risk_classifier-4",le="100"} 200
+request_latency_ms_bucket{endpoint_name="e",served_entity_name="risk_classifier-4",le="+Inf"} 200
+"""
+
+
+def test_the_health_gate_reads_one_per_minute_scrape_as_it_is_and_says_which_source_tripped():
+    rollout = Rollout(None, plan("e", 100), FAST)  # type: ignore[arg-type] - judging sends nothing
+    metrics = entity_metrics(PER_MINUTE_EXPORT, "risk_classifier-4")
+    assert metrics["gauges"] == {"request_count_total": 200.0, "request_5xx_count_total": 30.0}
+    probes = [(200, 20.0)] * 10  # our own requests all fine
+    step = rollout._judge(10, 0.0, probes, metrics)
+    assert step.verdict == "failed" and step.tripped_by == "metrics"
+    assert step.reason == "error rate 15.00% > 5.00% over 200 requests (metrics)"
+    assert step.observed["probes"] == {"requests": 10, "errors": 0, "error_rate": 0.0, "p95_latency_ms": 20.0}
+    assert step.observed["metrics"]["p50_latency_ms"] == 50.0
+    assert step.observed["metrics"]["p99_latency_ms"] == 99.0  # rank 198 of 200: 50 + 50 * 98/100
+
+
+def test_the_probes_decide_alone_while_the_export_holds_too_few_requests():
+    rollout = Rollout(None, plan("e", 100, min_requests=6), FAST)  # type: ignore[arg-type]
+    quiet = entity_metrics(PER_MINUTE_EXPORT.replace(" 200\n", " 3\n", 1), "risk_classifier-4")
+    step = rollout._judge(10, 0.0, [(500, 20.0)] * 6, quiet)
+    assert step.sources == ["probes"] and step.tripped_by == "probes"
+    assert step.reason == "error rate 100.00% > 5.00% over 6 requests (probes)"
+
+
+def test_a_bake_reports_the_exports_latencies_next_to_the_probes(workspace, client):
+    name = new_endpoint(workspace, "observed")
+    report = Rollout(client, plan(name, 10, min_requests=6), FAST).run()
+    [step] = report.steps
+    assert step.sources == ["probes", "metrics"]
+    assert step.observed["metrics"]["requests"] >= 6
+    assert {"p50_latency_ms", "p99_latency_ms", "p95_latency_ms"} <= set(step.observed["metrics"])

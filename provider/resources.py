@@ -133,6 +133,7 @@ def expectation_of(props: Mapping[str, Any]) -> Expectation:
         timeout_seconds=float(props["timeout_seconds"]),
         input_example=warmup.get("input_example"),
         warmup_timeout_seconds=float(warmup.get("timeout_seconds", 900)),
+        route_optimized=bool(props.get("route_optimized", False)),
     )
 
 
@@ -141,7 +142,7 @@ class ReadinessKind(ResourceKind):
 
     token = "servingops:index:EndpointReadiness"
     id_suffix = "readiness"
-    watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup")
+    watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup", "route_optimized")
     computed = ("verified_versions", "verified_traffic", "warmed", "route", "waited_seconds", "polls",
                 "config_version", "fingerprint")
 
@@ -229,6 +230,7 @@ def plan_of(props: Mapping[str, Any]) -> RolloutPlan:
         min_requests=int(health.get("min_requests", 20)),
         probe_interval_seconds=float(health.get("probe_interval_seconds", 1.0)),
         update_timeout_seconds=float(props.get("update_timeout_seconds", 2100)),
+        route_optimized=bool(props.get("route_optimized", False)),
     )
 
 
@@ -248,7 +250,7 @@ class RolloutKind(ResourceKind):
     token = "servingops:index:EndpointRollout"
     id_suffix = "rollout"
     watched = ("endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
-               "bake_seconds", "examples", "tolerance", "expected_predictions", "health")
+               "bake_seconds", "examples", "tolerance", "expected_predictions", "health", "route_optimized")
     computed = ("report", "last_good_split")
 
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:

@@ -38,8 +38,10 @@ from serving.verification import (
     routes_of,
     serving_summary,
 )
-from serving.workspace import ServingApiError, ServingClient
+from serving.workspace import Invocation, ServingApiError, ServingClient
 
+ROUTE_ATTEMPTS = 200
+"""Requests through a route-optimized endpoint's split to reach one entity, at most."""
 # Fields of a served entity that make a config different (what a PUT would change).
 ENTITY_FIELDS = (
     "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
@@ -76,6 +78,8 @@ class RolloutPlan:
     min_requests: int = 20
     probe_interval_seconds: float = 1.0
     update_timeout_seconds: float = 2100.0
+    route_optimized: bool = False
+    """Reached only through its traffic split (its own URL, OAuth): parity runs at the first step."""
 
     @property
     def target_share(self) -> int:
@@ -311,6 +315,7 @@ class Rollout:
             timeout_seconds=self.plan.update_timeout_seconds,
             input_example=self.plan.examples[0],
             warmup_timeout_seconds=self.plan.update_timeout_seconds,
+            route_optimized=self.plan.route_optimized,
         )
         return Readiness(self.client, expectation, self.policy, self.log, self.clock, self.sleep)
 
@@ -356,29 +361,37 @@ class Rollout:
 
     # --- gates -------------------------------------------------------------------------------------
 
-    def parity(self) -> dict[str, Any]:
+    def _answer_of(self, readiness: Readiness, entity: str, example: Mapping[str, Any], deadline: float,
+                   what: str) -> Invocation:
+        """`entity`'s answer to `example`: asked directly, or on a route-optimized endpoint through the
+        traffic split until `entity` is the one that answers (bounded)."""
+        if not self.plan.route_optimized:
+            return readiness.answer(entity, deadline, example, what=what, fix="rollout.parity.examples")[0]
+        for _ in range(ROUTE_ATTEMPTS):
+            answer = readiness.answer(None, deadline, example, what=what, fix="rollout.parity.examples")[0]
+            if answer.served_model == entity:
+                return answer
+        raise ReadinessError(f"endpoint {self.plan.endpoint}: {entity} did not answer {what} through the "
+                             f"route-optimized URL in {ROUTE_ATTEMPTS} requests")
+
+    def parity(self, moved: str = "before any traffic moved") -> dict[str, Any]:
         """The candidate and the stable (or the expected predictions) agree on every example."""
         readiness = self._readiness(self.plan.split(0))
         deadline = self.clock() + self.plan.update_timeout_seconds
         worst = 0.0
         for index, example in enumerate(self.plan.examples):
+            what = f"parity example {index + 1}"
             try:
-                candidate, _ = readiness.answer(
-                    self.plan.candidate, deadline, example, what=f"parity example {index + 1}",
-                    fix="rollout.parity.examples",
-                )
+                candidate = self._answer_of(readiness, self.plan.candidate, example, deadline, what)
                 if self.plan.expected_predictions is not None:
                     reference, against = self.plan.expected_predictions[index], "the expected predictions"
                     reference_values = predictions(json.dumps({"predictions": reference}))
                 else:
-                    stable, _ = readiness.answer(
-                        self.plan.stable, deadline, example, what=f"parity example {index + 1}",
-                        fix="rollout.parity.examples",
-                    )
+                    stable = self._answer_of(readiness, self.plan.stable, example, deadline, what)
                     against, reference_values = self.plan.stable, predictions(stable.body)
             except ReadinessError as error:
                 raise RolloutError(
-                    f"endpoint {self.plan.endpoint}: parity gate failed before any traffic moved: {error}",
+                    f"endpoint {self.plan.endpoint}: parity gate failed {moved}: {error}",
                     {"gate": "parity", "example": index + 1},
                 ) from None
             candidate_values = predictions(candidate.body)
@@ -387,7 +400,7 @@ class Rollout:
             if gap > self.plan.tolerance:
                 shown = "different shapes" if math.isinf(gap) else f"differ by up to {gap:g}"
                 raise RolloutError(
-                    f"endpoint {self.plan.endpoint}: parity gate failed before any traffic moved: on example "
+                    f"endpoint {self.plan.endpoint}: parity gate failed {moved}: on example "
                     f"{index + 1}, {self.plan.candidate} predicts {candidate_values[:10]} and {against} "
                     f"{reference_values[:10]} ({shown}; tolerance {self.plan.tolerance:g})",
                     {"gate": "parity", "example": index + 1, "difference": gap, "tolerance": self.plan.tolerance},
@@ -401,13 +414,25 @@ class Rollout:
         started = self.clock()
         samples: list[tuple[int, float]] = []
         index = 0
+        sent = 0
         while True:
             answer = self.client.invoke(
-                plan.endpoint, plan.examples[index % len(plan.examples)], served_entity=plan.candidate,
+                plan.endpoint, plan.examples[index % len(plan.examples)],
+                # A route-optimized endpoint is probed through its split: the candidate's answers count.
+                served_entity=None if plan.route_optimized else plan.candidate,
                 timeout=max(1.0, min(130.0, plan.max_p95_latency_ms / 1000 * 4)),
+                route_optimized=plan.route_optimized,
             )
             index += 1
-            samples.append((answer.status, answer.seconds * 1000))
+            sent += 1
+            # A failure that names no entity is counted against the candidate: the stricter reading.
+            if answer.served_model in (plan.candidate, None) or not plan.route_optimized:
+                samples.append((answer.status, answer.seconds * 1000))
+            if not samples:
+                if sent >= ROUTE_ATTEMPTS:
+                    raise RolloutError(f"endpoint {plan.endpoint}: {plan.candidate} answered none of {sent} probes "
+                                       f"through the route-optimized URL at {share}%")
+                continue
             errors = sum(1 for status, _ in samples if status != 200)
             enough = len(samples) >= plan.min_requests
             if enough and errors / len(samples) > plan.max_error_rate:
@@ -509,12 +534,23 @@ class Rollout:
             report.last_good_split = plan.split(walk[0])
         else:
             # Parity retries "still starting" answers, so it also carries a cold candidate through its start.
-            report.parity = self.parity()
+            # A route-optimized endpoint reaches the candidate only through its split: there parity waits
+            # for the first step, and a failure puts all traffic back on the stable entity.
+            deferred = plan.route_optimized and not current
+            if not deferred:
+                report.parity = self.parity()
             shares = ([current] if current else []) + walk  # a resumed share is judged again first
             for share in shares:
                 if share != current:
                     self._say(f"{share}% to {plan.candidate}")
                     self._apply(plan.split(share))
+                if deferred:
+                    deferred = False
+                    try:
+                        report.parity = self.parity(moved=f"at the first step ({share}%)")
+                    except RolloutError as error:
+                        self._apply(plan.split(0))
+                        raise RolloutError(f"{error}. All traffic is back on {plan.stable}.", error.report) from None
                 step = self.bake(share)
                 report.steps.append(step)
                 self._say(f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "

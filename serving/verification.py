@@ -70,6 +70,8 @@ class Expectation:
     timeout_seconds: float
     input_example: Mapping[str, Any] | None = None
     warmup_timeout_seconds: float = 900.0
+    route_optimized: bool = False
+    """Called at its own URL with an OAuth token, through its traffic split only."""
 
     @property
     def served_versions(self) -> dict[str, str]:
@@ -393,12 +395,52 @@ class Readiness:
 
     def warm(self, deadline: float) -> tuple[dict[str, EntityWarmup], dict[str, Any]]:
         """Warm every served entity directly, concurrently, then send one request through the route."""
+        if self.expectation.route_optimized:
+            return self.warm_through_route(deadline)
         entities = self.expectation.served_entities
         with ThreadPoolExecutor(max_workers=len(entities), thread_name_prefix="warmup") as pool:
             futures = {entity.name: pool.submit(self.warm_entity, entity, deadline) for entity in entities}
             warmups = {name: future.result() for name, future in futures.items()}
         answer = self.answer(None, deadline)[0]
         route = {"served_model": answer.served_model, "latency_ms": round(answer.seconds * 1000, 1)}
+        return warmups, route
+
+    def warm_through_route(self, deadline: float) -> tuple[dict[str, EntityWarmup], dict[str, Any]]:
+        """A route-optimized endpoint has no per-entity URL: send requests through its traffic split until
+        every entity with a share has answered (the `served-model-name` header says who did). An entity at
+        0% takes no request there, so it cannot be warmed: the route output names it."""
+        sharing = [entity for entity in self.expectation.served_entities if self.expectation.traffic.get(entity.name)]
+        pending = {entity.name: entity for entity in sharing}
+        warmups: dict[str, EntityWarmup] = {}
+        started, attempts = self.clock(), 0
+        answer = None
+        # Each request reaches an entity with its share's probability: 20 tries per entity and percent of
+        # the smallest share makes missing one vanishingly unlikely.
+        smallest = min((self.expectation.traffic[name] for name in pending), default=100)
+        budget = 20 * max(1, len(pending)) * max(1, 100 // max(1, smallest))
+        while pending and attempts < budget:
+            answer, tries = self.answer(None, deadline)
+            attempts += tries
+            entity = pending.pop(answer.served_model or "", None)
+            if entity is not None:
+                warmups[entity.name] = EntityWarmup(
+                    version=entity.entity_version, attempts=attempts,
+                    first_request_seconds=round(self.clock() - started, 3),
+                    warm_latency_ms=round(answer.seconds * 1000, 1),
+                )
+                self.log(f"{self.expectation.endpoint}: {entity.name} answered through the route after "
+                         f"{attempts} request(s)")
+        if pending:
+            raise ReadinessError(
+                f"endpoint {self.expectation.endpoint}: {', '.join(sorted(pending))} never answered through the "
+                f"route-optimized URL in {attempts} requests, although the traffic split gives them a share"
+            )
+        if answer is None:
+            answer = self.answer(None, deadline)[0]
+        route = {
+            "served_model": answer.served_model, "latency_ms": round(answer.seconds * 1000, 1),
+            "not_warmed": sorted(e.name for e in self.expectation.served_entities if e.name not in warmups),
+        }
         return warmups, route
 
     def warm_entity(self, entity: DeclaredEntity, deadline: float) -> EntityWarmup:
@@ -424,7 +466,8 @@ class Readiness:
         timeout = max(1.0, min(MAX_INVOCATION_SECONDS, deadline - self.clock()))
         body = body if body is not None else self.expectation.input_example
         assert body is not None
-        return self.client.invoke(self.expectation.endpoint, body, served_entity=served_entity, timeout=timeout)
+        return self.client.invoke(self.expectation.endpoint, body, served_entity=served_entity, timeout=timeout,
+                                  route_optimized=self.expectation.route_optimized)
 
     def answer(
         self, served_entity: str | None, deadline: float, body: Mapping[str, Any] | None = None,

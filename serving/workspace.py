@@ -127,6 +127,8 @@ class ServingClient:
         self._data.mount("https://", adapter)
         self.get_calls = 0
         """GET calls made so far (the readiness benchmark compares polling cost with the sdk waiter's)."""
+        self._data_plane_tokens: Any = None
+        self._query_info: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def from_stack_config(cls, lookup: Callable[[str], Any]) -> ServingClient:
@@ -198,21 +200,59 @@ class ServingClient:
 
     # --- data plane ------------------------------------------------------------------------------
 
+    def _route_optimized_target(self, name: str) -> tuple[str, dict[str, str]]:
+        """A route-optimized endpoint's own URL and the headers with an OAuth token for it.
+
+        Databricks answers route-optimized endpoints only at their `endpoint_url`, and only with an OAuth
+        token scoped to the endpoint: databricks-sdk's data-plane token source exchanges the workspace's
+        OAuth token for one (as `serving_endpoints_data_plane.query` does), refreshing it before it expires.
+        """
+        if name not in self._query_info:
+            endpoint = self.get_endpoint(name) or {}
+            info = (endpoint.get("data_plane_info") or {}).get("query_info") or {}
+            if not info.get("endpoint_url"):
+                raise ServingApiError(f"query {name}", 400, "NOT_ROUTE_OPTIMIZED",
+                                      f"endpoint {name} has no route-optimized URL (data_plane_info.query_info)")
+            self._query_info[name] = (info["endpoint_url"], info.get("authorization_details") or "")
+        url, details = self._query_info[name]
+        if self._data_plane_tokens is None:
+            from databricks.sdk.data_plane import DataPlaneTokenSource
+
+            self._data_plane_tokens = DataPlaneTokenSource(self._config.host, self._config.oauth_token)
+        try:
+            token = self._data_plane_tokens.token(url, details)
+        except Exception as error:  # noqa: BLE001 - the sdk raises several kinds; the message says what to do
+            raise ServingApiError(
+                f"query {name}", 401, "OAUTH_REQUIRED",
+                f"endpoint {name} is route-optimized and answers only OAuth tokens; authenticate the deployment as "
+                f"a service principal (clientId/clientSecret), not with a personal access token "
+                f"({type(error).__name__})",
+            ) from None
+        return url, {"Authorization": f"{token.token_type or 'Bearer'} {token.access_token}",
+                     "Content-Type": "application/json"}
+
     def invoke(
-        self, name: str, body: Mapping[str, Any], *, served_entity: str | None = None, timeout: float = 130.0
+        self, name: str, body: Mapping[str, Any], *, served_entity: str | None = None, timeout: float = 130.0,
+        route_optimized: bool = False,
     ) -> Invocation:
         """POST a request to the endpoint (through its traffic split) or to one served entity directly.
 
-        Never raises for an HTTP or connection failure: the caller decides what each outcome means.
+        A route-optimized endpoint is called at its own URL with an OAuth token, through its traffic split
+        only (Databricks has no per-entity URL there). Never raises for an HTTP or connection failure: the
+        caller decides what each outcome means; a missing OAuth identity raises `ServingApiError`.
         """
-        path = f"/serving-endpoints/{name}/invocations"
-        if served_entity is not None:
-            path = f"/serving-endpoints/{name}/served-models/{served_entity}/invocations"
         started = time.monotonic()
+        if route_optimized:
+            if served_entity is not None:
+                raise ValueError("a route-optimized endpoint is called through its traffic split only")
+            url, headers = self._route_optimized_target(name)
+        else:
+            path = f"/serving-endpoints/{name}/invocations"
+            if served_entity is not None:
+                path = f"/serving-endpoints/{name}/served-models/{served_entity}/invocations"
+            url, headers = f"{self._host}{path}", self._headers()
         try:
-            response = self._data.post(
-                f"{self._host}{path}", headers=self._headers(), data=json.dumps(body), timeout=timeout
-            )
+            response = self._data.post(url, headers=headers, data=json.dumps(body), timeout=timeout)
         except requests.RequestException as error:
             # The exception text names the URL and the failure, not headers: still, keep only its type.
             return Invocation(0, time.monotonic() - started, type(error).__name__, None, None)

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.config import StackConfigError
+from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
 from policy.rules import PolicyConfigError, Verdict
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
@@ -83,21 +82,17 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
     return parser
 
 
-def _stack_document(path: Path) -> dict[str, Any]:
+def _stack_file(path: Path) -> StackFile:
+    """The stack file as the Pulumi CLI reads it; one that cannot be read at all is an invalid stack file."""
     try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ReviewError("invalid_stack_file", f"{path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ReviewError("invalid_stack_file", f"{path.name} is not valid YAML:\n{error}") from None
-    if not isinstance(document, dict):
-        raise ReviewError("invalid_stack_file", f"{path.name} must be a YAML map with a `config:` key")
-    return document
+        return read_stack_file(path)
+    except UnreadableStackFileError as error:
+        raise ReviewError("invalid_stack_file", str(error)) from None
 
 
-def _run(stack: str, project_dir: Path, document: dict[str, Any] | None = None) -> ProgramRun:
+def _run(stack: str, project_dir: Path, source: StackFile | None = None) -> ProgramRun:
     try:
-        return run_program(stack, project_dir=project_dir, document=document)
+        return run_program(stack, project_dir=project_dir, source=source or _stack_file(stack_file(stack, project_dir)))
     except StackConfigError as error:
         raise ReviewError("invalid_stack_file", str(error), list(error.problems)) from None
 
@@ -149,7 +144,7 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
     path = args.stack_file or stack_file(args.stack, project_dir)
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
-        run = _run(args.stack, project_dir, _stack_document(path))
+        run = _run(args.stack, project_dir, _stack_file(path))
         verdicts = check_run(run, pack_config)
     except PolicyConfigError as error:
         raise ReviewError("invalid_policy_config", f"policy config: {error}") from None

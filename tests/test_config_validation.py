@@ -87,7 +87,7 @@ def test_served_name_defaults_to_model_short_name_and_version():
 def test_unknown_key_is_reported_not_ignored():
     assert problems_of(lambda v: first_model(v).update(workload_sise="Small")) == [
         "endpoints.risk.served_models[0].workload_sise: unknown key; "
-        "check its spelling against the config reference in README.md"
+        "did you mean `workload_size`? (see the config reference in README.md)"
     ]
 
 
@@ -208,7 +208,7 @@ def test_at_most_30_environment_variables():
 def test_a_credential_named_variable_must_be_a_secret_reference_and_its_value_is_not_echoed():
     (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"API_TOKEN": "s3cr3t-value"}))
     assert problem == (
-        "endpoints.risk.served_models[0].environment_vars: API_TOKEN holds a credential in plain text; "
+        "endpoints.risk.served_models[0].environment_vars.API_TOKEN = [hidden]: holds a credential in plain text; "
         "write it as a reference `{{secrets/<scope>/<key>}}` to a Databricks secret"
     )
     assert "s3cr3t-value" not in problem
@@ -217,13 +217,17 @@ def test_a_credential_named_variable_must_be_a_secret_reference_and_its_value_is
 def test_a_databricks_token_value_is_refused_whatever_the_variable_name():
     token = "dapi" + "0123456789abcdef" * 2
     (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"UPSTREAM": token}))
-    assert "UPSTREAM holds a credential in plain text" in problem
+    assert problem.startswith(
+        "endpoints.risk.served_models[0].environment_vars.UPSTREAM = [hidden]: holds a credential in plain text"
+    )
     assert token not in problem
 
 
 def test_a_malformed_secret_reference_is_refused():
-    (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"KEY": "{{secrets/scope-only}}"}))
-    assert "KEY holds a credential in plain text" in problem
+    assert problems_of(lambda v: first_model(v).update(environment_vars={"KEY": "{{secrets/scope-only}}"})) == [
+        "endpoints.risk.served_models[0].environment_vars.KEY = '{{secrets/scope-only}}': "
+        "is not a secret reference; write it as `{{secrets/<scope>/<key>}}`"
+    ]
 
 
 def test_a_well_formed_secret_reference_is_accepted():

@@ -124,6 +124,8 @@ def _tag_key(key: str) -> str:
 
 
 def _tag_value(value: str) -> str:
+    if TOKEN_VALUE_PATTERN.search(value):
+        raise _fail("tag_credential", "holds a Databricks token; tags are plain text: remove it")
     if len(value) > MAX_TAG_VALUE_LENGTH:
         raise _fail("tag_value", f"tag values are at most {MAX_TAG_VALUE_LENGTH} characters, this one has {len(value)}")
     return value
@@ -815,12 +817,15 @@ _TYPE_ERRORS = {"model_type", "model_attributes_type", "dict_type", "list_type",
 # Rules whose (flat) value helps to see the problem; other rules about a whole object show only the key path.
 _SHOWS_VALUE = {"routes"}
 # Rules about a key's name: its value is beside the point.
-_KEY_RULES = {"environment_var_name", "endpoint_key", "extra_forbidden"}
+_KEY_RULES = {"environment_var_name", "endpoint_key", "tag_key"}
+_LONGEST_KEY_SHOWN = 60
 
 
 def _key_part(part: str | int) -> str:
     if isinstance(part, int):
         return f"[{part}]"
+    if len(part) > _LONGEST_KEY_SHOWN:
+        part = f"{part[:20]}...({len(part)} characters)"
     return part if part and not re.search(r"[.\s\[\]\"]", part) else json.dumps(part)
 
 
@@ -979,7 +984,10 @@ def describe_yaml_problems(problems: Iterable[YamlProblem], project: str = PROJE
         if problem.kind == "bool_word" and _expects_bool(loc):
             continue  # `scale_to_zero: yes` is true for every reader
         path = _key_path(loc) or "the file"
-        if problem.kind in ("duplicate_key", "key_type", "tag"):
+        if problem.kind == "duplicate_key":
+            lines.append(f"{path}: {problem.rule}")
+            continue
+        if problem.kind in ("key_type", "tag"):
             lines.append(f"{path}: {problem.rule} (line {problem.line})")
             continue
         names = [part for part in loc if isinstance(part, str)]
@@ -1084,10 +1092,13 @@ def load_stack_config() -> StackConfig:
         raw = get_config(f"{PROJECT}:{key}")
         if raw is None:
             continue
+        if raw == "":
+            values[key] = None  # `endpoints:` with nothing under it: "must be a map ..., not empty"
+            continue
         try:
             values[key] = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
             values[key] = raw  # plain text where a map is expected: the model says so, with its key path
-    plaintext = {key: not is_config_secret(key) for key in CREDENTIAL_KEYS if get_config(key) is not None}
+    plaintext = {key: not is_config_secret(key) for key in CREDENTIAL_KEYS if get_config(key)}
     file_problems = stack_file_problems(_own_stack_file(stack)) + describe_namespaces(keys)
     return parse_stack_config(stack, values, plaintext, stack_file_problems=file_problems)

@@ -150,6 +150,8 @@ def engine_config(
             value = _mask_secure(value)
         if isinstance(value, (dict, list)):
             config[full_key] = json.dumps(value, default=str)
+        elif value is None:
+            config[full_key] = ""  # the CLI reads an empty value as empty text
         elif isinstance(value, bool):
             config[full_key] = "true" if value else "false"
         else:

@@ -1041,11 +1041,17 @@ def parse_stack_config(
         for key, plain in (plaintext_keys or {}).items()
         if plain
     )
+    # Where the file's YAML was refused, that message says it all: the value it gave is beside the point.
+    refused = {problem.split(" = ", 1)[0].split(": ", 1)[0] for problem in problems}
     config: StackConfig | None = None
     try:
         config = StackConfig.model_validate(dict(values))
     except ValidationError as error:
-        problems.extend(describe_errors(error))
+        problems.extend(
+            problem
+            for problem in describe_errors(error)
+            if problem.split(" = ", 1)[0].split(": ", 1)[0] not in refused
+        )
     if problems:
         raise StackConfigError(stack, list(dict.fromkeys(problems)))
     assert config is not None
@@ -1071,6 +1077,8 @@ def _own_stack_file(stack: str) -> Path | None:
     if named is not None:
         return Path(named) if named else None
     root = Path(pulumi.get_root_directory() or os.getcwd())
+    if not root.is_dir():  # the SDK's mock settings name no real directory
+        root = Path.cwd()
     path = root / f"Pulumi.{stack}.yaml"
     return path if path.is_file() else None
 

@@ -195,7 +195,9 @@ class _Walker:
             return None
         key = self._scalar(node, (*path, node.value))
         if key is None:
-            self._problem(path, node, "key_type", "a key is empty (null); write the key's name, quoted if need be")
+            self._problem(
+                (*path, node.value), node, "key_type", "a key is empty (null); write the key's name, quoted if need be"
+            )
             return None
         if isinstance(key, bool):
             return "true" if key else "false"

@@ -43,6 +43,8 @@ _BASE_60 = re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")
 # go-yaml v3's `yamlStyleFloat`: numbers PyYAML (YAML 1.1, which needs a dot and a signed exponent) reads as text.
 _GO_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _BOOL_WORDS_1_1 = frozenset({"yes", "no", "on", "off"})
+MAX_VALUES = 100_000
+"""A stack file holds a few hundred values; more (after aliases are expanded) is a mistake or an attack."""
 
 
 class UnreadableStackFileError(Exception):
@@ -101,12 +103,17 @@ class _Walker:
 
     def __init__(self) -> None:
         self.problems: list[YamlProblem] = []
+        self.values = 0
 
     def _problem(self, path: KeyPath, node: Node, kind: str, rule: str) -> None:
         text = node.value if isinstance(node, ScalarNode) else ""
         self.problems.append(YamlProblem(path, kind, text, rule, node.start_mark.line + 1))
 
     def value(self, node: Node, path: KeyPath) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            # Aliases can make a small file expand to billions of values ("billion laughs").
+            raise UnreadableStackFileError(f"holds more than {MAX_VALUES} values once its aliases are expanded")
         if not isinstance(node, ScalarNode) and node.tag not in (_MAP, _SEQ):
             self._problem(
                 path,
@@ -256,6 +263,10 @@ def parse_stack_text(text: str, path: Path) -> StackFile:
         document = walker.value(root, ()) if root is not None else {}
     except yaml.YAMLError as error:  # a bad `<<` merge
         raise UnreadableStackFileError(f"{path.name} is not valid YAML:\n{error}") from None
+    except UnreadableStackFileError as error:
+        raise UnreadableStackFileError(f"{path.name} {error}") from None
+    except RecursionError:
+        raise UnreadableStackFileError(f"{path.name} nests too deeply (an alias inside itself?)") from None
     if not isinstance(document, dict):
         raise UnreadableStackFileError(f"{path.name} must be a YAML map with a `config:` key")
     return StackFile(path, document, walker.problems)

@@ -9,7 +9,8 @@ CLI, backend, credentials or network) and prints:
 `--json` prints all of it as one JSON document instead.
 
 Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, 2 an invalid stack
-file, policy config or revision, or a usage error.
+file, policy config or revision, or a usage error, 3 the review itself failed (a bug: the traceback is
+printed). Exit status 1 never means anything but a policy violation, so CI can tell them apart.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from review.summary import ResourceSummary, parent_names, render_tree, summarize
 EXIT_OK = 0
 EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
+EXIT_REVIEW_FAILED = 3
 
 
 class ReviewError(Exception):
@@ -53,7 +56,7 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         prog="python -m review",
         description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
         epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
-        "2 an invalid stack file, policy config or revision, or a usage error",
+        "2 an invalid stack file, policy config or revision, or a usage error, 3 the review itself failed",
     )
     known = stacks(project_dir)
     parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
@@ -185,6 +188,10 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         else:
             print(failure.message, file=sys.stderr)
         return EXIT_INVALID
+    except Exception:  # noqa: BLE001 - a bug of the review or the program, never a policy verdict (exit 1)
+        traceback.print_exc()
+        print("the review itself failed (exit status 3); this is a bug, not a verdict on the stack", file=sys.stderr)
+        return EXIT_REVIEW_FAILED
     if args.json:
         print(json.dumps(result.json(), indent=2, default=str))
     else:

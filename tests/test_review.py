@@ -459,3 +459,16 @@ def test_a_yaml_problem_is_reported_with_the_models_problems_in_json_mode(tmp_pa
         f'or quote it ("010") if it is text (line {line})',
         "endpoints.fraud-scorer.access: is required",
     ]
+
+
+def test_a_failure_of_the_review_itself_exits_3_never_1(monkeypatch):
+    import review.__main__ as command
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(command, "review", broken)
+    status, _, err = review("prod")
+    assert status == 3
+    assert "RuntimeError: a bug" in err
+    assert err.rstrip().endswith("this is a bug, not a verdict on the stack")

@@ -193,3 +193,18 @@ def test_the_reader_is_what_the_review_uses_for_the_repos_stacks(stack_documents
         read = read_stack_file(Path(__file__).resolve().parent.parent / f"Pulumi.{stack}.yaml")
         assert (stack, read.problems, read.document) == (stack, [], document)
 
+
+
+def test_an_alias_inside_itself_cannot_be_read():
+    with pytest.raises(UnreadableStackFileError) as caught:
+        parse_stack_text("config:\n  tags: &loop [*loop]\n", Path("Pulumi.prod.yaml"))
+    assert str(caught.value) == "Pulumi.prod.yaml nests too deeply (an alias inside itself?)"
+
+
+def test_aliases_that_expand_beyond_any_stack_file_cannot_be_read():
+    levels = ["  l0: &l0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 6)
+    ]
+    with pytest.raises(UnreadableStackFileError) as caught:
+        parse_stack_text("config:\n" + "\n".join(levels) + "\n", Path("Pulumi.prod.yaml"))
+    assert str(caught.value) == "Pulumi.prod.yaml holds more than 100000 values once its aliases are expanded"

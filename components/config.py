@@ -930,6 +930,15 @@ def _message(item: Mapping[str, Any]) -> str:
             written = json.dumps(value)
             message += f"; YAML read it as {_kind(value)}: quote it (\"{written}\") if it is text"
         return message
+    if error_type in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number, not {_kind(value)}" if error_type != "int_from_float" else (
+            "must be a whole number, not a fraction"
+        )
+    if error_type in ("float_type", "float_parsing"):
+        return f"must be a number, not {_kind(value)}"
+    if error_type == "too_short":
+        context = item.get("ctx") or {}
+        return f"must have at least {context.get('min_length', 1)} entry, it has {context.get('actual_length', 0)}"
     return _CONFIG_CLASS_NAMES.sub("a map", item["msg"])
 
 

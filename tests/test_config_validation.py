@@ -148,7 +148,7 @@ def test_name_prefix_may_only_hold_letters_digits_dash_underscore():
 
 def test_at_least_one_served_entity():
     (problem,) = problems_of(lambda v: risk(v).update(served_models=[], traffic=None))
-    assert problem.startswith("endpoints.risk.served_models = []: List should have at least 1 item")
+    assert problem == "endpoints.risk.served_models = []: must have at least 1 entry, it has 0"
 
 
 def test_at_most_15_served_entities():
@@ -675,3 +675,15 @@ def test_a_misspelt_key_or_namespace_is_refused_with_the_nearest_known_key(key, 
         run_program("prod", document=prod_document)
     assert caught.value.problems == [expected]
     assert "plain-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda v: risk(v).update(traffic={"risk_classifier-3": "ninety", "risk_classifier-4": 10}),
+     "endpoints.risk.traffic.risk_classifier-3 = 'ninety': must be a whole number, not text"),
+    (lambda v: risk(v).update(traffic={"risk_classifier-3": 89.5, "risk_classifier-4": 10.5}),
+     "endpoints.risk.traffic.risk_classifier-3 = 89.5: must be a whole number, not a fraction"),
+    (lambda v: v.update(endpoints={}), "endpoints: must have at least 1 entry, it has 0"),
+    (lambda v: with_rollout(v, steps="10"), "endpoints.risk.rollout.steps = '10': must be a list, not text"),
+])
+def test_type_errors_are_told_in_the_stack_files_terms(change, expected):
+    assert problems_of(change)[0] == expected

@@ -47,7 +47,9 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 RESERVED_ENDPOINT_PREFIX = "databricks-"
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
-# Tags propagate to billing; 255 characters for a key and for a value, as for Unity Catalog names.
+# Serving endpoint tags propagate to billing (usage) records. Neither the serving API reference nor the SDKs'
+# `EndpointTag` state a length limit; 255 characters for a key and for a value (the Unity Catalog object-name
+# limit) is an assumption, not checked against the API: revisit when Databricks documents its own limit.
 MAX_TAG_KEY_LENGTH = 255
 MAX_TAG_VALUE_LENGTH = 255
 # Unity Catalog object names (catalog, schema, table): "Object names cannot exceed 255 characters", and no

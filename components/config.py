@@ -977,9 +977,7 @@ def _config_loc(path: tuple[Any, ...], project: str) -> tuple[Any, ...]:
     key = str(path[1])
     if key.startswith(f"{project}:"):
         return (key[len(project) + 1 :], *path[2:])
-    if ":" not in key:
-        return path[1:]
-    return path[1:]
+    return path[1:]  # a bare key is the project's (as the CLI reads it); another namespace keeps its key
 
 
 def _expects_bool(loc: tuple[Any, ...]) -> bool:

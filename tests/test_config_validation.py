@@ -9,11 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.config import CREDENTIAL_KEYS, StackConfigError, parse_stack_config
+from components.config import CREDENTIAL_KEYS, PROVIDER_KEYS, StackConfigError, parse_stack_config
 from review.engine import WorkspaceMocks, run_program
 
 SP = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
@@ -687,3 +688,11 @@ def test_a_misspelt_key_or_namespace_is_refused_with_the_nearest_known_key(key, 
 ])
 def test_type_errors_are_told_in_the_stack_files_terms(change, expected):
     assert problems_of(change)[0] == expected
+
+
+def test_the_provider_keys_are_the_settings_pulumi_databricks_reads():
+    import pulumi_databricks.config.vars as provider_settings
+
+    source = Path(provider_settings.__file__).read_text()
+    assert sorted(PROVIDER_KEYS) == sorted(set(re.findall(r"__config__\.get\w*\('(\w+)'\)", source)))
+    assert {key.split(":")[1] for key in CREDENTIAL_KEYS} <= set(PROVIDER_KEYS)

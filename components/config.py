@@ -8,24 +8,33 @@ stack file is reported at once in one `StackConfigError`.
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError
+
+from components.stack_file import StackFile, UnreadableStackFileError, YamlProblem, read_stack_file
 
 PROJECT = "databricks-serving"
 """The Pulumi project name, and so the namespace of this program's stack config keys."""
@@ -38,7 +47,19 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 RESERVED_ENDPOINT_PREFIX = "databricks-"
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
+# Serving endpoint tags propagate to billing (usage) records. Neither the serving API reference nor the SDKs'
+# `EndpointTag` state a length limit; 255 characters for a key and for a value (the Unity Catalog object-name
+# limit) is an assumption, not checked against the API: revisit when Databricks documents its own limit.
+MAX_TAG_KEY_LENGTH = 255
+MAX_TAG_VALUE_LENGTH = 255
+# Unity Catalog object names (catalog, schema, table): "Object names cannot exceed 255 characters", and no
+# period, space, forward slash, ASCII control character or DELETE (Databricks SQL reference, "Names").
+MAX_UNITY_CATALOG_NAME_LENGTH = 255
+UNITY_CATALOG_FORBIDDEN = re.compile(r"[.\s/\x00-\x1f\x7f]")
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+# A POSIX shell environment variable name: the serving container's process environment takes no other.
+ENVIRONMENT_VAR_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 UUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -96,9 +117,143 @@ def _positive_version(value: Any) -> str:
 ModelVersion = Annotated[str, BeforeValidator(_positive_version)]
 
 
+def _tag_key(key: str) -> str:
+    if not key.strip():
+        raise _fail("tag_key", "tag keys must not be empty")
+    if len(key) > MAX_TAG_KEY_LENGTH:
+        raise _fail("tag_key", f"tag keys are at most {MAX_TAG_KEY_LENGTH} characters, this one has {len(key)}")
+    return key
+
+
+def _tag_value(value: str) -> str:
+    if TOKEN_VALUE_PATTERN.search(value):
+        raise _fail("tag_credential", "holds a Databricks token; tags are plain text: remove it")
+    if len(value) > MAX_TAG_VALUE_LENGTH:
+        raise _fail("tag_value", f"tag values are at most {MAX_TAG_VALUE_LENGTH} characters, this one has {len(value)}")
+    return value
+
+
+Tags = dict[Annotated[str, AfterValidator(_tag_key)], Annotated[str, AfterValidator(_tag_value)]]
+"""Endpoint tags: key -> value, within Databricks' limits."""
+
+
+def _unity_catalog_name(value: str) -> str:
+    if not value or len(value) > MAX_UNITY_CATALOG_NAME_LENGTH or UNITY_CATALOG_FORBIDDEN.search(value):
+        raise _fail(
+            "unity_catalog_name",
+            f"must be a Unity Catalog name: 1-{MAX_UNITY_CATALOG_NAME_LENGTH} characters, no period, space, "
+            "`/` or control character",
+        )
+    return value
+
+
+UnityCatalogName = Annotated[str, AfterValidator(_unity_catalog_name)]
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A broken rule that looks at several fields, found on a model's raw values."""
+
+    loc: tuple[str | int, ...]
+    """Where, relative to the model: the field a user would edit, or () for the model itself."""
+    rule: str
+    message: str
+
+
+def _line_errors(error: ValidationError) -> list[InitErrorDetails]:
+    """The problems of `error`, ready to be raised again together with more."""
+    details: list[InitErrorDetails] = []
+    for item in error.errors(include_url=False):
+        context = item.get("ctx")
+        error_type: str | PydanticCustomError = item["type"]
+        try:
+            PydanticKnownError(item["type"], context)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            # One of ours: its message is final (formatting it again could eat a `{...}` it quotes).
+            error_type, context = PydanticCustomError(item["type"], item["msg"]), None
+        detail = InitErrorDetails(type=error_type, loc=item["loc"], input=item["input"])
+        if context:
+            detail["ctx"] = context
+        details.append(detail)
+    return details
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _parsed(type_: Any, value: Any) -> Any:
+    """`value` read as `type_` the way the model reads it, or None when it is not one."""
+    adapter = _ADAPTERS.get(type_)
+    if adapter is None:
+        adapter = _ADAPTERS[type_] = TypeAdapter(type_)
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _section(data: Any, *keys: str) -> Any:
+    """`data[k1][k2]...` of raw values, or None where a level is missing or not a map."""
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
 class _Strict(BaseModel):
     # A typo in a stack file (`workload_sise`) must fail, not be silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        """Rules across fields. They read the raw values, so they are reported even when a field they do
+        not need is invalid (pydantic's own model validators would be skipped then)."""
+        return ()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            model, problems = handler(data), []
+        except ValidationError as error:
+            model, problems = None, _line_errors(error)
+        if isinstance(data, Mapping):
+            for problem in cls._rules(data):
+                value: Any = data
+                for part in problem.loc:
+                    value = value[part] if isinstance(value, (Mapping, list)) else None
+                problems.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError(problem.rule, problem.message), loc=problem.loc, input=value
+                    )
+                )
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return model
+
+
+def _served_name_of(entity: Any) -> str | None:
+    """A served entity's name from its raw values (as `ServedModelConfig.served_name`), None if unknown."""
+    if not isinstance(entity, Mapping):
+        return None
+    if entity.get("name") is not None:
+        return entity["name"] if isinstance(entity["name"], str) else None
+    model = entity.get("model")
+    try:
+        version = _positive_version(entity.get("version"))
+    except PydanticCustomError:
+        return None
+    return f"{model.rsplit('.', 1)[-1]}-{version}" if isinstance(model, str) else None
+
+
+def _served_names(endpoint: Mapping[str, Any]) -> list[str] | None:
+    """The served entity names of an endpoint's raw values; None if any of them is unknown."""
+    models = endpoint.get("served_models")
+    if not isinstance(models, list) or not models:
+        return None
+    names = [_served_name_of(model) for model in models]
+    return None if None in names else names  # type: ignore[return-value]
 
 
 class ProvisionedConcurrency(_Strict):
@@ -107,13 +262,15 @@ class ProvisionedConcurrency(_Strict):
     min: int = Field(ge=0, description="Minimum provisioned concurrency.")
     max: int = Field(ge=1, description="Maximum provisioned concurrency.")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> ProvisionedConcurrency:
-        if self.min > self.max:
-            raise _fail("range", "min ({min}) must not exceed max ({max})", min=self.min, max=self.max)
-        if self.min % 4 or self.max % 4:
-            raise _fail("multiple_of_4", "min and max must be multiples of 4 (Databricks scales in steps of 4)")
-        return self
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        low, high = _parsed(int, data.get("min")), _parsed(int, data.get("max"))
+        if low is not None and high is not None and low > high:
+            yield RuleProblem((), "range", f"min ({low}) must not exceed max ({high})")
+        if any(bound is not None and bound % 4 for bound in (low, high)):
+            yield RuleProblem(
+                (), "multiple_of_4", "min and max must be multiples of 4 (Databricks scales in steps of 4)"
+            )
 
 
 class ServedModelConfig(_Strict):
@@ -156,7 +313,7 @@ class ServedModelConfig(_Strict):
 
     @field_validator("environment_vars")
     @classmethod
-    def _environment_vars(cls, value: dict[str, str]) -> dict[str, str]:
+    def _environment_var_count(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > MAX_ENVIRONMENT_VARS:
             raise _fail(
                 "too_many_environment_vars",
@@ -164,33 +321,42 @@ class ServedModelConfig(_Strict):
                 limit=MAX_ENVIRONMENT_VARS,
                 count=len(value),
             )
-        for key, text in value.items():
-            looks_secret = SECRET_NAME_PATTERN.search(key) or TOKEN_VALUE_PATTERN.search(text)
-            malformed_reference = "{{secrets/" in text and not SECRET_REFERENCE_PATTERN.match(text)
-            if (looks_secret and not SECRET_REFERENCE_PATTERN.match(text)) or malformed_reference:
-                # The value is deliberately left out of the message: it may be the credential itself.
-                raise _fail(
-                    "secret_in_plaintext",
-                    "{key} holds a credential in plain text; write it as a reference "
-                    "`{reference}` to a Databricks secret",
-                    key=key,
-                    reference="{{secrets/<scope>/<key>}}",
-                )
         return value
 
-    @model_validator(mode="after")
-    def _capacity(self) -> ServedModelConfig:
-        if self.provisioned_concurrency and self.workload_size:
-            raise _fail(
-                "capacity",
-                "set either workload_size or provisioned_concurrency, not both",
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        # Each variable on its own, so that one bad value does not hide a credential next to it.
+        variables = data.get("environment_vars")
+        for key, text in variables.items() if isinstance(variables, Mapping) else ():
+            where = ("environment_vars", key)
+            if not ENVIRONMENT_VAR_NAME_PATTERN.match(str(key)):
+                yield RuleProblem(
+                    where,
+                    "environment_var_name",
+                    "is not an environment variable name: letters, digits and `_`, not starting with a digit",
+                )
+            if not isinstance(text, str):
+                continue
+            if "{{secrets/" in text and not SECRET_REFERENCE_PATTERN.match(text):
+                yield RuleProblem(
+                    where, "secret_reference", "is not a secret reference; write it as `{{secrets/<scope>/<key>}}`"
+                )
+            elif (SECRET_NAME_PATTERN.search(str(key)) or TOKEN_VALUE_PATTERN.search(text)) and not (
+                SECRET_REFERENCE_PATTERN.match(text)
+            ):
+                yield RuleProblem(
+                    where,
+                    "secret_in_plaintext",
+                    "holds a credential in plain text; write it as a reference `{{secrets/<scope>/<key>}}` "
+                    "to a Databricks secret",
+                )
+        size, concurrency = data.get("workload_size"), data.get("provisioned_concurrency")
+        if concurrency is not None and size is not None:
+            yield RuleProblem((), "capacity", "set either workload_size or provisioned_concurrency, not both")
+        if concurrency is None and size is None:
+            yield RuleProblem(
+                (), "capacity", "set workload_size (Small, Medium or Large) or provisioned_concurrency (min, max)"
             )
-        if not self.provisioned_concurrency and not self.workload_size:
-            raise _fail(
-                "capacity",
-                "set workload_size (Small, Medium or Large) or provisioned_concurrency (min, max)",
-            )
-        return self
 
     @property
     def served_name(self) -> str:
@@ -238,9 +404,11 @@ class AccessConfig(_Strict):
 class InferenceTableConfig(_Strict):
     """Auto-capture of requests and responses into Unity Catalog tables."""
 
-    catalog: str = Field(description="Catalog of the inference tables.")
-    schema_: str = Field(alias="schema", description="Schema of the inference tables.")
-    table_prefix: str | None = Field(default=None, description="Table name prefix; default the endpoint name.")
+    catalog: UnityCatalogName = Field(description="Catalog of the inference tables.")
+    schema_: UnityCatalogName = Field(alias="schema", description="Schema of the inference tables.")
+    table_prefix: UnityCatalogName | None = Field(
+        default=None, description="Table name prefix; default the endpoint name."
+    )
 
 
 class NotificationsConfig(_Strict):
@@ -322,17 +490,15 @@ class ParityGate(_Strict):
             raise _fail("examples", "give at least one example, or leave examples out")
         return value
 
-    @model_validator(mode="after")
-    def _one_expectation_per_example(self) -> ParityGate:
-        if self.expected_predictions is not None and self.examples is not None:
-            if len(self.expected_predictions) != len(self.examples):
-                raise _fail(
-                    "expected_predictions",
-                    "give one entry per example ({examples} examples, {expected} expected predictions)",
-                    examples=len(self.examples),
-                    expected=len(self.expected_predictions),
-                )
-        return self
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        examples, expected = data.get("examples"), data.get("expected_predictions")
+        if isinstance(examples, list) and isinstance(expected, list) and len(examples) != len(expected):
+            yield RuleProblem(
+                (),
+                "expected_predictions",
+                f"give one entry per example ({len(examples)} examples, {len(expected)} expected predictions)",
+            )
 
 
 class HealthGate(_Strict):
@@ -365,11 +531,11 @@ class RolloutConfig(_Strict):
             raise _fail("steps", "steps must increase, e.g. [10, 50, 100]")
         return value
 
-    @model_validator(mode="after")
-    def _two_entities(self) -> RolloutConfig:
-        if self.stable == self.candidate:
-            raise _fail("rollout_entities", "stable and candidate must be different served entities")
-        return self
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        stable, candidate = data.get("stable"), data.get("candidate")
+        if isinstance(stable, str) and stable == candidate:
+            yield RuleProblem((), "rollout_entities", "stable and candidate must be different served entities")
 
 
 class EndpointConfig(_Strict):
@@ -387,7 +553,7 @@ class EndpointConfig(_Strict):
         description="Served name -> percentage; may be omitted when one model is served.",
     )
     access: AccessConfig = Field(description="Query principal and manager groups.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Merged over the stack's default tags.")
+    tags: Tags = Field(default_factory=dict, description="Merged over the stack's default tags.")
     inference_table: InferenceTableConfig | None = Field(default=None, description="Auto-capture tables.")
     notifications: NotificationsConfig | None = Field(default=None, description="Update e-mails.")
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig, description="Readiness and warmup.")
@@ -427,68 +593,51 @@ class EndpointConfig(_Strict):
             raise _fail("traffic_sum", "routes must sum to 100, they sum to {total}", total=sum(value.values()))
         return value
 
-    @field_validator("tags")
     @classmethod
-    def _tag_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not key.strip():
-                raise _fail("tag_key", "tag keys must not be empty")
-        return value
-
-    @model_validator(mode="after")
-    def _routes_match_served_entities(self) -> EndpointConfig:
-        served = [model.served_name for model in self.served_models]
-        if self.traffic is None:
-            if len(served) > 1:
-                raise _fail(
-                    "traffic_required",
-                    "traffic is required when more than one model is served; give every one of "
-                    "{served} a percentage",
-                    served=", ".join(served),
-                )
-            return self
-        unknown = sorted(set(self.traffic) - set(served))
-        missing = [name for name in served if name not in self.traffic]
-        if unknown or missing:
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        served = _served_names(data)
+        models = data.get("served_models")
+        traffic = data.get("traffic")
+        if traffic is None and isinstance(models, list) and len(models) > 1:
+            yield RuleProblem(
+                (),
+                "traffic_required",
+                "traffic is required when more than one model is served; give every one of "
+                f"{', '.join(served) if served else 'the served entities'} a percentage",
+            )
+        if isinstance(traffic, Mapping) and served is not None:
+            unknown = sorted(str(name) for name in set(traffic) - set(served))
+            missing = [name for name in served if name not in traffic]
             parts = []
             if unknown:
                 parts.append(f"routes name no served entity: {', '.join(unknown)}")
             if missing:
                 parts.append(f"served entities without a route (0 is allowed): {', '.join(missing)}")
-            raise _fail(
-                "routes",
-                "{problems}; served entities are {served}",
-                problems="; ".join(parts),
-                served=", ".join(served),
-                field="traffic",
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _rollout_matches_served_entities(self) -> EndpointConfig:
-        rollout = self.rollout
-        if rollout is None:
-            return self
-        served = [model.served_name for model in self.served_models]
-        unknown = [name for name in (rollout.stable, rollout.candidate) if name not in served]
-        if unknown:
-            raise _fail(
+            if parts:
+                problems = "; ".join(parts)
+                yield RuleProblem(("traffic",), "routes", f"{problems}; served entities are {', '.join(served)}")
+        rollout = data.get("rollout")
+        if not isinstance(rollout, Mapping):
+            return
+        named = [rollout.get(role) for role in ("stable", "candidate") if isinstance(rollout.get(role), str)]
+        unknown_entities = [name for name in named if served is not None and name not in served]
+        if unknown_entities:
+            verb = "names" if len(unknown_entities) == 1 else "name"
+            yield RuleProblem(
+                ("rollout",),
                 "rollout_entities",
-                "{names} {verb} no served entity; served entities are {served}",
-                names=", ".join(unknown),
-                verb="names" if len(unknown) == 1 else "name",
-                served=", ".join(served),
-                field="rollout",
+                f"{', '.join(unknown_entities)} {verb} no served entity; served entities are {', '.join(served or [])}",
             )
-        if rollout.parity.examples is None and self.readiness.warmup.input_example is None:
-            raise _fail(
+        examples = _section(rollout, "parity", "examples")
+        if examples is None and _section(data, "readiness", "warmup", "input_example") is None:
+            yield RuleProblem(
+                (),
                 "rollout_examples",
                 "the parity and health gates need a request to send: set rollout.parity.examples "
                 "or readiness.warmup.input_example",
             )
-        if rollout.parity.expected_predictions is not None and rollout.parity.examples is None:
-            raise _fail("rollout_examples", "expected_predictions need rollout.parity.examples")
-        return self
+        if _section(rollout, "parity", "expected_predictions") is not None and examples is None:
+            yield RuleProblem((), "rollout_examples", "expected_predictions need rollout.parity.examples")
 
     @property
     def rollout_examples(self) -> list[dict[str, Any]]:
@@ -526,7 +675,7 @@ class StackDefaults(_Strict):
     name_prefix: str = Field(
         default="", description="Prefix of every endpoint name, e.g. `dev-`, so stacks share a workspace."
     )
-    tags: dict[str, str] = Field(default_factory=dict, description="Tags of every endpoint.")
+    tags: Tags = Field(default_factory=dict, description="Tags of every endpoint.")
 
     @field_validator("name_prefix")
     @classmethod
@@ -542,25 +691,45 @@ class StackConfig(_Strict):
     defaults: StackDefaults = Field(default_factory=StackDefaults)
     endpoints: dict[str, EndpointConfig] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _endpoint_names(self) -> StackConfig:
-        problems: list[str] = []
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        endpoints = data.get("endpoints")
+        if not isinstance(endpoints, Mapping):
+            return
+        prefix = _section(data, "defaults", "name_prefix")
+        prefix = prefix if isinstance(prefix, str) else ""
+        # An invalid prefix is reported once, at defaults.name_prefix, not again for every endpoint.
+        prefix_is_valid = not prefix or bool(NAME_PATTERN.match(prefix))
         seen: dict[str, str] = {}
-        for key in self.endpoints:
-            name = self.endpoint_name(key)
-            if not NAME_PATTERN.match(name) or len(name) > MAX_ENDPOINT_NAME_LENGTH:
-                problems.append(
-                    f"endpoints.{key}: name `{name}` must be 1-{MAX_ENDPOINT_NAME_LENGTH} letters, "
-                    f"digits, `-` or `_`, prefix included ({len(name)} characters)"
+        for key, endpoint in endpoints.items():
+            where = ("endpoints", key)
+            if not NAME_PATTERN.match(str(key)):
+                yield RuleProblem(
+                    where,
+                    "endpoint_key",
+                    "endpoint keys may only hold letters, digits, `-` and `_`: the key names the endpoint's "
+                    "resources and is its default name",
+                )
+                continue
+            own = _section(endpoint, "name")
+            if own is None:
+                own = key
+            if not isinstance(own, str):
+                continue
+            name = prefix + own
+            pattern_ok = NAME_PATTERN.match(name if prefix_is_valid else own)
+            if not pattern_ok or len(name) > MAX_ENDPOINT_NAME_LENGTH:
+                yield RuleProblem(
+                    where,
+                    "endpoint_name",
+                    f"name `{name}` must be 1-{MAX_ENDPOINT_NAME_LENGTH} letters, digits, `-` or `_`, prefix "
+                    f"included ({len(name)} characters)",
                 )
             if name.lower().startswith(RESERVED_ENDPOINT_PREFIX):
-                problems.append(f"endpoints.{key}: name `{name}` uses the reserved prefix `databricks-`")
+                yield RuleProblem(where, "endpoint_name", f"name `{name}` uses the reserved prefix `databricks-`")
             if name in seen:
-                problems.append(f"endpoints.{key}: name `{name}` is already used by endpoints.{seen[name]}")
+                yield RuleProblem(where, "endpoint_name", f"name `{name}` is already used by endpoints.{seen[name]}")
             seen.setdefault(name, key)
-        if problems:
-            raise _fail("endpoint_names", "{problems}", problems="\n".join(problems))
-        return self
 
     def endpoint_name(self, key: str) -> str:
         """The workspace name of endpoint `key`: stack prefix + (name or key)."""
@@ -621,61 +790,242 @@ class StackConfigError(Exception):
         super().__init__("\n".join([header, *(f"  - {problem}" for problem in problems)]))
 
 
-# Config keys of the databricks provider that hold credentials: only ever as `secure:` values.
-CREDENTIAL_KEYS = ("databricks:token", "databricks:clientSecret", "databricks:password")
+# Settings of the Databricks provider (`pulumi_databricks/config/vars.py`, generated from its schema).
+PROVIDER_KEYS = (
+    "accountId", "actionsIdTokenRequestToken", "actionsIdTokenRequestUrl", "audience", "authType", "azureClientId",
+    "azureClientSecret", "azureEnvironment", "azureLoginAppId", "azureTenantId", "azureUseMsi",
+    "azureWorkspaceResourceId", "clientId", "clientSecret", "cloud", "clusterId", "configFile", "databricksCliPath",
+    "databricksIdTokenFilepath", "debugHeaders", "debugTruncateBytes", "disableOauthRefreshToken", "discoveryUrl",
+    "googleCredentials", "googleServiceAccount", "groupId", "host", "httpTimeoutSeconds", "metadataServiceUrl",
+    "oauthCallbackPort", "oidcTokenEnv", "password", "profile", "rateLimit", "retryTimeoutSeconds", "scopes",
+    "serverlessComputeId", "skipVerify", "token", "username", "warehouseId", "workspaceId",
+)  # fmt: skip
+PROVIDER_NAMESPACE = "databricks"
+# The provider settings databricks-sdk marks `sensitive` (databricks/sdk/config.py), plus the GitHub Actions
+# OIDC request token: only ever as `secure:` values.
+CREDENTIAL_KEYS = tuple(
+    f"{PROVIDER_NAMESPACE}:{key}"
+    for key in (
+        "token", "clientSecret", "password", "azureClientSecret", "googleCredentials", "metadataServiceUrl",
+        "actionsIdTokenRequestToken",
+    )
+)  # fmt: skip
+STACK_FILE_VARIABLE = "DATABRICKS_SERVING_STACK_FILE"
+"""Names the stack file the program reads for the YAML checks when it is not `Pulumi.<stack>.yaml` in the
+project directory (e.g. with `pulumi up --config-file`); empty: read none."""
+
+_CONFIG_CLASS_NAMES = re.compile(r"\b[A-Z][A-Za-z]+(Config|Gate|Defaults|Concurrency)\b")
+_TYPE_ERRORS = {"model_type", "model_attributes_type", "dict_type", "list_type", "string_type", "bool_type"}
+# Rules whose (flat) value helps to see the problem; other rules about a whole object show only the key path.
+_SHOWS_VALUE = {"routes"}
+# Rules about a key's name: its value is beside the point.
+_KEY_RULES = {"environment_var_name", "endpoint_key", "tag_key"}
+_LONGEST_KEY_SHOWN = 60
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def _key_part(part: str | int) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    if len(part) > _LONGEST_KEY_SHOWN:
+        part = f"{part[:20]}...({len(part)} characters)"
+    return part if part and not re.search(r"[.\s\[\]\"]", part) else json.dumps(part)
+
+
+def _key_path(loc: Iterable[Any]) -> str:
     path = ""
     for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
+        if part == "[key]":  # pydantic's marker for "the key itself" in a dict
+            continue
+        text = _key_part(part)
+        path += text if text.startswith("[") or not path else "." + text
     return path
 
 
-def _shown(value: Any, path: str) -> str:
-    # Environment variable values may be credentials: never echo them back.
-    if "environment_vars" in path:
+def _looks_like_credential(value: Any, name: str | None = None) -> bool:
+    """Whether `value` (held under `name`) may be a credential, which no message may show."""
+    if isinstance(value, str):
+        if TOKEN_VALUE_PATTERN.search(value):
+            return True
+        return bool(name and SECRET_NAME_PATTERN.search(name)) and not SECRET_REFERENCE_PATTERN.match(value)
+    if isinstance(value, Mapping):
+        return any(_looks_like_credential(item, str(key)) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_looks_like_credential(item, name) for item in value)
+    return bool(name and SECRET_NAME_PATTERN.search(name)) and value is not None
+
+
+def _shown(value: Any, loc: tuple[Any, ...] = ()) -> str:
+    names = [part for part in loc if isinstance(part, str) and part != "[key]"]
+    if _looks_like_credential(value, names[-1] if names else None):
         return "[hidden]"
     text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "a map" if isinstance(value, Mapping) else type(value).__name__
 
 
 def _is_structure(value: Any) -> bool:
     return isinstance(value, dict) or (isinstance(value, list) and any(isinstance(i, dict) for i in value))
 
 
+def _annotation_at(loc: tuple[Any, ...], annotation: Any = None) -> Any:
+    """The type the config model expects at `loc` (for a dict's key: `str`), or None if the path leaves it."""
+    annotation = StackConfig if annotation is None else annotation
+    for part in loc:
+        while typing.get_origin(annotation) is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(options) == 1:
+            annotation = options[0]
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {field.alias or name: field for name, field in annotation.model_fields.items()}
+            if part not in fields:
+                return None
+            annotation = fields[part].annotation
+        elif origin is dict:
+            annotation = args[0] if part == "[key]" else args[1]
+        elif origin is list and isinstance(part, int):
+            annotation = args[0]
+        else:
+            return None
+    return annotation
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    annotation = _annotation_at(loc)
+    options = [arg for arg in typing.get_args(annotation) if arg is not type(None)] or [annotation]
+    for option in options:
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return [field.alias or name for name, field in option.model_fields.items()]
+    return []
+
+
+def _did_you_mean(word: str, known: Iterable[str], qualify: Callable[[str], str] = str) -> str:
+    matches = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"did you mean `{qualify(matches[0])}`?" if matches else ""
+
+
+def _message(item: Mapping[str, Any]) -> str:
+    """pydantic's message, in the stack file's terms (maps, lists, text), with no class name of ours."""
+    error_type, value = item["type"], item.get("input")
+    if error_type in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a map of keys to values, not {_kind(value)}"
+    if error_type == "list_type":
+        return f"must be a list, not {_kind(value)}"
+    if error_type in ("string_type", "bool_type", "bool_parsing"):
+        wanted = "text" if error_type == "string_type" else "true or false"
+        message = f"must be {wanted}, not {_kind(value)}"
+        if error_type == "string_type" and isinstance(value, (bool, int, float)):
+            written = json.dumps(value)
+            message += f"; YAML read it as {_kind(value)}: quote it (\"{written}\") if it is text"
+        return message
+    if error_type in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number, not {_kind(value)}" if error_type != "int_from_float" else (
+            "must be a whole number, not a fraction"
+        )
+    if error_type in ("float_type", "float_parsing"):
+        return f"must be a number, not {_kind(value)}"
+    if error_type == "too_short":
+        context = item.get("ctx") or {}
+        return f"must have at least {context.get('min_length', 1)} entry, it has {context.get('actual_length', 0)}"
+    return _CONFIG_CLASS_NAMES.sub("a map", item["msg"])
+
+
 def describe_errors(error: ValidationError) -> list[str]:
     """One line per problem: key path, the bad value, and the rule broken."""
     problems = []
     for item in error.errors(include_url=False):
-        path = _key_path(item["loc"])
-        context = item.get("ctx") or {}
+        loc = tuple(item["loc"])
+        path = _key_path(loc)
         value = item.get("input")
-        if item["type"] == "endpoint_names":
-            problems.extend(context["problems"].split("\n"))
-        elif item["type"] == "missing":
+        if item["type"] == "missing":
             problems.append(f"{path}: is required")
         elif item["type"] == "extra_forbidden":
+            hint = _did_you_mean(str(loc[-1]), _known_keys(loc[:-1]))
             problems.append(
-                f"{path}: unknown key; check its spelling against the config reference in README.md"
+                f"{path}: unknown key; "
+                + (f"{hint} (see the config reference in README.md)" if hint else
+                   "check its spelling against the config reference in README.md")
             )
-        elif "field" in context:
-            # A rule across fields, reported at the field a user would edit.
-            field = context["field"]
-            field_value = value.get(field) if isinstance(value, dict) else None
-            if isinstance(field_value, dict) and any(isinstance(v, (dict, list)) for v in field_value.values()):
-                # A nested object would bury the rule; a flat one (a traffic map) helps to see.
-                problems.append(f"{path}.{field}: {item['msg']}")
-            else:
-                problems.append(f"{path}.{field} = {_shown(field_value, path)}: {item['msg']}")
-        elif _is_structure(value) and item["type"] not in ("dict_type", "list_type"):
-            # A rule about a whole object or list of objects: the key path says where; dumping it would not help.
-            problems.append(f"{path}: {item['msg']}")
+        elif item["type"] in _KEY_RULES or (
+            _is_structure(value) and item["type"] not in _TYPE_ERRORS and item["type"] not in _SHOWS_VALUE
+        ):
+            # A rule about a name, or a whole object or list of objects: the key path says where.
+            problems.append(f"{path}: {_message(item)}")
         else:
-            problems.append(f"{path} = {_shown(value, path)}: {item['msg']}")
+            problems.append(f"{path} = {_shown(value, loc)}: {_message(item)}")
+    return list(dict.fromkeys(problems))
+
+
+def _config_loc(path: tuple[Any, ...], project: str) -> tuple[Any, ...]:
+    """A stack file path (`config`, `<project>:endpoints`, ...) as a config key path (`endpoints`, ...)."""
+    if path[:1] != ("config",) or len(path) < 2:
+        return path
+    key = str(path[1])
+    if key.startswith(f"{project}:"):
+        return (key[len(project) + 1 :], *path[2:])
+    return path[1:]  # a bare key is the project's (as the CLI reads it); another namespace keeps its key
+
+
+def _expects_bool(loc: tuple[Any, ...]) -> bool:
+    annotation = _annotation_at(loc)
+    return annotation is bool or (typing.get_args(annotation) and bool in typing.get_args(annotation))
+
+
+def describe_yaml_problems(problems: Iterable[YamlProblem], project: str = PROJECT) -> list[str]:
+    """One line per place where the stack file's YAML means something else than it seems to say."""
+    lines = []
+    for problem in problems:
+        loc = _config_loc(problem.path, project)
+        if problem.kind == "bool_word" and _expects_bool(loc):
+            continue  # `scale_to_zero: yes` is true for every reader
+        path = _key_path(loc) or "the file"
+        if problem.kind == "duplicate_key":
+            lines.append(f"{path}: {problem.rule}")
+            continue
+        if problem.kind in ("key_type", "tag"):
+            lines.append(f"{path}: {problem.rule} (line {problem.line})")
+            continue
+        names = [part for part in loc if isinstance(part, str)]
+        shown = "[hidden]" if _looks_like_credential(problem.text, names[-1] if names else None) else problem.text
+        lines.append(f"{path} = {shown}: {problem.rule.format(value=shown)} (line {problem.line})")
+    return lines
+
+
+def describe_namespaces(keys: Iterable[str], project: str = PROJECT) -> list[str]:
+    """Config keys that nothing reads: misspelt keys of this project or of the Databricks provider."""
+    problems = []
+    fields = list(StackConfig.model_fields)
+    for key in keys:
+        namespace, _, name = key.partition(":")
+        if namespace == project:
+            if name not in fields:
+                hint = _did_you_mean(name, fields, lambda match: f"{project}:{match}")
+                known = hint or "the keys are " + ", ".join(fields)
+                problems.append(f"{key}: unknown key, nothing reads it; {known}")
+        elif namespace == PROVIDER_NAMESPACE:
+            if name not in PROVIDER_KEYS:
+                hint = _did_you_mean(name, PROVIDER_KEYS, lambda match: f"{PROVIDER_NAMESPACE}:{match}")
+                problems.append(
+                    f"{key}: not a setting of the Databricks provider"
+                    + (f"; {hint}" if hint else "; see the provider settings in README.md")
+                )
+        elif difflib.get_close_matches(namespace, [project, PROVIDER_NAMESPACE], n=1, cutoff=0.8):
+            (match,) = difflib.get_close_matches(namespace, [project, PROVIDER_NAMESPACE], n=1, cutoff=0.8)
+            problems.append(f"{key}: unknown namespace `{namespace}`, nothing reads it; did you mean `{match}:{name}`?")
     return problems
 
 
@@ -683,52 +1033,89 @@ def parse_stack_config(
     stack: str,
     values: Mapping[str, Any],
     plaintext_keys: Mapping[str, bool] | None = None,
+    *,
+    stack_file_problems: Iterable[str] = (),
 ) -> StackConfig:
     """Validate a stack's values; raise one `StackConfigError` listing every problem.
 
     `values` holds this project's keys without namespace (`defaults`, `endpoints`); `plaintext_keys`
     maps each credential key present in the stack (`databricks:token`, ...) to whether it is stored
-    in plain text.
+    in plain text; `stack_file_problems` are problems already found in the stack file itself (its YAML,
+    its namespaces), reported first.
     """
-    problems = [
+    problems = list(stack_file_problems)
+    problems.extend(
         f"{key}: is stored in plain text in Pulumi.{stack}.yaml; store it encrypted with "
         f"`pulumi config set --secret {key} <value>` or use the DATABRICKS_* environment variables"
         for key, plain in (plaintext_keys or {}).items()
         if plain
-    ]
+    )
+    # Where the file's YAML was refused, that message says it all: the value it gave is beside the point.
+    refused = {problem.split(" = ", 1)[0].split(": ", 1)[0] for problem in problems}
     config: StackConfig | None = None
     try:
         config = StackConfig.model_validate(dict(values))
     except ValidationError as error:
-        problems.extend(describe_errors(error))
+        problems.extend(
+            problem
+            for problem in describe_errors(error)
+            if problem.split(" = ", 1)[0].split(": ", 1)[0] not in refused
+        )
     if problems:
-        raise StackConfigError(stack, problems)
+        raise StackConfigError(stack, list(dict.fromkeys(problems)))
     assert config is not None
     return config
 
 
-def load_stack_config() -> StackConfig:
-    """Read and validate the running stack's config (inside a Pulumi program)."""
+def stack_file_problems(stack_file: StackFile | Path | None, project: str = PROJECT) -> list[str]:
+    """What the YAML of a stack file says that its values do not: every ambiguity, or why it is unreadable."""
+    if stack_file is None:
+        return []
+    try:
+        read = stack_file if isinstance(stack_file, StackFile) else read_stack_file(stack_file)
+    except UnreadableStackFileError as error:
+        return [str(error)]
+    return describe_yaml_problems(read.problems, project)
+
+
+def _own_stack_file(stack: str) -> Path | None:
+    """The stack file the program checks: `$DATABRICKS_SERVING_STACK_FILE`, else the project's own."""
     import pulumi
-    from pulumi.runtime.config import get_config, is_config_secret
+
+    named = os.environ.get(STACK_FILE_VARIABLE)
+    if named is not None:
+        return Path(named) if named else None
+    root = Path(pulumi.get_root_directory() or os.getcwd())
+    if not root.is_dir():  # the SDK's mock settings name no real directory
+        root = Path.cwd()
+    path = root / f"Pulumi.{stack}.yaml"
+    return path if path.is_file() else None
+
+
+def load_stack_config() -> StackConfig:
+    """Read and validate the running stack's config (inside a Pulumi program).
+
+    The values are the engine's (what the Pulumi CLI read from the stack file, secrets decrypted); the
+    stack file itself is read too, for what only its text shows (duplicate keys, YAML 1.1 booleans and
+    octal numbers), so that `pulumi up` and the offline review give the same message.
+    """
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
     stack = pulumi.get_stack()
-    project_config = pulumi.Config(PROJECT)
+    keys = sorted({**get_config_env(), **CONFIG.get()})
     values: dict[str, Any] = {}
-    problems: list[str] = []
     for key in StackConfig.model_fields:
-        try:
-            value = project_config.get_object(key)
-        except Exception:  # noqa: BLE001 - a non-JSON value is reported like any other problem
-            problems.append(f"{key}: is not valid structured config (a YAML map is expected)")
+        raw = get_config(f"{PROJECT}:{key}")
+        if raw is None:
             continue
-        if value is not None:
-            values[key] = value
-    # get_config reads the raw value without Config.get's "this is a secret" warning.
-    plaintext = {
-        key: not is_config_secret(key) for key in CREDENTIAL_KEYS if get_config(key) is not None
-    }
-    if problems:
-        raise StackConfigError(stack, problems)
-    return parse_stack_config(stack, values, plaintext)
-
+        if raw == "":
+            values[key] = None  # `endpoints:` with nothing under it: "must be a map ..., not empty"
+            continue
+        try:
+            values[key] = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            values[key] = raw  # plain text where a map is expected: the model says so, with its key path
+    plaintext = {key: not is_config_secret(key) for key in CREDENTIAL_KEYS if get_config(key)}
+    file_problems = stack_file_problems(_own_stack_file(stack)) + describe_namespaces(keys)
+    return parse_stack_config(stack, values, plaintext, stack_file_problems=file_problems)

@@ -9,7 +9,8 @@ CLI, backend, credentials or network) and prints:
 `--json` prints all of it as one JSON document instead.
 
 Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, 2 an invalid stack
-file, policy config or revision, or a usage error.
+file, policy config or revision, or a usage error, 3 the review itself failed (a bug: the traceback is
+printed). Exit status 1 never means anything but a policy violation, so CI can tell them apart.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.config import StackConfigError
+from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
 from policy.rules import PolicyConfigError, Verdict
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
@@ -35,6 +36,7 @@ from review.summary import ResourceSummary, parent_names, render_tree, summarize
 EXIT_OK = 0
 EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
+EXIT_REVIEW_FAILED = 3
 
 
 class ReviewError(Exception):
@@ -54,7 +56,7 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         prog="python -m review",
         description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
         epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
-        "2 an invalid stack file, policy config or revision, or a usage error",
+        "2 an invalid stack file, policy config or revision, or a usage error, 3 the review itself failed",
     )
     known = stacks(project_dir)
     parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
@@ -83,21 +85,17 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
     return parser
 
 
-def _stack_document(path: Path) -> dict[str, Any]:
+def _stack_file(path: Path) -> StackFile:
+    """The stack file as the Pulumi CLI reads it; one that cannot be read at all is an invalid stack file."""
     try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ReviewError("invalid_stack_file", f"{path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ReviewError("invalid_stack_file", f"{path.name} is not valid YAML:\n{error}") from None
-    if not isinstance(document, dict):
-        raise ReviewError("invalid_stack_file", f"{path.name} must be a YAML map with a `config:` key")
-    return document
+        return read_stack_file(path)
+    except UnreadableStackFileError as error:
+        raise ReviewError("invalid_stack_file", str(error)) from None
 
 
-def _run(stack: str, project_dir: Path, document: dict[str, Any] | None = None) -> ProgramRun:
+def _run(stack: str, project_dir: Path, source: StackFile | None = None) -> ProgramRun:
     try:
-        return run_program(stack, project_dir=project_dir, document=document)
+        return run_program(stack, project_dir=project_dir, source=source or _stack_file(stack_file(stack, project_dir)))
     except StackConfigError as error:
         raise ReviewError("invalid_stack_file", str(error), list(error.problems)) from None
 
@@ -149,7 +147,7 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
     path = args.stack_file or stack_file(args.stack, project_dir)
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
-        run = _run(args.stack, project_dir, _stack_document(path))
+        run = _run(args.stack, project_dir, _stack_file(path))
         verdicts = check_run(run, pack_config)
     except PolicyConfigError as error:
         raise ReviewError("invalid_policy_config", f"policy config: {error}") from None
@@ -190,6 +188,10 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         else:
             print(failure.message, file=sys.stderr)
         return EXIT_INVALID
+    except Exception:  # noqa: BLE001 - a bug of the review or the program, never a policy verdict (exit 1)
+        traceback.print_exc()
+        print("the review itself failed (exit status 3); this is a bug, not a verdict on the stack", file=sys.stderr)
+        return EXIT_REVIEW_FAILED
     if args.json:
         print(json.dumps(result.json(), indent=2, default=str))
     else:

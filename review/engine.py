@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import runpy
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from components.config import STACK_FILE_VARIABLE, StackConfigError
+from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "[secret]"
@@ -123,21 +128,32 @@ def _mask_secure(value: Any) -> Any:
     return value
 
 
-def engine_config(document: dict[str, Any] | None, project: str) -> tuple[dict[str, str], list[str]]:
+def engine_config(
+    document: dict[str, Any] | None, project: str, stack: str = "<stack>"
+) -> tuple[dict[str, str], list[str]]:
     """Turn a stack file's `config:` into what the engine hands a Python program.
 
     As the CLI does: keys are namespaced (a bare key belongs to the project), structured values are
-    passed as JSON, scalars as text, and a key holding any `secure:` value is a secret key.
+    passed as JSON, scalars as text, and a key holding any `secure:` value is a secret key. A `config:`
+    that is not a map is a StackConfigError, as the CLI refuses such a file.
     """
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in ((document or {}).get("config") or {}).items():
+    section = (document or {}).get("config") or {}
+    if not isinstance(section, Mapping):
+        kind = f"a {type(section).__name__}"
+        example = f"`{project}:endpoints: ...`"
+        raise StackConfigError(stack, [f"config: must be a map of keys to values ({example}), not {kind}"])
+    for key, value in section.items():
+        key = str(key)
         full_key = key if ":" in key else f"{project}:{key}"
         if _has_secure(value):
             secret_keys.append(full_key)
             value = _mask_secure(value)
         if isinstance(value, (dict, list)):
-            config[full_key] = json.dumps(value)
+            config[full_key] = json.dumps(value, default=str)
+        elif value is None:
+            config[full_key] = ""  # the CLI reads an empty value as empty text
         elif isinstance(value, bool):
             config[full_key] = "true" if value else "false"
         else:
@@ -230,10 +246,13 @@ def run_program(
     mocks: WorkspaceMocks | None = None,
     secret_values: dict[str, str] | None = None,
     program: Path | None = None,
+    source: StackFile | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` under the mock engine and return what it declared.
 
-    `document` is the parsed stack file; by default `Pulumi.<stack>.yaml` is read. `secret_values`
+    `source` is the stack file read (its document and the file the program checks, as under `pulumi up`);
+    `document` a parsed stack file standing alone (no file for the program to check); by default
+    `Pulumi.<stack>.yaml` is read. `secret_values`
     stands in for the CLI's decryption: the clear value of a `secure:` key (else `[secret]`). Errors the
     program raises (an invalid stack file) propagate unchanged. `program` replaces `__main__.py` (benchmarks
     run a bare program through the same engine).
@@ -245,10 +264,15 @@ def run_program(
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _sync_await
 
+    checked_file = ""
     if document is None:
-        document = yaml.safe_load(stack_file(stack, project_dir).read_text())
+        try:
+            source = source or read_stack_file(stack_file(stack, project_dir))
+        except UnreadableStackFileError as error:
+            raise StackConfigError(stack, [str(error)]) from None
+        document, checked_file = source.document, str(source.path)
     project = project_name(project_dir)
-    config, secret_keys = engine_config(document, project)
+    config, secret_keys = engine_config(document, project, stack)
     for key, value in (secret_values or {}).items():
         config[key] = value
         secret_keys.append(key)
@@ -265,6 +289,15 @@ def run_program(
         runtime_settings.set_root_resource(None)
         run.resources.clear()
         main = str(program or project_dir / "__main__.py")
-        _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+        # The program checks the stack file's YAML itself, as under `pulumi up`: this file, or none.
+        previous = os.environ.get(STACK_FILE_VARIABLE)
+        os.environ[STACK_FILE_VARIABLE] = checked_file
+        try:
+            _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+        finally:
+            if previous is None:
+                os.environ.pop(STACK_FILE_VARIABLE, None)
+            else:
+                os.environ[STACK_FILE_VARIABLE] = previous
     assert pulumi is not None
     return run

@@ -7,11 +7,14 @@ are reported in one `StackConfigError`.
 from __future__ import annotations
 
 import copy
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.config import StackConfigError, parse_stack_config
+from components.config import CREDENTIAL_KEYS, PROVIDER_KEYS, StackConfigError, parse_stack_config
 from review.engine import WorkspaceMocks, run_program
 
 SP = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
@@ -87,7 +90,7 @@ def test_served_name_defaults_to_model_short_name_and_version():
 def test_unknown_key_is_reported_not_ignored():
     assert problems_of(lambda v: first_model(v).update(workload_sise="Small")) == [
         "endpoints.risk.served_models[0].workload_sise: unknown key; "
-        "check its spelling against the config reference in README.md"
+        "did you mean `workload_size`? (see the config reference in README.md)"
     ]
 
 
@@ -146,7 +149,7 @@ def test_name_prefix_may_only_hold_letters_digits_dash_underscore():
 
 def test_at_least_one_served_entity():
     (problem,) = problems_of(lambda v: risk(v).update(served_models=[], traffic=None))
-    assert problem.startswith("endpoints.risk.served_models = []: List should have at least 1 item")
+    assert problem == "endpoints.risk.served_models = []: must have at least 1 entry, it has 0"
 
 
 def test_at_most_15_served_entities():
@@ -208,7 +211,7 @@ def test_at_most_30_environment_variables():
 def test_a_credential_named_variable_must_be_a_secret_reference_and_its_value_is_not_echoed():
     (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"API_TOKEN": "s3cr3t-value"}))
     assert problem == (
-        "endpoints.risk.served_models[0].environment_vars: API_TOKEN holds a credential in plain text; "
+        "endpoints.risk.served_models[0].environment_vars.API_TOKEN = [hidden]: holds a credential in plain text; "
         "write it as a reference `{{secrets/<scope>/<key>}}` to a Databricks secret"
     )
     assert "s3cr3t-value" not in problem
@@ -217,13 +220,17 @@ def test_a_credential_named_variable_must_be_a_secret_reference_and_its_value_is
 def test_a_databricks_token_value_is_refused_whatever_the_variable_name():
     token = "dapi" + "0123456789abcdef" * 2
     (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"UPSTREAM": token}))
-    assert "UPSTREAM holds a credential in plain text" in problem
+    assert problem.startswith(
+        "endpoints.risk.served_models[0].environment_vars.UPSTREAM = [hidden]: holds a credential in plain text"
+    )
     assert token not in problem
 
 
 def test_a_malformed_secret_reference_is_refused():
-    (problem,) = problems_of(lambda v: first_model(v).update(environment_vars={"KEY": "{{secrets/scope-only}}"}))
-    assert "KEY holds a credential in plain text" in problem
+    assert problems_of(lambda v: first_model(v).update(environment_vars={"KEY": "{{secrets/scope-only}}"})) == [
+        "endpoints.risk.served_models[0].environment_vars.KEY = '{{secrets/scope-only}}': "
+        "is not a secret reference; write it as `{{secrets/<scope>/<key>}}`"
+    ]
 
 
 def test_a_well_formed_secret_reference_is_accepted():
@@ -458,3 +465,234 @@ def test_rollout_expected_predictions_come_one_per_example():
 def test_rollout_health_thresholds_are_bounded():
     (problem,) = problems_of(lambda v: with_rollout(v, health={"max_error_rate": 1.5}))
     assert problem == "endpoints.risk.rollout.health.max_error_rate = 1.5: Input should be less than or equal to 1"
+
+
+# --- every problem at once: rules across fields run whatever else fails --------------------------------
+
+
+def test_routes_are_checked_when_another_field_of_the_endpoint_fails():
+    def change(values):
+        first_model(values)["workload_size"] = "Huge"
+        risk(values)["traffic"] = {"risk_classifier-3": 90, "risk_classifier-5": 10}
+
+    assert problems_of(change) == [
+        "endpoints.risk.served_models[0].workload_size = 'Huge': Input should be 'Small', 'Medium' or 'Large'",
+        'endpoints.risk.traffic = {"risk_classifier-3": 90, "risk_classifier-5": 10}: '
+        "routes name no served entity: risk_classifier-5; "
+        "served entities without a route (0 is allowed): risk_classifier-4; "
+        "served entities are risk_classifier-3, risk_classifier-4",
+    ]
+
+
+def test_the_endpoint_name_with_its_prefix_is_checked_when_another_field_fails():
+    def change(values):
+        risk(values)["name"] = "r" * 60
+        risk(values)["access"]["query_service_principal"] = "loan-decision-api"
+
+    problems = problems_of(change)
+    assert [problem.split(" ")[0].rstrip(":") for problem in problems] == [
+        "endpoints.risk.access.query_service_principal",
+        "endpoints.risk",
+    ]
+    assert problems[1] == (
+        f"endpoints.risk: name `prod-{'r' * 60}` must be 1-63 letters, digits, `-` or `_`, "
+        "prefix included (65 characters)"
+    )
+
+
+def test_rollout_entities_are_checked_when_another_field_fails():
+    def change(values):
+        with_rollout(values, candidate="risk_classifier-9")
+        risk(values)["notifications"] = {"on_update_failure": ["oncall"]}
+
+    assert problems_of(change) == [
+        'endpoints.risk.notifications.on_update_failure = ["oncall"]: `oncall` is not an e-mail address',
+        "endpoints.risk.rollout: risk_classifier-9 names no served entity; "
+        "served entities are risk_classifier-3, risk_classifier-4",
+    ]
+
+
+def test_a_served_entity_capacity_rule_is_checked_when_its_version_fails():
+    def change(values):
+        first_model(values)["version"] = "v3"
+        first_model(values)["provisioned_concurrency"] = {"min": 0, "max": 8}
+
+    assert problems_of(change) == [
+        "endpoints.risk.served_models[0].version = 'v3': must be a positive integer, written as 3 or \"3\"",
+        "endpoints.risk.served_models[0]: set either workload_size or provisioned_concurrency, not both",
+    ]
+
+
+def test_a_plaintext_credential_is_reported_when_endpoints_cannot_be_parsed():
+    problems = problems_of(lambda v: v.update(endpoints="risk"), plaintext_keys={"databricks:password": True})
+    assert problems == [
+        "databricks:password: is stored in plain text in Pulumi.prod.yaml; store it encrypted with "
+        "`pulumi config set --secret databricks:password <value>` or use the DATABRICKS_* environment variables",
+        "endpoints = 'risk': must be a map of keys to values, not text",
+    ]
+
+
+def test_every_bad_environment_variable_is_reported_when_one_value_is_not_text():
+    variables = {"THRESHOLD": 0.82, "API_TOKEN": "s3cr3t-value"}
+    assert problems_of(lambda v: first_model(v).update(environment_vars=variables)) == [
+        "endpoints.risk.served_models[0].environment_vars.THRESHOLD = 0.82: must be text, not a number; "
+        'YAML read it as a number: quote it ("0.82") if it is text',
+        "endpoints.risk.served_models[0].environment_vars.API_TOKEN = [hidden]: holds a credential in plain text; "
+        "write it as a reference `{{secrets/<scope>/<key>}}` to a Databricks secret",
+    ]
+
+
+# --- limits Databricks enforces that were accepted silently ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["MY-VAR", "1ST", "HAS SPACE", ""])
+def test_environment_variable_names_are_valid_names(name):
+    shown_key = json.dumps(name) if " " in name or not name else name
+    assert problems_of(lambda v: first_model(v).update(environment_vars={name: "1"})) == [
+        f"endpoints.risk.served_models[0].environment_vars.{shown_key}: "
+        "is not an environment variable name: letters, digits and `_`, not starting with a digit"
+    ]
+
+
+def test_tag_keys_and_values_are_within_databricks_limits():
+    def change(values):
+        values["defaults"]["tags"]["k" * 256] = "x"
+        risk(values)["tags"] = {"team": "v" * 256, "": "empty"}
+
+    assert problems_of(change) == [
+        'defaults.tags."kkkkkkkkkkkkkkkkkkkk...(256 characters)": '
+        "tag keys are at most 255 characters, this one has 256",
+        f"endpoints.risk.tags.team = '{'v' * 116}...: tag values are at most 255 characters, this one has 256",
+        'endpoints.risk.tags."": tag keys must not be empty',
+    ]
+
+
+def test_tag_keys_and_values_of_255_characters_are_accepted():
+    values = copy.deepcopy(BASE)
+    risk(values)["tags"] = {"k" * 255: "v" * 255}
+    assert parse_stack_config("prod", values).endpoints["risk"].tags == {"k" * 255: "v" * 255}
+
+
+@pytest.mark.parametrize("field, name", [
+    ("catalog", "main.prod"),
+    ("schema", "serving logs"),
+    ("table_prefix", "risk/v1"),
+    ("table_prefix", "t" * 256),
+    ("catalog", ""),
+])
+def test_inference_table_names_are_unity_catalog_names(field, name):
+    table = {"catalog": "main", "schema": "serving_logs", "table_prefix": "risk"} | {field: name}
+    (problem,) = problems_of(lambda v: risk(v).update(inference_table=table))
+    assert problem.startswith(f"endpoints.risk.inference_table.{field} = ")
+    assert problem.endswith(
+        ": must be a Unity Catalog name: 1-255 characters, no period, space, `/` or control character"
+    )
+
+
+def test_an_endpoint_key_must_be_a_name():
+    def change(values):
+        values["endpoints"][""] = values["endpoints"].pop("risk") | {"name": "risk"}
+
+    assert problems_of(change) == [
+        'endpoints."": endpoint keys may only hold letters, digits, `-` and `_`: the key names the endpoint\'s '
+        "resources and is its default name"
+    ]
+
+
+# --- messages a user can act on ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda v: risk(v).update(access=[SP]),
+     f'endpoints.risk.access = ["{SP}"]: must be a map of keys to values, not a list'),
+    (lambda v: risk(v).update(readiness=5),
+     "endpoints.risk.readiness = 5: must be a map of keys to values, not a number"),
+    (lambda v: risk(v).update(rollout="gradual"),
+     "endpoints.risk.rollout = 'gradual': must be a map of keys to values, not text"),
+    (lambda v: v.update(defaults=None), "defaults = null: must be a map of keys to values, not empty"),
+])
+def test_messages_name_no_internal_class(change, expected):
+    (problem,) = problems_of(change)
+    assert problem == expected
+    assert not re.search(r"[A-Z][a-z]+(Config|Gate|Defaults)", problem)
+
+
+@pytest.mark.parametrize("value, kind", [(0.82, "a number"), (5, "a number"), (True, "a boolean")])
+def test_a_value_yaml_read_as_a_number_or_boolean_is_shown_with_quote_it(value, kind):
+    assert problems_of(lambda v: first_model(v).update(environment_vars={"THRESHOLD": value})) == [
+        f"endpoints.risk.served_models[0].environment_vars.THRESHOLD = {json.dumps(value)}: "
+        f"must be text, not {kind}; "
+        f'YAML read it as {kind}: quote it ("{json.dumps(value)}") if it is text'
+    ]
+
+
+def test_a_value_is_hidden_only_when_it_may_be_a_credential():
+    token = "dapi" + "0123456789abcdef" * 2
+
+    def change(values):
+        values["defaults"]["tags"]["deployed-by"] = token
+        risk(values)["tags"] = {"threshold": 0.82}
+
+    problems = problems_of(change)
+    assert problems[0] == (
+        "defaults.tags.deployed-by = [hidden]: holds a Databricks token; tags are plain text: remove it"
+    )
+    assert problems[1].startswith("endpoints.risk.tags.threshold = 0.82: must be text")
+    assert token not in "\n".join(problems)
+
+
+def test_readiness_timeout_must_be_more_than_0():
+    assert problems_of(lambda v: risk(v).update(readiness={"timeout_minutes": 0})) == [
+        "endpoints.risk.readiness.timeout_minutes = 0: Input should be greater than 0"
+    ]
+
+
+# --- the stack file's namespaces and credentials, through the real program ---------------------------
+
+
+@pytest.mark.parametrize("key", CREDENTIAL_KEYS)
+def test_every_credential_of_the_databricks_provider_in_plain_text_fails_the_program(key, prod_document):
+    prod_document["config"][key] = "plain-credential-value"
+    with pytest.raises(StackConfigError) as caught:
+        run_program("prod", document=prod_document)
+    assert caught.value.problems == [
+        f"{key}: is stored in plain text in Pulumi.prod.yaml; store it encrypted with "
+        f"`pulumi config set --secret {key} <value>` or use the DATABRICKS_* environment variables"
+    ]
+    assert "plain-credential-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("databricks-serving:default", "databricks-serving:default: unknown key, nothing reads it; "
+     "did you mean `databricks-serving:defaults`?"),
+    ("databricks-servng:endpoints", "databricks-servng:endpoints: unknown namespace `databricks-servng`, nothing "
+     "reads it; did you mean `databricks-serving:endpoints`?"),
+    ("databricks:clientsecret", "databricks:clientsecret: not a setting of the Databricks provider; "
+     "did you mean `databricks:clientSecret`?"),
+])
+def test_a_misspelt_key_or_namespace_is_refused_with_the_nearest_known_key(key, expected, prod_document):
+    prod_document["config"][key] = {"name_prefix": "prod-"} if "serv" in key else "plain-value"
+    with pytest.raises(StackConfigError) as caught:
+        run_program("prod", document=prod_document)
+    assert caught.value.problems == [expected]
+    assert "plain-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda v: risk(v).update(traffic={"risk_classifier-3": "ninety", "risk_classifier-4": 10}),
+     "endpoints.risk.traffic.risk_classifier-3 = 'ninety': must be a whole number, not text"),
+    (lambda v: risk(v).update(traffic={"risk_classifier-3": 89.5, "risk_classifier-4": 10.5}),
+     "endpoints.risk.traffic.risk_classifier-3 = 89.5: must be a whole number, not a fraction"),
+    (lambda v: v.update(endpoints={}), "endpoints: must have at least 1 entry, it has 0"),
+    (lambda v: with_rollout(v, steps="10"), "endpoints.risk.rollout.steps = '10': must be a list, not text"),
+])
+def test_type_errors_are_told_in_the_stack_files_terms(change, expected):
+    assert problems_of(change)[0] == expected
+
+
+def test_the_provider_keys_are_the_settings_pulumi_databricks_reads():
+    import pulumi_databricks.config.vars as provider_settings
+
+    source = Path(provider_settings.__file__).read_text()
+    assert sorted(PROVIDER_KEYS) == sorted(set(re.findall(r"__config__\.get\w*\('(\w+)'\)", source)))
+    assert {key.split(":")[1] for key in CREDENTIAL_KEYS} <= set(PROVIDER_KEYS)

@@ -434,3 +434,42 @@ def test_against_an_unknown_revision_exits_2(checkout):
     status, _, err = review("prod", "--against", "no-such-branch", project_dir=checkout)
     assert (status, err.strip()) == (2, "`no-such-branch` is not a revision of this repository")
 
+
+
+def test_a_stack_file_that_cannot_be_read_is_a_json_error_in_json_mode(tmp_path):
+    broken = tmp_path / "Pulumi.prod.yaml"
+    broken.write_bytes(b"config:\n  databricks-serving:defaults: {name_prefix: \xff}\n")
+    status, out, _ = review("prod", "--json", "--stack-file", str(broken))
+    document = json.loads(out)
+    assert (status, document["error"]["kind"]) == (2, "invalid_stack_file")
+    assert document["error"]["message"] == "Pulumi.prod.yaml is not UTF-8 text (byte 0xff on line 2); save it as UTF-8"
+
+
+def test_a_yaml_problem_is_reported_with_the_models_problems_in_json_mode(tmp_path, prod_document):
+    prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["served_models"][0]["version"] = "OCTAL"
+    del prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["access"]
+    stack = tmp_path / "Pulumi.prod.yaml"
+    text = yaml.safe_dump(prod_document).replace("version: OCTAL", "version: 010")
+    stack.write_text(text)
+    line = text.splitlines().index(next(row for row in text.splitlines() if "version: 010" in row)) + 1
+    status, out, _ = review("prod", "--json", "--stack-file", str(stack))
+    problems = json.loads(out)["error"]["problems"]
+    assert status == 2
+    assert problems == [
+        'endpoints.fraud-scorer.served_models[0].version = 010: YAML reads 010 as the octal number 8; write 8, '
+        f'or quote it ("010") if it is text (line {line})',
+        "endpoints.fraud-scorer.access: is required",
+    ]
+
+
+def test_a_failure_of_the_review_itself_exits_3_never_1(monkeypatch):
+    import review.__main__ as command
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(command, "review", broken)
+    status, _, err = review("prod")
+    assert status == 3
+    assert "RuntimeError: a bug" in err
+    assert err.rstrip().endswith("this is a bug, not a verdict on the stack")

@@ -19,7 +19,7 @@ review: setup
 
 ## Lint, then the whole test suite.
 test: setup lint
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

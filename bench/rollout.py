@@ -5,6 +5,9 @@
    (the emulator's `--update-seconds` per step) and the rest (polling, parity, probes).
 2. A candidate failing 50% of its requests: time from the tripped gate until all traffic is back on
    the stable entity, and the config updates that took. Goal: one config update.
+3. Ctrl-C during the 50% bake of a rollout 0 -> 50 -> 100% run by the servingops plugin: time from the
+   Cancel RPC until it returns with all traffic on the stable entity, and the config updates that took.
+   Goal: one config update, at most the workspace's update time + 2 s.
 
     python -m bench rollout [--bake 10] [--update-seconds 0.5]
 """
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 import uuid
 
@@ -21,6 +25,7 @@ from emulator.testing import emulator_process
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan
 from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
+from tests.engine_driver import ROLLOUT, Plugin, Step, urn
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 CONFIG_UPDATE = "PUT /api/2.0/serving-endpoints/{name}/config"
@@ -84,4 +89,42 @@ def main(argv: list[str] | None = None) -> int:
             print("\n2. Failing candidate (50% errors) at the 10% step")
             print(f"   gate tripped after {error.report['steps'][0]['seconds']:.2f} s of baking; all traffic back on "
                   f"the stable entity {ended - tripped:.2f} s later, in {updates_after_trip} config update(s)")
+
+        ctrl_c(workspace, client, args.bake, args.update_seconds)
     return 0
+
+
+def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict:
+    plan = _plan(name, bake)
+    return {
+        "endpoint_name": name, "endpoint_id": endpoint_id, "served_entities": list(plan.served_entities),
+        "target": dict(plan.target), "stable": plan.stable, "candidate": plan.candidate, "steps": [50, 100],
+        "bake_seconds": bake, "examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": None,
+        "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 500, "min_requests": 10,
+                   "probe_interval_seconds": 0.5},
+        "update_timeout_seconds": 120, "plan": [],
+    }
+
+
+def ctrl_c(workspace, client: ServingClient, bake: float, update_seconds: float) -> None:
+    name = _ready_endpoint(workspace, client, "ctrlc")
+    with Plugin() as plugin:
+        plugin.configure({"host": workspace.url, "token": DEPLOYER_TOKEN, "pollSeconds": 0.5},
+                         secret_keys={"token"})
+        steps = [Step(urn(ROLLOUT, f"{name}-rollout"), _rollout_props(name, client.get_endpoint(name)["id"],
+                                                                      max(bake, 10)))]
+        engine = threading.Thread(target=plugin.deploy, args=(steps,))
+        engine.start()
+        plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4", timeout=120)
+        while client.get_endpoint(name)["state"]["config_update"] != "NOT_UPDATING":
+            time.sleep(0.05)
+        time.sleep(1.0)  # well into the bake
+        before = workspace.counters()["api_calls"].get(CONFIG_UPDATE, 0)
+        seconds = plugin.cancel()
+        engine.join()
+        updates = workspace.counters()["api_calls"].get(CONFIG_UPDATE, 0) - before
+    routes = client.get_endpoint(name)["config"]["traffic_config"]["routes"]
+    split = {route["served_entity_name"]: route["traffic_percentage"] for route in routes}
+    print("\n3. Ctrl-C during the 50% bake (servingops plugin, Cancel RPC)")
+    print(f"   Cancel returned after {seconds:.2f} s (config update time {update_seconds:.2f} s + "
+          f"{seconds - update_seconds:.2f} s) with {split}, in {updates} config update(s)")

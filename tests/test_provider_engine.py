@@ -90,12 +90,12 @@ def touched(workspace, name: str) -> dict:
 # --- the plugin as the engine starts it ----------------------------------------------------------------
 
 
-def test_the_plugin_serves_its_schema_with_both_resource_types_and_a_secret_token(plugin):
+def test_the_plugin_serves_its_schema_with_every_resource_type_and_a_secret_token(plugin):
     from pulumi.runtime.proto import provider_pb2
 
     schema = json.loads(plugin.stub.GetSchema(provider_pb2.GetSchemaRequest(version=0)).schema)
     assert schema["name"] == "servingops"
-    assert set(schema["resources"]) == {READINESS, ROLLOUT}
+    assert set(schema["resources"]) == {READINESS, ROLLOUT, "servingops:index:EndpointNotifications"}
     for resource in schema["resources"].values():
         for prop in {**resource["inputProperties"], **resource["properties"]}.values():
             assert prop["description"] and ("type" in prop or "$ref" in prop)
@@ -580,3 +580,34 @@ def wait_until(condition, seconds: float = 15) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         time.sleep(0.05)
+
+
+# --- e-mail notifications of an existing endpoint -----------------------------------------------------------
+
+NOTIFICATIONS = "servingops:index:EndpointNotifications"
+
+
+def test_notifications_of_an_existing_endpoint_are_applied_and_reapplied_after_a_change_by_hand(
+        workspace, client, plugin):
+    name = unique("notify")
+    create_endpoint(workspace, name, {3: 100})
+    resource = urn(NOTIFICATIONS, f"{name}-notifications")
+    declared = {"endpoint_name": name, "on_update_success": [], "on_update_failure": ["oncall@example.com"]}
+    [created] = plugin.deploy([Step(resource, declared)])
+    assert created.error is None and created.resource_id == f"{name}-notifications"
+    assert client.get_endpoint(name)["email_notifications"] == {"on_update_failure": ["oncall@example.com"]}
+
+    changed = {**declared, "on_update_success": ["team@example.com"]}
+    update = Step(resource, changed, olds=created.outputs, old_inputs=declared, resource_id=created.resource_id)
+    plugin.deploy([update])
+    assert list(update.diff.diffs) == ["on_update_success"]
+    assert client.get_endpoint(name)["email_notifications"] == {
+        "on_update_success": ["team@example.com"], "on_update_failure": ["oncall@example.com"]}
+
+    requests.patch(f"{workspace.url}/api/2.0/serving-endpoints/{name}/notifications", json={"email_notifications": {}},
+                   headers=workspace.headers(DEPLOYER_TOKEN), timeout=10).raise_for_status()
+    _, outputs, inputs = plugin.read(resource, created.resource_id, update.outputs, changed)
+    again = Step(resource, changed, olds=outputs, old_inputs=inputs, resource_id=created.resource_id)
+    plugin.deploy([again])
+    assert set(again.diff.diffs) == {"on_update_success", "on_update_failure"}
+    assert client.get_endpoint(name)["email_notifications"]["on_update_success"] == ["team@example.com"]

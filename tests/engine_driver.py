@@ -61,7 +61,7 @@ class FakeEngine(engine_pb2_grpc.EngineServicer):
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def Log(self, request, context):  # noqa: N802 - gRPC method name
+    def Log(self, request, context):
         with self._lock:
             self.logs.append((request.urn, request.message, request.ephemeral))
         return empty_pb2.Empty()

@@ -69,7 +69,8 @@ def test_a_rollout_on_a_route_optimized_endpoint_checks_parity_at_its_first_step
     while oauth_client.get_endpoint(name)["state"]["ready"] != "READY" and time.monotonic() < deadline:
         time.sleep(0.05)
     plan = RolloutPlan(
-        endpoint=name, served_entities=(entity(3), entity(4)), target={"risk_classifier-3": 0, "risk_classifier-4": 100},
+        endpoint=name, served_entities=(entity(3), entity(4)),
+        target={"risk_classifier-3": 0, "risk_classifier-4": 100},
         stable="risk_classifier-3", candidate="risk_classifier-4", steps=(50, 100), bake_seconds=0.3,
         examples=(EXAMPLE,), min_requests=4, probe_interval_seconds=0.02, max_p95_latency_ms=2000,
         update_timeout_seconds=20, route_optimized=True,

@@ -611,3 +611,22 @@ def test_notifications_of_an_existing_endpoint_are_applied_and_reapplied_after_a
     plugin.deploy([again])
     assert set(again.diff.diffs) == {"on_update_success", "on_update_failure"}
     assert client.get_endpoint(name)["email_notifications"]["on_update_success"] == ["team@example.com"]
+
+
+def test_what_came_in_secret_goes_out_secret(workspace, client, plugin):
+    """An input the program marked secret (here the warmup example) stays secret in Check's and Create's answers."""
+    from pulumi.runtime.proto import provider_pb2
+
+    from provider import wire
+
+    name = unique("secretflag")
+    create_endpoint(workspace, name, {3: 100})
+    props = readiness_props(name, client.get_endpoint(name)["id"], {3: 100})
+    resource = urn(READINESS, f"{name}-readiness")
+    news = wire.encode(props, {"warmup"})
+    checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=resource, news=news))
+    assert wire.decode(checked.inputs).secret_keys == {"warmup"}
+    created = plugin.stub.Create(provider_pb2.CreateRequest(urn=resource, properties=checked.inputs), timeout=120)
+    assert wire.decode(created.properties).secret_keys == {"warmup"}
+    preview = plugin.stub.Create(provider_pb2.CreateRequest(urn=resource, properties=checked.inputs, preview=True))
+    assert wire.decode(preview.properties).secret_keys == {"warmup"}

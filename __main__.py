@@ -1,5 +1,7 @@
 """Compose the stack: one ServingEndpoint per endpoint in the stack file, and a summary of each."""
 
+import os
+
 import pulumi
 
 from components.config import load_stack_config
@@ -10,9 +12,11 @@ from components.serving_endpoint import ServingEndpoint
 stack_config = load_stack_config()
 # The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
 workspace = WorkspaceProvider.from_stack_config()
+# Invocation URLs of endpoints that are not route-optimized are built on the workspace URL.
+workspace_host = pulumi.Config("databricks").get("host") or os.environ.get("DATABRICKS_HOST")
 
 for spec in stack_config.specs():
-    endpoint = ServingEndpoint(spec, workspace=workspace)
+    endpoint = ServingEndpoint(spec, workspace=workspace, host=workspace_host)
     pulumi.export(
         spec.key,
         {

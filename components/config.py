@@ -675,8 +675,8 @@ class EndpointConfig(_Strict):
 
 
 CREATION_ONLY: dict[str, str] = {
-    "name": "a new name is a new endpoint: Pulumi creates it and deletes the old one (new id; permissions, "
-    "readiness and rollout follow it)",
+    "name": "a new name is a new endpoint: the old one is deleted, then the new one created (new id and URL; "
+    "permissions, readiness and rollout follow it)",
     "route_optimized": "Databricks cannot change it on an existing endpoint: a change recreates the endpoint "
     "(deleted, then created again; it serves nothing in between)",
     "description": "Databricks has no API to update it: a change applies when the endpoint is next created; "

@@ -450,7 +450,7 @@ def test_prod_review_shows_rate_limits_usage_tracking_and_the_ai_gateway_inferen
         "ai_gateway.rate_limits.service_principal:8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c: 3000 calls/minute",
         "ai_gateway.usage_tracking: true",
         "ai_gateway.fallback: false",
-        "inference_table: main.serving_logs.risk_classifier* (AI Gateway)",
+        "inference_table: main.serving_logs.risk_classifier_gateway* (AI Gateway)",
         "ai_gateway.rate_limits.endpoint: 12000 calls/minute",
     } <= fields
 

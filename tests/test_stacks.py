@@ -159,7 +159,7 @@ def test_prod_captures_risk_classifier_requests_into_an_ai_gateway_inference_tab
         "enabled": True,
         "catalogName": "main",
         "schemaName": "serving_logs",
-        "tableNamePrefix": "risk_classifier",
+        "tableNamePrefix": "risk_classifier_gateway",
     }
 
 
@@ -675,3 +675,13 @@ def test_no_key_of_an_endpoint_is_silently_ignored_on_update(key, full_run):
         assert outcome["at_creation"]
     else:
         assert outcome["applied"] and not outcome["at_creation"]
+
+
+def test_the_readme_lists_every_creation_only_key_with_what_a_change_does():
+    from pathlib import Path
+
+    from components.config import CREATION_ONLY
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for key, consequence in CREATION_ONLY.items():
+        assert f"| `{key}` | {consequence} |" in readme

@@ -531,7 +531,7 @@ def test_the_pack_process_serves_the_rules_to_the_engine_over_grpc():
         info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
         assert [policy.name for policy in info.policies] == [rule.name for rule in RULES]
 
-        resource = endpoint(entities=[served("risk-3", scale_to_zero=True)])
+        resource = limited(endpoint(entities=[served("risk-3", scale_to_zero=True)]))
         properties = struct_pb2.Struct()
         properties.update(dict(resource.props))
         request = analyzer_pb2.AnalyzeRequest(

@@ -685,3 +685,28 @@ def test_the_readme_lists_every_creation_only_key_with_what_a_change_does():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for key, consequence in CREATION_ONLY.items():
         assert f"| `{key}` | {consequence} |" in readme
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("https://adb-1.azuredatabricks.net/", "https://adb-1.azuredatabricks.net/serving-endpoints/risk/invocations"),
+        ("adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net/serving-endpoints/risk/invocations"),
+        (None, "/serving-endpoints/risk/invocations"),
+    ],
+)
+def test_the_invocation_url_of_a_standard_endpoint_is_on_the_workspace_host(host, url):
+    from components.serving_endpoint import invocations_url
+
+    assert invocations_url(host, "risk") == url
+
+
+def test_without_a_host_in_the_stack_the_invocation_url_is_on_databricks_host(prod_document, monkeypatch):
+    from review.engine import run_program
+
+    monkeypatch.setenv("DATABRICKS_HOST", "https://adb-2.azuredatabricks.net")
+    del prod_document["config"]["databricks:host"]
+    run = run_program("prod", document=prod_document)
+    assert unwrap(run.outputs["fraud-scorer"])["invocation_url"] == (
+        "https://adb-2.azuredatabricks.net/serving-endpoints/prod-fraud-scorer/invocations"
+    )

@@ -274,15 +274,30 @@ class InferenceTableConfig(_Strict):
     Sent as `ai_gateway.inference_table_config`, never as the legacy `config.auto_capture_config`, which
     Databricks refuses on new and existing endpoints since 2026-02-20.
     """
-
-    catalog: str = Field(description="Catalog of the inference tables.")
-    schema_: str = Field(alias="schema", description="Schema of the inference tables.")
-    table_prefix: str | None = Field(default=None, description="Table name prefix; default the endpoint name.")
     enabled: bool = Field(
         default=True,
         description="False stops the capture and keeps the tables; Databricks changes catalog, schema or prefix "
         "only of a disabled table.",
     )
+
+    catalog: str = Field(description="Catalog of the inference tables.")
+    schema_: str = Field(alias="schema", description="Schema of the inference tables.")
+    table_prefix: str | None = Field(default=None, description="Table name prefix; default the endpoint name.")
+
+
+class NotificationsConfig(_Strict):
+    """E-mail notifications on config update outcomes."""
+
+    on_update_success: list[str] = Field(default_factory=list, description="Addresses told on success.")
+    on_update_failure: list[str] = Field(default_factory=list, description="Addresses told on failure.")
+
+    @field_validator("on_update_success", "on_update_failure")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not EMAIL_PATTERN.match(address):
+                raise _fail("email", "`{address}` is not an e-mail address", address=address)
+        return value
 
 
 class RateLimitKey(StrEnum):
@@ -310,6 +325,8 @@ class RateLimitConfig(_Strict):
     )
     principal: str | None = Field(
         default=None,
+        # Checked when left out too: a `user_group` limit needs one.
+        validate_default=True,
         description="The one caller limited: application id (service_principal), e-mail (user), group name "
         "(user_group, required). None: every service principal / user on its own.",
     )
@@ -318,6 +335,8 @@ class RateLimitConfig(_Strict):
     @classmethod
     def _principal_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
         key = info.data.get("key")
+        if value is None and key is RateLimitKey.USER_GROUP:
+            raise _fail("rate_limit_principal", "a `user_group` limit needs the group's name as principal")
         if value is None or key is None:
             return value
         if key is RateLimitKey.ENDPOINT:
@@ -347,16 +366,6 @@ class RateLimitConfig(_Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _group_named(self) -> RateLimitConfig:
-        if self.key is RateLimitKey.USER_GROUP and self.principal is None:
-            raise _fail(
-                "rate_limit_principal",
-                "a `user_group` limit needs the group's name as principal",
-                field="principal",
-            )
-        return self
-
 
 class AiGatewayConfig(_Strict):
     """The endpoint's AI Gateway: rate limits, usage tracking and fallback (inference tables: `inference_table`)."""
@@ -381,21 +390,6 @@ class AiGatewayConfig(_Strict):
                 "one limit per key and principal; repeated: {pairs}",
                 pairs=", ".join(f"{key} {principal}" if principal else key for key, principal in repeated),
             )
-        return value
-
-
-class NotificationsConfig(_Strict):
-    """E-mail notifications on config update outcomes."""
-
-    on_update_success: list[str] = Field(default_factory=list, description="Addresses told on success.")
-    on_update_failure: list[str] = Field(default_factory=list, description="Addresses told on failure.")
-
-    @field_validator("on_update_success", "on_update_failure")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not EMAIL_PATTERN.match(address):
-                raise _fail("email", "`{address}` is not an e-mail address", address=address)
         return value
 
 

@@ -274,6 +274,7 @@ class InferenceTableConfig(_Strict):
     Sent as `ai_gateway.inference_table_config`, never as the legacy `config.auto_capture_config`, which
     Databricks refuses on new and existing endpoints since 2026-02-20.
     """
+
     enabled: bool = Field(
         default=True,
         description="False stops the capture and keeps the tables; Databricks changes catalog, schema or prefix "

@@ -1,7 +1,5 @@
 """Compose the stack: one ServingEndpoint per endpoint in the stack file, and a summary of each."""
 
-import os
-
 import pulumi
 
 from components.config import load_stack_config
@@ -12,11 +10,9 @@ from components.serving_endpoint import ServingEndpoint
 stack_config = load_stack_config()
 # The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
 workspace = WorkspaceProvider.from_stack_config()
-# Invocation URLs of endpoints that are not route-optimized are built on the workspace URL.
-workspace_host = pulumi.Config("databricks").get("host") or os.environ.get("DATABRICKS_HOST")
 
 for spec in stack_config.specs():
-    endpoint = ServingEndpoint(spec, workspace=workspace, host=workspace_host)
+    endpoint = ServingEndpoint(spec, workspace=workspace)
     pulumi.export(
         spec.key,
         {

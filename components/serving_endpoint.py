@@ -20,6 +20,7 @@ Children, each parented to the component and named from it:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import pulumi
@@ -38,6 +39,11 @@ ROLLOUT_OWNED = ["config.servedEntities", "config.trafficConfig"]
 # endpoint (the auto-capture catalog, schema and prefix force a new endpoint).
 SET_AT_CREATION = ["emailNotifications", "config.autoCaptureConfig"]
 DESCRIPTION = "description"
+
+
+def workspace_host() -> str | None:
+    """The workspace URL of the running stack: its `databricks:host`, else DATABRICKS_HOST (as pulumi-databricks)."""
+    return pulumi.Config("databricks").get("host") or os.environ.get("DATABRICKS_HOST")
 
 
 def invocations_url(host: str | None, endpoint_name: str) -> str:
@@ -192,8 +198,8 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         `workspace` is the `servingops` provider the readiness, rollout and notifications resources use (one
         per stack); None: the plugin's default provider, which authenticates from the DATABRICKS_* variables
-        alone. `host` is the workspace URL (the stack's `databricks:host`), for the invocation URL of an
-        endpoint that is not route-optimized.
+        alone. `host` is the workspace URL, for the invocation URL of an endpoint that is not route-optimized;
+        None: the stack's (`workspace_host()`).
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         endpoint = spec.endpoint
@@ -277,7 +283,8 @@ class ServingEndpoint(pulumi.ComponentResource):
             # Databricks fills endpoint_url only for route-optimized endpoints, queried there with OAuth.
             self.invocation_url = self.endpoint.endpoint_url
         else:
-            self.invocation_url = self.endpoint.name.apply(lambda name: invocations_url(host, name))
+            base = host if host is not None else workspace_host()
+            self.invocation_url = self.endpoint.name.apply(lambda name: invocations_url(base, name))
         self.verified_versions = self.readiness.verified_versions
         self.served_versions = {model.served_name: model.version for model in endpoint.served_models}
         self.traffic = dict(endpoint.routes)

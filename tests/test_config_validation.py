@@ -306,161 +306,6 @@ def test_manager_groups_never_open_the_endpoint_to_everybody(group):
     ]
 
 
-# --- everything else ---------------------------------------------------------------------------------
-
-
-def test_notification_addresses_are_email_addresses():
-    assert problems_of(lambda v: risk(v).update(notifications={"on_update_failure": ["oncall"]})) == [
-        'endpoints.risk.notifications.on_update_failure = ["oncall"]: `oncall` is not an e-mail address'
-    ]
-
-
-def test_input_example_uses_exactly_one_databricks_input_format():
-    example = {"instances": [[1, 2]], "inputs": [[1, 2]]}
-    assert problems_of(lambda v: risk(v).update(readiness={"warmup": {"input_example": example}})) == [
-        "endpoints.risk.readiness.warmup.input_example: "
-        "needs exactly one of dataframe_split, dataframe_records, instances, inputs, found instances, inputs"
-    ]
-
-
-def test_readiness_timeout_is_at_most_240_minutes():
-    assert problems_of(lambda v: risk(v).update(readiness={"timeout_minutes": 500})) == [
-        "endpoints.risk.readiness.timeout_minutes = 500: Input should be less than or equal to 240"
-    ]
-
-
-def test_endpoints_are_required():
-    assert problems_of(lambda v: v.pop("endpoints")) == ["endpoints: is required"]
-
-
-def test_a_plaintext_databricks_token_in_the_stack_file_is_refused():
-    assert problems_of(lambda v: None, plaintext_keys={"databricks:token": True}) == [
-        "databricks:token: is stored in plain text in Pulumi.prod.yaml; store it encrypted with "
-        "`pulumi config set --secret databricks:token <value>` or use the DATABRICKS_* environment variables"
-    ]
-
-
-def test_a_file_with_several_problems_reports_all_of_them_at_once():
-    def change(values):
-        risk(values)["traffic"] = {"risk_classifier-3": 80, "risk_classifier-4": 10}
-        risk(values)["access"]["query_service_principal"] = "loan-decision-api"
-        first_model(values)["workload_size"] = "Huge"
-
-    problems = problems_of(change, plaintext_keys={"databricks:token": True})
-    assert [problem.split(":")[0].split(" =")[0] for problem in problems] == [
-        "databricks",
-        "endpoints.risk.served_models[0].workload_size",
-        "endpoints.risk.traffic",
-        "endpoints.risk.access.query_service_principal",
-    ]
-
-
-# --- through the real program ------------------------------------------------------------------------
-
-
-class CountingMocks(WorkspaceMocks):
-    def __init__(self):
-        super().__init__()
-        self.registered: list[str] = []
-
-    def new_resource(self, args):
-        self.registered.append(args.name)
-        return super().new_resource(args)
-
-
-def test_an_invalid_stack_file_fails_the_program_before_any_resource_is_registered(prod_document):
-    endpoints = prod_document["config"]["databricks-serving:endpoints"]
-    endpoints["risk-classifier"]["traffic"]["risk_classifier-4"] = 20
-    mocks = CountingMocks()
-    with pytest.raises(StackConfigError) as caught:
-        run_program("prod", document=prod_document, mocks=mocks)
-    assert caught.value.problems == [
-        "endpoints.risk-classifier.traffic: routes must sum to 100, they sum to 110"
-    ]
-    assert mocks.registered == []
-
-
-def test_a_plaintext_token_in_a_stack_file_fails_the_program(prod_document):
-    prod_document["config"]["databricks:token"] = "dapi" + "ab" * 16
-    with pytest.raises(StackConfigError) as caught:
-        run_program("prod", document=prod_document)
-    assert caught.value.problems[0].startswith("databricks:token: is stored in plain text in Pulumi.prod.yaml")
-    assert "dapi" not in str(caught.value)
-
-
-def test_a_secure_token_in_a_stack_file_is_accepted(prod_document):
-    prod_document["config"]["databricks:token"] = {"secure": "v1:AAAAbase64ciphertext"}
-    run = run_program("prod", document=prod_document)
-    assert len(run.resources) > 0
-
-
-# --- rollout -----------------------------------------------------------------------------------------
-
-ROLLOUT = {"stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": [10, 50, 100]}
-EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1.0, 2, 3.0]]}}
-
-
-def with_rollout(values, **rollout):
-    risk(values)["rollout"] = {**ROLLOUT, **rollout}
-    risk(values)["readiness"] = {"warmup": {"input_example": EXAMPLE}}
-
-
-def test_a_rollout_starts_its_candidate_at_0_percent_and_targets_the_declared_traffic():
-    values = copy.deepcopy(BASE)
-    with_rollout(values)
-    endpoint = parse_stack_config("prod", values).endpoints["risk"]
-    assert endpoint.start_routes == {"risk_classifier-3": 100, "risk_classifier-4": 0}
-    assert endpoint.routes == {"risk_classifier-3": 90, "risk_classifier-4": 10}
-    assert endpoint.rollout_examples == [EXAMPLE]
-
-
-def test_rollout_entities_must_be_served_entities():
-    assert problems_of(lambda v: with_rollout(v, candidate="risk_classifier-5")) == [
-        "endpoints.risk.rollout: risk_classifier-5 names no served entity; "
-        "served entities are risk_classifier-3, risk_classifier-4"
-    ]
-
-
-def test_rollout_stable_and_candidate_differ():
-    assert problems_of(lambda v: with_rollout(v, candidate="risk_classifier-3")) == [
-        "endpoints.risk.rollout: stable and candidate must be different served entities"
-    ]
-
-
-@pytest.mark.parametrize("steps, rule", [
-    ([50, 10], "steps must increase, e.g. [10, 50, 100]"),
-    ([0, 50], "each step is a candidate share from 1 to 100"),
-    ([10, 101], "each step is a candidate share from 1 to 100"),
-])
-def test_rollout_steps_are_increasing_shares(steps, rule):
-    assert problems_of(lambda v: with_rollout(v, steps=steps)) == [
-        f"endpoints.risk.rollout.steps = {steps}: {rule}".replace("'", "")
-    ]
-
-
-def test_rollout_gates_need_a_request_to_send():
-    def change(values):
-        with_rollout(values)
-        risk(values).pop("readiness")
-
-    assert problems_of(change) == [
-        "endpoints.risk: the parity and health gates need a request to send: set rollout.parity.examples "
-        "or readiness.warmup.input_example"
-    ]
-
-
-def test_rollout_expected_predictions_come_one_per_example():
-    parity = {"examples": [EXAMPLE, EXAMPLE], "expected_predictions": [[0.1]]}
-    assert problems_of(lambda v: with_rollout(v, parity=parity)) == [
-        "endpoints.risk.rollout.parity: give one entry per example (2 examples, 1 expected predictions)"
-    ]
-
-
-def test_rollout_health_thresholds_are_bounded():
-    (problem,) = problems_of(lambda v: with_rollout(v, health={"max_error_rate": 1.5}))
-    assert problem == "endpoints.risk.rollout.health.max_error_rate = 1.5: Input should be less than or equal to 1"
-
-
 # --- issue 9: today's serving API ---------------------------------------------------------------------
 
 
@@ -619,3 +464,158 @@ def test_creation_only_keys_are_endpoint_keys():
     from components.config import CREATION_ONLY, EndpointConfig
 
     assert set(CREATION_ONLY) <= set(EndpointConfig.model_fields)
+
+
+# --- everything else ---------------------------------------------------------------------------------
+
+
+def test_notification_addresses_are_email_addresses():
+    assert problems_of(lambda v: risk(v).update(notifications={"on_update_failure": ["oncall"]})) == [
+        'endpoints.risk.notifications.on_update_failure = ["oncall"]: `oncall` is not an e-mail address'
+    ]
+
+
+def test_input_example_uses_exactly_one_databricks_input_format():
+    example = {"instances": [[1, 2]], "inputs": [[1, 2]]}
+    assert problems_of(lambda v: risk(v).update(readiness={"warmup": {"input_example": example}})) == [
+        "endpoints.risk.readiness.warmup.input_example: "
+        "needs exactly one of dataframe_split, dataframe_records, instances, inputs, found instances, inputs"
+    ]
+
+
+def test_readiness_timeout_is_at_most_240_minutes():
+    assert problems_of(lambda v: risk(v).update(readiness={"timeout_minutes": 500})) == [
+        "endpoints.risk.readiness.timeout_minutes = 500: Input should be less than or equal to 240"
+    ]
+
+
+def test_endpoints_are_required():
+    assert problems_of(lambda v: v.pop("endpoints")) == ["endpoints: is required"]
+
+
+def test_a_plaintext_databricks_token_in_the_stack_file_is_refused():
+    assert problems_of(lambda v: None, plaintext_keys={"databricks:token": True}) == [
+        "databricks:token: is stored in plain text in Pulumi.prod.yaml; store it encrypted with "
+        "`pulumi config set --secret databricks:token <value>` or use the DATABRICKS_* environment variables"
+    ]
+
+
+def test_a_file_with_several_problems_reports_all_of_them_at_once():
+    def change(values):
+        risk(values)["traffic"] = {"risk_classifier-3": 80, "risk_classifier-4": 10}
+        risk(values)["access"]["query_service_principal"] = "loan-decision-api"
+        first_model(values)["workload_size"] = "Huge"
+
+    problems = problems_of(change, plaintext_keys={"databricks:token": True})
+    assert [problem.split(":")[0].split(" =")[0] for problem in problems] == [
+        "databricks",
+        "endpoints.risk.served_models[0].workload_size",
+        "endpoints.risk.traffic",
+        "endpoints.risk.access.query_service_principal",
+    ]
+
+
+# --- through the real program ------------------------------------------------------------------------
+
+
+class CountingMocks(WorkspaceMocks):
+    def __init__(self):
+        super().__init__()
+        self.registered: list[str] = []
+
+    def new_resource(self, args):
+        self.registered.append(args.name)
+        return super().new_resource(args)
+
+
+def test_an_invalid_stack_file_fails_the_program_before_any_resource_is_registered(prod_document):
+    endpoints = prod_document["config"]["databricks-serving:endpoints"]
+    endpoints["risk-classifier"]["traffic"]["risk_classifier-4"] = 20
+    mocks = CountingMocks()
+    with pytest.raises(StackConfigError) as caught:
+        run_program("prod", document=prod_document, mocks=mocks)
+    assert caught.value.problems == [
+        "endpoints.risk-classifier.traffic: routes must sum to 100, they sum to 110"
+    ]
+    assert mocks.registered == []
+
+
+def test_a_plaintext_token_in_a_stack_file_fails_the_program(prod_document):
+    prod_document["config"]["databricks:token"] = "dapi" + "ab" * 16
+    with pytest.raises(StackConfigError) as caught:
+        run_program("prod", document=prod_document)
+    assert caught.value.problems[0].startswith("databricks:token: is stored in plain text in Pulumi.prod.yaml")
+    assert "dapi" not in str(caught.value)
+
+
+def test_a_secure_token_in_a_stack_file_is_accepted(prod_document):
+    prod_document["config"]["databricks:token"] = {"secure": "v1:AAAAbase64ciphertext"}
+    run = run_program("prod", document=prod_document)
+    assert len(run.resources) > 0
+
+
+# --- rollout -----------------------------------------------------------------------------------------
+
+ROLLOUT = {"stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": [10, 50, 100]}
+EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1.0, 2, 3.0]]}}
+
+
+def with_rollout(values, **rollout):
+    risk(values)["rollout"] = {**ROLLOUT, **rollout}
+    risk(values)["readiness"] = {"warmup": {"input_example": EXAMPLE}}
+
+
+def test_a_rollout_starts_its_candidate_at_0_percent_and_targets_the_declared_traffic():
+    values = copy.deepcopy(BASE)
+    with_rollout(values)
+    endpoint = parse_stack_config("prod", values).endpoints["risk"]
+    assert endpoint.start_routes == {"risk_classifier-3": 100, "risk_classifier-4": 0}
+    assert endpoint.routes == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    assert endpoint.rollout_examples == [EXAMPLE]
+
+
+def test_rollout_entities_must_be_served_entities():
+    assert problems_of(lambda v: with_rollout(v, candidate="risk_classifier-5")) == [
+        "endpoints.risk.rollout: risk_classifier-5 names no served entity; "
+        "served entities are risk_classifier-3, risk_classifier-4"
+    ]
+
+
+def test_rollout_stable_and_candidate_differ():
+    assert problems_of(lambda v: with_rollout(v, candidate="risk_classifier-3")) == [
+        "endpoints.risk.rollout: stable and candidate must be different served entities"
+    ]
+
+
+@pytest.mark.parametrize("steps, rule", [
+    ([50, 10], "steps must increase, e.g. [10, 50, 100]"),
+    ([0, 50], "each step is a candidate share from 1 to 100"),
+    ([10, 101], "each step is a candidate share from 1 to 100"),
+])
+def test_rollout_steps_are_increasing_shares(steps, rule):
+    assert problems_of(lambda v: with_rollout(v, steps=steps)) == [
+        f"endpoints.risk.rollout.steps = {steps}: {rule}".replace("'", "")
+    ]
+
+
+def test_rollout_gates_need_a_request_to_send():
+    def change(values):
+        with_rollout(values)
+        risk(values).pop("readiness")
+
+    assert problems_of(change) == [
+        "endpoints.risk: the parity and health gates need a request to send: set rollout.parity.examples "
+        "or readiness.warmup.input_example"
+    ]
+
+
+def test_rollout_expected_predictions_come_one_per_example():
+    parity = {"examples": [EXAMPLE, EXAMPLE], "expected_predictions": [[0.1]]}
+    assert problems_of(lambda v: with_rollout(v, parity=parity)) == [
+        "endpoints.risk.rollout.parity: give one entry per example (2 examples, 1 expected predictions)"
+    ]
+
+
+def test_rollout_health_thresholds_are_bounded():
+    (problem,) = problems_of(lambda v: with_rollout(v, health={"max_error_rate": 1.5}))
+    assert problem == "endpoints.risk.rollout.health.max_error_rate = 1.5: Input should be less than or equal to 1"

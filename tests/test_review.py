@@ -366,80 +366,6 @@ def test_the_json_diff_omits_the_side_a_field_is_absent_from():
     ]
 
 
-# --- against a git revision: that revision's own program and stack file --------------------------------
-
-LEGACY_RESOURCE = '''
-import pulumi_databricks as legacy
-
-legacy.Permissions(
-    "legacy-permissions",
-    serving_endpoint_id="legacy-endpoint-id",
-    access_controls=[legacy.PermissionsAccessControlArgs(group_name="legacy-team", permission_level="CAN_MANAGE")],
-)
-'''
-
-
-def git(checkout: Path, *args: str) -> None:
-    identity = ["-c", "user.name=review-test", "-c", "user.email=review@example.com", "-c", "commit.gpgsign=false"]
-    subprocess.run(["git", *identity, *args], cwd=checkout, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory) -> Path:
-    """A git copy of this project with two commits.
-
-    HEAD~1: an extra resource in the program, 90/10 traffic, and no `review/` (so today's engine runs it);
-    HEAD: today's program with its own `review/`, 50/50 traffic.
-    """
-    checkout = tmp_path_factory.mktemp("checkout")
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
-        shutil.copy(PROJECT_DIR / name, checkout / name)
-    for package in ("components", "serving"):
-        shutil.copytree(PROJECT_DIR / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
-    program = (checkout / "__main__.py").read_text()
-    (checkout / "__main__.py").write_text(program + LEGACY_RESOURCE)
-    git(checkout, "init", "--quiet")
-    git(checkout, "add", ".")
-    git(checkout, "commit", "--quiet", "-m", "old program, 90/10, before the review existed")
-
-    shutil.copytree(PROJECT_DIR / "review", checkout / "review", ignore=shutil.ignore_patterns("__pycache__"))
-    (checkout / "__main__.py").write_text(program)
-    stack = yaml.safe_load((checkout / "Pulumi.prod.yaml").read_text())
-    stack["config"][ENDPOINTS_KEY]["risk-classifier"]["traffic"] = {"risk_classifier-3": 50, "risk_classifier-4": 50}
-    (checkout / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
-    git(checkout, "add", ".")
-    git(checkout, "commit", "--quiet", "-m", "new program, 50/50, with the review")
-    return checkout
-
-
-@pytest.mark.slow
-def test_against_a_revision_runs_that_revisions_own_program_and_stack_file(checkout):
-    """HEAD~1 predates `review/`: today's engine runs its program, with its own components and stack file."""
-    status, out, err = review("prod", "--against", "HEAD~1", "--json", project_dir=checkout)
-    assert status == 0, err
-    resources = json.loads(out)["diff"]["resources"]
-    assert [(r["change"], r["name"]) for r in resources if r["change"] != "changed"] == [
-        ("removed", "legacy-permissions")
-    ]
-    changed_fields = [field for r in resources if r["change"] == "changed" for field in r["fields"]]
-    assert {"field": "traffic.risk_classifier-3", "before": 90, "after": 50} in changed_fields
-    assert {"field": "traffic.risk_classifier-4", "before": 10, "after": 50} in changed_fields
-
-
-@pytest.mark.slow
-def test_against_the_revision_the_tree_matches_there_are_no_changes(checkout):
-    """HEAD has its own `review/`: its own engine runs its program."""
-    status, out, _ = review("prod", "--against", "HEAD", project_dir=checkout)
-    assert status == 0
-    assert out.rstrip().splitlines()[-1].endswith("to the working tree: no changes")
-
-
-def test_against_an_unknown_revision_exits_2(checkout):
-    status, _, err = review("prod", "--against", "no-such-branch", project_dir=checkout)
-    assert (status, err.strip()) == (2, "`no-such-branch` is not a revision of this repository")
-
-
-
 # --- issue 9: AI Gateway, route optimization, what applies at creation only ------------------------------
 
 
@@ -536,3 +462,76 @@ def test_a_prod_endpoint_without_an_endpoint_wide_limit_is_advised_one_and_exit_
     assert status == 0
     assert "  warn  prod-endpoint-rate-limit [advisory]" in out
     assert "endpoint `prod-fraud-scorer` (fraud-scorer-endpoint): has no endpoint-wide rate limit on prod" in out
+
+
+# --- against a git revision: that revision's own program and stack file --------------------------------
+
+LEGACY_RESOURCE = '''
+import pulumi_databricks as legacy
+
+legacy.Permissions(
+    "legacy-permissions",
+    serving_endpoint_id="legacy-endpoint-id",
+    access_controls=[legacy.PermissionsAccessControlArgs(group_name="legacy-team", permission_level="CAN_MANAGE")],
+)
+'''
+
+
+def git(checkout: Path, *args: str) -> None:
+    identity = ["-c", "user.name=review-test", "-c", "user.email=review@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", *identity, *args], cwd=checkout, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory) -> Path:
+    """A git copy of this project with two commits.
+
+    HEAD~1: an extra resource in the program, 90/10 traffic, and no `review/` (so today's engine runs it);
+    HEAD: today's program with its own `review/`, 50/50 traffic.
+    """
+    checkout = tmp_path_factory.mktemp("checkout")
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, checkout / name)
+    for package in ("components", "serving"):
+        shutil.copytree(PROJECT_DIR / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
+    program = (checkout / "__main__.py").read_text()
+    (checkout / "__main__.py").write_text(program + LEGACY_RESOURCE)
+    git(checkout, "init", "--quiet")
+    git(checkout, "add", ".")
+    git(checkout, "commit", "--quiet", "-m", "old program, 90/10, before the review existed")
+
+    shutil.copytree(PROJECT_DIR / "review", checkout / "review", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "__main__.py").write_text(program)
+    stack = yaml.safe_load((checkout / "Pulumi.prod.yaml").read_text())
+    stack["config"][ENDPOINTS_KEY]["risk-classifier"]["traffic"] = {"risk_classifier-3": 50, "risk_classifier-4": 50}
+    (checkout / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    git(checkout, "add", ".")
+    git(checkout, "commit", "--quiet", "-m", "new program, 50/50, with the review")
+    return checkout
+
+
+@pytest.mark.slow
+def test_against_a_revision_runs_that_revisions_own_program_and_stack_file(checkout):
+    """HEAD~1 predates `review/`: today's engine runs its program, with its own components and stack file."""
+    status, out, err = review("prod", "--against", "HEAD~1", "--json", project_dir=checkout)
+    assert status == 0, err
+    resources = json.loads(out)["diff"]["resources"]
+    assert [(r["change"], r["name"]) for r in resources if r["change"] != "changed"] == [
+        ("removed", "legacy-permissions")
+    ]
+    changed_fields = [field for r in resources if r["change"] == "changed" for field in r["fields"]]
+    assert {"field": "traffic.risk_classifier-3", "before": 90, "after": 50} in changed_fields
+    assert {"field": "traffic.risk_classifier-4", "before": 10, "after": 50} in changed_fields
+
+
+@pytest.mark.slow
+def test_against_the_revision_the_tree_matches_there_are_no_changes(checkout):
+    """HEAD has its own `review/`: its own engine runs its program."""
+    status, out, _ = review("prod", "--against", "HEAD", project_dir=checkout)
+    assert status == 0
+    assert out.rstrip().splitlines()[-1].endswith("to the working tree: no changes")
+
+
+def test_against_an_unknown_revision_exits_2(checkout):
+    status, _, err = review("prod", "--against", "no-such-branch", project_dir=checkout)
+    assert (status, err.strip()) == (2, "`no-such-branch` is not a revision of this repository")

@@ -7,7 +7,6 @@ shows up as a failing, readable assertion.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from typing import Any
 
@@ -249,137 +248,6 @@ def test_the_repo_endpoints_are_not_route_optimized(stack, stack_runs):
         assert unwrap(endpoint.inputs)["routeOptimized"] is False
     for resource in stack_runs[stack].of_type(READINESS) + stack_runs[stack].of_type(ROLLOUT):
         assert unwrap(resource.inputs)["route_optimized"] is False
-
-
-# --- every stack file --------------------------------------------------------------------------------
-
-
-def declared_keys(stack: str, stack_documents) -> list[str]:
-    return list(stack_config(stack_documents[stack]).endpoints)
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(stack, stack_runs, stack_documents):
-    run = stack_runs[stack]
-    for key in declared_keys(stack, stack_documents):
-        component = run.named(key)
-        assert component.type == COMPONENT
-        children = sorted((child.type, child.name) for child in run.children(component))
-        declared = stack_config(stack_documents[stack]).endpoints[key]
-        rollout = [(ROLLOUT, f"{key}-rollout")] if declared.rollout else []
-        notifications = [(NOTIFICATIONS, f"{key}-notifications")] if declared.notifications else []
-        assert children == sorted([
-            (ENDPOINT, f"{key}-endpoint"),
-            (PERMISSIONS, f"{key}-permissions"),
-            (READINESS, f"{key}-readiness"),
-            *rollout,
-            *notifications,
-        ])
-    assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
-    assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
-    assert len(run.of_type(READINESS)) == len(declared_keys(stack, stack_documents))
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_each_endpoint_has_one_readiness_resource_after_its_endpoint_and_permissions(
-    stack, stack_runs, stack_documents
-):
-    run = stack_runs[stack]
-    for spec in stack_config(stack_documents[stack], stack).specs():
-        readiness = run.named(f"{spec.key}-readiness")
-        endpoint = run.named(f"{spec.key}-endpoint")
-        assert set(readiness.dependencies) >= {endpoint.urn, run.named(f"{spec.key}-permissions").urn}
-        inputs = unwrap(readiness.inputs)
-        assert inputs["endpoint_name"] == spec.name
-        assert inputs["endpoint_id"] == run.outputs[spec.key]["id"]
-        assert inputs["traffic"] == spec.endpoint.routes
-        assert [(e["name"], e["entity_version"]) for e in inputs["served_entities"]] == [
-            (m.served_name, m.version) for m in spec.endpoint.served_models
-        ]
-        assert inputs["timeout_seconds"] == spec.readiness_timeout_minutes * 60
-        assert inputs["warmup"]["input_example"] == spec.endpoint.readiness.warmup.input_example
-
-
-def test_readiness_deadline_defaults_to_databricks_own_deployment_timeout_plus_a_margin(stack_runs):
-    run = stack_runs["prod"]
-    assert unwrap(run.named("risk-classifier-readiness").inputs)["timeout_seconds"] == 35 * 60  # CPU: 30 + 5
-    assert unwrap(run.named("fraud-scorer-readiness").inputs)["timeout_seconds"] == 40 * 60  # configured
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_readiness_and_rollout_use_the_stacks_servingops_provider_and_no_pickled_provider(stack, stack_runs):
-    run = stack_runs[stack]
-    [workspace] = run.of_type("pulumi:providers:servingops")
-    plugin_resources = run.of_type(READINESS) + run.of_type(ROLLOUT)
-    assert plugin_resources
-    for resource in plugin_resources:
-        assert resource.provider.split("::")[:-1] == workspace.urn.split("::")
-        assert "__provider" not in resource.inputs
-    assert unwrap(workspace.inputs) == {"host": "https://adb-4210987654321098.18.azuredatabricks.net"}
-
-
-def test_the_stacks_credentials_reach_the_servingops_provider_as_secrets_only():
-    from review.engine import is_secret, run_program
-
-    token, secret = "dapi" + "0" * 32, "oauth-secret-for-the-provider-test"
-    run = run_program("prod", secret_values={"databricks:token": token, "databricks:clientSecret": secret})
-    [workspace] = run.of_type("pulumi:providers:servingops")
-    assert is_secret(workspace.inputs["token"]) and unwrap(workspace.inputs["token"]) == token
-    assert is_secret(workspace.inputs["clientSecret"]) and unwrap(workspace.inputs["clientSecret"]) == secret
-    for resource in run.resources:
-        if resource is not workspace:
-            assert token not in str(unwrap(resource.inputs)) and secret not in str(unwrap(resource.inputs))
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_permissions_are_bound_to_the_endpoint_id_not_its_name(stack, stack_runs, stack_documents):
-    run = stack_runs[stack]
-    for key in declared_keys(stack, stack_documents):
-        endpoint = run.named(f"{key}-endpoint")
-        permissions = run.named(f"{key}-permissions")
-        bound_to = unwrap(permissions.inputs)["servingEndpointId"]
-        assert endpoint.urn in permissions.dependencies
-        assert bound_to == run.outputs[key]["id"]
-        assert bound_to != unwrap(endpoint.inputs)["name"]
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_query_access_goes_to_exactly_one_service_principal_and_nobody_broad(stack, stack_runs, stack_documents):
-    run = stack_runs[stack]
-    for key in declared_keys(stack, stack_documents):
-        controls = grants(run, key)
-        query = [grant for grant in controls if grant["permissionLevel"] == "CAN_QUERY"]
-        assert len(query) == 1 and set(query[0]) == {"servicePrincipalName", "permissionLevel"}
-        assert {grant["permissionLevel"] for grant in controls} <= {"CAN_QUERY", "CAN_MANAGE"}
-        principals = {str(value).lower() for grant in controls for value in grant.values()}
-        assert not principals & {"users", "account users"}
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_endpoint_exports_its_summary(stack, stack_runs, stack_documents):
-    run = stack_runs[stack]
-    config = stack_config(stack_documents[stack], stack)
-    assert set(run.outputs) == set(config.endpoints)
-    for spec in config.specs():
-        exported = unwrap(run.outputs[spec.key])
-        assert exported["name"] == spec.name
-        # Not route-optimized: Databricks fills no endpoint_url; the URL is the workspace's.
-        assert exported["invocation_url"] == f"{HOST}/serving-endpoints/{spec.name}/invocations"
-        assert exported["served_versions"] == {m.served_name: m.version for m in spec.endpoint.served_models}
-        assert exported["traffic"] == spec.endpoint.routes
-        assert exported["query_service_principal"] == spec.endpoint.access.query_service_principal
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_no_input_depends_on_whether_the_program_runs_for_a_preview(stack):
-    """`pulumi up --strict` fails when an input differs between the preview and the update."""
-    from review.engine import run_program
-
-    preview, update = run_program(stack, preview=True), run_program(stack, preview=False)
-    # Registration order is asynchronous: compare by URN.
-    assert sorted((r.urn, json.dumps(unwrap(r.inputs), sort_keys=True)) for r in preview.resources) == sorted(
-        (r.urn, json.dumps(unwrap(r.inputs), sort_keys=True)) for r in update.resources
-    )
 
 
 # --- what each endpoint key declares (a stack file changed by the test) --------------------------------
@@ -710,3 +578,133 @@ def test_without_a_host_in_the_stack_the_invocation_url_is_on_databricks_host(pr
     assert unwrap(run.outputs["fraud-scorer"])["invocation_url"] == (
         "https://adb-2.azuredatabricks.net/serving-endpoints/prod-fraud-scorer/invocations"
     )
+
+
+# --- every stack file --------------------------------------------------------------------------------
+
+
+def declared_keys(stack: str, stack_documents) -> list[str]:
+    return list(stack_config(stack_documents[stack]).endpoints)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    for key in declared_keys(stack, stack_documents):
+        component = run.named(key)
+        assert component.type == COMPONENT
+        children = sorted((child.type, child.name) for child in run.children(component))
+        declared = stack_config(stack_documents[stack]).endpoints[key]
+        rollout = [(ROLLOUT, f"{key}-rollout")] if declared.rollout else []
+        notifications = [(NOTIFICATIONS, f"{key}-notifications")] if declared.notifications else []
+        assert children == sorted([
+            (ENDPOINT, f"{key}-endpoint"),
+            (PERMISSIONS, f"{key}-permissions"),
+            (READINESS, f"{key}-readiness"),
+            *rollout,
+            *notifications,
+        ])
+    assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
+    assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
+    assert len(run.of_type(READINESS)) == len(declared_keys(stack, stack_documents))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_endpoint_has_one_readiness_resource_after_its_endpoint_and_permissions(
+    stack, stack_runs, stack_documents
+):
+    run = stack_runs[stack]
+    for spec in stack_config(stack_documents[stack], stack).specs():
+        readiness = run.named(f"{spec.key}-readiness")
+        endpoint = run.named(f"{spec.key}-endpoint")
+        assert set(readiness.dependencies) >= {endpoint.urn, run.named(f"{spec.key}-permissions").urn}
+        inputs = unwrap(readiness.inputs)
+        assert inputs["endpoint_name"] == spec.name
+        assert inputs["endpoint_id"] == run.outputs[spec.key]["id"]
+        assert inputs["traffic"] == spec.endpoint.routes
+        assert [(e["name"], e["entity_version"]) for e in inputs["served_entities"]] == [
+            (m.served_name, m.version) for m in spec.endpoint.served_models
+        ]
+        assert inputs["timeout_seconds"] == spec.readiness_timeout_minutes * 60
+        assert inputs["warmup"]["input_example"] == spec.endpoint.readiness.warmup.input_example
+
+
+def test_readiness_deadline_defaults_to_databricks_own_deployment_timeout_plus_a_margin(stack_runs):
+    run = stack_runs["prod"]
+    assert unwrap(run.named("risk-classifier-readiness").inputs)["timeout_seconds"] == 35 * 60  # CPU: 30 + 5
+    assert unwrap(run.named("fraud-scorer-readiness").inputs)["timeout_seconds"] == 40 * 60  # configured
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_readiness_and_rollout_use_the_stacks_servingops_provider_and_no_pickled_provider(stack, stack_runs):
+    run = stack_runs[stack]
+    [workspace] = run.of_type("pulumi:providers:servingops")
+    plugin_resources = run.of_type(READINESS) + run.of_type(ROLLOUT)
+    assert plugin_resources
+    for resource in plugin_resources:
+        assert resource.provider.split("::")[:-1] == workspace.urn.split("::")
+        assert "__provider" not in resource.inputs
+    assert unwrap(workspace.inputs) == {"host": "https://adb-4210987654321098.18.azuredatabricks.net"}
+
+
+def test_the_stacks_credentials_reach_the_servingops_provider_as_secrets_only():
+    from review.engine import is_secret, run_program
+
+    token, secret = "dapi" + "0" * 32, "oauth-secret-for-the-provider-test"
+    run = run_program("prod", secret_values={"databricks:token": token, "databricks:clientSecret": secret})
+    [workspace] = run.of_type("pulumi:providers:servingops")
+    assert is_secret(workspace.inputs["token"]) and unwrap(workspace.inputs["token"]) == token
+    assert is_secret(workspace.inputs["clientSecret"]) and unwrap(workspace.inputs["clientSecret"]) == secret
+    for resource in run.resources:
+        if resource is not workspace:
+            assert token not in str(unwrap(resource.inputs)) and secret not in str(unwrap(resource.inputs))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_permissions_are_bound_to_the_endpoint_id_not_its_name(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    for key in declared_keys(stack, stack_documents):
+        endpoint = run.named(f"{key}-endpoint")
+        permissions = run.named(f"{key}-permissions")
+        bound_to = unwrap(permissions.inputs)["servingEndpointId"]
+        assert endpoint.urn in permissions.dependencies
+        assert bound_to == run.outputs[key]["id"]
+        assert bound_to != unwrap(endpoint.inputs)["name"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_query_access_goes_to_exactly_one_service_principal_and_nobody_broad(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    for key in declared_keys(stack, stack_documents):
+        controls = grants(run, key)
+        query = [grant for grant in controls if grant["permissionLevel"] == "CAN_QUERY"]
+        assert len(query) == 1 and set(query[0]) == {"servicePrincipalName", "permissionLevel"}
+        assert {grant["permissionLevel"] for grant in controls} <= {"CAN_QUERY", "CAN_MANAGE"}
+        principals = {str(value).lower() for grant in controls for value in grant.values()}
+        assert not principals & {"users", "account users"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_endpoint_exports_its_summary(stack, stack_runs, stack_documents):
+    run = stack_runs[stack]
+    config = stack_config(stack_documents[stack], stack)
+    assert set(run.outputs) == set(config.endpoints)
+    for spec in config.specs():
+        exported = unwrap(run.outputs[spec.key])
+        assert exported["name"] == spec.name
+        # Not route-optimized: Databricks fills no endpoint_url; the URL is the workspace's.
+        assert exported["invocation_url"] == f"{HOST}/serving-endpoints/{spec.name}/invocations"
+        assert exported["served_versions"] == {m.served_name: m.version for m in spec.endpoint.served_models}
+        assert exported["traffic"] == spec.endpoint.routes
+        assert exported["query_service_principal"] == spec.endpoint.access.query_service_principal
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_input_depends_on_whether_the_program_runs_for_a_preview(stack):
+    """`pulumi up --strict` fails when an input differs between the preview and the update."""
+    from review.engine import run_program
+
+    preview, update = run_program(stack, preview=True), run_program(stack, preview=False)
+    # Registration order is the SDK's (asynchronous); each resource's inputs are what must agree.
+    assert {r.urn: unwrap(r.inputs) for r in preview.resources} == {r.urn: unwrap(r.inputs) for r in update.resources}
+    assert len(preview.resources) == len(update.resources)

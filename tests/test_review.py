@@ -535,3 +535,4 @@ def test_against_the_revision_the_tree_matches_there_are_no_changes(checkout):
 def test_against_an_unknown_revision_exits_2(checkout):
     status, _, err = review("prod", "--against", "no-such-branch", project_dir=checkout)
     assert (status, err.strip()) == (2, "`no-such-branch` is not a revision of this repository")
+

@@ -449,9 +449,9 @@ def test_route_optimization_and_description_recreation_are_off_by_default():
 
 
 def test_route_optimized_is_a_boolean():
-    assert problems_of(lambda v: risk(v).update(route_optimized="sometimes")) == [
-        "endpoints.risk.route_optimized = 'sometimes': Input should be a valid boolean, unable to interpret input"
-    ]
+    (problem,) = problems_of(lambda v: risk(v).update(route_optimized="sometimes"))
+    assert problem.startswith("endpoints.risk.route_optimized = 'sometimes': ")
+    assert "bool" in problem or "true or false" in problem
 
 
 def test_an_inference_table_is_enabled_unless_it_says_otherwise():

@@ -49,8 +49,7 @@ def workspace_host() -> str | None:
 def invocations_url(host: str | None, endpoint_name: str) -> str:
     """Where a standard (not route-optimized) endpoint is queried: `{host}/serving-endpoints/{name}/invocations`.
 
-    Databricks fills `endpoint_url` only for route-optimized endpoints. Without a host (the stack leaves it to
-    DATABRICKS_HOST), the path alone.
+    Databricks fills `endpoint_url` only for route-optimized endpoints. Without any host, the path alone.
     """
     base = (host or "").strip().rstrip("/")
     if base and "://" not in base:

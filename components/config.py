@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -61,6 +62,9 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 # A POSIX shell environment variable name: the serving container's process environment takes no other.
 ENVIRONMENT_VAR_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# A legacy workspace Model Registry name (`RiskClassifier`, `iris-classifier`): one part, no dots. Databricks still
+# serves such models; the `unity-catalog-models` policy rule recommends moving them to Unity Catalog.
+REGISTRY_MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 UUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -81,20 +85,34 @@ class WorkloadSize(StrEnum):
 
 
 class WorkloadType(StrEnum):
+    """The compute types of databricks-sdk's `ServingModelWorkloadType` (service/serving.py)."""
+
     CPU = "CPU"
+    CPU_MEDIUM = "CPU_MEDIUM"
+    CPU_LARGE = "CPU_LARGE"
     GPU_SMALL = "GPU_SMALL"
     GPU_MEDIUM = "GPU_MEDIUM"
     GPU_LARGE = "GPU_LARGE"
+    GPU_XLARGE = "GPU_XLARGE"
+    GPU_XLARGE_8 = "GPU_XLARGE_8"
     MULTIGPU_MEDIUM = "MULTIGPU_MEDIUM"
 
 
 # Databricks waits this long for a served entity to deploy before it gives up (its own timeouts);
 # readiness waits a little longer so that Databricks' verdict, not ours, ends a slow deployment.
+# Databricks docs, "Debug model serving timeouts": "up to 30 minutes for CPU workloads, 60 minutes for GPU
+# small or medium workloads, and 120 minutes for GPU large workloads". The docs name no figure for the newer
+# types: every CPU size is a CPU workload (30); GPU sizes above large and multi-GPU get the largest
+# documented wait (120), never less than a smaller GPU gets.
 DEPLOYMENT_TIMEOUT_MINUTES: dict[WorkloadType, int] = {
     WorkloadType.CPU: 30,
+    WorkloadType.CPU_MEDIUM: 30,
+    WorkloadType.CPU_LARGE: 30,
     WorkloadType.GPU_SMALL: 60,
     WorkloadType.GPU_MEDIUM: 60,
     WorkloadType.GPU_LARGE: 120,
+    WorkloadType.GPU_XLARGE: 120,
+    WorkloadType.GPU_XLARGE_8: 120,
     WorkloadType.MULTIGPU_MEDIUM: 120,
 }
 READINESS_MARGIN_MINUTES = 5
@@ -274,9 +292,12 @@ class ProvisionedConcurrency(_Strict):
 
 
 class ServedModelConfig(_Strict):
-    """One served entity: a Unity Catalog model version and the compute it runs on."""
+    """One served entity: a registered model version and the compute it runs on."""
 
-    model: str = Field(description="Unity Catalog model full name, `catalog.schema.model`.")
+    model: str = Field(
+        description="Unity Catalog model full name `catalog.schema.model`, or a legacy workspace Model Registry "
+        "name (no dots)."
+    )
     version: ModelVersion = Field(description="Model version, a positive integer.")
     name: str | None = Field(
         default=None,
@@ -300,8 +321,12 @@ class ServedModelConfig(_Strict):
     @field_validator("model")
     @classmethod
     def _model_full_name(cls, value: str) -> str:
-        if not MODEL_NAME_PATTERN.match(value):
-            raise _fail("model_name", "must be a Unity Catalog full name `catalog.schema.model`")
+        if not (MODEL_NAME_PATTERN.match(value) or REGISTRY_MODEL_NAME_PATTERN.match(value)):
+            raise _fail(
+                "model_name",
+                "must be a Unity Catalog full name `catalog.schema.model`, or a workspace Model Registry name "
+                "without dots (`RiskClassifier`)",
+            )
         return value
 
     @field_validator("name")
@@ -360,8 +385,16 @@ class ServedModelConfig(_Strict):
 
     @property
     def served_name(self) -> str:
-        """The served entity's name: as given, or `<model short name>-<version>` like Databricks."""
+        """The served entity's name: as given, or `<model short name>-<version>` like Databricks.
+
+        The short name of a Unity Catalog model is its last part; a Model Registry name is its own short name.
+        """
         return self.name or f"{self.model.rsplit('.', 1)[-1]}-{self.version}"
+
+    @property
+    def in_unity_catalog(self) -> bool:
+        """True for a Unity Catalog model; False for a legacy workspace Model Registry one."""
+        return bool(MODEL_NAME_PATTERN.match(self.model))
 
 
 class AccessConfig(_Strict):
@@ -402,7 +435,17 @@ class AccessConfig(_Strict):
 
 
 class InferenceTableConfig(_Strict):
-    """Auto-capture of requests and responses into Unity Catalog tables."""
+    """Capture of requests and responses into Unity Catalog tables, through the endpoint's AI Gateway.
+
+    Sent as `ai_gateway.inference_table_config`, never as the legacy `config.auto_capture_config`, which
+    Databricks refuses on new and existing endpoints since 2026-02-20.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="False stops the capture and keeps the tables; Databricks changes catalog, schema or prefix "
+        "only of a disabled table.",
+    )
 
     catalog: UnityCatalogName = Field(description="Catalog of the inference tables.")
     schema_: UnityCatalogName = Field(alias="schema", description="Schema of the inference tables.")
@@ -423,6 +466,99 @@ class NotificationsConfig(_Strict):
         for address in value:
             if not EMAIL_PATTERN.match(address):
                 raise _fail("email", "`{address}` is not an e-mail address", address=address)
+        return value
+
+
+class RateLimitKey(StrEnum):
+    """Whom a rate limit counts: databricks-sdk `AiGatewayRateLimitKey`."""
+
+    ENDPOINT = "endpoint"
+    SERVICE_PRINCIPAL = "service_principal"
+    USER = "user"
+    USER_GROUP = "user_group"
+
+
+# Groups that hold every user: a `user_group` limit on them is an endpoint-wide limit in disguise.
+ALL_USERS_GROUPS = frozenset({"users", "account users"})
+RATE_LIMIT_RENEWAL_PERIOD = "minute"
+"""The only renewal period Databricks supports; every limit is in calls per minute."""
+
+
+class RateLimitConfig(_Strict):
+    """One AI Gateway rate limit, in calls per minute."""
+
+    calls: int = Field(gt=0, description="Calls allowed per minute.")
+    key: RateLimitKey = Field(
+        default=RateLimitKey.ENDPOINT,
+        description="`endpoint` (all callers together), `service_principal`, `user` or `user_group`.",
+    )
+    principal: str | None = Field(
+        default=None,
+        # Checked when left out too: a `user_group` limit needs one.
+        validate_default=True,
+        description="The one caller limited: application id (service_principal), e-mail (user), group name "
+        "(user_group, required). None: every service principal / user on its own.",
+    )
+
+    @field_validator("principal")
+    @classmethod
+    def _principal_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        key = info.data.get("key")
+        if value is None and key is RateLimitKey.USER_GROUP:
+            raise _fail("rate_limit_principal", "a `user_group` limit needs the group's name as principal")
+        if value is None or key is None:
+            return value
+        if key is RateLimitKey.ENDPOINT:
+            raise _fail(
+                "rate_limit_principal",
+                "an `endpoint` limit counts every caller together and takes no principal; set key to "
+                "service_principal, user or user_group to limit one caller",
+            )
+        if key is RateLimitKey.SERVICE_PRINCIPAL:
+            if not UUID_PATTERN.match(value):
+                raise _fail(
+                    "application_id",
+                    "must be the service principal's application id (a UUID), not its display name",
+                )
+            return value.lower()
+        if key is RateLimitKey.USER:
+            if not EMAIL_PATTERN.match(value):
+                raise _fail("email", "a `user` limit names the user by e-mail address")
+            return value
+        if not value.strip():
+            raise _fail("group_name", "group names must not be empty")
+        if value.strip().lower() in ALL_USERS_GROUPS:
+            raise _fail(
+                "broad_principal",
+                "`{group}` holds every user; limit them with key `endpoint` (all together) or `user` (each)",
+                group=value,
+            )
+        return value
+
+
+class AiGatewayConfig(_Strict):
+    """The endpoint's AI Gateway: rate limits, usage tracking and fallback (inference tables: `inference_table`)."""
+
+    rate_limits: list[RateLimitConfig] = Field(
+        default_factory=list, description="Calls per minute, endpoint-wide or per caller."
+    )
+    usage_tracking: bool = Field(default=False, description="Record usage in the `system.serving` tables.")
+    fallback: bool = Field(
+        default=False,
+        description="On a 5xx of the routed served entity, try the other served entities in order.",
+    )
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _one_limit_per_caller(cls, value: list[RateLimitConfig]) -> list[RateLimitConfig]:
+        pairs = [(limit.key.value, limit.principal) for limit in value]
+        repeated = sorted({pair for pair in pairs if pairs.count(pair) > 1}, key=str)
+        if repeated:
+            raise _fail(
+                "unique_rate_limits",
+                "one limit per key and principal; repeated: {pairs}",
+                pairs=", ".join(f"{key} {principal}" if principal else key for key, principal in repeated),
+            )
         return value
 
 
@@ -560,6 +696,19 @@ class EndpointConfig(_Strict):
     rollout: RolloutConfig | None = Field(
         default=None, description="Move traffic to the declared split in steps, with gates; none: in one step."
     )
+    ai_gateway: AiGatewayConfig | None = Field(
+        default=None, description="Rate limits, usage tracking and fallback of the endpoint's AI Gateway."
+    )
+    route_optimized: bool = Field(
+        default=False,
+        description="Route-optimized endpoint (past the workspace's default QPS; OAuth-only queries at its own "
+        "URL). Creation only: a change recreates the endpoint.",
+    )
+    recreate_on_description_change: bool = Field(
+        default=False,
+        description="Recreate the endpoint when its description changes (Databricks cannot update it); "
+        "default: a new description applies at the next creation.",
+    )
 
     @field_validator("served_models")
     @classmethod
@@ -667,6 +816,21 @@ class EndpointConfig(_Strict):
         """Traffic per served entity, in served-entity order; 100% to the only entity by default."""
         traffic = self.traffic or {self.served_models[0].served_name: 100}
         return {model.served_name: traffic[model.served_name] for model in self.served_models}
+
+
+CREATION_ONLY: dict[str, str] = {
+    "name": "a new name is a new endpoint: the old one is deleted, then the new one created (new id and URL; "
+    "permissions, readiness and rollout follow it)",
+    "route_optimized": "Databricks cannot change it on an existing endpoint: a change recreates the endpoint "
+    "(deleted, then created again; it serves nothing in between)",
+    "description": "Databricks has no API to update it: a change applies when the endpoint is next created; "
+    "with `recreate_on_description_change: true` a change recreates the endpoint",
+}
+"""Endpoint keys that Databricks applies only when it creates the endpoint, and what a later change does.
+
+Every other key of an endpoint reaches the workspace on update (tests/test_stacks.py walks them all); the
+review and the README name these wherever they show them.
+"""
 
 
 class StackDefaults(_Strict):

@@ -89,6 +89,8 @@ def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:
         "traffic": dict(endpoint.routes),
         "timeout_seconds": spec.readiness_timeout_minutes * 60,
         "warmup": {"input_example": warmup.input_example, "timeout_seconds": warmup.timeout_minutes * 60},
+        # A route-optimized endpoint is probed at its own URL with an OAuth token, not at the workspace URL.
+        "route_optimized": endpoint.route_optimized,
     }
 
 
@@ -177,6 +179,7 @@ def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
         "expected_predictions": rollout.parity.expected_predictions,
         "health": rollout.health.model_dump(),
         "update_timeout_seconds": spec.readiness_timeout_minutes * 60,
+        "route_optimized": endpoint.route_optimized,
     }
     health = rollout.health
     plan = RolloutPlan(

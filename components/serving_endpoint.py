@@ -1,8 +1,10 @@
 """The `ServingEndpoint` component: one governed Databricks Model Serving endpoint.
 
 Children, each parented to the component and named from it:
-- `<key>-endpoint`: `databricks.ModelServing` with the served entities, traffic routes, tags, inference
-  table and notifications;
+- `<key>-endpoint`: `databricks.ModelServing` with the served entities, traffic routes, tags and AI Gateway
+  (rate limits, usage tracking, fallback, inference table). pulumi-databricks updates an existing endpoint's
+  `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
+  ignored (no perpetual diff), and `route_optimized` or, when opted in, the description recreate it;
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
   manager groups; the resource is authoritative, so any other direct grant is removed;
@@ -10,23 +12,49 @@ Children, each parented to the component and named from it:
   moves the candidate's traffic to its declared share step by step, with parity and health gates and
   automatic rollback. It then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
   ModelServing ignores later changes to them, so Pulumi never undoes the rollout's traffic;
+- `<key>-notifications` (only with a `notifications` block): `EndpointNotifications`, after the endpoint:
+  applies the e-mail notifications to an existing endpoint too (PATCH .../notifications);
 - `<key>-readiness`: `EndpointReadiness`, last: `pulumi up` ends when the endpoint serves as declared,
   every served entity warm, or fails with the reason.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_databricks as databricks
 
-from components.config import EndpointConfig, EndpointSpec
-from components.resources import EndpointReadiness, EndpointRollout, WorkspaceProvider
+from components.config import RATE_LIMIT_RENEWAL_PERIOD, EndpointConfig, EndpointSpec
+from components.resources import EndpointNotifications, EndpointReadiness, EndpointRollout, WorkspaceProvider
 
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
 # While a rollout owns them, the ModelServing leaves these to it (schema property paths).
 ROLLOUT_OWNED = ["config.servedEntities", "config.trafficConfig"]
+# Sent at creation, never on update by pulumi-databricks: ignored afterwards so that a change is not a diff
+# planned on every preview and applied never. Notifications are applied by `<key>-notifications` instead.
+# `config.autoCaptureConfig` is the legacy inference table: the component never declares it, and an endpoint
+# created with one keeps its recorded value, because dropping it would make the provider replace the
+# endpoint (the auto-capture catalog, schema and prefix force a new endpoint).
+SET_AT_CREATION = ["emailNotifications", "config.autoCaptureConfig"]
+DESCRIPTION = "description"
+
+
+def workspace_host() -> str | None:
+    """The workspace URL of the running stack: its `databricks:host`, else DATABRICKS_HOST (as pulumi-databricks)."""
+    return pulumi.Config("databricks").get("host") or os.environ.get("DATABRICKS_HOST")
+
+
+def invocations_url(host: str | None, endpoint_name: str) -> str:
+    """Where a standard (not route-optimized) endpoint is queried: `{host}/serving-endpoints/{name}/invocations`.
+
+    Databricks fills `endpoint_url` only for route-optimized endpoints. Without any host, the path alone.
+    """
+    base = (host or "").strip().rstrip("/")
+    if base and "://" not in base:
+        base = f"https://{base}"  # as databricks-sdk reads a host without a scheme
+    return f"{base}/serving-endpoints/{endpoint_name}/invocations"
 
 
 def served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingConfigServedEntityArgs]:
@@ -69,6 +97,66 @@ def access_controls(endpoint: EndpointConfig) -> list[databricks.PermissionsAcce
     return grants
 
 
+def ai_gateway(spec: EndpointSpec) -> databricks.ModelServingAiGatewayArgs | None:
+    """The endpoint's AI Gateway: rate limits, usage tracking, fallback and the inference table.
+
+    The inference table goes here, never to the legacy `config.auto_capture_config`. pulumi-databricks applies
+    a change with PUT .../ai-gateway, which replaces the whole gateway config: a feature left out is off. So
+    usage tracking and fallback are sent only when on (an explicit `enabled: false` the workspace may not echo
+    back would be a diff on every preview); the inference table is sent with its `enabled` flag, because a
+    disabled table keeps its catalog, schema and prefix. None when the endpoint declares neither.
+    """
+    endpoint = spec.endpoint
+    gateway, table = endpoint.ai_gateway, endpoint.inference_table
+    if gateway is None and table is None:
+        return None
+    inference_table = (
+        databricks.ModelServingAiGatewayInferenceTableConfigArgs(
+            enabled=table.enabled,
+            catalog_name=table.catalog,
+            schema_name=table.schema_,
+            table_name_prefix=table.table_prefix or spec.name,
+        )
+        if table
+        else None
+    )
+    if gateway is None:
+        return databricks.ModelServingAiGatewayArgs(inference_table_config=inference_table)
+    return databricks.ModelServingAiGatewayArgs(
+        inference_table_config=inference_table,
+        rate_limits=[
+            databricks.ModelServingAiGatewayRateLimitArgs(
+                calls=limit.calls,
+                key=limit.key.value,
+                principal=limit.principal,
+                renewal_period=RATE_LIMIT_RENEWAL_PERIOD,
+            )
+            for limit in gateway.rate_limits
+        ]
+        or None,
+        usage_tracking_config=databricks.ModelServingAiGatewayUsageTrackingConfigArgs(enabled=True)
+        if gateway.usage_tracking
+        else None,
+        fallback_config=databricks.ModelServingAiGatewayFallbackConfigArgs(enabled=True) if gateway.fallback else None,
+    )
+
+
+def endpoint_options(endpoint: EndpointConfig) -> tuple[list[str], list[str]]:
+    """The ModelServing's `ignore_changes` and `replace_on_changes` (schema property paths).
+
+    The description is ignored after creation, unless the endpoint opts into recreation for it.
+    """
+    ignored = list(SET_AT_CREATION)
+    replaced = []
+    if endpoint.recreate_on_description_change:
+        replaced.append(DESCRIPTION)
+    else:
+        ignored.append(DESCRIPTION)
+    if endpoint.rollout:
+        ignored += ROLLOUT_OWNED
+    return ignored, replaced
+
+
 def _tags(tags: Mapping[str, str]) -> list[databricks.ModelServingTagArgs]:
     # Sorted so that a reordered stack file is not a change.
     return [databricks.ModelServingTagArgs(key=key, value=tags[key]) for key in sorted(tags)]
@@ -80,7 +168,8 @@ class ServingEndpoint(pulumi.ComponentResource):
     Outputs:
         endpoint_name: the endpoint's name in the workspace.
         endpoint_id: the endpoint's id (what permissions are bound to).
-        invocation_url: the URL callers POST to.
+        invocation_url: the URL callers POST to: a route-optimized endpoint's own `endpoint_url`, otherwise
+            `{workspace host}/serving-endpoints/{name}/invocations`.
         verified_versions: served entity name -> model version, as verified serving after the last change.
         served_versions: served entity name -> model version, as declared.
         traffic: served entity name -> percentage of the endpoint's traffic, as declared.
@@ -101,23 +190,28 @@ class ServingEndpoint(pulumi.ComponentResource):
         spec: EndpointSpec,
         *,
         workspace: WorkspaceProvider | None = None,
+        host: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare the endpoint described by `spec` (a validated `EndpointSpec` from the stack config).
 
-        `workspace` is the `servingops` provider the readiness and rollout resources use (one per stack);
-        None: the plugin's default provider, which authenticates from the DATABRICKS_* variables alone.
+        `workspace` is the `servingops` provider the readiness, rollout and notifications resources use (one
+        per stack); None: the plugin's default provider, which authenticates from the DATABRICKS_* variables
+        alone. `host` is the workspace URL, for the invocation URL of an endpoint that is not route-optimized;
+        None: the stack's (`workspace_host()`).
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         endpoint = spec.endpoint
         child = pulumi.ResourceOptions(parent=self)
 
-        capture = endpoint.inference_table
         notifications = endpoint.notifications
+        ignored, replaced = endpoint_options(endpoint)
         self.endpoint = databricks.ModelServing(
             f"{spec.key}-endpoint",
             name=spec.name,
             description=endpoint.description,
+            route_optimized=endpoint.route_optimized,
+            ai_gateway=ai_gateway(spec),
             config=databricks.ModelServingConfigArgs(
                 served_entities=served_entities(endpoint),
                 traffic_config=databricks.ModelServingConfigTrafficConfigArgs(
@@ -128,14 +222,6 @@ class ServingEndpoint(pulumi.ComponentResource):
                         for served, share in endpoint.start_routes.items()
                     ]
                 ),
-                auto_capture_config=databricks.ModelServingConfigAutoCaptureConfigArgs(
-                    enabled=True,
-                    catalog_name=capture.catalog,
-                    schema_name=capture.schema_,
-                    table_name_prefix=capture.table_prefix or spec.name,
-                )
-                if capture
-                else None,
             ),
             tags=_tags(spec.tags),
             email_notifications=databricks.ModelServingEmailNotificationsArgs(
@@ -144,7 +230,13 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
             if notifications
             else None,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ROLLOUT_OWNED if endpoint.rollout else None),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=ignored,
+                replace_on_changes=replaced or None,
+                # The name is fixed: a replacement cannot create the new endpoint before the old one is gone.
+                delete_before_replace=True,
+            ),
         )
 
         self.permissions = databricks.Permissions(
@@ -153,6 +245,16 @@ class ServingEndpoint(pulumi.ComponentResource):
             access_controls=access_controls(endpoint),
             opts=child,
         )
+
+        self.notifications: EndpointNotifications | None = None
+        if notifications:
+            self.notifications = EndpointNotifications(
+                f"{spec.key}-notifications",
+                endpoint_name=self.endpoint.name,
+                on_update_success=notifications.on_update_success,
+                on_update_failure=notifications.on_update_failure,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint], provider=workspace),
+            )
 
         applied: list[pulumi.Resource] = [self.endpoint, self.permissions]
         self.rollout: EndpointRollout | None = None
@@ -176,7 +278,12 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         self.endpoint_name = self.endpoint.name
         self.endpoint_id = self.endpoint.serving_endpoint_id
-        self.invocation_url = self.endpoint.endpoint_url
+        if endpoint.route_optimized:
+            # Databricks fills endpoint_url only for route-optimized endpoints, queried there with OAuth.
+            self.invocation_url = self.endpoint.endpoint_url
+        else:
+            base = host if host is not None else workspace_host()
+            self.invocation_url = self.endpoint.name.apply(lambda name: invocations_url(base, name))
         self.verified_versions = self.readiness.verified_versions
         self.served_versions = {model.served_name: model.version for model in endpoint.served_models}
         self.traffic = dict(endpoint.routes)

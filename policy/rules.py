@@ -418,6 +418,56 @@ def check_environment_secrets(resource: Resource, options: Options) -> list[str]
     return messages
 
 
+def check_prod_rate_limit(resource: Resource, options: Options) -> list[str]:
+    """On prod, the endpoint's AI Gateway has an endpoint-wide rate limit (key `endpoint`, no principal).
+
+    Serving capacity is shared: one runaway caller can otherwise take all of the endpoint's, and with it a
+    share of the workspace's default 200 queries per second that other endpoints need. Per-caller limits do
+    not bound the total. A limit without a key is endpoint-wide (Databricks' default key).
+    """
+    if resource.type != MODEL_SERVING or not is_prod(resource, options):
+        return []
+    gateway = resource.props.get("aiGateway")
+    if gateway is UNKNOWN:
+        return []
+    limits = gateway.get("rateLimits") if isinstance(gateway, Mapping) else None
+    if limits is UNKNOWN:
+        return []
+    for limit in limits or []:
+        if not isinstance(limit, Mapping):
+            continue
+        key, principal = limit.get("key"), limit.get("principal")
+        if UNKNOWN in (key, principal):
+            return []
+        if key in (None, "endpoint") and principal is None:
+            return []
+    return [
+        f"{_endpoint(resource)}: has no endpoint-wide rate limit on prod, so one caller can take all of its "
+        "capacity; add an AI Gateway rate limit with key `endpoint` (in this project: "
+        "`ai_gateway.rate_limits: [{calls: <calls per minute>}]` of the endpoint in the stack file)"
+    ]
+
+
+def check_unity_catalog_models(resource: Resource, options: Options) -> list[str]:
+    """Served models come from Unity Catalog (`catalog.schema.model`), not the legacy workspace Model Registry.
+
+    Databricks still serves Model Registry models (`RiskClassifier`, a name without dots), but access control,
+    lineage and use across workspaces come with Unity Catalog, which Databricks recommends.
+    """
+    if resource.type != MODEL_SERVING:
+        return []
+    messages = []
+    for entity in _served_entities(resource) or []:
+        model = entity.props.get("entityName", entity.props.get("modelName"))
+        if isinstance(model, str) and model and "." not in model:
+            messages.append(
+                f"{_endpoint(resource)}, served entity `{entity.name}`: serves `{model}` from the legacy "
+                "workspace Model Registry; register the model in Unity Catalog and serve it as "
+                "`catalog.schema.model`"
+            )
+    return messages
+
+
 # --------------------------------------------------------------------------------------------------
 # Rules on the whole stack: (resources, options) -> findings
 
@@ -556,6 +606,20 @@ RULES: tuple[Rule, ...] = (
         "{{secrets/<scope>/<key>}} references.",
         enforcement=Enforcement.MANDATORY,
         resource_check=check_environment_secrets,
+    ),
+    Rule(
+        name="prod-endpoint-rate-limit",
+        description="Prod serving endpoints have an endpoint-wide AI Gateway rate limit.",
+        enforcement=Enforcement.ADVISORY,
+        resource_check=check_prod_rate_limit,
+        options=("prod_stacks", "prod_environments"),
+    ),
+    Rule(
+        name="unity-catalog-models",
+        description="Served models come from Unity Catalog (catalog.schema.model), not the legacy workspace "
+        "Model Registry.",
+        enforcement=Enforcement.ADVISORY,
+        resource_check=check_unity_catalog_models,
     ),
 )
 

@@ -48,6 +48,8 @@ class DeclaredResource:
     """URNs this resource depends on (explicit `depends_on` and the resources its inputs came from)."""
     additional_secret_outputs: tuple[str, ...]
     ignore_changes: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
+    delete_before_replace: bool = False
     provider: str = ""
     """The explicit provider reference (`<provider urn>::<id>`), '' for the default provider."""
 
@@ -172,6 +174,9 @@ def _fake_id(*parts: str) -> str:
 class WorkspaceMocks:
     """Answers the mock engine as a workspace would: ids and the outputs the program reads."""
 
+    data_plane_domain = "serving.example.com"
+    workspace_id = "1234567890123456"
+
     def __init__(self, host: str = "https://workspace.example.com"):
         self.host = host.rstrip("/")
 
@@ -179,8 +184,17 @@ class WorkspaceMocks:
         outputs = dict(args.inputs)
         if args.typ == "databricks:index/modelServing:ModelServing":
             name = args.inputs.get("name", args.name)
-            outputs["servingEndpointId"] = _fake_id("endpoint", name)
-            outputs["endpointUrl"] = f"{self.host}/serving-endpoints/{name}/invocations"
+            endpoint_id = _fake_id("endpoint", name)
+            outputs["servingEndpointId"] = endpoint_id
+            if args.inputs.get("routeOptimized"):
+                # As Databricks does: only a route-optimized endpoint has an endpoint_url, on a data-plane host
+                # of its own (`<unique id>.<shard>.serving...`) with the workspace id in the path.
+                outputs["endpointUrl"] = (
+                    f"https://{endpoint_id[:16]}.{self.data_plane_domain}/{self.workspace_id}"
+                    f"/serving-endpoints/{name}/invocations"
+                )
+            else:
+                outputs.pop("endpointUrl", None)
             return name, outputs
         if args.typ == "servingops:index:EndpointReadiness":
             # What a successful verification reports: the declared versions and traffic, verified.
@@ -223,6 +237,8 @@ def _monitor_class() -> type:
                     dependencies=tuple(request.dependencies),
                     additional_secret_outputs=tuple(request.additionalSecretOutputs),
                     ignore_changes=tuple(request.ignoreChanges),
+                    replace_on_changes=tuple(request.replaceOnChanges),
+                    delete_before_replace=request.deleteBeforeReplace,
                     provider=request.provider,
                 )
                 with self._lock:

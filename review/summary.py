@@ -11,9 +11,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.config import CREATION_ONLY
 from review.engine import DeclaredResource, is_secret
 
 SECRET = "[secret]"
+
+RECREATES = "a change recreates the endpoint"
+AT_CREATION = "applies at creation only"
+CREATION_ONLY_FIELDS = {
+    # endpoint key (components.config.CREATION_ONLY) -> the ModelServing property that carries it
+    "route_optimized": "routeOptimized",
+    "description": "description",
+}
+"""The creation-only keys a summary shows under a name that says so (`name` is the endpoint's identity)."""
+assert set(CREATION_ONLY_FIELDS) <= set(CREATION_ONLY)
 
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
@@ -89,10 +100,33 @@ def _list(value: Any, fields: dict[str, Any], field: str) -> list[Any]:
     return [item for item in opened if isinstance(item, dict)] if isinstance(opened, list) else []
 
 
-def _model_serving(inputs: dict[str, Any]) -> dict[str, Any]:
+def creation_only_field(key: str, recreated: bool) -> str:
+    """`route_optimized (a change recreates the endpoint)`: a field name that says what a change does.
+
+    `recreated`: the resource replaces itself when this property changes (replace_on_changes).
+    """
+    return f"{key} ({RECREATES if recreated or key == 'route_optimized' else AT_CREATION})"
+
+
+def _rate_limit(limit: dict[str, Any]) -> tuple[str, Any]:
+    key = _label(limit.get("key") or "endpoint")
+    principal = limit.get("principal")
+    field = f"ai_gateway.rate_limits.{key}" + (f":{_label(principal)}" if principal is not None else "")
+    calls = limit.get("calls")
+    per = f" per {key.replace('_', ' ')}" if principal is None and key != "endpoint" else ""
+    return field, SECRET if is_secret(calls) else f"{_label(calls)} calls/{_label(limit.get('renewalPeriod'))}{per}"
+
+
+def _inference_table(capture: dict[str, Any], kind: str) -> str:
+    tables = ".".join(_label(capture.get(key)) for key in ("catalogName", "schemaName", "tableNamePrefix")) + "*"
+    return f"{tables} ({kind}{', disabled' if capture.get('enabled') is False else ''})"
+
+
+def _model_serving(inputs: dict[str, Any], replaced: tuple[str, ...] = ()) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": inputs.get("name")}
-    if inputs.get("description"):
-        fields["description"] = inputs["description"]
+    for key, prop in CREATION_ONLY_FIELDS.items():
+        if inputs.get(prop) is not None and inputs.get(prop) != "":
+            fields[creation_only_field(key, prop in replaced)] = inputs[prop]
     config = _dict(inputs.get("config"), fields, "config")
     for entity in _list(config.get("servedEntities"), fields, "served_entities"):
         prefix = f"served_entities.{_label(entity.get('name'))}"
@@ -112,18 +146,32 @@ def _model_serving(inputs: dict[str, Any]) -> dict[str, Any]:
     traffic = _dict(config.get("trafficConfig"), fields, "traffic")
     for route in _list(traffic.get("routes"), fields, "traffic"):
         fields[f"traffic.{_label(route.get('servedEntityName'))}"] = route.get("trafficPercentage")
-    capture = _dict(config.get("autoCaptureConfig"), fields, "inference_table")
+    gateway = _dict(inputs.get("aiGateway"), fields, "ai_gateway")
+    capture = _dict(gateway.get("inferenceTableConfig"), fields, "inference_table")
     if capture:
-        fields["inference_table"] = (
-            ".".join(_label(capture.get(key)) for key in ("catalogName", "schemaName", "tableNamePrefix")) + "*"
+        fields["inference_table"] = _inference_table(capture, "AI Gateway")
+    legacy = _dict(config.get("autoCaptureConfig"), fields, "inference_table (legacy)")
+    if legacy:
+        # Declared by another program: Databricks refuses enabling legacy tables since 2026-02-20.
+        fields["inference_table (legacy, refused by Databricks since 2026-02-20)"] = _inference_table(
+            legacy, "config.auto_capture_config"
         )
+    for limit in _list(gateway.get("rateLimits"), fields, "ai_gateway.rate_limits"):
+        field, value = _rate_limit(limit)
+        fields[field] = value
+    for prop, field in (("usageTrackingConfig", "usage_tracking"), ("fallbackConfig", "fallback")):
+        # A feature left out of a declared gateway is off (its PUT replaces the whole gateway config).
+        if gateway:
+            feature = _dict(gateway.get(prop), fields, f"ai_gateway.{field}")
+            fields.setdefault(f"ai_gateway.{field}", feature.get("enabled") is True)
     for tag in _list(inputs.get("tags"), fields, "tags"):
         fields[f"tags.{_label(tag.get('key'))}"] = tag.get("value")
-    notifications = _dict(inputs.get("emailNotifications"), fields, "notifications")
+    # Sent when the endpoint is created; afterwards the endpoint's EndpointNotifications applies them.
+    notifications = _dict(inputs.get("emailNotifications"), fields, "notifications (at creation)")
     for key, field in (("onUpdateSuccesses", "on_update_success"), ("onUpdateFailures", "on_update_failure")):
-        addresses = _open(notifications.get(key), fields, f"notifications.{field}")
+        addresses = _open(notifications.get(key), fields, f"notifications (at creation).{field}")
         if isinstance(addresses, list) and addresses:
-            fields[f"notifications.{field}"] = ", ".join(_label(address) for address in addresses)
+            fields[f"notifications (at creation).{field}"] = ", ".join(_label(address) for address in addresses)
     return fields
 
 
@@ -187,7 +235,10 @@ def summarize(
     if not resource.custom:
         return {}
     # Secret values stay wrapped until the end: a summary places them, `_shown` masks them.
-    fields = SUMMARIES.get(resource.type, _generic)(dict(resource.inputs))
+    if resource.type == MODEL_SERVING:
+        fields = _model_serving(dict(resource.inputs), resource.replace_on_changes)
+    else:
+        fields = SUMMARIES.get(resource.type, _generic)(dict(resource.inputs))
     by_urn = resources_by_urn or {}
     endpoints = [
         by_urn[urn].name for urn in resource.dependencies if urn in by_urn and by_urn[urn].type == MODEL_SERVING

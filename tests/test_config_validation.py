@@ -73,9 +73,10 @@ def test_version_must_be_a_positive_integer(version):
 
 
 def test_model_must_be_a_unity_catalog_full_name():
-    assert problems_of(lambda v: first_model(v).update(model="risk_classifier")) == [
-        "endpoints.risk.served_models[0].model = 'risk_classifier': "
-        "must be a Unity Catalog full name `catalog.schema.model`"
+    assert problems_of(lambda v: first_model(v).update(model="risk.risk_classifier")) == [
+        "endpoints.risk.served_models[0].model = 'risk.risk_classifier': "
+        "must be a Unity Catalog full name `catalog.schema.model`, or a workspace Model Registry name "
+        "without dots (`RiskClassifier`)"
     ]
 
 
@@ -310,6 +311,166 @@ def test_manager_groups_never_open_the_endpoint_to_everybody(group):
         f'endpoints.risk.access.manager_groups = ["{group}"]: '
         f"`{group}` would hand the endpoint to everybody; name a dedicated group"
     ]
+
+
+# --- issue 9: today's serving API ---------------------------------------------------------------------
+
+
+def gateway(values: dict[str, Any], *limits: dict[str, Any], **features: Any) -> None:
+    risk(values)["ai_gateway"] = {"rate_limits": list(limits), **features}
+
+
+def limits_of(*limits: dict[str, Any]):
+    values = copy.deepcopy(BASE)
+    gateway(values, *limits)
+    return parse_stack_config("prod", values).endpoints["risk"].ai_gateway.rate_limits
+
+
+@pytest.mark.parametrize("model", ["RiskClassifier", "iris-classifier"])
+def test_a_workspace_model_registry_name_is_accepted_and_named_after_itself(model):
+    values = copy.deepcopy(BASE)
+    first_model(values).update(model=model)
+    risk(values)["traffic"] = {f"{model}-3": 90, "risk_classifier-4": 10}
+    (served, _) = parse_stack_config("prod", values).endpoints["risk"].served_models
+    assert (served.served_name, served.in_unity_catalog) == (f"{model}-3", False)
+
+
+def test_a_unity_catalog_model_is_known_as_one():
+    served = parse_stack_config("prod", copy.deepcopy(BASE)).endpoints["risk"].served_models
+    assert [model.in_unity_catalog for model in served] == [True, True]
+
+
+@pytest.mark.parametrize(
+    "workload_type",
+    ["CPU", "CPU_MEDIUM", "CPU_LARGE", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "GPU_XLARGE", "GPU_XLARGE_8",
+     "MULTIGPU_MEDIUM"],
+)
+def test_every_current_databricks_workload_type_is_accepted(workload_type):
+    values = copy.deepcopy(BASE)
+    first_model(values).update(workload_type=workload_type)
+    assert parse_stack_config("prod", values).endpoints["risk"].served_models[0].workload_type == workload_type
+
+
+def test_the_workload_types_are_databricks_sdks_own():
+    from databricks.sdk.service.serving import ServingModelWorkloadType
+
+    from components.config import DEPLOYMENT_TIMEOUT_MINUTES, WorkloadType
+
+    assert {t.value for t in WorkloadType} == {t.value for t in ServingModelWorkloadType}
+    assert set(DEPLOYMENT_TIMEOUT_MINUTES) == set(WorkloadType)
+
+
+def test_the_ai_gateway_defaults_to_no_limits_no_tracking_no_fallback():
+    values = copy.deepcopy(BASE)
+    risk(values)["ai_gateway"] = {}
+    config = parse_stack_config("prod", values).endpoints["risk"].ai_gateway
+    assert (config.rate_limits, config.usage_tracking, config.fallback) == ([], False, False)
+
+
+def test_a_rate_limit_without_a_key_is_endpoint_wide():
+    (limit,) = limits_of({"calls": 100})
+    assert (limit.key, limit.principal, limit.calls) == ("endpoint", None, 100)
+
+
+@pytest.mark.parametrize("calls", [0, -5])
+def test_a_rate_limit_allows_a_positive_number_of_calls(calls):
+    assert problems_of(lambda v: gateway(v, {"calls": calls})) == [
+        f"endpoints.risk.ai_gateway.rate_limits[0].calls = {calls}: Input should be greater than 0"
+    ]
+
+
+def test_a_rate_limit_key_is_one_databricks_knows():
+    (problem,) = problems_of(lambda v: gateway(v, {"calls": 10, "key": "ip_address"}))
+    assert problem.startswith("endpoints.risk.ai_gateway.rate_limits[0].key = 'ip_address': Input should be")
+
+
+def test_an_endpoint_wide_limit_names_no_principal():
+    assert problems_of(lambda v: gateway(v, {"calls": 10, "principal": SP})) == [
+        f"endpoints.risk.ai_gateway.rate_limits[0].principal = '{SP}': an `endpoint` limit counts every caller "
+        "together and takes no principal; set key to service_principal, user or user_group to limit one caller"
+    ]
+
+
+def test_a_service_principal_limit_names_its_application_id():
+    assert problems_of(lambda v: gateway(v, {"calls": 10, "key": "service_principal", "principal": "loan-api"})) == [
+        "endpoints.risk.ai_gateway.rate_limits[0].principal = 'loan-api': "
+        "must be the service principal's application id (a UUID), not its display name"
+    ]
+    (limit,) = limits_of({"calls": 10, "key": "service_principal", "principal": SP.upper()})
+    assert limit.principal == SP
+
+
+def test_a_user_limit_names_the_user_by_email():
+    assert problems_of(lambda v: gateway(v, {"calls": 10, "key": "user", "principal": "ana"})) == [
+        "endpoints.risk.ai_gateway.rate_limits[0].principal = 'ana': a `user` limit names the user by e-mail address"
+    ]
+
+
+def test_a_limit_per_user_or_per_service_principal_may_leave_the_principal_out():
+    limits = limits_of({"calls": 10, "key": "user"}, {"calls": 20, "key": "service_principal"})
+    assert [(limit.key, limit.principal) for limit in limits] == [("user", None), ("service_principal", None)]
+
+
+def test_a_group_limit_names_its_group():
+    assert problems_of(lambda v: gateway(v, {"calls": 10, "key": "user_group"})) == [
+        "endpoints.risk.ai_gateway.rate_limits[0].principal = null: a `user_group` limit needs the group's name "
+        "as principal"
+    ]
+    assert problems_of(lambda v: gateway(v, {"calls": 10, "key": "user_group", "principal": " "})) == [
+        "endpoints.risk.ai_gateway.rate_limits[0].principal = ' ': group names must not be empty"
+    ]
+
+
+@pytest.mark.parametrize("group", ["users", "Account Users"])
+def test_a_group_limit_is_not_on_the_group_of_every_user(group):
+    assert problems_of(lambda v: gateway(v, {"calls": 10, "key": "user_group", "principal": group})) == [
+        f"endpoints.risk.ai_gateway.rate_limits[0].principal = '{group}': `{group}` holds every user; limit them "
+        "with key `endpoint` (all together) or `user` (each)"
+    ]
+
+
+def test_a_key_and_principal_have_one_limit_each():
+    limits = [
+        {"calls": 10},
+        {"calls": 20, "key": "endpoint"},
+        {"calls": 5, "key": "user", "principal": "ana@example.com"},
+        {"calls": 6, "key": "user", "principal": "ana@example.com"},
+        {"calls": 7, "key": "user", "principal": "bo@example.com"},
+    ]
+    assert problems_of(lambda v: gateway(v, *limits)) == [
+        "endpoints.risk.ai_gateway.rate_limits: one limit per key and principal; repeated: endpoint, "
+        "user ana@example.com"
+    ]
+
+
+def test_an_unknown_ai_gateway_key_is_reported_not_ignored():
+    assert problems_of(lambda v: gateway(v, guardrails={"safety": True})) == [
+        "endpoints.risk.ai_gateway.guardrails: unknown key; "
+        "check its spelling against the config reference in README.md"
+    ]
+
+
+def test_route_optimization_and_description_recreation_are_off_by_default():
+    endpoint = parse_stack_config("prod", copy.deepcopy(BASE)).endpoints["risk"]
+    assert (endpoint.route_optimized, endpoint.recreate_on_description_change) == (False, False)
+
+
+def test_route_optimized_is_a_boolean():
+    (problem,) = problems_of(lambda v: risk(v).update(route_optimized="sometimes"))
+    assert problem.startswith("endpoints.risk.route_optimized = 'sometimes': ")
+    assert "bool" in problem or "true or false" in problem
+
+
+def test_an_inference_table_is_enabled_unless_it_says_otherwise():
+    values = copy.deepcopy(BASE)
+    risk(values)["inference_table"] = {"catalog": "main", "schema": "serving_logs"}
+    assert parse_stack_config("prod", values).endpoints["risk"].inference_table.enabled is True
+
+
+def test_creation_only_keys_are_endpoint_keys():
+    from components.config import CREATION_ONLY, EndpointConfig
+
+    assert set(CREATION_ONLY) <= set(EndpointConfig.model_fields)
 
 
 # --- everything else ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ pack's wiring is called through pulumi_policy's own argument types, and once as 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import subprocess
 import sys
@@ -39,8 +40,10 @@ from policy.rules import (
     check_endpoint_readiness,
     check_environment_secrets,
     check_prod_capacity,
+    check_prod_rate_limit,
     check_required_tags,
     check_traffic_routes,
+    check_unity_catalog_models,
     evaluate,
 )
 
@@ -125,6 +128,12 @@ def readiness(key: str = "risk", endpoint_name: Any = "prod-risk", parent: str |
 
 def with_environment(variables: dict[str, str]) -> Resource:
     return endpoint(entities=[served("risk-3", environmentVars=variables)])
+
+
+def limited(resource: Resource, *limits: Any) -> Resource:
+    """`resource` with an AI Gateway of these rate limits; by default one endpoint-wide limit."""
+    rate_limits = list(limits) if limits else [{"calls": 1000, "key": "endpoint", "renewalPeriod": "minute"}]
+    return dataclasses.replace(resource, props={**resource.props, "aiGateway": {"rateLimits": rate_limits}})
 
 
 # --- query access --------------------------------------------------------------------------------------
@@ -380,7 +389,7 @@ def verdict_of(name: str, verdicts):
 
 
 def test_every_rule_has_a_verdict_in_order():
-    verdicts = evaluate([endpoint(), permissions(service_principal()), readiness()], "prod")
+    verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness()], "prod")
     assert [(verdict.rule.name, verdict.passed) for verdict in verdicts] == [
         ("serving-endpoint-access", True),
         ("prod-endpoint-capacity", True),
@@ -388,6 +397,8 @@ def test_every_rule_has_a_verdict_in_order():
         ("endpoint-required-tags", True),
         ("endpoint-has-readiness", True),
         ("environment-secrets-as-references", True),
+        ("prod-endpoint-rate-limit", True),
+        ("unity-catalog-models", True),
     ]
 
 
@@ -448,6 +459,8 @@ def test_the_pack_serves_every_rule_at_its_level():
         ("ResourceValidationPolicy", "endpoint-required-tags", "advisory"),
         ("StackValidationPolicy", "endpoint-has-readiness", "mandatory"),
         ("ResourceValidationPolicy", "environment-secrets-as-references", "mandatory"),
+        ("ResourceValidationPolicy", "prod-endpoint-rate-limit", "advisory"),
+        ("ResourceValidationPolicy", "unity-catalog-models", "advisory"),
     ]
 
 
@@ -518,7 +531,7 @@ def test_the_pack_process_serves_the_rules_to_the_engine_over_grpc():
         info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
         assert [policy.name for policy in info.policies] == [rule.name for rule in RULES]
 
-        resource = endpoint(entities=[served("risk-3", scale_to_zero=True)])
+        resource = limited(endpoint(entities=[served("risk-3", scale_to_zero=True)]))
         properties = struct_pb2.Struct()
         properties.update(dict(resource.props))
         request = analyzer_pb2.AnalyzeRequest(
@@ -535,3 +548,71 @@ def test_the_pack_process_serves_the_rules_to_the_engine_over_grpc():
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+# --- issue 9: rate limits on prod, Unity Catalog models ----------------------------------------------
+
+
+def test_a_prod_endpoint_with_an_endpoint_wide_rate_limit_passes():
+    assert check_prod_rate_limit(limited(endpoint()), Options(stack="prod")) == []
+
+
+def test_a_limit_without_a_key_is_endpoint_wide_as_databricks_defaults_it():
+    assert check_prod_rate_limit(limited(endpoint(), {"calls": 100, "renewalPeriod": "minute"}), Options("prod")) == []
+
+
+def test_a_prod_endpoint_without_an_endpoint_wide_rate_limit_is_advised_one():
+    expected = [
+        "endpoint `prod-risk` (risk-endpoint): has no endpoint-wide rate limit on prod, so one caller can take all "
+        "of its capacity; add an AI Gateway rate limit with key `endpoint` (in this project: "
+        "`ai_gateway.rate_limits: [{calls: <calls per minute>}]` of the endpoint in the stack file)"
+    ]
+    assert check_prod_rate_limit(endpoint(), Options(stack="prod")) == expected
+    per_caller = limited(endpoint(), {"calls": 10, "key": "service_principal", "principal": QUERY_PRINCIPAL})
+    assert check_prod_rate_limit(per_caller, Options(stack="prod")) == expected
+
+
+def test_a_rate_limit_is_not_asked_of_a_dev_endpoint():
+    assert check_prod_rate_limit(endpoint(tags={**TAGS, "environment": "dev"}), Options(stack="dev")) == []
+
+
+def test_a_prod_endpoint_tagged_prod_on_another_stack_is_advised_a_rate_limit():
+    assert len(check_prod_rate_limit(endpoint(), Options(stack="eu-west"))) == 1
+
+
+def test_a_rate_limit_unknown_during_preview_is_not_a_violation():
+    unknown_gateway = dataclasses.replace(endpoint(), props={**endpoint().props, "aiGateway": UNKNOWN})
+    assert check_prod_rate_limit(unknown_gateway, Options(stack="prod")) == []
+    assert check_prod_rate_limit(limited(endpoint(), {"calls": 5, "key": UNKNOWN}), Options(stack="prod")) == []
+
+
+def test_the_prod_rate_limit_rule_is_advisory():
+    verdict = verdict_of("prod-endpoint-rate-limit", evaluate([endpoint(), readiness()], "prod"))
+    assert (verdict.enforcement, len(verdict.findings)) == (Enforcement.ADVISORY, 1)
+
+
+def test_unity_catalog_models_pass():
+    assert check_unity_catalog_models(endpoint(), Options()) == []
+
+
+def test_a_workspace_model_registry_model_is_advised_to_move_to_unity_catalog():
+    registry = {"name": "RiskClassifier-3", "entityName": "RiskClassifier", "entityVersion": "3",
+                "workloadSize": "Small", "scaleToZeroEnabled": False}
+    assert check_unity_catalog_models(endpoint(entities=[registry]), Options()) == [
+        "endpoint `prod-risk` (risk-endpoint), served entity `RiskClassifier-3`: serves `RiskClassifier` from the "
+        "legacy workspace Model Registry; register the model in Unity Catalog and serve it as `catalog.schema.model`"
+    ]
+
+
+def test_a_legacy_served_model_of_the_registry_is_advised_too():
+    legacy = dataclasses.replace(
+        endpoint(), props={**endpoint().props, "config": {"servedModels": [{"modelName": "iris-classifier",
+                                                                           "modelVersion": "1"}]}}
+    )
+    (message,) = check_unity_catalog_models(legacy, Options())
+    assert message.startswith("endpoint `prod-risk` (risk-endpoint), served entity `iris-classifier-1`: serves ")
+
+
+def test_the_unity_catalog_rule_is_advisory():
+    verdict = verdict_of("unity-catalog-models", evaluate([endpoint(), readiness()], "prod"))
+    assert (verdict.enforcement, verdict.passed) == (Enforcement.ADVISORY, True)

@@ -29,6 +29,7 @@ ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
 READINESS = "servingops:index:EndpointReadiness"
+NOTIFICATIONS = "servingops:index:EndpointNotifications"
 ENDPOINTS_KEY = "databricks-serving:endpoints"
 DEFAULTS_KEY = "databricks-serving:defaults"
 
@@ -68,8 +69,9 @@ def test_prod_review_prints_each_endpoint_as_a_component_over_its_resources(text
     assert lines[:2] == ["# Pulumi.prod.yaml", f"Stack prod: {len(json_reviews['prod']['resources'])} resources"]
     component = lines.index(f"{COMPONENT}  risk-classifier")
     children = [line for line in lines[component + 1 :] if line.startswith("    ") and not line.startswith("        ")]
-    assert children[:3] == [
+    assert children[:4] == [
         f"    {ENDPOINT}  risk-classifier-endpoint",
+        f"    {NOTIFICATIONS}  risk-classifier-notifications",
         f"    {PERMISSIONS}  risk-classifier-permissions",
         f"    {READINESS}  risk-classifier-readiness",
     ]
@@ -121,9 +123,11 @@ def test_the_repo_stacks_pass_every_policy_rule_and_exit_0(stack, text_reviews, 
         ("endpoint-required-tags", True),
         ("endpoint-has-readiness", True),
         ("environment-secrets-as-references", True),
+        ("prod-endpoint-rate-limit", True),
+        ("unity-catalog-models", True),
     ]
     assert (document["exit_code"], text_reviews[stack][0]) == (0, 0)
-    assert "Policy (6 rules): 0 mandatory violations, 0 advisory" in text_reviews[stack][1]
+    assert "Policy (8 rules): 0 mandatory violations, 0 advisory" in text_reviews[stack][1]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -244,7 +248,7 @@ def test_scale_to_zero_on_prod_is_a_mandatory_violation_and_exit_1(tmp_path, pro
     prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["served_models"][0]["scale_to_zero"] = True
     status, out, _ = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
     assert status == 1
-    assert "Policy (6 rules): 1 mandatory violation, 0 advisory" in out
+    assert "Policy (8 rules): 1 mandatory violation, 0 advisory" in out
     assert (
         "  FAIL  prod-endpoint-capacity [mandatory]\n"
         "          endpoint `prod-fraud-scorer` (fraud-scorer-endpoint), served entity `fraud_scorer-2`: scales to "
@@ -260,7 +264,7 @@ def without_owner(document: dict[str, Any]) -> dict[str, Any]:
 def test_advisory_violations_alone_exit_0(tmp_path, prod_document):
     status, out, _ = review("prod", "--stack-file", str(write_stack_file(without_owner(prod_document), tmp_path)))
     assert status == 0
-    assert "Policy (6 rules): 0 mandatory violations, 2 advisory" in out
+    assert "Policy (8 rules): 0 mandatory violations, 2 advisory" in out
     assert "  warn  endpoint-required-tags [advisory]" in out
 
 
@@ -360,6 +364,104 @@ def test_the_json_diff_omits_the_side_a_field_is_absent_from():
         {"field": "parent", "after": "fraud-scorer"},
         {"field": "serving_endpoint_id", "after": "id of fraud-scorer-endpoint"},
     ]
+
+
+# --- issue 9: AI Gateway, route optimization, what applies at creation only ------------------------------
+
+
+def test_prod_review_shows_rate_limits_usage_tracking_and_the_ai_gateway_inference_table(text_reviews):
+    fields = {line.strip() for line in text_reviews["prod"][1].splitlines()}
+    assert {
+        "ai_gateway.rate_limits.endpoint: 6000 calls/minute",
+        "ai_gateway.rate_limits.service_principal:8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c: 3000 calls/minute",
+        "ai_gateway.usage_tracking: true",
+        "ai_gateway.fallback: false",
+        "inference_table: main.serving_logs.risk_classifier_gateway* (AI Gateway)",
+        "ai_gateway.rate_limits.endpoint: 12000 calls/minute",
+    } <= fields
+
+
+def test_the_review_says_which_keys_apply_at_creation_only(text_reviews):
+    fields = {line.strip() for line in text_reviews["prod"][1].splitlines()}
+    assert {
+        "route_optimized (a change recreates the endpoint): false",
+        "description (applies at creation only): Card fraud scorer for the payments gateway.",
+        "notifications (at creation).on_update_failure: ml-platform-oncall@example.com",
+    } <= fields
+
+
+def test_a_per_caller_limit_without_a_principal_reads_per_caller():
+    from review.summary import summarize
+
+    declared = declared_endpoint("{{secrets/risk/upstream}}", "ml-platform")
+    inputs = {**declared.inputs, "aiGateway": {"rateLimits": [{"calls": 20, "key": "user", "renewalPeriod": "minute"}]}}
+    fields = summarize(DeclaredResource(**{**declared.__dict__, "inputs": inputs}))
+    assert fields["ai_gateway.rate_limits.user"] == "20 calls/minute per user"
+    assert (fields["ai_gateway.usage_tracking"], fields["ai_gateway.fallback"]) == (False, False)
+
+
+def test_a_route_optimization_change_says_it_recreates_the_endpoint(prod_summaries, prod_document):
+    prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["route_optimized"] = True
+    changes = diff_summaries(prod_summaries, summaries_of(prod_document))
+    text = render_diff(changes, "HEAD", "the working tree").splitlines()
+    assert "        route_optimized (a change recreates the endpoint): false -> true" in text
+
+
+def test_a_description_change_says_it_applies_at_creation_only(prod_summaries, prod_document):
+    prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["description"] = "Card fraud scorer, v2."
+    changes = diff_summaries(prod_summaries, summaries_of(prod_document))
+    assert change_of(changes, ENDPOINT, "fraud-scorer-endpoint").fields == (
+        FieldChange(
+            "description (applies at creation only)", "Card fraud scorer for the payments gateway.",
+            "Card fraud scorer, v2.",
+        ),
+    )
+
+
+def test_with_the_opt_in_a_description_change_says_it_recreates_the_endpoint(prod_document):
+    prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["recreate_on_description_change"] = True
+    fields = change_of(summaries_of(prod_document), ENDPOINT, "fraud-scorer-endpoint").fields
+    assert fields["description (a change recreates the endpoint)"] == "Card fraud scorer for the payments gateway."
+
+
+def test_a_notifications_change_shows_on_the_resource_that_applies_it(prod_summaries, prod_document):
+    prod_document["config"][ENDPOINTS_KEY]["risk-classifier"]["notifications"]["on_update_success"] = [
+        "credit-risk@example.com"
+    ]
+    changes = diff_summaries(prod_summaries, summaries_of(prod_document))
+    assert change_of(changes, NOTIFICATIONS, "risk-classifier-notifications").fields == (
+        FieldChange("on_update_success", [], ["credit-risk@example.com"]),
+    )
+
+
+def test_a_legacy_inference_table_declared_by_another_program_is_shown_as_refused():
+    from review.summary import summarize
+
+    declared = declared_endpoint("{{secrets/risk/upstream}}", "ml-platform")
+    capture = {"enabled": True, "catalogName": "main", "schemaName": "logs", "tableNamePrefix": "risk"}
+    inputs = {**declared.inputs, "config": {**declared.inputs["config"], "autoCaptureConfig": capture}}
+    fields = summarize(DeclaredResource(**{**declared.__dict__, "inputs": inputs}))
+    assert fields["inference_table (legacy, refused by Databricks since 2026-02-20)"] == (
+        "main.logs.risk* (config.auto_capture_config)"
+    )
+
+
+def test_a_workspace_model_registry_model_is_an_advisory_violation_and_exit_0(tmp_path, prod_document):
+    served = prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["served_models"][0]
+    served["model"] = "FraudScorer"
+    status, out, _ = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
+    assert status == 0
+    assert "Policy (8 rules): 0 mandatory violations, 1 advisory" in out
+    assert "  warn  unity-catalog-models [advisory]" in out
+    assert "served_entities.FraudScorer-2.model: FraudScorer" in out
+
+
+def test_a_prod_endpoint_without_an_endpoint_wide_limit_is_advised_one_and_exit_0(tmp_path, prod_document):
+    del prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["ai_gateway"]
+    status, out, _ = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
+    assert status == 0
+    assert "  warn  prod-endpoint-rate-limit [advisory]" in out
+    assert "endpoint `prod-fraud-scorer` (fraud-scorer-endpoint): has no endpoint-wide rate limit on prod" in out
 
 
 # --- against a git revision: that revision's own program and stack file --------------------------------

@@ -6,6 +6,8 @@ shows up as a failing, readable assertion.
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
 READINESS = "servingops:index:EndpointReadiness"
 ROLLOUT = "servingops:index:EndpointRollout"
+NOTIFICATIONS = "servingops:index:EndpointNotifications"
+HOST = "https://adb-4210987654321098.18.azuredatabricks.net"
 
 
 def entity(run: ProgramRun, key: str) -> list[dict[str, Any]]:
@@ -103,8 +107,9 @@ def test_prod_risk_classifier_rolls_version_4_out_to_10_percent_of_traffic(stack
 
 def test_a_rollout_owns_served_entities_and_traffic_so_pulumi_never_undoes_it(stack_runs):
     run = stack_runs["prod"]
-    assert run.named("risk-classifier-endpoint").ignore_changes == ("config.servedEntities", "config.trafficConfig")
-    assert run.named("fraud-scorer-endpoint").ignore_changes == ()
+    rollout_owned = {"config.servedEntities", "config.trafficConfig"}
+    assert set(run.named("risk-classifier-endpoint").ignore_changes) >= rollout_owned
+    assert not set(run.named("fraud-scorer-endpoint").ignore_changes) & rollout_owned
     rollout = run.named("risk-classifier-rollout")
     assert set(rollout.dependencies) >= {run.named("risk-classifier-endpoint").urn,
                                          run.named("risk-classifier-permissions").urn}
@@ -147,14 +152,45 @@ def test_prod_grants_query_to_one_principal_and_manage_to_named_groups(stack_run
     ]
 
 
-def test_prod_captures_risk_classifier_requests_into_an_inference_table(stack_runs):
-    config = unwrap(stack_runs["prod"].named("risk-classifier-endpoint").inputs)["config"]
-    assert config["autoCaptureConfig"] == {
+def test_prod_captures_risk_classifier_requests_into_an_ai_gateway_inference_table(stack_runs):
+    inputs = unwrap(stack_runs["prod"].named("risk-classifier-endpoint").inputs)
+    assert inputs["aiGateway"]["inferenceTableConfig"] == {
         "enabled": True,
         "catalogName": "main",
         "schemaName": "serving_logs",
-        "tableNamePrefix": "risk_classifier",
+        "tableNamePrefix": "risk_classifier_gateway",
     }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_endpoint_sends_the_legacy_inference_table(stack, stack_runs):
+    for endpoint in stack_runs[stack].of_type(ENDPOINT):
+        assert "autoCaptureConfig" not in unwrap(endpoint.inputs)["config"]
+
+
+def test_an_endpoint_created_with_a_legacy_table_keeps_its_recorded_one_instead_of_being_replaced(stack_runs):
+    # Dropping the recorded auto-capture config would make pulumi-databricks replace the endpoint.
+    for endpoint in stack_runs["prod"].of_type(ENDPOINT):
+        assert "config.autoCaptureConfig" in endpoint.ignore_changes
+
+
+def test_prod_limits_every_endpoint_and_the_loan_api_per_minute(stack_runs):
+    run = stack_runs["prod"]
+    risk = unwrap(run.named("risk-classifier-endpoint").inputs)["aiGateway"]
+    assert risk["rateLimits"] == [
+        {"calls": 6000, "key": "endpoint", "renewalPeriod": "minute"},
+        {"calls": 3000, "key": "service_principal", "principal": "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+         "renewalPeriod": "minute"},
+    ]
+    assert risk["usageTrackingConfig"] == {"enabled": True}
+    assert "fallbackConfig" not in risk  # off: a gateway PUT replaces the whole config, so off is left out
+    fraud = unwrap(run.named("fraud-scorer-endpoint").inputs)["aiGateway"]
+    assert fraud == {"rateLimits": [{"calls": 12000, "key": "endpoint", "renewalPeriod": "minute"}],
+                     "usageTrackingConfig": {"enabled": True}}
+
+
+def test_dev_declares_no_ai_gateway(stack_runs):
+    assert "aiGateway" not in unwrap(stack_runs["dev"].named("risk-classifier-endpoint").inputs)
 
 
 def test_prod_secret_environment_variable_is_a_secret_reference(stack_runs):
@@ -165,9 +201,383 @@ def test_prod_secret_environment_variable_is_a_secret_reference(stack_runs):
     }
 
 
-def test_prod_notifies_oncall_of_failed_updates(stack_runs):
-    inputs = unwrap(stack_runs["prod"].named("risk-classifier-endpoint").inputs)
-    assert inputs["emailNotifications"] == {"onUpdateFailures": ["ml-platform-oncall@example.com"]}
+def test_prod_notifies_oncall_of_failed_updates_at_creation_and_on_every_change(stack_runs):
+    run = stack_runs["prod"]
+    endpoint = run.named("risk-classifier-endpoint")
+    assert unwrap(endpoint.inputs)["emailNotifications"] == {"onUpdateFailures": ["ml-platform-oncall@example.com"]}
+    # pulumi-databricks never sends them on update: the ModelServing ignores them, the notifications resource applies.
+    assert "emailNotifications" in endpoint.ignore_changes
+    notifications = run.named("risk-classifier-notifications")
+    assert notifications.type == NOTIFICATIONS
+    assert unwrap(notifications.inputs) == {
+        "endpoint_name": "prod-risk-classifier",
+        "on_update_success": [],
+        "on_update_failure": ["ml-platform-oncall@example.com"],
+    }
+
+
+def test_the_notifications_resource_follows_its_endpoint_on_the_stacks_provider(stack_runs):
+    run = stack_runs["prod"]
+    notifications, endpoint = run.named("risk-classifier-notifications"), run.named("risk-classifier-endpoint")
+    assert notifications.parent == run.named("risk-classifier").urn
+    assert endpoint.urn in notifications.dependencies
+    [workspace] = run.of_type("pulumi:providers:servingops")
+    assert notifications.provider.split("::")[:-1] == workspace.urn.split("::")
+
+
+def test_an_endpoint_without_a_notifications_block_has_no_notifications_resource(stack_runs):
+    assert [r.name for r in stack_runs["prod"].of_type(NOTIFICATIONS)] == ["risk-classifier-notifications"]
+    assert stack_runs["dev"].of_type(NOTIFICATIONS) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_description_applies_at_creation_only_without_a_perpetual_diff(stack, stack_runs):
+    for endpoint in stack_runs[stack].of_type(ENDPOINT):
+        assert "description" in endpoint.ignore_changes
+        assert endpoint.replace_on_changes == ()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_replaced_endpoint_is_deleted_before_it_is_created_again_as_its_name_is_fixed(stack, stack_runs):
+    assert all(endpoint.delete_before_replace for endpoint in stack_runs[stack].of_type(ENDPOINT))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_repo_endpoints_are_not_route_optimized(stack, stack_runs):
+    for endpoint in stack_runs[stack].of_type(ENDPOINT):
+        assert unwrap(endpoint.inputs)["routeOptimized"] is False
+    for resource in stack_runs[stack].of_type(READINESS) + stack_runs[stack].of_type(ROLLOUT):
+        assert unwrap(resource.inputs)["route_optimized"] is False
+
+
+# --- what each endpoint key declares (a stack file changed by the test) --------------------------------
+
+
+def run_with(prod_document: dict[str, Any], change) -> ProgramRun:
+    """The prod stack with `change(endpoints)` applied to its endpoints, run under mocks."""
+    from review.engine import run_program
+
+    change(prod_document["config"]["databricks-serving:endpoints"])
+    return run_program("prod", document=prod_document)
+
+
+def test_a_route_optimized_endpoint_is_declared_so_and_queried_at_its_own_url(prod_document):
+    run = run_with(prod_document, lambda endpoints: endpoints["fraud-scorer"].update(route_optimized=True))
+    endpoint = run.named("fraud-scorer-endpoint")
+    assert unwrap(endpoint.inputs)["routeOptimized"] is True
+    url = unwrap(run.outputs["fraud-scorer"])["invocation_url"]
+    # The mock answers as Databricks does: a data-plane host of the endpoint's own, not the workspace URL.
+    assert url.endswith("/serving-endpoints/prod-fraud-scorer/invocations") and not url.startswith(HOST)
+    assert unwrap(run.outputs["risk-classifier"])["invocation_url"] == (
+        f"{HOST}/serving-endpoints/prod-risk-classifier/invocations"
+    )
+
+
+def test_readiness_and_rollout_probe_a_route_optimized_endpoint_as_one(prod_document):
+    run = run_with(prod_document, lambda endpoints: endpoints["risk-classifier"].update(route_optimized=True))
+    assert unwrap(run.named("risk-classifier-readiness").inputs)["route_optimized"] is True
+    assert unwrap(run.named("risk-classifier-rollout").inputs)["route_optimized"] is True
+    assert unwrap(run.named("fraud-scorer-readiness").inputs)["route_optimized"] is False
+
+
+def test_an_opt_in_recreates_the_endpoint_when_its_description_changes(prod_document):
+    run = run_with(
+        prod_document, lambda endpoints: endpoints["fraud-scorer"].update(recreate_on_description_change=True)
+    )
+    endpoint = run.named("fraud-scorer-endpoint")
+    assert endpoint.replace_on_changes == ("description",)
+    assert "description" not in endpoint.ignore_changes
+    assert "description" in run.named("risk-classifier-endpoint").ignore_changes
+
+
+def test_ai_gateway_limits_per_user_group_and_service_principal_with_fallback(prod_document):
+    gateway = {
+        "rate_limits": [
+            {"calls": 500},
+            {"key": "user", "calls": 20},
+            {"key": "user", "principal": "ana@example.com", "calls": 60},
+            {"key": "user_group", "principal": "fraud-analytics", "calls": 120},
+        ],
+        "fallback": True,
+    }
+    run = run_with(prod_document, lambda endpoints: endpoints["fraud-scorer"].update(ai_gateway=gateway))
+    assert unwrap(run.named("fraud-scorer-endpoint").inputs)["aiGateway"] == {
+        "rateLimits": [
+            {"calls": 500, "key": "endpoint", "renewalPeriod": "minute"},
+            {"calls": 20, "key": "user", "renewalPeriod": "minute"},
+            {"calls": 60, "key": "user", "principal": "ana@example.com", "renewalPeriod": "minute"},
+            {"calls": 120, "key": "user_group", "principal": "fraud-analytics", "renewalPeriod": "minute"},
+        ],
+        "fallbackConfig": {"enabled": True},
+    }
+
+
+def test_an_inference_table_without_a_prefix_is_named_after_the_endpoint_and_may_be_disabled(prod_document):
+    def change(endpoints):
+        endpoints["fraud-scorer"]["inference_table"] = {"catalog": "main", "schema": "serving_logs", "enabled": False}
+
+    gateway = unwrap(run_with(prod_document, change).named("fraud-scorer-endpoint").inputs)["aiGateway"]
+    assert gateway["inferenceTableConfig"] == {
+        "enabled": False, "catalogName": "main", "schemaName": "serving_logs", "tableNamePrefix": "prod-fraud-scorer"
+    }
+
+
+def test_a_workspace_model_registry_model_is_served_under_its_name_and_version(prod_document):
+    def change(endpoints):
+        endpoints["fraud-scorer"]["served_models"][0]["model"] = "FraudScorer"
+
+    (served,) = entity(run_with(prod_document, change), "fraud-scorer")
+    assert (served["name"], served["entityName"], served["entityVersion"]) == ("FraudScorer-2", "FraudScorer", "2")
+
+
+@pytest.mark.parametrize(
+    ("workload_type", "minutes"),
+    [("CPU_MEDIUM", 35), ("CPU_LARGE", 35), ("GPU_SMALL", 65), ("GPU_LARGE", 125), ("GPU_XLARGE", 125),
+     ("GPU_XLARGE_8", 125), ("MULTIGPU_MEDIUM", 125)],
+)
+def test_each_workload_type_is_declared_and_waited_for_as_long_as_databricks_waits(
+    prod_document, workload_type, minutes
+):
+    def change(endpoints):
+        endpoints["fraud-scorer"]["served_models"][0]["workload_type"] = workload_type
+        del endpoints["fraud-scorer"]["readiness"]["timeout_minutes"]
+
+    run = run_with(prod_document, change)
+    assert entity(run, "fraud-scorer")[0]["workloadType"] == workload_type
+    assert unwrap(run.named("fraud-scorer-readiness").inputs)["timeout_seconds"] == minutes * 60
+
+
+# --- no key of an endpoint is silently ignored on update -------------------------------------------------
+
+SP = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
+EXAMPLE = {"dataframe_split": {"columns": ["amount"], "data": [[1200.0]]}}
+OTHER_EXAMPLE = {"dataframe_records": [{"amount": 250.0}]}
+FULL_ENDPOINT: dict[str, Any] = {
+    "name": "full",
+    "description": "An endpoint that sets every key.",
+    "served_models": [
+        {"name": "stable", "model": "main.risk.risk_classifier", "version": 3, "workload_size": "Small",
+         "workload_type": "CPU", "scale_to_zero": False, "environment_vars": {"THRESHOLD": "0.5"}},
+        {"name": "candidate", "model": "main.risk.risk_classifier", "version": 4, "workload_type": "CPU",
+         "scale_to_zero": False, "provisioned_concurrency": {"min": 4, "max": 8}},
+    ],
+    "traffic": {"stable": 90, "candidate": 10},
+    "access": {"query_service_principal": SP, "manager_groups": ["ml-platform-oncall"]},
+    "tags": {"team": "risk"},
+    "inference_table": {"catalog": "main", "schema": "serving_logs", "table_prefix": "full", "enabled": True},
+    "notifications": {"on_update_success": ["a@example.com"], "on_update_failure": ["b@example.com"]},
+    "readiness": {"timeout_minutes": 40, "warmup": {"input_example": EXAMPLE, "timeout_minutes": 15}},
+    "rollout": {
+        "stable": "stable", "candidate": "candidate", "steps": [10, 50, 100], "bake_minutes": 10,
+        "parity": {"examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": [[0.1]]},
+        "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 300, "min_requests": 20,
+                   "probe_interval_seconds": 1},
+    },
+    "ai_gateway": {"rate_limits": [{"calls": 100, "key": "user"}], "usage_tracking": False, "fallback": False},
+    "route_optimized": False,
+    "recreate_on_description_change": False,
+}
+
+
+def _rename_stable(endpoint: dict[str, Any]) -> None:
+    endpoint["served_models"][0]["name"] = "stable-2"
+    endpoint["traffic"] = {"stable-2": 90, "candidate": 10}
+    endpoint["rollout"]["stable"] = "stable-2"
+
+
+def _swap_stable_and_candidate(endpoint: dict[str, Any]) -> None:
+    rollout = endpoint["rollout"]
+    rollout["stable"], rollout["candidate"] = rollout["candidate"], rollout["stable"]
+
+
+def _set(path: str, value: Any):
+    """A change that sets the key at dotted `path` (`[1]` picks the second of a list) to `value`."""
+
+    def change(endpoint: dict[str, Any]) -> None:
+        *parents, last = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
+        node: Any = endpoint
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[last] = value
+
+    return change
+
+
+# Every leaf key of an endpoint -> a valid change of it.
+CHANGES = {
+    "name": _set("name", "full-renamed"),
+    "description": _set("description", "Another description."),
+    "served_models[].model": _set("served_models[0].model", "main.risk.risk_classifier_v2"),
+    "served_models[].version": _set("served_models[0].version", 5),
+    "served_models[].name": _rename_stable,
+    "served_models[].workload_size": _set("served_models[0].workload_size", "Medium"),
+    "served_models[].workload_type": _set("served_models[0].workload_type", "CPU_MEDIUM"),
+    "served_models[].scale_to_zero": _set("served_models[0].scale_to_zero", True),
+    "served_models[].environment_vars": _set("served_models[0].environment_vars", {"THRESHOLD": "0.6"}),
+    "served_models[].provisioned_concurrency.min": _set("served_models[1].provisioned_concurrency.min", 0),
+    "served_models[].provisioned_concurrency.max": _set("served_models[1].provisioned_concurrency.max", 12),
+    "traffic": _set("traffic", {"stable": 80, "candidate": 20}),
+    "access.query_service_principal": _set("access.query_service_principal", "c2b7e9f1-5a3d-4c8e-a6b4-7d9e0f1a2b3c"),
+    "access.manager_groups": _set("access.manager_groups", ["ml-platform-oncall", "risk-analysts"]),
+    "tags": _set("tags", {"team": "credit-risk"}),
+    "inference_table.catalog": _set("inference_table.catalog", "analytics"),
+    "inference_table.schema": _set("inference_table.schema", "logs"),
+    "inference_table.table_prefix": _set("inference_table.table_prefix", "full_v2"),
+    "inference_table.enabled": _set("inference_table.enabled", False),
+    "notifications.on_update_success": _set("notifications.on_update_success", ["c@example.com"]),
+    "notifications.on_update_failure": _set("notifications.on_update_failure", []),
+    "readiness.timeout_minutes": _set("readiness.timeout_minutes", 50),
+    "readiness.warmup.input_example": _set("readiness.warmup.input_example", OTHER_EXAMPLE),
+    "readiness.warmup.timeout_minutes": _set("readiness.warmup.timeout_minutes", 20),
+    "rollout.stable": _swap_stable_and_candidate,
+    "rollout.candidate": _swap_stable_and_candidate,
+    "rollout.steps": _set("rollout.steps", [25, 100]),
+    "rollout.bake_minutes": _set("rollout.bake_minutes", 20),
+    "rollout.parity.examples": _set("rollout.parity.examples", [OTHER_EXAMPLE]),
+    "rollout.parity.tolerance": _set("rollout.parity.tolerance", 0.001),
+    "rollout.parity.expected_predictions": _set("rollout.parity.expected_predictions", [[0.2]]),
+    "rollout.health.max_error_rate": _set("rollout.health.max_error_rate", 0.05),
+    "rollout.health.max_p95_latency_ms": _set("rollout.health.max_p95_latency_ms", 500),
+    "rollout.health.min_requests": _set("rollout.health.min_requests", 30),
+    "rollout.health.probe_interval_seconds": _set("rollout.health.probe_interval_seconds", 2),
+    "ai_gateway.rate_limits[].calls": _set("ai_gateway.rate_limits[0].calls", 200),
+    "ai_gateway.rate_limits[].key": _set("ai_gateway.rate_limits[0].key", "service_principal"),
+    "ai_gateway.rate_limits[].principal": _set("ai_gateway.rate_limits[0].principal", "ana@example.com"),
+    "ai_gateway.usage_tracking": _set("ai_gateway.usage_tracking", True),
+    "ai_gateway.fallback": _set("ai_gateway.fallback", True),
+    "route_optimized": _set("route_optimized", True),
+    "recreate_on_description_change": _set("recreate_on_description_change", True),
+}
+
+# What pulumi-databricks does with a ModelServing property of an existing endpoint (resource_model_serving.go):
+UPDATED_IN_PLACE = ("config", "tags", "aiGateway")
+"""PUT config, PATCH tags, PUT ai-gateway."""
+NEVER_UPDATED = ("name", "routeOptimized", "description")
+"""A new endpoint (name, route_optimized force replacement) or nothing at all (description)."""
+FOLLOWS_THE_ENDPOINT = ("endpoint_name", "endpoint_id")
+"""Plugin inputs that are the endpoint's own outputs: they change because the endpoint does."""
+
+
+def _changed_paths(before: Any, after: Any, path: str = "") -> set[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed: set[str] = set()
+        for key in before.keys() | after.keys():
+            changed |= _changed_paths(before.get(key), after.get(key), f"{path}.{key}" if path else key)
+        return changed
+    return {path} if before != after else set()
+
+
+def _under(path: str, prefixes) -> bool:
+    return any(path == prefix or path.startswith(prefix + ".") for prefix in prefixes)
+
+
+def how_a_change_applies(base: ProgramRun, changed: ProgramRun) -> dict[str, set[str]]:
+    """Which declared changes reach the workspace on update, which only at creation, which never.
+
+    `applied`: a property pulumi-databricks updates in place and that is not ignored, an input of a servingops
+    resource, a Permissions grant, or a resource option (how a later change applies); `at_creation`: a ModelServing
+    property that only a new endpoint takes; `ignored`: ignored after creation on purpose (ignore_changes);
+    `lost`: sent, never applied, not ignored: what this test exists to forbid.
+    """
+    outcome: dict[str, set[str]] = {"applied": set(), "at_creation": set(), "ignored": set(), "lost": set()}
+    before = {resource.urn: resource for resource in base.resources}
+    for resource in changed.resources:
+        old = before[resource.urn]
+        if (old.ignore_changes, old.replace_on_changes) != (resource.ignore_changes, resource.replace_on_changes):
+            outcome["applied"].add(f"{resource.name} options")
+        for path in _changed_paths(unwrap(old.inputs), unwrap(resource.inputs)):
+            where = f"{resource.name}.{path}"
+            if resource.type == ENDPOINT:
+                if _under(path, NEVER_UPDATED):
+                    outcome["at_creation"].add(where)
+                elif _under(path, resource.ignore_changes):
+                    outcome["ignored"].add(where)
+                elif _under(path, UPDATED_IN_PLACE):
+                    outcome["applied"].add(where)
+                else:
+                    outcome["lost"].add(where)
+            elif resource.type.startswith("servingops:") and not _under(path, FOLLOWS_THE_ENDPOINT):
+                outcome["applied"].add(where)
+            elif resource.type == PERMISSIONS and _under(path, ("accessControls",)):
+                outcome["applied"].add(where)
+            elif not (resource.type.startswith("servingops:") or resource.type == PERMISSIONS):
+                outcome["lost"].add(where)
+    return outcome
+
+
+def _leaf_keys() -> list[str]:
+    from components.config import EndpointConfig
+    from tests.test_readme import config_keys
+
+    keys = config_keys(EndpointConfig)
+    return [key for key in keys if not any(other.startswith((key + ".", key + "[].")) for other in keys)]
+
+
+def full_document(endpoint: dict[str, Any]) -> dict[str, Any]:
+    return {"config": {"databricks:host": HOST, "databricks-serving:endpoints": {"full": endpoint}}}
+
+
+@pytest.fixture(scope="module")
+def full_run() -> ProgramRun:
+    from review.engine import run_program
+
+    return run_program("walk", document=full_document(copy.deepcopy(FULL_ENDPOINT)))
+
+
+def test_the_walk_covers_every_leaf_key_of_an_endpoint():
+    assert sorted(set(_leaf_keys()) - set(CHANGES)) == []
+    assert sorted(set(CHANGES) - set(_leaf_keys())) == []
+
+
+@pytest.mark.parametrize("key", sorted(CHANGES))
+def test_no_key_of_an_endpoint_is_silently_ignored_on_update(key, full_run):
+    """Every key reaches the workspace on update, or is creation-only by Databricks and documented so."""
+    from components.config import CREATION_ONLY
+    from review.engine import run_program
+
+    endpoint = copy.deepcopy(FULL_ENDPOINT)
+    CHANGES[key](endpoint)
+    outcome = how_a_change_applies(full_run, run_program("walk", document=full_document(endpoint)))
+    assert outcome["lost"] == set()
+    if key in CREATION_ONLY:
+        assert outcome["at_creation"]
+    else:
+        assert outcome["applied"] and not outcome["at_creation"]
+
+
+def test_the_readme_lists_every_creation_only_key_with_what_a_change_does():
+    from pathlib import Path
+
+    from components.config import CREATION_ONLY
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for key, consequence in CREATION_ONLY.items():
+        assert f"| `{key}` | {consequence} |" in readme
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("https://adb-1.azuredatabricks.net/", "https://adb-1.azuredatabricks.net/serving-endpoints/risk/invocations"),
+        ("adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net/serving-endpoints/risk/invocations"),
+        (None, "/serving-endpoints/risk/invocations"),
+    ],
+)
+def test_the_invocation_url_of_a_standard_endpoint_is_on_the_workspace_host(host, url):
+    from components.serving_endpoint import invocations_url
+
+    assert invocations_url(host, "risk") == url
+
+
+def test_without_a_host_in_the_stack_the_invocation_url_is_on_databricks_host(prod_document, monkeypatch):
+    from review.engine import run_program
+
+    monkeypatch.setenv("DATABRICKS_HOST", "https://adb-2.azuredatabricks.net")
+    del prod_document["config"]["databricks:host"]
+    run = run_program("prod", document=prod_document)
+    assert unwrap(run.outputs["fraud-scorer"])["invocation_url"] == (
+        "https://adb-2.azuredatabricks.net/serving-endpoints/prod-fraud-scorer/invocations"
+    )
 
 
 # --- every stack file --------------------------------------------------------------------------------
@@ -184,12 +594,15 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         component = run.named(key)
         assert component.type == COMPONENT
         children = sorted((child.type, child.name) for child in run.children(component))
-        rollout = [(ROLLOUT, f"{key}-rollout")] if stack_config(stack_documents[stack]).endpoints[key].rollout else []
+        declared = stack_config(stack_documents[stack]).endpoints[key]
+        rollout = [(ROLLOUT, f"{key}-rollout")] if declared.rollout else []
+        notifications = [(NOTIFICATIONS, f"{key}-notifications")] if declared.notifications else []
         assert children == sorted([
             (ENDPOINT, f"{key}-endpoint"),
             (PERMISSIONS, f"{key}-permissions"),
             (READINESS, f"{key}-readiness"),
             *rollout,
+            *notifications,
         ])
     assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
@@ -279,7 +692,8 @@ def test_every_endpoint_exports_its_summary(stack, stack_runs, stack_documents):
     for spec in config.specs():
         exported = unwrap(run.outputs[spec.key])
         assert exported["name"] == spec.name
-        assert exported["invocation_url"].endswith(f"/serving-endpoints/{spec.name}/invocations")
+        # Not route-optimized: Databricks fills no endpoint_url; the URL is the workspace's.
+        assert exported["invocation_url"] == f"{HOST}/serving-endpoints/{spec.name}/invocations"
         assert exported["served_versions"] == {m.served_name: m.version for m in spec.endpoint.served_models}
         assert exported["traffic"] == spec.endpoint.routes
         assert exported["query_service_principal"] == spec.endpoint.access.query_service_principal

@@ -26,7 +26,7 @@ from serving.verification import (
     routes_of,
     serving_summary,
 )
-from serving.workspace import ServingClient
+from serving.workspace import ServingApiError, ServingClient
 
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -72,6 +72,12 @@ class ResourceKind:
     def read(self, props: dict[str, Any], client: ServingClient) -> dict[str, Any] | None:
         """Outputs after a refresh, or None when the endpoint is gone."""
         raise NotImplementedError
+
+    def delete(self, props: dict[str, Any], client: ServingClient) -> None:
+        """What removing the resource changes in the workspace: by default nothing (the endpoint belongs
+        to its ModelServing)."""
+
+    deletes_in_workspace: ClassVar[bool] = False
 
     # --- shared --------------------------------------------------------------------------------------
 
@@ -325,6 +331,17 @@ class NotificationsKind(ResourceKind):
             return dict(props)
 
         return Work(run)
+
+    deletes_in_workspace = True
+
+    def delete(self, props, client) -> None:
+        """The `notifications` block was removed: the endpoint sends no e-mail any more (an endpoint that is
+        gone already has none)."""
+        try:
+            client.update_notifications(props["endpoint_name"], {})
+        except ServingApiError as error:
+            if error.status != 404:
+                raise
 
     def read(self, props, client):
         endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None

@@ -215,8 +215,17 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         return await self._guard(context, diff())
 
     async def Delete(self, request, context):
-        # The endpoint belongs to its ModelServing: deleting proof of serving changes nothing in the workspace.
-        return empty_pb2.Empty()
+        async def delete():
+            kind = self._kind(request.urn)
+            # Proof of serving and rollouts own nothing (the endpoint belongs to its ModelServing): nothing to
+            # send. Notifications are the endpoint's: removing them clears them.
+            if kind.deletes_in_workspace:
+                loop = asyncio.get_running_loop()
+                client = await loop.run_in_executor(self.pool, self.client)
+                await loop.run_in_executor(self.pool, kind.delete, wire.decode(request.properties).plain, client)
+            return empty_pb2.Empty()
+
+        return await self._guard(context, delete())
 
     # --- resources: work -----------------------------------------------------------------------------
 

@@ -630,3 +630,24 @@ def test_what_came_in_secret_goes_out_secret(workspace, client, plugin):
     assert wire.decode(created.properties).secret_keys == {"warmup"}
     preview = plugin.stub.Create(provider_pb2.CreateRequest(urn=resource, properties=checked.inputs, preview=True))
     assert wire.decode(preview.properties).secret_keys == {"warmup"}
+
+
+def test_removing_the_notifications_block_clears_the_endpoints_notifications(workspace, client, plugin):
+    name = unique("unnotify")
+    create_endpoint(workspace, name, {3: 100})
+    resource = urn(NOTIFICATIONS, f"{name}-notifications")
+    declared = {"endpoint_name": name, "on_update_success": [], "on_update_failure": ["oncall@example.com"]}
+    [created] = plugin.deploy([Step(resource, declared)])
+    plugin.delete(resource, created.resource_id, created.outputs)  # the block is gone from the stack file
+    assert client.get_endpoint(name).get("email_notifications") in (None, {})
+    workspace.delete_out_of_band(name)
+    plugin.delete(resource, created.resource_id, created.outputs)  # the endpoint is gone too: nothing to clear
+
+
+def test_deleting_readiness_or_rollout_sends_nothing(workspace, client, plugin):
+    name = new_endpoint(workspace, "delete")
+    before = workspace.counters()["api_calls"]
+    plugin.delete(urn(READINESS, f"{name}-readiness"), f"{name}-readiness",
+                  readiness_props(name, "id", {3: 100}))
+    plugin.delete(urn(ROLLOUT, f"{name}-rollout"), f"{name}-rollout", rollout_props(name, "id", 10))
+    assert workspace.counters()["api_calls"] == before

@@ -330,9 +330,10 @@ class Rollout:
             raise RolloutError(f"endpoint {self.plan.endpoint} does not exist in the workspace")
         return endpoint
 
-    def _apply(self, split: Mapping[str, int]) -> None:
-        """One config update to the declared entities and `split`, waited for until it serves."""
-        body: dict[str, Any] = {
+    def _config(self, split: Mapping[str, int]) -> dict[str, Any]:
+        """A config update's body: the declared entities with `split`. Inference tables belong to the AI
+        Gateway, not the config: the legacy auto_capture_config is never sent."""
+        return {
             "served_entities": [dict(entity) for entity in self.plan.served_entities],
             "traffic_config": {
                 "routes": [
@@ -340,9 +341,11 @@ class Rollout:
                 ]
             },
         }
-        # Inference tables belong to the AI Gateway, not the config: the legacy auto_capture_config is never sent.
+
+    def _apply(self, split: Mapping[str, int]) -> None:
+        """One config update to the declared entities and `split`, waited for until it serves."""
         self.sleep(0)  # a cancellation point: a stopped rollout changes nothing more
-        self.client.update_config(self.plan.endpoint, body)
+        self.client.update_config(self.plan.endpoint, self._config(split))
         readiness = self._readiness(split)
         readiness.wait_until_ready(self.clock() + self.plan.update_timeout_seconds)
 
@@ -605,11 +608,7 @@ class Rollout:
                         f"{serving_summary(active)}, the last good split is {good}")
             sleep(self.policy.delay(attempt))
         self._say(f"stopped: putting the last good split back ({good})")
-        body = {
-            "served_entities": [dict(entity) for entity in self.plan.served_entities],
-            "traffic_config": {"routes": [{"served_entity_name": n, "traffic_percentage": p} for n, p in good.items()]},
-        }
-        self.client.update_config(self.plan.endpoint, body)
+        self.client.update_config(self.plan.endpoint, self._config(good))
         attempt = 0
         while True:
             endpoint = self._live()

@@ -30,7 +30,7 @@ from policy.rules import PolicyConfigError, Verdict
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
 from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
-from review.revision import RevisionError, RevisionStackFileError, run_at_revision
+from review.revision import PendingRevision, RevisionError, RevisionStackFileError
 from review.summary import ResourceSummary, parent_names, render_tree, summarize_run
 
 EXIT_OK = 0
@@ -145,19 +145,33 @@ class Review:
 def review(args: argparse.Namespace, project_dir: Path) -> Review:
     """Run the stack (and what it is compared against) and judge it; ReviewError when it cannot be."""
     path = args.stack_file or stack_file(args.stack, project_dir)
+    pending: PendingRevision | None = None
+    if args.against:
+        # The base runs in its own process while this one runs the candidate: side by side, not one after
+        # the other (most of either run is importing the program's modules).
+        try:
+            pending = PendingRevision(args.against, args.stack, project_dir)
+        except RevisionError as error:
+            raise ReviewError("invalid_revision", str(error)) from None
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
         run = _run(args.stack, project_dir, _stack_file(path))
         verdicts = check_run(run, pack_config)
     except PolicyConfigError as error:
+        if pending is not None:
+            pending.cancel()
         raise ReviewError("invalid_policy_config", f"policy config: {error}") from None
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
     summaries = summarize_run(run.resources)
     result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts)
 
     candidate = str(args.stack_file) if args.stack_file else "the working tree"
-    if args.against:
+    if pending is not None:
         try:
-            base = run_at_revision(args.against, args.stack, project_dir)
+            base = pending.result()
         except RevisionError as error:
             kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
             raise ReviewError(kind, str(error)) from None

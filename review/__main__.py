@@ -20,13 +20,14 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from components.config import StackConfigError
 from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
 from policy.rules import PolicyConfigError, Verdict
+from review.changes import change_lines, declared_lines
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
 from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
@@ -69,7 +70,9 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
     against.add_argument(
         "--against-stack", metavar="STACK", choices=known, help="show what differs from another stack"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    output.add_argument("--markdown", action="store_true", help="print a pull-request comment (Markdown)")
     parser.add_argument(
         "--stack-file",
         type=Path,
@@ -110,16 +113,40 @@ class Review:
     verdicts: list[Verdict]
     diff: tuple[list[ResourceChange], str, str] | None = None
     """(changes, base label, candidate label) when a comparison was asked for."""
+    summary: list[str] = field(default_factory=list)
+    """One line per endpoint, in domain terms: what the change does, or (no comparison) what it declares."""
 
     @property
     def exit_code(self) -> int:
         return EXIT_MANDATORY_VIOLATION if mandatory_violations(self.verdicts) else EXIT_OK
 
+    def _heading(self) -> str:
+        if self.diff is None:
+            return f"Stack {self.stack} ({self.stack_file}) declares"
+        return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
+
     def text(self) -> str:
-        sections = [f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}", render_verdicts(self.verdicts)]
+        head = "\n".join([f"{self._heading()}:", *(f"  {line}" for line in self.summary)])
+        sections = [head, f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}",
+                    render_verdicts(self.verdicts)]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))
         return "\n\n".join(sections)
+
+    def markdown(self) -> str:
+        """A pull-request comment: the summary lines, the policy verdict, then the details folded away."""
+        mandatory = mandatory_violations(self.verdicts)
+        verdict = (f"**{len(mandatory)} mandatory policy violation(s)**" if mandatory
+                   else "policy: no mandatory violation")
+        lines = [f"### {self._heading()}", "", *(f"- {markdown_line(line)}" for line in self.summary), "",
+                 verdict, ""]
+        details = [("Policy verdicts", render_verdicts(self.verdicts))]
+        if self.diff is not None:
+            details.insert(0, ("Changes field by field", render_diff(*self.diff)))
+        details.append((f"Resources of {self.stack_file}", render_tree(self.stack, self.summaries)))
+        for title, body in details:
+            lines += folded(title, body)
+        return "\n".join(lines)
 
     def json(self) -> dict[str, Any]:
         parents = parent_names(self.summaries)
@@ -137,9 +164,24 @@ class Review:
                 for summary in self.summaries
             ],
             "policy": verdicts_json(self.verdicts),
+            "summary": self.summary,
             "diff": diff_json(*self.diff) if self.diff is not None else None,
             "exit_code": self.exit_code,
         }
+
+
+def markdown_line(line: str) -> str:
+    """`key: what changes` with the key in bold, the rest escaped so Markdown shows it as written."""
+    key, _, rest = line.partition(": ")
+    for character in ("\\", "|", "*", "_", "`"):
+        rest = rest.replace(character, "\\" + character)
+    return f"**{key}**: {rest.replace('<', '&lt;')}"
+
+
+def folded(title: str, body: str) -> list[str]:
+    """A collapsed section of a PR comment holding `body` as preformatted text."""
+    fence = "~~~~"  # not a backtick fence: field values may hold backticks
+    return [f"<details><summary>{title}</summary>", "", fence + "text", body, fence, "", "</details>", ""]
 
 
 def review(args: argparse.Namespace, project_dir: Path) -> Review:
@@ -178,11 +220,15 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
         # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
         named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
         label = named + (f", which has no {base.missing}" if base.missing else "")
-        result.diff = (diff_summaries(summarize_run(base.resources), summaries), label, candidate)
+        base_summaries = summarize_run(base.resources)
+        result.diff = (diff_summaries(base_summaries, summaries), label, candidate)
+        result.summary = change_lines(base_summaries, summaries)
     elif args.against_stack:
-        other = _run(args.against_stack, project_dir)
-        changes = diff_summaries(summarize_run(other.resources), summaries)
-        result.diff = (changes, f"stack {args.against_stack}", f"stack {args.stack}")
+        other = summarize_run(_run(args.against_stack, project_dir).resources)
+        result.diff = (diff_summaries(other, summaries), f"stack {args.against_stack}", f"stack {args.stack}")
+        result.summary = change_lines(other, summaries)
+    else:
+        result.summary = declared_lines(summaries)
     return result
 
 
@@ -208,6 +254,8 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         return EXIT_REVIEW_FAILED
     if args.json:
         print(json.dumps(result.json(), indent=2, default=str))
+    elif args.markdown:
+        print(result.markdown())
     else:
         print(result.text())
     return result.exit_code

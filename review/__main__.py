@@ -5,12 +5,16 @@ CLI, backend, credentials or network) and prints:
 - the resources it declares, as a tree, with the fields a reviewer cares about; secrets as `[secret]`;
 - the verdict of the policy pack's rules (`policy/rules.py`, the same as `--policy-pack policy`);
 - with `--against <revision>`, what changes from that revision's own program and stack file, field by
-  field; with `--against-stack <other>`, what differs from another stack.
-`--json` prints all of it as one JSON document instead.
+  field; with `--against-stack <other>`, what differs from another stack;
+- with `--live`, declared against what the workspace serves (read-only, review/live.py).
+Each starts with one line per endpoint in domain terms (review/changes.py). `--json` prints all of it as one
+JSON document instead, `--markdown` as a pull-request comment. `python -m review import ...` adopts existing
+endpoints into a stack (review/adopt.py).
 
 Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, 2 an invalid stack
-file, policy config or revision, or a usage error, 3 the review itself failed (a bug: the traceback is
-printed). Exit status 1 never means anything but a policy violation, so CI can tell them apart.
+file, policy config or revision, a usage error, or (`--live`) a workspace that cannot be read, 3 the review
+itself failed (a bug: the traceback is printed), 4 (`--live`) the workspace differs from the declaration.
+Exit status 1 never means anything but a policy violation, so CI can tell them apart; it wins over 4.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ from policy.rules import PolicyConfigError, Verdict
 from review.changes import change_lines, declared_lines
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
+from review.live import (
+    EndpointReport,
+    LiveReadError,
+    declared_views,
+    live_client,
+    live_report,
+    render_report,
+    report_json,
+)
 from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
 from review.revision import PendingRevision, RevisionError, RevisionStackFileError
 from review.summary import ResourceSummary, parent_names, render_tree, summarize_run
@@ -38,6 +51,7 @@ EXIT_OK = 0
 EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
 EXIT_REVIEW_FAILED = 3
+EXIT_DRIFT = 4
 
 
 class ReviewError(Exception):
@@ -57,7 +71,8 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         prog="python -m review",
         description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
         epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
-        "2 an invalid stack file, policy config or revision, or a usage error, 3 the review itself failed",
+        "2 an invalid stack file, policy config or revision, a usage error or an unreadable workspace, "
+        "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration)",
     )
     known = stacks(project_dir)
     parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
@@ -69,6 +84,11 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
     )
     against.add_argument(
         "--against-stack", metavar="STACK", choices=known, help="show what differs from another stack"
+    )
+    against.add_argument(
+        "--live",
+        action="store_true",
+        help="compare with the live workspace (read-only; DATABRICKS_* credentials or a profile); exit 4 on drift",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON document for machines")
@@ -115,12 +135,20 @@ class Review:
     """(changes, base label, candidate label) when a comparison was asked for."""
     summary: list[str] = field(default_factory=list)
     """One line per endpoint, in domain terms: what the change does, or (no comparison) what it declares."""
+    live: tuple[list[EndpointReport], str] | None = None
+    """(per endpoint declared vs live, workspace host) with `--live`."""
 
     @property
     def exit_code(self) -> int:
-        return EXIT_MANDATORY_VIOLATION if mandatory_violations(self.verdicts) else EXIT_OK
+        if mandatory_violations(self.verdicts):
+            return EXIT_MANDATORY_VIOLATION
+        if self.live is not None and any(report.drift for report in self.live[0]):
+            return EXIT_DRIFT
+        return EXIT_OK
 
     def _heading(self) -> str:
+        if self.live is not None:
+            return f"Stack {self.stack}: declared ({self.stack_file}) vs live ({self.live[1]})"
         if self.diff is None:
             return f"Stack {self.stack} ({self.stack_file}) declares"
         return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
@@ -131,6 +159,8 @@ class Review:
                     render_verdicts(self.verdicts)]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))
+        if self.live is not None:
+            sections.insert(1, render_report(*self.live))
         return "\n\n".join(sections)
 
     def markdown(self) -> str:
@@ -143,6 +173,8 @@ class Review:
         details = [("Policy verdicts", render_verdicts(self.verdicts))]
         if self.diff is not None:
             details.insert(0, ("Changes field by field", render_diff(*self.diff)))
+        if self.live is not None:
+            details.insert(0, ("Declared vs live, aspect by aspect", render_report(*self.live)))
         details.append((f"Resources of {self.stack_file}", render_tree(self.stack, self.summaries)))
         for title, body in details:
             lines += folded(title, body)
@@ -166,6 +198,7 @@ class Review:
             "policy": verdicts_json(self.verdicts),
             "summary": self.summary,
             "diff": diff_json(*self.diff) if self.diff is not None else None,
+            "live": report_json(*self.live) if self.live is not None else None,
             "exit_code": self.exit_code,
         }
 
@@ -227,6 +260,15 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
         other = summarize_run(_run(args.against_stack, project_dir).resources)
         result.diff = (diff_summaries(other, summaries), f"stack {args.against_stack}", f"stack {args.stack}")
         result.summary = change_lines(other, summaries)
+    elif args.live:
+        host = str(_stack_file(path).document.get("config", {}).get("databricks:host") or "") or None
+        try:
+            client = live_client(host)
+            reports = live_report(declared_views(summaries, run.resources), client)
+        except LiveReadError as error:
+            raise ReviewError("live_read_failed", f"live report: {error}") from None
+        result.live = (reports, client.host)
+        result.summary = [report.line() for report in reports]
     else:
         result.summary = declared_lines(summaries)
     return result

@@ -280,6 +280,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
     `project_dir` is the checkout whose stack files (and git history) are reviewed; its program runs with
     the `components` this process imported, so it is only ever this project (tests pass a git copy of it).
     """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:
+        from review.adopt import main as adopt
+
+        return adopt(argv[1:], project_dir=project_dir)
     args = _parser(project_dir).parse_args(argv)
     try:
         result = review(args, project_dir)

@@ -85,8 +85,7 @@ def deploy_by_config(emu: EmulatorHandle, run: ProgramRun) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def workspace(monkeypatch) -> Iterator[EmulatorHandle]:
+def emulator_workspace(monkeypatch) -> Iterator[EmulatorHandle]:
     """An emulator as the workspace of DATABRICKS_HOST / DATABRICKS_TOKEN (the deployer), nothing else."""
     with running_emulator(update_seconds=0.05, model_load_seconds=0, cold_start_seconds=0) as emu:
         for key in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
@@ -96,6 +95,11 @@ def workspace(monkeypatch) -> Iterator[EmulatorHandle]:
         monkeypatch.setenv("DATABRICKS_HOST", emu.url)
         monkeypatch.setenv("DATABRICKS_TOKEN", DEPLOYER_TOKEN)
         yield emu
+
+
+@pytest.fixture
+def workspace(monkeypatch) -> Iterator[EmulatorHandle]:
+    yield from emulator_workspace(monkeypatch)
 
 
 @pytest.fixture

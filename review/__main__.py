@@ -292,6 +292,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         if args.json:
             error = {"kind": failure.kind, "message": failure.message, "problems": failure.problems}
             print(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
+        elif args.markdown:
+            # The PR comment says why there is no review, rather than being empty.
+            heading = f"### Stack {args.stack}: cannot be reviewed"
+            print("\n".join([heading, "", *folded(failure.kind, failure.message)]))
+            print(failure.message, file=sys.stderr)
         else:
             print(failure.message, file=sys.stderr)
         return EXIT_INVALID

@@ -172,3 +172,14 @@ def test_the_json_review_carries_the_summary_lines(tmp_path, stack_documents):
         "fraud-scorer: removed (endpoint prod-fraud-scorer is deleted)",
         "risk-classifier: no change",
     ]
+
+
+def test_an_invalid_stack_file_in_markdown_mode_is_a_comment_saying_why(tmp_path, stack_documents):
+    document = copy.deepcopy(stack_documents["prod"])
+    endpoints(document)["fraud-scorer"]["served_models"][0]["version"] = 0
+    proposed = tmp_path / "proposed.yaml"
+    proposed.write_text(yaml.safe_dump(document))
+    status, out, _ = review("prod", "--stack-file", str(proposed), "--markdown")
+    assert status == 2
+    assert out.splitlines()[0] == "### Stack prod: cannot be reviewed"
+    assert "endpoints.fraud-scorer.served_models[0].version = 0: must be a positive integer" in out

@@ -36,6 +36,8 @@ class EndpointView:
     tags: dict[str, Any] = field(default_factory=dict)
     rollout: dict[str, Any] | None = None
     """`candidate`, `stable`, `steps` of a rollout block; None without one."""
+    gateway: dict[str, Any] = field(default_factory=dict)
+    """The ModelServing's `ai_gateway.*` fields as the review's tree shows them (`rate_limits.endpoint`, ...)."""
     fields: dict[tuple[str, str], Any] = field(default_factory=dict)
     """Every reviewable field of the endpoint's resources, by (child resource suffix, field)."""
 
@@ -73,6 +75,7 @@ def endpoint_views(summaries: Sequence[ResourceSummary]) -> dict[str, EndpointVi
             view.tags = {name[len("tags.") :]: value for name, value in summary.fields.items()
                          if name.startswith("tags.")}
             view.traffic = view.traffic or _routes(summary.fields, "traffic.")
+            view.gateway = _routes(summary.fields, "ai_gateway.")
         elif summary.type == PERMISSIONS:
             view.access = {name[len("access.") :]: value for name, value in summary.fields.items()
                            if name.startswith("access.")}
@@ -184,7 +187,7 @@ def _rollout_change(before: EndpointView, after: EndpointView) -> str | None:
 def _covered(suffix: str, name: str) -> bool:
     """Fields the domain parts of the line already speak of."""
     if suffix == "endpoint":
-        return name.startswith(("served_entities.", "traffic.", "tags.")) or name == "name"
+        return name.startswith(("served_entities.", "traffic.", "tags.", "ai_gateway.")) or name == "name"
     if suffix == "permissions":
         return name.startswith("access.") or name == "serving_endpoint_id"
     if suffix in ("readiness", "rollout"):
@@ -220,7 +223,8 @@ def describe_endpoint_change(key: str, before: EndpointView | None, after: Endpo
     if rollout:
         parts.append(rollout)
     parts += _capacity_changes(before, after)
-    for label, old, new in (("access", before.access, after.access), ("tags", before.tags, after.tags)):
+    for label, old, new in (("access", before.access, after.access), ("tags", before.tags, after.tags),
+                            ("AI Gateway", before.gateway, after.gateway)):
         change = _map_changes(label, old, new)
         if change:
             parts.append(change)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from components.config import (
     StackConfigError,
     parse_stack_config,
 )
+from components.stack_file import UnreadableStackFileError, read_stack_file
 from review.engine import PROJECT_DIR, stack_file
 from review.live import LiveReadError, direct_grants, live_client, live_traffic
 from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT
@@ -55,6 +57,10 @@ ENDPOINTS_KEY = f"{PROJECT}:endpoints"
 DEFAULTS_KEY = f"{PROJECT}:defaults"
 NOT_LIVE_STATE = ("readiness", "rollout", "recreate_on_description_change")
 """Entry keys with no live counterpart: kept from the stack file's entry of the same key."""
+
+
+class AdoptError(Exception):
+    """The endpoints cannot be adopted into the stack as asked (exit status 2)."""
 
 
 @dataclass(frozen=True)
@@ -284,11 +290,21 @@ def _indented(document: Any, spaces: int) -> list[str]:
     return [(" " * spaces + line) if line else line for line in text.splitlines()]
 
 
+COMMENT_WIDTH = 116
+
+
+def comment(message: str, indent: int) -> list[str]:
+    """`# ADOPT: message` at `indent`, wrapped so the stack file reads without scrolling."""
+    first, rest = " " * indent + "# ADOPT: ", " " * indent + "#         "
+    return textwrap.wrap(message, COMMENT_WIDTH, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False)
+
+
 def _entry_lines(adopted: Adopted, kept_from: str | None) -> list[str]:
     lines = []
     for finding in adopted.findings:
         if finding.key == "":
-            lines.append(f"    # ADOPT: {finding.message}")
+            lines += comment(finding.message, 4)
     lines.append(f"    {adopted.key}:")
     body = _indented(adopted.entry, 6)
     for line in body:
@@ -297,7 +313,7 @@ def _entry_lines(adopted: Adopted, kept_from: str | None) -> list[str]:
         key = stripped.split(":", 1)[0] if top else None
         for finding in adopted.findings:
             if key and finding.key == key:
-                lines.append(f"      # ADOPT: {finding.message}")
+                lines += comment(finding.message, 6)
         if key in NOT_LIVE_STATE and kept_from:
             lines.append(f"      # kept from {kept_from}: not live state")
         lines.append(line)
@@ -380,7 +396,10 @@ def run(args: argparse.Namespace, project_dir: Path) -> tuple[int, dict[str, Any
     from serving.workspace import ServingApiError, get_permissions, list_endpoints
 
     path = stack_file(args.stack, project_dir)
-    document = yaml.safe_load(path.read_text()) if path.is_file() else None
+    try:
+        document = read_stack_file(path).document if path.is_file() else None
+    except UnreadableStackFileError as error:
+        raise AdoptError(str(error)) from None
     config = (document or {}).get("config") or {}
     defaults = config.get(DEFAULTS_KEY) or {}
     prefix = args.name_prefix if args.name_prefix is not None else str(defaults.get("name_prefix") or "")
@@ -456,7 +475,7 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
     args = _parser().parse_args(argv)
     try:
         status, report = run(args, project_dir)
-    except (LiveReadError, yaml.YAMLError) as error:
+    except (AdoptError, LiveReadError) as error:
         message = f"import: {error}"
         if args.json:
             print(json.dumps({"stack": args.stack, "error": message, "exit_code": EXIT_INVALID}, indent=2))

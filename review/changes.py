@@ -99,7 +99,8 @@ def _short(model: Any) -> str:
     return str(model).rsplit(".", 1)[-1]
 
 
-def _split(traffic: Mapping[str, int], order: Sequence[str]) -> str:
+def format_split(traffic: Mapping[str, int], order: Sequence[str]) -> str:
+    """Shares in `order` as `90/10`."""
     return "/".join(str(traffic.get(name, 0)) for name in order)
 
 
@@ -107,7 +108,7 @@ def _traffic_change(before: Mapping[str, int], after: Mapping[str, int]) -> str 
     if dict(before) == dict(after):
         return None
     if list(before) == list(after):
-        return f"traffic {_split(before, list(before))} -> {_split(after, list(after))}"
+        return f"traffic {format_split(before, list(before))} -> {format_split(after, list(after))}"
     shown = [f"{name} {share}%" for name, share in after.items()]
     was = [f"{name} {share}%" for name, share in before.items()]
     return f"traffic {', '.join(was) or 'none'} -> {', '.join(shown)}"

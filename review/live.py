@@ -12,12 +12,13 @@ text there. Live views are also what `review/adopt.py` turns into stack-file ent
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from review.changes import EndpointView, _split, format_value
+from review.changes import EndpointView, endpoint_views, format_split, format_value
 from review.engine import DeclaredResource
 from review.summary import MODEL_SERVING
 
@@ -196,8 +197,8 @@ def compare(declared: EndpointView, gateway: Mapping[str, Any], endpoint: Mappin
     report.traffic = _pairs(declared.traffic, live.traffic)
     if declared.traffic != live.traffic:
         if list(declared.traffic) == list(live.traffic):
-            shown = f"traffic declared {_split(declared.traffic, list(declared.traffic))}, " \
-                    f"live {_split(live.traffic, list(live.traffic))}"
+            shown = f"traffic declared {format_split(declared.traffic, list(declared.traffic))}, " \
+                    f"live {format_split(live.traffic, list(live.traffic))}"
         else:
             shown = f"traffic declared {dict(declared.traffic)}, live {dict(live.traffic)}"
         drift.append(Drift("traffic", shown))
@@ -243,8 +244,6 @@ def compare(declared: EndpointView, gateway: Mapping[str, Any], endpoint: Mappin
 def declared_views(summaries: Sequence[Any], resources: Sequence[DeclaredResource]
                    ) -> list[tuple[EndpointView, dict[str, Any]]]:
     """Each declared endpoint with its declared AI Gateway, in key order."""
-    from review.changes import endpoint_views
-
     views = endpoint_views(summaries)
     gateways = {resource.parent: declared_ai_gateway(resource) for resource in resources
                 if resource.type == MODEL_SERVING}
@@ -255,9 +254,7 @@ def declared_views(summaries: Sequence[Any], resources: Sequence[DeclaredResourc
 
 def live_client(stack_host: str | None) -> Any:
     """A ServingClient from DATABRICKS_* / profile credentials; the stack's host only when none names one."""
-    import os
-
-    from serving.workspace import ServingClient, sdk_config
+    from serving.workspace import ServingClient, sdk_config  # databricks-sdk: only when the workspace is read
 
     named = any(os.environ.get(key) for key in ("DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE"))
     host = None if named else stack_host
@@ -291,10 +288,8 @@ def live_report(views: Sequence[tuple[EndpointView, dict[str, Any]]], client: An
 
 
 def render_report(reports: Sequence[EndpointReport], host: str) -> str:
-    """Per endpoint: the line, then declared vs live for each aspect."""
-    lines = [f"Live: {host}"]
-    for report in reports:
-        lines.append(f"  {report.line()}")
+    """Per endpoint, declared vs live for each aspect (`!` where they differ); the summary lines come before."""
+    lines = [f"Declared vs live at {host}, per endpoint (! where they differ):"]
     for report in reports:
         lines += ["", f"{report.key}  ({report.name})"]
         if not report.exists:

@@ -224,3 +224,22 @@ def test_a_rejected_credential_is_an_error_exit_2_without_the_token(workspace, m
     assert status == 2
     assert "live report: cannot read prod-fraud-scorer" in err
     assert "dapi0123456789abcdef0123456789abcdef" not in out + err
+
+
+def test_an_environment_variable_that_differs_is_named_never_shown(workspace, deployed_prod):
+    token = "dapi0123456789abcdef0123456789abcdef"
+    headers = workspace.headers(DEPLOYER_TOKEN)
+    body = {"served_entities": [{
+        "name": "fraud_scorer-2", "entity_name": "main.fraud.fraud_scorer", "entity_version": "2",
+        "workload_size": "Large", "scale_to_zero_enabled": False,
+        "environment_vars": {"FEATURE_STORE_TOKEN": token, "SCORE_THRESHOLD": "0.82"},
+    }]}
+    assert requests.put(f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config", json=body,
+                        headers=headers, timeout=10).ok
+    wait_until_not_updating(workspace, "prod-fraud-scorer")
+    outputs = {mode: review("prod", "--live", *mode) for mode in ((), ("--json",), ("--markdown",))}
+    assert [status for status, _, _ in outputs.values()] == [4, 4, 4]
+    assert all(token not in out + err for _, out, err in outputs.values())
+    assert outputs[()][1].splitlines()[1] == (
+        "  fraud-scorer: drift: fraud_scorer-2 environment_vars.FEATURE_STORE_TOKEN differs (READY, NOT_UPDATING)"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import ClassVar
 
 from review.engine import PROJECT_DIR
 
@@ -24,3 +25,55 @@ def test_the_offline_review_never_imports_databricks_sdk():
     )
     assert completed.stdout.split()[-1] == "[]", completed.stdout
     assert completed.stdout.split()[0] == "0"
+
+
+class RecordingRevision:
+    """Stands in for the base revision's process, recording when it is started, awaited or cancelled."""
+
+    events: ClassVar[list[str]] = []
+
+    def __init__(self, revision: str, stack: str, project_dir):
+        self.commit = "0" * 40
+        self.events.append("base started")
+
+    def result(self):
+        from review.revision import RevisionRun
+
+        self.events.append("base awaited")
+        return RevisionRun("HEAD", self.commit, [])
+
+    def cancel(self):
+        self.events.append("base cancelled")
+
+
+def test_against_starts_the_base_revision_before_running_the_candidate(monkeypatch):
+    import review.__main__ as cli
+    from tests.test_review import review
+
+    events: ClassVar[list[str]] = []
+    monkeypatch.setattr(RecordingRevision, "events", events)
+    monkeypatch.setattr(cli, "PendingRevision", RecordingRevision)
+    candidate = cli._run
+
+    def run(*args, **kwargs):
+        events.append("candidate")
+        return candidate(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_run", run)
+    status, _, _ = review("prod", "--against", "HEAD")
+    assert status == 0
+    assert events == ["base started", "candidate", "base awaited"]
+
+
+def test_a_candidate_that_cannot_be_reviewed_stops_the_base_revision(monkeypatch, tmp_path):
+    import review.__main__ as cli
+    from tests.test_review import review
+
+    events: ClassVar[list[str]] = []
+    monkeypatch.setattr(RecordingRevision, "events", events)
+    monkeypatch.setattr(cli, "PendingRevision", RecordingRevision)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("config: [1\n")
+    status, _, _ = review("prod", "--against", "HEAD", "--stack-file", str(broken))
+    assert status == 2
+    assert events == ["base started", "base cancelled"]

@@ -7,6 +7,7 @@ BENCHMARKS = {
     "program": "bench.program_eval",
     "readiness": "bench.readiness",
     "rollout": "bench.rollout",
+    "review": "bench.review",
 }
 
 if __name__ == "__main__":

@@ -5,12 +5,16 @@ CLI, backend, credentials or network) and prints:
 - the resources it declares, as a tree, with the fields a reviewer cares about; secrets as `[secret]`;
 - the verdict of the policy pack's rules (`policy/rules.py`, the same as `--policy-pack policy`);
 - with `--against <revision>`, what changes from that revision's own program and stack file, field by
-  field; with `--against-stack <other>`, what differs from another stack.
-`--json` prints all of it as one JSON document instead.
+  field; with `--against-stack <other>`, what differs from another stack;
+- with `--live`, declared against what the workspace serves (read-only, review/live.py).
+Each starts with one line per endpoint in domain terms (review/changes.py). `--json` prints all of it as one
+JSON document instead, `--markdown` as a pull-request comment. `python -m review import ...` adopts existing
+endpoints into a stack (review/adopt.py).
 
 Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, 2 an invalid stack
-file, policy config or revision, or a usage error, 3 the review itself failed (a bug: the traceback is
-printed). Exit status 1 never means anything but a policy violation, so CI can tell them apart.
+file, policy config or revision, a usage error, or (`--live`) a workspace that cannot be read, 3 the review
+itself failed (a bug: the traceback is printed), 4 (`--live`) the workspace differs from the declaration.
+Exit status 1 never means anything but a policy violation, so CI can tell them apart; it wins over 4.
 """
 
 from __future__ import annotations
@@ -20,23 +24,34 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from components.config import StackConfigError
 from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
 from policy.rules import PolicyConfigError, Verdict
+from review.changes import change_lines, declared_lines
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
+from review.live import (
+    EndpointReport,
+    LiveReadError,
+    declared_views,
+    live_client,
+    live_report,
+    render_report,
+    report_json,
+)
 from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
-from review.revision import RevisionError, RevisionStackFileError, run_at_revision
+from review.revision import PendingRevision, RevisionError, RevisionStackFileError
 from review.summary import ResourceSummary, parent_names, render_tree, summarize_run
 
 EXIT_OK = 0
 EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
 EXIT_REVIEW_FAILED = 3
+EXIT_DRIFT = 4
 
 
 class ReviewError(Exception):
@@ -56,7 +71,8 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         prog="python -m review",
         description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
         epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
-        "2 an invalid stack file, policy config or revision, or a usage error, 3 the review itself failed",
+        "2 an invalid stack file, policy config or revision, a usage error or an unreadable workspace, "
+        "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration)",
     )
     known = stacks(project_dir)
     parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
@@ -69,7 +85,14 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
     against.add_argument(
         "--against-stack", metavar="STACK", choices=known, help="show what differs from another stack"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    against.add_argument(
+        "--live",
+        action="store_true",
+        help="compare with the live workspace (read-only; DATABRICKS_* credentials or a profile); exit 4 on drift",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    output.add_argument("--markdown", action="store_true", help="print a pull-request comment (Markdown)")
     parser.add_argument(
         "--stack-file",
         type=Path,
@@ -110,16 +133,52 @@ class Review:
     verdicts: list[Verdict]
     diff: tuple[list[ResourceChange], str, str] | None = None
     """(changes, base label, candidate label) when a comparison was asked for."""
+    summary: list[str] = field(default_factory=list)
+    """One line per endpoint, in domain terms: what the change does, or (no comparison) what it declares."""
+    live: tuple[list[EndpointReport], str] | None = None
+    """(per endpoint declared vs live, workspace host) with `--live`."""
 
     @property
     def exit_code(self) -> int:
-        return EXIT_MANDATORY_VIOLATION if mandatory_violations(self.verdicts) else EXIT_OK
+        if mandatory_violations(self.verdicts):
+            return EXIT_MANDATORY_VIOLATION
+        if self.live is not None and any(report.drift for report in self.live[0]):
+            return EXIT_DRIFT
+        return EXIT_OK
+
+    def _heading(self) -> str:
+        if self.live is not None:
+            return f"Stack {self.stack}: declared ({self.stack_file}) vs live ({self.live[1]})"
+        if self.diff is None:
+            return f"Stack {self.stack} ({self.stack_file}) declares"
+        return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
 
     def text(self) -> str:
-        sections = [f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}", render_verdicts(self.verdicts)]
+        head = "\n".join([f"{self._heading()}:", *(f"  {line}" for line in self.summary)])
+        sections = [head, f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}",
+                    render_verdicts(self.verdicts)]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))
+        if self.live is not None:
+            sections.insert(1, render_report(*self.live))
         return "\n\n".join(sections)
+
+    def markdown(self) -> str:
+        """A pull-request comment: the summary lines, the policy verdict, then the details folded away."""
+        mandatory = mandatory_violations(self.verdicts)
+        verdict = (f"**{len(mandatory)} mandatory policy violation(s)**" if mandatory
+                   else "policy: no mandatory violation")
+        lines = [f"### {self._heading()}", "", *(f"- {markdown_line(line)}" for line in self.summary), "",
+                 verdict, ""]
+        details = [("Policy verdicts", render_verdicts(self.verdicts))]
+        if self.diff is not None:
+            details.insert(0, ("Changes field by field", render_diff(*self.diff)))
+        if self.live is not None:
+            details.insert(0, ("Declared vs live, aspect by aspect", render_report(*self.live)))
+        details.append((f"Resources of {self.stack_file}", render_tree(self.stack, self.summaries)))
+        for title, body in details:
+            lines += folded(title, body)
+        return "\n".join(lines)
 
     def json(self) -> dict[str, Any]:
         parents = parent_names(self.summaries)
@@ -137,38 +196,81 @@ class Review:
                 for summary in self.summaries
             ],
             "policy": verdicts_json(self.verdicts),
+            "summary": self.summary,
             "diff": diff_json(*self.diff) if self.diff is not None else None,
+            "live": report_json(*self.live) if self.live is not None else None,
             "exit_code": self.exit_code,
         }
+
+
+def markdown_line(line: str) -> str:
+    """`key: what changes` with the key in bold, the rest escaped so Markdown shows it as written."""
+    key, _, rest = line.partition(": ")
+    for character in ("\\", "|", "*", "_", "`"):
+        rest = rest.replace(character, "\\" + character)
+    return f"**{key}**: {rest.replace('<', '&lt;')}"
+
+
+def folded(title: str, body: str) -> list[str]:
+    """A collapsed section of a PR comment holding `body` as preformatted text."""
+    fence = "~~~~"  # not a backtick fence: field values may hold backticks
+    return [f"<details><summary>{title}</summary>", "", fence + "text", body, fence, "", "</details>", ""]
 
 
 def review(args: argparse.Namespace, project_dir: Path) -> Review:
     """Run the stack (and what it is compared against) and judge it; ReviewError when it cannot be."""
     path = args.stack_file or stack_file(args.stack, project_dir)
+    pending: PendingRevision | None = None
+    if args.against:
+        # The base runs in its own process while this one runs the candidate: side by side, not one after
+        # the other (most of either run is importing the program's modules).
+        try:
+            pending = PendingRevision(args.against, args.stack, project_dir)
+        except RevisionError as error:
+            raise ReviewError("invalid_revision", str(error)) from None
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
         run = _run(args.stack, project_dir, _stack_file(path))
         verdicts = check_run(run, pack_config)
     except PolicyConfigError as error:
+        if pending is not None:
+            pending.cancel()
         raise ReviewError("invalid_policy_config", f"policy config: {error}") from None
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
     summaries = summarize_run(run.resources)
     result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts)
 
     candidate = str(args.stack_file) if args.stack_file else "the working tree"
-    if args.against:
+    if pending is not None:
         try:
-            base = run_at_revision(args.against, args.stack, project_dir)
+            base = pending.result()
         except RevisionError as error:
             kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
             raise ReviewError(kind, str(error)) from None
         # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
         named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
         label = named + (f", which has no {base.missing}" if base.missing else "")
-        result.diff = (diff_summaries(summarize_run(base.resources), summaries), label, candidate)
+        base_summaries = summarize_run(base.resources)
+        result.diff = (diff_summaries(base_summaries, summaries), label, candidate)
+        result.summary = change_lines(base_summaries, summaries)
     elif args.against_stack:
-        other = _run(args.against_stack, project_dir)
-        changes = diff_summaries(summarize_run(other.resources), summaries)
-        result.diff = (changes, f"stack {args.against_stack}", f"stack {args.stack}")
+        other = summarize_run(_run(args.against_stack, project_dir).resources)
+        result.diff = (diff_summaries(other, summaries), f"stack {args.against_stack}", f"stack {args.stack}")
+        result.summary = change_lines(other, summaries)
+    elif args.live:
+        host = str(_stack_file(path).document.get("config", {}).get("databricks:host") or "") or None
+        try:
+            client = live_client(host)
+            reports = live_report(declared_views(summaries, run.resources), client)
+        except LiveReadError as error:
+            raise ReviewError("live_read_failed", f"live report: {error}") from None
+        result.live = (reports, client.host)
+        result.summary = [report.line() for report in reports]
+    else:
+        result.summary = declared_lines(summaries)
     return result
 
 
@@ -178,6 +280,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
     `project_dir` is the checkout whose stack files (and git history) are reviewed; its program runs with
     the `components` this process imported, so it is only ever this project (tests pass a git copy of it).
     """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:
+        from review.adopt import main as adopt
+
+        return adopt(argv[1:], project_dir=project_dir)
     args = _parser(project_dir).parse_args(argv)
     try:
         result = review(args, project_dir)
@@ -185,6 +292,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         if args.json:
             error = {"kind": failure.kind, "message": failure.message, "problems": failure.problems}
             print(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
+        elif args.markdown:
+            # The PR comment says why there is no review, rather than being empty.
+            heading = f"### Stack {args.stack}: cannot be reviewed"
+            print("\n".join([heading, "", *folded(failure.kind, failure.message)]))
+            print(failure.message, file=sys.stderr)
         else:
             print(failure.message, file=sys.stderr)
         return EXIT_INVALID
@@ -194,6 +306,8 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         return EXIT_REVIEW_FAILED
     if args.json:
         print(json.dumps(result.json(), indent=2, default=str))
+    elif args.markdown:
+        print(result.markdown())
     else:
         print(result.text())
     return result.exit_code

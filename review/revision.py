@@ -90,40 +90,74 @@ def _declared(item: dict[str, Any]) -> DeclaredResource:
     )
 
 
+class PendingRevision:
+    """A revision's program started in its own process; `result()` waits for it.
+
+    Started before the candidate is run in this process, so that the two run side by side (the base's
+    imports alone take as long as the candidate's whole run).
+    """
+
+    def __init__(self, revision: str, stack: str, project_dir: Path = PROJECT_DIR):
+        self.revision = revision
+        self.commit = resolve(revision, project_dir)
+        self._temporary = tempfile.TemporaryDirectory(prefix="review-")
+        checkout = Path(self._temporary.name) / "checkout"
+        checkout.mkdir()
+        try:
+            extract(self.commit, checkout, project_dir)
+        except BaseException:
+            self._temporary.cleanup()
+            raise
+        self._output = Path(self._temporary.name) / "declared.json"
+        # The checkout's modules must win over anything a PYTHONPATH would put first.
+        environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        command = [sys.executable, str(CAPTURE_SCRIPT), "--project-dir", str(checkout), "--stack", stack]
+        self._process = subprocess.Popen(
+            [*command, "--output", str(self._output)],
+            cwd=checkout,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self) -> RevisionRun:
+        """What the revision declared; RevisionStackFileError / RevisionError as `run_at_revision`."""
+        revision, commit = self.revision, self.commit
+        try:
+            try:
+                _, stderr = self._process.communicate(timeout=CAPTURE_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.communicate()
+                raise RevisionError(
+                    f"the program at {revision} did not finish in {CAPTURE_TIMEOUT_SECONDS} s"
+                ) from None
+            if self._process.returncode != 0 or not self._output.is_file():
+                detail = "\n".join(stderr.strip().splitlines()[-20:])
+                raise RevisionError(f"the program at {revision} ({commit[:12]}) failed:\n{detail}")
+            result = json.loads(self._output.read_text())
+        finally:
+            self._temporary.cleanup()
+
+        if "invalid_stack_file" in result:
+            raise RevisionStackFileError(f"at {revision} ({commit[:12]}): {result['invalid_stack_file']}")
+        if "missing" in result:
+            return RevisionRun(revision, commit, [], missing=result["missing"])
+        return RevisionRun(revision, commit, [_declared(item) for item in result["resources"]])
+
+    def cancel(self) -> None:
+        """Stop the revision's process (the candidate could not be reviewed) and remove its checkout."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+        self._temporary.cleanup()
+
+
 def run_at_revision(revision: str, stack: str, project_dir: Path = PROJECT_DIR) -> RevisionRun:
     """Run `revision`'s program for `stack` with `revision`'s own `Pulumi.<stack>.yaml`.
 
     Raises RevisionStackFileError when that stack file is invalid, RevisionError when the revision is
     unknown or its program crashes.
     """
-    commit = resolve(revision, project_dir)
-    with tempfile.TemporaryDirectory(prefix="review-") as temporary:
-        checkout = Path(temporary) / "checkout"
-        checkout.mkdir()
-        extract(commit, checkout, project_dir)
-        output = Path(temporary) / "declared.json"
-        # The checkout's modules must win over anything a PYTHONPATH would put first.
-        environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        command = [sys.executable, str(CAPTURE_SCRIPT), "--project-dir", str(checkout), "--stack", stack]
-        try:
-            completed = subprocess.run(
-                [*command, "--output", str(output)],
-                cwd=checkout,
-                env=environment,
-                capture_output=True,
-                text=True,
-                timeout=CAPTURE_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise RevisionError(f"the program at {revision} did not finish in {CAPTURE_TIMEOUT_SECONDS} s") from None
-        if completed.returncode != 0 or not output.is_file():
-            detail = "\n".join(completed.stderr.strip().splitlines()[-20:])
-            raise RevisionError(f"the program at {revision} ({commit[:12]}) failed:\n{detail}")
-        result = json.loads(output.read_text())
-
-    if "invalid_stack_file" in result:
-        raise RevisionStackFileError(f"at {revision} ({commit[:12]}): {result['invalid_stack_file']}")
-    if "missing" in result:
-        return RevisionRun(revision, commit, [], missing=result["missing"])
-    return RevisionRun(revision, commit, [_declared(item) for item in result["resources"]])
+    return PendingRevision(revision, stack, project_dir).result()

@@ -263,3 +263,17 @@ class ServingClient:
             served_model=response.headers.get("served-model-name"),
             retry_after=_retry_after(response),
         )
+
+
+# --- read-only calls of the review's live report and of adoption (GET only) ---------------------------------
+
+
+def list_endpoints(client: ServingClient) -> list[dict[str, Any]]:
+    """Every serving endpoint the caller may see (`GET /api/2.0/serving-endpoints`), as listed (no config detail)."""
+    return list(client._json("GET", "/api/2.0/serving-endpoints", "list endpoints").get("endpoints") or [])
+
+
+def get_permissions(client: ServingClient, endpoint_id: str) -> dict[str, Any]:
+    """The endpoint's access control list (`GET /api/2.0/permissions/serving-endpoints/{id}`), by id, not name."""
+    return client._json("GET", f"/api/2.0/permissions/serving-endpoints/{endpoint_id}",
+                        f"get permissions of endpoint id {endpoint_id}")

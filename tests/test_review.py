@@ -66,6 +66,7 @@ def json_reviews() -> dict[str, dict[str, Any]]:
 
 def test_prod_review_prints_each_endpoint_as_a_component_over_its_resources(text_reviews, json_reviews):
     lines = text_reviews["prod"][1].splitlines()
+    lines = lines[lines.index("# Pulumi.prod.yaml") :]  # after the summary lines (tests/test_review_summary.py)
     assert lines[:2] == ["# Pulumi.prod.yaml", f"Stack prod: {len(json_reviews['prod']['resources'])} resources"]
     component = lines.index(f"{COMPONENT}  risk-classifier")
     children = [line for line in lines[component + 1 :] if line.startswith("    ") and not line.startswith("        ")]

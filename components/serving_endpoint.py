@@ -1,6 +1,9 @@
 """The `ServingEndpoint` component: one governed Databricks Model Serving endpoint.
 
 Children, each parented to the component and named from it:
+- `<key>-preflight`: `EndpointPreflight`, first: read-only checks, in the preview too, that the model
+  versions, principals, secrets and inference table schema exist; the endpoint depends on it, so a bad
+  version fails the preview and the update before anything changes;
 - `<key>-endpoint`: `databricks.ModelServing` with the served entities, traffic routes, tags, inference
   table and notifications;
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
@@ -21,8 +24,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_databricks as databricks
 
+from components.aliases import resolve_aliases
 from components.config import EndpointConfig, EndpointSpec
-from components.resources import EndpointReadiness, EndpointRollout, WorkspaceProvider
+from components.resources import EndpointPreflight, EndpointReadiness, EndpointRollout, WorkspaceProvider
 
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
 # While a rollout owns them, the ModelServing leaves these to it (schema property paths).
@@ -82,7 +86,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint_id: the endpoint's id (what permissions are bound to).
         invocation_url: the URL callers POST to.
         verified_versions: served entity name -> model version, as verified serving after the last change.
-        served_versions: served entity name -> model version, as declared.
+        served_versions: served entity name -> model version, as declared (an alias resolved to its number).
+        aliases: served entity name -> its alias and what it resolved to (`@champion -> 4`); {} without aliases.
         traffic: served entity name -> percentage of the endpoint's traffic, as declared.
 
     `served_versions` and `traffic` are known when the program runs, so they are plain values: wrapping
@@ -95,6 +100,7 @@ class ServingEndpoint(pulumi.ComponentResource):
     verified_versions: pulumi.Output[dict[str, str]]
     served_versions: dict[str, str]
     traffic: dict[str, int]
+    aliases: dict[str, str]
 
     def __init__(
         self,
@@ -109,8 +115,16 @@ class ServingEndpoint(pulumi.ComponentResource):
         None: the plugin's default provider, which authenticates from the DATABRICKS_* variables alone.
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
+        # Aliases (`@champion`) become version numbers first: everything below declares the number.
+        spec, resolutions = resolve_aliases(spec, workspace)
+        self.aliases = {name: resolution.shown for name, resolution in resolutions.items()}
         endpoint = spec.endpoint
         child = pulumi.ResourceOptions(parent=self)
+
+        self.preflight = EndpointPreflight(
+            f"{spec.key}-preflight", spec=spec, aliases=self.aliases,
+            opts=pulumi.ResourceOptions(parent=self, provider=workspace),
+        )
 
         capture = endpoint.inference_table
         notifications = endpoint.notifications
@@ -144,7 +158,8 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
             if notifications
             else None,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ROLLOUT_OWNED if endpoint.rollout else None),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=ROLLOUT_OWNED if endpoint.rollout else None,
+                                        depends_on=[self.preflight]),
         )
 
         self.permissions = databricks.Permissions(
@@ -188,5 +203,6 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "verified_versions": self.verified_versions,
                 "served_versions": self.served_versions,
                 "traffic": self.traffic,
+                "aliases": self.aliases,
             }
         )

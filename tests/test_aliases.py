@@ -131,7 +131,8 @@ def test_the_endpoint_depends_on_its_preflight_which_carries_the_key_paths(stack
     inputs = unwrap(preflight.inputs)
     assert [e["key_path"] for e in inputs["served_entities"]] == [
         f"{KEY}.served_models[0].version", f"{KEY}.served_models[1].version"]
-    assert inputs["inference_table"] == {"catalog": "main", "schema": "serving_logs", "key_path": f"{KEY}.inference_table"}
+    assert inputs["inference_table"] == {"catalog": "main", "schema": "serving_logs",
+                                         "key_path": f"{KEY}.inference_table"}
     fraud = unwrap(run.named("fraud-scorer-preflight").inputs)
     assert fraud["secret_references"] == [{
         "value": "{{secrets/fraud-scoring/feature-store-token}}",

@@ -118,6 +118,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         # Aliases (`@champion`) become version numbers first: everything below declares the number.
         spec, resolutions = resolve_aliases(spec, workspace)
         self.aliases = {name: resolution.shown for name, resolution in resolutions.items()}
+        for resolution in resolutions.values():  # on the endpoint's row of the preview: `... version: @champion -> 4`
+            pulumi.log.info(f"{resolution.key_path}: {resolution.shown}", resource=self)
         endpoint = spec.endpoint
         child = pulumi.ResourceOptions(parent=self)
 

@@ -299,6 +299,7 @@ class Workspace:
         failures: dict[str, str] = {}
         for entity in new:
             reason = self.registry.missing_reason(entity.spec.entity_name, entity.spec.entity_version)
+            reason = reason or self.objects.not_ready_reason(entity.spec.entity_name, entity.spec.entity_version)
             reason = reason or injected.get(entity.name) or injected.get(None)
             if reason:
                 failures[entity.name] = reason

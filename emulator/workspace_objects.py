@@ -118,6 +118,13 @@ class WorkspaceObjects:
             return status
         return "READY" if version in self.uc_models.get(model, ()) else None
 
+    def not_ready_reason(self, model: str, version: str) -> str | None:
+        """Why a registered Unity Catalog version cannot be deployed although it exists: it is not READY."""
+        status = self.version_status.get(model, {}).get(version)
+        if status in (None, "READY"):
+            return None
+        return f"Model version '{version}' of '{model}' is {status}; only READY versions can be served."
+
     def _uc_model_exists(self, model: str) -> bool:
         return model in self.uc_models or model in self.version_status
 

@@ -3,7 +3,10 @@ only, answered in Databricks' shapes and codes, and never holding a secret value
 
 from __future__ import annotations
 
-from tests.emulator.conftest import ANALYST, DEPLOYER
+import pytest
+import requests
+
+from tests.emulator.conftest import ANALYST, DEPLOYER, entity
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"
@@ -69,3 +72,16 @@ def test_effective_permissions_on_a_model_include_what_its_catalog_grants(api, e
     emu.add_object("grants", securable=RISK, principal=ANALYST, privileges=["EXECUTE"])
     analyst = api.request("GET", path, params={"principal": ANALYST}).json()["privilege_assignments"][0]
     assert analyst["privileges"] == [{"privilege": "EXECUTE"}]
+
+
+def test_a_registered_version_set_to_pending_fails_its_deployment(api, emu):
+    emu.add_object("model-versions", model=RISK, version="2", status="PENDING_REGISTRATION")
+    assert api.create("pending", [entity("2")]).status_code == 200
+    failed = api.wait_for("pending", lambda body: body["state"]["config_update"] == "UPDATE_FAILED")
+    assert "PENDING_REGISTRATION; only READY versions can be served" in str(failed)
+
+
+def test_an_unknown_kind_of_object_is_refused(emu):
+    with pytest.raises(requests.HTTPError) as error:
+        emu.add_object("tables", full_name="main.x.y")
+    assert error.value.response.status_code == 400

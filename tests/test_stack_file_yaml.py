@@ -55,7 +55,9 @@ def problems_of(text: str, tmp_path: Path) -> list[str]:
 def test_the_base_stack_file_is_valid(tmp_path):
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(STACK_FILE)
-    assert [r.name for r in run_program("prod", source=read_stack_file(path)).resources][:1] == ["risk"]
+    resources = run_program("prod", source=read_stack_file(path)).resources
+    # The stack's servingops provider is registered before any endpoint.
+    assert [r.name for r in resources if not r.type.startswith("pulumi:providers:")][:1] == ["risk"]
 
 
 def test_a_key_written_twice_is_refused_with_both_lines(tmp_path):

@@ -153,3 +153,17 @@ def test_invoke_of_an_unknown_function_is_refused_by_name(plugin):
     with pytest.raises(grpc.RpcError) as error:
         plugin.stub.Invoke(provider_pb2.InvokeRequest(tok="servingops:index:nothing", args=wire.encode({})))
     assert "servingops has no function 'servingops:index:nothing'" in error.value.details()
+
+
+def test_check_stays_pure_even_for_a_version_that_does_not_exist(plugin, objects):
+    before = objects.counters()["api_calls"]
+    checked, failures = plugin.check(urn(PREFLIGHT, "risk-classifier-preflight"), preflight_props(("9",)))
+    assert failures == [] and checked["served_entities"][0]["entity_version"] == "9"
+    assert objects.counters()["api_calls"] == before
+
+
+def test_check_refuses_checks_without_their_key_paths(plugin):
+    props = {**preflight_props(), "manager_groups": [{"value": "ml-platform-oncall"}]}
+    _, failures = plugin.check(urn(PREFLIGHT, "risk-classifier-preflight"), props)
+    assert [(f.property, f.reason) for f in failures] == [
+        ("manager_groups", "must be a list of objects, each with its stack key path (key_path)")]

@@ -32,5 +32,7 @@ for spec in stack_config.specs():
             "verified_versions": endpoint.verified_versions,
             "traffic": endpoint.traffic,
             "query_service_principal": spec.endpoint.access.query_service_principal,
+            # Only for endpoints declared by alias: `@champion -> 4`, or why it is unresolved.
+            **({"aliases": endpoint.aliases} if endpoint.aliases else {}),
         },
     )

@@ -132,7 +132,42 @@ def _positive_version(value: Any) -> str:
     return str(int(text))
 
 
-ModelVersion = Annotated[str, BeforeValidator(_positive_version)]
+# A model alias (MLflow's rule, mlflow/utils/validation.py): letters, digits, `_` and `-`, at most 255
+# characters, neither `latest` nor `v<number>` (both reserved). A Unity Catalog alias, or for a workspace
+# Model Registry model its stage (`@Production`, `@Staging`).
+MODEL_ALIAS_PATTERN = re.compile(r"^@[A-Za-z0-9_-]{1,255}$")
+RESERVED_ALIAS_PATTERN = re.compile(r"^@(latest|[vV]\d+)$", re.IGNORECASE)
+
+
+def is_alias(version: str) -> bool:
+    """Whether a declared version is an alias (`@champion`), resolved to a number when the program runs."""
+    return version.startswith("@")
+
+
+def _version_or_alias(value: Any) -> str:
+    """A version number (`3`, `"3"`), or an alias `@champion` kept as written."""
+    if isinstance(value, str) and value.strip().startswith("@"):
+        text = value.strip()
+        if not MODEL_ALIAS_PATTERN.match(text) or RESERVED_ALIAS_PATTERN.match(text):
+            raise _fail(
+                "version",
+                "an alias is `@` and its name: letters, digits, `_` or `-` (not `latest` or `v<number>`), "
+                "e.g. \"@champion\"",
+            )
+        return text
+    return _positive_version(value)
+
+
+def version_label(version: str) -> str:
+    """The version as a served entity name takes it: `4`, or an alias without its `@` (`champion`).
+
+    A served entity declared by alias keeps its name when the alias moves (`risk_classifier-champion`):
+    the endpoint then updates that entity's version in place instead of replacing one entity by another.
+    """
+    return version[1:] if is_alias(version) else version
+
+
+ModelVersion = Annotated[str, BeforeValidator(_version_or_alias)]
 
 
 def _tag_key(key: str) -> str:
@@ -259,10 +294,10 @@ def _served_name_of(entity: Any) -> str | None:
         return entity["name"] if isinstance(entity["name"], str) else None
     model = entity.get("model")
     try:
-        version = _positive_version(entity.get("version"))
+        version = _version_or_alias(entity.get("version"))
     except PydanticCustomError:
         return None
-    return f"{model.rsplit('.', 1)[-1]}-{version}" if isinstance(model, str) else None
+    return f"{model.rsplit('.', 1)[-1]}-{version_label(version)}" if isinstance(model, str) else None
 
 
 def _served_names(endpoint: Mapping[str, Any]) -> list[str] | None:
@@ -298,7 +333,10 @@ class ServedModelConfig(_Strict):
         description="Unity Catalog model full name `catalog.schema.model`, or a legacy workspace Model Registry "
         "name (no dots)."
     )
-    version: ModelVersion = Field(description="Model version, a positive integer.")
+    version: ModelVersion = Field(
+        description="Model version, a positive integer; or an alias `@champion` (Unity Catalog; `@Production` / "
+        "`@Staging` for a workspace Model Registry model), resolved to its number when the program runs."
+    )
     name: str | None = Field(
         default=None,
         description="Served entity name; default `<model short name>-<version>`.",
@@ -388,8 +426,10 @@ class ServedModelConfig(_Strict):
         """The served entity's name: as given, or `<model short name>-<version>` like Databricks.
 
         The short name of a Unity Catalog model is its last part; a Model Registry name is its own short name.
+        Declared by alias, `<model short name>-<alias>` (`risk_classifier-champion`): the name stays when the
+        alias moves to another version.
         """
-        return self.name or f"{self.model.rsplit('.', 1)[-1]}-{self.version}"
+        return self.name or f"{self.model.rsplit('.', 1)[-1]}-{version_label(self.version)}"
 
     @property
     def in_unity_catalog(self) -> bool:

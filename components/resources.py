@@ -13,20 +13,24 @@ the inputs of the plugin's schema (`provider/schema.py`).
 - `EndpointRollout`: staged traffic shifting with gates and automatic rollback.
 - `EndpointNotifications`: the endpoint's e-mail notifications, applied to an existing endpoint too
   (pulumi-databricks sends them at creation only).
+- `EndpointPreflight`: before the endpoint, read-only checks (in the preview too) that its model versions,
+  principals, secrets and inference table schema exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
-from components.config import EndpointSpec
+from components.config import SECRET_REFERENCE_PATTERN, EndpointSpec
 
 PACKAGE = "servingops"
 READINESS_TYPE = f"{PACKAGE}:index:EndpointReadiness"
 ROLLOUT_TYPE = f"{PACKAGE}:index:EndpointRollout"
 NOTIFICATIONS_TYPE = f"{PACKAGE}:index:EndpointNotifications"
+PREFLIGHT_TYPE = f"{PACKAGE}:index:EndpointPreflight"
 
 
 class WorkspaceProvider(pulumi.ProviderResource):
@@ -251,3 +255,60 @@ class EndpointNotifications(pulumi.CustomResource):
             "on_update_failure": list(on_update_failure),
         }
         super().__init__(NOTIFICATIONS_TYPE, name, props, opts)
+
+
+def preflight_inputs(spec: EndpointSpec, aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the preflight checks for an endpoint, each value with the stack key path it comes from.
+
+    `aliases`: served entity name -> how its alias resolved (`@champion -> 4`), shown with the entity.
+    """
+    endpoint, where = spec.endpoint, f"endpoints.{spec.key}"
+    entities, secrets = [], []
+    for index, model in enumerate(endpoint.served_models):
+        entity = {"name": model.served_name, "entity_name": model.model, "entity_version": model.version,
+                  "key_path": f"{where}.served_models[{index}].version"}
+        if aliases and model.served_name in aliases:
+            entity["alias"] = aliases[model.served_name]
+        entities.append(entity)
+        secrets += [{"value": value, "key_path": f"{where}.served_models[{index}].environment_vars.{name}"}
+                    for name, value in model.environment_vars.items() if SECRET_REFERENCE_PATTERN.match(value)]
+    access = endpoint.access
+    inputs: dict[str, Any] = {
+        "served_entities": entities,
+        "query_service_principal": {"value": access.query_service_principal,
+                                    "key_path": f"{where}.access.query_service_principal"},
+        "manager_groups": [{"value": group, "key_path": f"{where}.access.manager_groups[{index}]"}
+                           for index, group in enumerate(access.manager_groups)],
+        "secret_references": secrets,
+    }
+    if endpoint.inference_table is not None:
+        inputs["inference_table"] = {"catalog": endpoint.inference_table.catalog,
+                                     "schema": endpoint.inference_table.schema_,
+                                     "key_path": f"{where}.inference_table"}
+    return inputs
+
+
+class EndpointPreflight(pulumi.CustomResource):
+    """Read-only proof, before anything changes, that what the endpoint's deployment needs exists.
+
+    Declared before the endpoint, which depends on it. Its Create/Update runs in `pulumi preview` as well as
+    in `pulumi up` (the plugin only reads): a model version that is not READY, a principal, group, secret or
+    schema that the workspace lacks fails the preview, with every finding and its key path. Without
+    workspace credentials it is skipped, and the plugin says so once.
+
+    Outputs, besides the inputs:
+        outcome: `passed`, or `skipped: no workspace credentials`.
+    """
+
+    outcome: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: EndpointSpec,
+        aliases: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"endpoint_name": spec.name, **preflight_inputs(spec, aliases), "outcome": None}
+        super().__init__(PREFLIGHT_TYPE, name, props, opts)

@@ -1,6 +1,9 @@
 """The `ServingEndpoint` component: one governed Databricks Model Serving endpoint.
 
 Children, each parented to the component and named from it:
+- `<key>-preflight`: `EndpointPreflight`, first: read-only checks, in the preview too, that the model
+  versions, principals, secrets and inference table schema exist; the endpoint depends on it, so a bad
+  version fails the preview and the update before anything changes;
 - `<key>-endpoint`: `databricks.ModelServing` with the served entities, traffic routes, tags and AI Gateway
   (rate limits, usage tracking, fallback, inference table). pulumi-databricks updates an existing endpoint's
   `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
@@ -26,8 +29,15 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_databricks as databricks
 
+from components.aliases import resolve_aliases
 from components.config import RATE_LIMIT_RENEWAL_PERIOD, EndpointConfig, EndpointSpec
-from components.resources import EndpointNotifications, EndpointReadiness, EndpointRollout, WorkspaceProvider
+from components.resources import (
+    EndpointNotifications,
+    EndpointPreflight,
+    EndpointReadiness,
+    EndpointRollout,
+    WorkspaceProvider,
+)
 
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
 # While a rollout owns them, the ModelServing leaves these to it (schema property paths).
@@ -171,7 +181,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         invocation_url: the URL callers POST to: a route-optimized endpoint's own `endpoint_url`, otherwise
             `{workspace host}/serving-endpoints/{name}/invocations`.
         verified_versions: served entity name -> model version, as verified serving after the last change.
-        served_versions: served entity name -> model version, as declared.
+        served_versions: served entity name -> model version, as declared (an alias resolved to its number).
+        aliases: served entity name -> its alias and what it resolved to (`@champion -> 4`); {} without aliases.
         traffic: served entity name -> percentage of the endpoint's traffic, as declared.
 
     `served_versions` and `traffic` are known when the program runs, so they are plain values: wrapping
@@ -184,6 +195,7 @@ class ServingEndpoint(pulumi.ComponentResource):
     verified_versions: pulumi.Output[dict[str, str]]
     served_versions: dict[str, str]
     traffic: dict[str, int]
+    aliases: dict[str, str]
 
     def __init__(
         self,
@@ -201,8 +213,18 @@ class ServingEndpoint(pulumi.ComponentResource):
         None: the stack's (`workspace_host()`).
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
+        # Aliases (`@champion`) become version numbers first: everything below declares the number.
+        spec, resolutions = resolve_aliases(spec, workspace)
+        self.aliases = {name: resolution.shown for name, resolution in resolutions.items()}
+        for resolution in resolutions.values():  # on the endpoint's row of the preview: `... version: @champion -> 4`
+            pulumi.log.info(f"{resolution.key_path}: {resolution.shown}", resource=self)
         endpoint = spec.endpoint
         child = pulumi.ResourceOptions(parent=self)
+
+        self.preflight = EndpointPreflight(
+            f"{spec.key}-preflight", spec=spec, aliases=self.aliases,
+            opts=pulumi.ResourceOptions(parent=self, provider=workspace),
+        )
 
         notifications = endpoint.notifications
         ignored, replaced = endpoint_options(endpoint)
@@ -236,6 +258,8 @@ class ServingEndpoint(pulumi.ComponentResource):
                 replace_on_changes=replaced or None,
                 # The name is fixed: a replacement cannot create the new endpoint before the old one is gone.
                 delete_before_replace=True,
+                # Preflight first: a version that is not READY fails the preview and the update before anything.
+                depends_on=[self.preflight],
             ),
         )
 
@@ -295,5 +319,6 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "verified_versions": self.verified_versions,
                 "served_versions": self.served_versions,
                 "traffic": self.traffic,
+                "aliases": self.aliases,
             }
         )

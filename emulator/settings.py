@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
+from emulator.workspace_objects import WorkspaceObjectsSpec
+
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 ADMINS_GROUP = "admins"
 """Members of this group may do anything on any endpoint, like Databricks workspace admins."""
@@ -147,6 +149,10 @@ class EmulatorSettings(_Strict):
         default=60.0, description="length of an AI Gateway rate-limit `renewal_period: minute`"
     )
     models: dict[str, RegisteredModelSpec] = Field(default_factory=default_models)
+    workspace_objects: WorkspaceObjectsSpec = Field(
+        default_factory=WorkspaceObjectsSpec,
+        description="what a preflight reads: aliases, version states, registry models, principals, secrets, schemas",
+    )
 
     @field_validator("models")
     @classmethod

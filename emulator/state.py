@@ -44,6 +44,7 @@ from emulator.schemas import (
     normalize_config,
 )
 from emulator.settings import EmulatorSettings, PrincipalSpec
+from emulator.workspace_objects import WorkspaceObjects
 
 CREATING = "DEPLOYMENT_CREATING"
 READY = "DEPLOYMENT_READY"
@@ -171,6 +172,12 @@ class Workspace:
     def reset(self) -> None:
         """Back to a fresh workspace: no endpoints, faults or counters; the registry as configured."""
         self.registry = ModelRegistry(self.settings.models)
+        self.objects = WorkspaceObjects(
+            self.settings.workspace_objects,
+            {model: tuple(spec.versions) for model, spec in self.settings.models.items()},
+            {spec.principal: (spec.kind, spec.groups) for spec in self.settings.tokens.values()}
+            | {client: ("service_principal", spec.groups) for client, spec in self.settings.oauth_clients.items()},
+        )
         self.faults = Faults()
         self.counters = Counters()
         self.endpoints: dict[str, Endpoint] = {}
@@ -292,6 +299,7 @@ class Workspace:
         failures: dict[str, str] = {}
         for entity in new:
             reason = self.registry.missing_reason(entity.spec.entity_name, entity.spec.entity_version)
+            reason = reason or self.objects.not_ready_reason(entity.spec.entity_name, entity.spec.entity_version)
             reason = reason or injected.get(entity.name) or injected.get(None)
             if reason:
                 failures[entity.name] = reason

@@ -142,6 +142,18 @@ class EmulatorHandle:
                                                          "same_as": same_as, "columns": columns})
 
 
+    def add_object(self, kind: str, **body: Any) -> None:
+        """Add a workspace object a preflight reads: `model-versions` (model, version, status), `aliases`
+        (model, alias, version), `registry-versions` (model, version, status, stage), `service-principals`
+        (application_id, display_name), `groups` (name), `secrets` (scope, key), `schemas` (full_name),
+        `grants` (securable, principal, privileges)."""
+        self._call("PUT", f"/objects/{kind}", body)
+
+    def remove_object(self, kind: str, **body: Any) -> None:
+        """Take one away (same names as `add_object`; `secrets` without a key removes the scope)."""
+        self._call("DELETE", f"/objects/{kind}", body)
+
+
 def _resolve(settings: EmulatorSettings | None, overrides: dict[str, Any]) -> EmulatorSettings:
     settings = settings or EmulatorSettings()
     return settings.with_overrides(**overrides) if overrides else settings

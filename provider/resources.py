@@ -1,4 +1,4 @@
-"""The two resource types of the `servingops` plugin: what each input means and what each call does.
+"""The resource types of the `servingops` plugin: what each input means and what each call does.
 
 Both resources are about an endpoint that belongs to its `databricks.ModelServing`: neither ever creates,
 replaces or deletes the endpoint. Their Create/Update is work (prove it serves, move its traffic), run on
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from provider.wire import UNKNOWN, has_unknowns
+from serving.preflight import EntityToCheck, InferenceTableToCheck, Located, PreflightError, PreflightRequest
+from serving.preflight import check as check_preflight
 from serving.traffic_shift import Rollout, RolloutPlan
 from serving.verification import (
     DeclaredEntity,
@@ -61,6 +63,10 @@ class ResourceKind:
     """Inputs whose change means "do the work again"; deadlines are never among them."""
     computed: ClassVar[tuple[str, ...]]
     """Outputs the work produces: unknown in a preview."""
+    needs_credentials: ClassVar[bool] = True
+    """False: without workspace credentials the work still runs, given no client (preflight skips itself)."""
+    works_in_preview: ClassVar[bool] = False
+    """True: a preview's Create/Update runs `preview_work` (read-only) instead of returning unknowns."""
 
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:
         raise NotImplementedError
@@ -78,6 +84,9 @@ class ResourceKind:
         to its ModelServing)."""
 
     deletes_in_workspace: ClassVar[bool] = False
+    def preview_work(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> Work | None:
+        """The read-only work a preview does (only with `works_in_preview`); None: return unknowns."""
+        return None
 
     # --- shared --------------------------------------------------------------------------------------
 
@@ -357,7 +366,78 @@ class NotificationsKind(ResourceKind):
         return outs
 
 
+# --------------------------------------------------------------------------------------------------
+# EndpointPreflight
+
+PREFLIGHT_SKIPPED = "skipped: no workspace credentials"
+
+
+def preflight_request_of(props: Mapping[str, Any]) -> PreflightRequest:
+    """The checks the preflight resource's inputs ask for."""
+    principal, table = props.get("query_service_principal"), props.get("inference_table")
+    return PreflightRequest(
+        endpoint=props["endpoint_name"],
+        served_entities=tuple(
+            EntityToCheck(name=entity["name"], entity_name=entity["entity_name"],
+                          entity_version=str(entity["entity_version"]), key_path=entity["key_path"])
+            for entity in props.get("served_entities") or []
+        ),
+        query_service_principal=Located(principal["value"], principal["key_path"]) if principal else None,
+        manager_groups=tuple(Located(g["value"], g["key_path"]) for g in props.get("manager_groups") or []),
+        secret_references=tuple(Located(r["value"], r["key_path"]) for r in props.get("secret_references") or []),
+        inference_table=InferenceTableToCheck(table["catalog"], table["schema"], table["key_path"]) if table else None,
+    )
+
+
+class PreflightKind(ResourceKind):
+    """`servingops:index:EndpointPreflight`: what the endpoint's deployment needs exists in the workspace.
+
+    Declared before the endpoint, which depends on it: its Create/Update runs in the preview as well as in
+    the update (read-only GETs, serving.preflight), so a missing version fails `pulumi preview` and fails
+    `pulumi up` before anything changes, with every finding at once.
+    """
+
+    token = "servingops:index:EndpointPreflight"
+    id_suffix = "preflight"
+    watched = ("endpoint_name", "served_entities", "query_service_principal", "manager_groups",
+               "secret_references", "inference_table")
+    computed = ("outcome",)
+    needs_credentials = False
+    works_in_preview = True
+
+    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name"))
+        for key in ("served_entities", "manager_groups", "secret_references"):
+            value = news.get(key)
+            if value in (None, UNKNOWN) or has_unknowns(value):
+                continue
+            if not isinstance(value, list) or not all(isinstance(item, dict) and item.get("key_path")
+                                                      for item in value):
+                failures.append(Failure(key, "must be a list of objects, each with its stack key path (key_path)"))
+        return failures
+
+    def _check(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> dict[str, Any]:
+        if client is None:
+            return {**props, "outcome": PREFLIGHT_SKIPPED}
+        findings = check_preflight(client, preflight_request_of(props))
+        if findings:
+            raise PreflightError(props["endpoint_name"], findings)
+        log(f"{props['endpoint_name']}: preflight passed: model versions, principals, secrets and tables exist")
+        return {**props, "outcome": "passed"}
+
+    def work(self, props, client, policy, log, sleep) -> Work:
+        return Work(lambda: self._check(props, client, log))
+
+    def preview_work(self, props, client, log) -> Work | None:
+        if has_unknowns(dict(props)):
+            return None  # something is not known before the update: checked then
+        return Work(lambda: self._check(props, client, log))
+
+    def read(self, props, client):
+        return dict(props)  # nothing live to record: the next change checks again
+
+
 KINDS: dict[str, ResourceKind] = {
-    kind.token: kind for kind in (ReadinessKind(), RolloutKind(), NotificationsKind())
+    kind.token: kind for kind in (ReadinessKind(), RolloutKind(), NotificationsKind(), PreflightKind())
 }
 

@@ -97,6 +97,25 @@ NOTIFICATIONS_OUTPUTS = {
                                    "After a refresh: the endpoint's notifications as live."),
 }
 
+_LOCATED = {"$ref": "#/types/servingops:index:LocatedValue"}
+PREFLIGHT_INPUTS = {
+    "endpoint_name": _p(_STRING, "The serving endpoint's name in the workspace."),
+    "served_entities": _p(
+        {"type": "array", "items": {"$ref": "#/types/servingops:index:PreflightEntity"}},
+        "The declared served entities: each model version must exist and be READY.",
+    ),
+    "query_service_principal": _p(_LOCATED, "Application id of the query service principal: must exist."),
+    "manager_groups": _p({"type": "array", "items": _LOCATED}, "Groups that get CAN_MANAGE: each must exist."),
+    "secret_references": _p({"type": "array", "items": _LOCATED},
+                            "`{{secrets/<scope>/<key>}}` environment values: each scope and key must exist."),
+    "inference_table": _p({"$ref": "#/types/servingops:index:PreflightTable"},
+                          "The inference table's catalog and schema: both must exist."),
+}
+PREFLIGHT_OUTPUTS = {
+    **PREFLIGHT_INPUTS,
+    "outcome": _p(_STRING, "`passed`, or `skipped: no workspace credentials`."),
+}
+
 PROVIDER_INPUTS = {
     "host": _p(_STRING, "Workspace URL; default: databricks-sdk unified authentication (DATABRICKS_HOST, profiles)."),
     "token": _p(_STRING, "Personal access token; default: unified authentication.", secret=True),
@@ -125,6 +144,37 @@ TYPES = {
             "input_example": _p(_ANY, "A request body in a Databricks input format; none: no warmup request."),
             "timeout_seconds": _p(_NUMBER, "Warmup deadline per served entity."),
         },
+    },
+    "servingops:index:LocatedValue": {
+        "type": "object",
+        "description": "A declared value and the stack key path it comes from (named in every finding).",
+        "properties": {
+            "value": _p(_STRING, "The declared value."),
+            "key_path": _p(_STRING, "Where the stack file declares it, e.g. `endpoints.x.access.manager_groups[0]`."),
+        },
+        "required": ["value", "key_path"],
+    },
+    "servingops:index:PreflightEntity": {
+        "type": "object",
+        "description": "A served entity's model version as the preflight checks it.",
+        "properties": {
+            "name": _p(_STRING, "Served entity name."),
+            "entity_name": _p(_STRING, "Unity Catalog `catalog.schema.model`, or a workspace Model Registry name."),
+            "entity_version": _p(_STRING, "Model version (an alias already resolved to its number)."),
+            "alias": _p(_STRING, "The alias as declared and what it resolved to (`@champion -> 4`), if any."),
+            "key_path": _p(_STRING, "Key path of the version, e.g. `endpoints.x.served_models[1].version`."),
+        },
+        "required": ["name", "entity_name", "entity_version", "key_path"],
+    },
+    "servingops:index:PreflightTable": {
+        "type": "object",
+        "description": "The inference table's catalog and schema.",
+        "properties": {
+            "catalog": _p(_STRING, "Unity Catalog catalog."),
+            "schema": _p(_STRING, "Schema in that catalog."),
+            "key_path": _p(_STRING, "Key path of the inference table block."),
+        },
+        "required": ["catalog", "schema", "key_path"],
     },
     "servingops:index:HealthGate": {
         "type": "object",
@@ -172,6 +222,30 @@ SCHEMA: dict[str, Any] = {
             "The e-mail notifications of an existing endpoint, applied on every change (PATCH .../notifications).",
             NOTIFICATIONS_INPUTS, NOTIFICATIONS_OUTPUTS, ["endpoint_name"],
         ),
+        "servingops:index:EndpointPreflight": _resource(
+            "Read-only checks, in the preview and the update, that what the endpoint's deployment needs exists in "
+            "the workspace; fails with every finding at once, each naming its stack key path.",
+            PREFLIGHT_INPUTS, PREFLIGHT_OUTPUTS, ["endpoint_name", "served_entities"],
+        ),
+    },
+    "functions": {
+        "servingops:index:resolveModelVersion": {
+            "description": "The version a model alias points at now (`@champion`; `@Production`/`@Staging` for a "
+                           "workspace Model Registry model), read-only.",
+            "inputs": {
+                "properties": {
+                    "model": _p(_STRING, "Unity Catalog `catalog.schema.model`, or a workspace Model Registry name."),
+                    "alias": _p(_STRING, "The alias, `@<name>`."),
+                },
+                "required": ["model", "alias"],
+            },
+            "outputs": {
+                "properties": {
+                    "version": _p(_STRING, "The version number the alias points at."),
+                    "unresolved": _p(_STRING, "Why there is no version (`no credentials`, no such alias)."),
+                },
+            },
+        },
     },
 }
 

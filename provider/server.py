@@ -5,7 +5,8 @@ How the engine drives it (../shared/notes/pulumi-engine.md, read from the engine
   at once (no request to the workspace, no thread), however many Creates are waiting.
 - Create/Update run the resource's work (provider.resources) on the plugin's own thread pool, sized for
   large stacks, so waiting never holds the gRPC event loop; with `preview=True` they send nothing and
-  return unknown outputs.
+  return unknown outputs, except a kind that `works_in_preview` (the preflight), which reads (GETs only).
+- Invoke serves the plugin's functions (provider.functions: alias resolution), read-only.
 - Cancel (Ctrl-C) stops every wait at its next pause; a rollout in flight then gets its last good split
   back in one config update, confirmed before Cancel returns (the engine allows 30 s). Cancel is idempotent.
 - Errors reach the user as their message alone, no traceback; progress goes to the resource's own row
@@ -33,8 +34,10 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from provider import wire
+from provider.functions import FUNCTIONS, FunctionError
 from provider.resources import KINDS, ResourceKind, Work
 from provider.schema import VERSION, schema_json
+from serving.preflight import PreflightError
 from serving.traffic_shift import RolloutError
 from serving.verification import Cancelled, PollPolicy, ReadinessError
 from serving.workspace import ServingApiError, ServingClient, sdk_config
@@ -47,7 +50,9 @@ STOP_SECONDS = 10.0
 """How long Cancel waits for a stopped run's thread to come to rest (an HTTP call under way) first."""
 
 T = TypeVar("T")
-EXPECTED_ERRORS = (ReadinessError, RolloutError, ServingApiError)
+EXPECTED_ERRORS = (ReadinessError, RolloutError, ServingApiError, PreflightError, FunctionError)
+NO_CREDENTIALS = "cannot configure default credentials"
+"""databricks-sdk's unified authentication found no credentials (its `ValueError` says this)."""
 
 
 class PluginError(Exception):
@@ -75,6 +80,15 @@ class EngineLog:
                                                  ephemeral=True), timeout=5)
         except grpc.RpcError:
             pass  # a progress line is not worth failing a deployment for
+
+    def warning(self, urn: str, message: str) -> None:
+        """A line that stays in the output (not ephemeral), as a warning."""
+        if self._stub is None:
+            return
+        try:
+            self._stub.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=urn), timeout=5)
+        except grpc.RpcError:
+            pass
 
 
 @dataclass
@@ -110,6 +124,7 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         self._client_lock = threading.Lock()
         self.runs: dict[str, InFlight] = {}
         self._cancelling: asyncio.Task | None = None
+        self._said_no_credentials = False
 
     # --- plumbing ------------------------------------------------------------------------------------
 
@@ -132,6 +147,27 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
                 values = self.settings
                 self._client = ServingClient(sdk_config(lambda key: values.get(key)))
             return self._client
+
+    def optional_client(self) -> ServingClient | None:
+        """The workspace client, or None when unified authentication finds no credentials at all."""
+        try:
+            return self.client()
+        except ValueError as error:
+            if NO_CREDENTIALS in str(error):
+                return None
+            raise
+
+    async def _client_for(self, urn: str, kind: ResourceKind) -> ServingClient | None:
+        """The client for a kind's work; a kind that can do without is given None, and the user is told once."""
+        loop = asyncio.get_running_loop()
+        if kind.needs_credentials:
+            return await loop.run_in_executor(self.pool, self.client)
+        client = await loop.run_in_executor(self.pool, self.optional_client)
+        if client is None and not self._said_no_credentials:
+            self._said_no_credentials = True
+            self.engine.warning(urn, "servingops: no workspace credentials (neither the provider's configuration "
+                                     "nor DATABRICKS_* variables or a profile): preflight skipped")
+        return client
 
     def _sleep(self, seconds: float) -> None:
         """The pause every wait uses: it ends at once, with `Cancelled`, when the plugin is cancelled."""
@@ -234,7 +270,8 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             kind, values = self._kind(request.urn), wire.decode(request.properties)
             if request.preview:
                 return provider_pb2.CreateResponse(
-                    id="", properties=wire.encode(kind.preview_outputs(values.plain), values.secret_keys))
+                    id="", properties=wire.encode(await self._preview(request.urn, kind, values.plain),
+                                                  values.secret_keys))
             outs = await self._work(request.urn, kind, values.plain)
             return provider_pb2.CreateResponse(id=kind.resource_id(values.plain),
                                                properties=wire.encode(outs, values.secret_keys))
@@ -246,17 +283,30 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             kind, values = self._kind(request.urn), wire.decode(request.news)
             if request.preview:
                 return provider_pb2.UpdateResponse(
-                    properties=wire.encode(kind.preview_outputs(values.plain), values.secret_keys))
+                    properties=wire.encode(await self._preview(request.urn, kind, values.plain), values.secret_keys))
             outs = await self._work(request.urn, kind, values.plain)
             return provider_pb2.UpdateResponse(properties=wire.encode(outs, values.secret_keys))
 
         return await self._guard(context, update())
 
+    async def Invoke(self, request, context):
+        async def invoke():
+            function = FUNCTIONS.get(request.tok)
+            if function is None:
+                raise PluginError(f"servingops has no function {request.tok!r}; it has {', '.join(FUNCTIONS)}")
+            args = wire.decode(request.args).plain
+            loop = asyncio.get_running_loop()
+            client = await loop.run_in_executor(self.pool, self.optional_client)
+            result = await loop.run_in_executor(self.pool, function, args, client)
+            return provider_pb2.InvokeResponse(**{"return": wire.encode(result)})
+
+        return await self._guard(context, invoke())
+
     async def Read(self, request, context):
         async def read():
             kind, values = self._kind(request.urn), wire.decode(request.properties)
             loop = asyncio.get_running_loop()
-            client = await loop.run_in_executor(self.pool, self.client)
+            client = await self._client_for(request.urn, kind)
             outs = await loop.run_in_executor(self.pool, kind.read, values.plain, client)
             if outs is None:
                 return provider_pb2.ReadResponse(id="")  # deleted out of band: gone from the state
@@ -267,12 +317,22 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
 
         return await self._guard(context, read())
 
+    async def _preview(self, urn: str, kind: ResourceKind, props: dict[str, Any]) -> dict[str, Any]:
+        """A preview's outputs: unknown where the work produces them, or a kind's read-only work, done now."""
+        if not kind.works_in_preview:
+            return kind.preview_outputs(props)
+        client = await self._client_for(urn, kind)
+        work = kind.preview_work(props, client, lambda line: self.engine.info(urn, line))
+        if work is None:
+            return kind.preview_outputs(props)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, work.run)
+
     async def _work(self, urn: str, kind: ResourceKind, props: dict[str, Any]) -> dict[str, Any]:
         name = _name(urn)
         if self.stopping.is_set():
             raise PluginError(f"{name}: not started, the deployment was cancelled")
         loop = asyncio.get_running_loop()
-        client = await loop.run_in_executor(self.pool, self.client)
+        client = await self._client_for(urn, kind)
         work = kind.work(props, client, self.policy, lambda line: self.engine.info(urn, line), self._sleep)
         run = InFlight(name, work, loop.run_in_executor(self.pool, work.run))
         self.runs[urn] = run

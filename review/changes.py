@@ -17,6 +17,8 @@ from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT, Resourc
 
 READINESS = "servingops:index:EndpointReadiness"
 ROLLOUT = "servingops:index:EndpointRollout"
+PREFLIGHT = "servingops:index:EndpointPreflight"
+"""Its inputs restate what the endpoint, its permissions and tables declare: a change there is said once."""
 ENTITY_IDENTITY = ("model", "version")
 MAX_OTHER_FIELDS_SHOWN = 3
 
@@ -64,7 +66,7 @@ def endpoint_views(summaries: Sequence[ResourceSummary]) -> dict[str, EndpointVi
     views = {summary.urn: EndpointView(summary.name) for summary in summaries if summary.type == SERVING_ENDPOINT}
     for summary in summaries:
         view = views.get(summary.parent)
-        if view is None:
+        if view is None or summary.type == PREFLIGHT:
             continue
         suffix = _suffix(summary.name, view.key)
         for name, value in summary.fields.items():

@@ -157,6 +157,21 @@ async def register_version(model: str, body: ModelVersionBody, workspace: Curren
     try:
         spec = ModelVersionSpec(weights=body.weights, bias=body.bias, same_as=body.same_as)
         workspace.registry.register_version(model, body.version, spec, tuple(body.columns or ()))
+        workspace.objects.uc_models.setdefault(model, set()).add(body.version)  # READY in Unity Catalog too
     except ValueError as error:
         raise invalid_parameter(str(error)) from None
+    return {}
+
+
+@router.put("/objects/{kind}")
+async def add_object(kind: str, body: dict, workspace: CurrentWorkspace) -> dict:
+    """Add a workspace object a preflight reads (emulator.workspace_objects: model-versions, aliases,
+    registry-versions, service-principals, groups, secrets, schemas, grants)."""
+    workspace.objects.change(kind, False, body)
+    return {}
+
+
+@router.delete("/objects/{kind}")
+async def remove_object(kind: str, body: dict, workspace: CurrentWorkspace) -> dict:
+    workspace.objects.change(kind, True, body)
     return {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from databricks.sdk.service import serving
+from databricks.sdk.service import catalog, iam, ml, serving, workspace
 
 from emulator import create_app
 from tests.emulator.conftest import DEPLOYER, ROW, WorkspaceApi, entity, routes
@@ -164,6 +164,8 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
     api.request("GET", "/.well-known/databricks-config")
     api.request("GET", "/oidc/.well-known/oauth-authorization-server")
 
+    walk_workspace_objects(r, emu)
+
     assert r.mismatches == []
     called = set(emu.counters()["api_calls"])
     databricks_routes = {f"{method} {route.path}" for route in _routes_of(create_app())
@@ -171,3 +173,33 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
     assert databricks_routes - called == set()
     json_routes = databricks_routes - NOT_SDK_DATACLASSES
     assert len(r.checked) > len(json_routes)
+
+
+UC = "/api/2.1/unity-catalog"
+SCIM = "/api/2.0/preview/scim/v2"
+
+
+def walk_workspace_objects(r: Recorder, emu) -> None:
+    """The read-only routes a preflight calls, found and missing, each in its sdk dataclass."""
+    model = "main.risk.risk_classifier"
+    emu.add_object("model-versions", model=model, version="5", status="PENDING_REGISTRATION")
+    r.call(catalog.ModelVersionInfo, "GET", f"{UC}/models/{model}/versions/4")
+    r.call(catalog.ModelVersionInfo, "GET", f"{UC}/models/{model}/versions/5?include_aliases=true")
+    r.call(catalog.ModelVersionInfo, "GET", f"{UC}/models/{model}/aliases/champion?include_aliases=true")
+    assert r.api.request("GET", f"{UC}/models/{model}/aliases/nope").status_code == 404
+    r.call(catalog.SchemaInfo, "GET", f"{UC}/schemas/main.serving_logs")
+    r.call(catalog.CatalogInfo, "GET", f"{UC}/catalogs/main")
+    assert r.api.request("GET", f"{UC}/schemas/nowhere.logs").json()["error_code"] == "CATALOG_DOES_NOT_EXIST"
+    r.call(catalog.EffectivePermissionsList, "GET", f"{UC}/effective-permissions/function/{model}?principal={DEPLOYER}")
+    r.call(catalog.EffectivePermissionsList, "GET", f"{UC}/effective-permissions/function/{model}?principal=nobody")
+    r.call(ml.GetModelVersionResponse, "GET", "/api/2.0/mlflow/model-versions/get?name=RiskClassifier&version=2")
+    r.call(ml.GetLatestVersionsResponse, "POST", "/api/2.0/mlflow/registered-models/get-latest-versions",
+           json={"name": "RiskClassifier", "stages": ["Production"]})
+    r.call(ml.GetLatestVersionsResponse, "POST", "/api/2.0/mlflow/registered-models/get-latest-versions",
+           json={"name": "RiskClassifier", "stages": ["Nothing"]})
+    r.call(iam.ListServicePrincipalResponse, "GET", f'{SCIM}/ServicePrincipals?filter=applicationId eq "{DEPLOYER}"')
+    r.call(iam.ListServicePrincipalResponse, "GET", f'{SCIM}/ServicePrincipals?filter=applicationId eq "nobody"')
+    r.call(iam.ListGroupsResponse, "GET", f'{SCIM}/Groups?filter=displayName eq "ml-platform-oncall"')
+    r.call(iam.User, "GET", f"{SCIM}/Me")
+    r.call(workspace.ListScopesResponse, "GET", "/api/2.0/secrets/scopes/list")
+    r.call(workspace.ListSecretsResponse, "GET", "/api/2.0/secrets/list?scope=fraud-scoring")

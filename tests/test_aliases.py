@@ -1,0 +1,140 @@
+"""Model aliases: `version: "@champion"` in the stack file, resolved to its number when the program runs.
+
+The program asks the plugin (resolveModelVersion); here Pulumi's mock engine answers for it, as the offline
+review does (no workspace: unresolved) or as a workspace would (`@champion -> 4`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.aliases import RESOLVE_MODEL_VERSION, AliasError
+from components.config import StackConfigError
+from review.engine import WorkspaceMocks, run_program, unwrap
+from review.summary import render_tree, summarize_run
+from tests.conftest import stack_config
+
+MODEL_SERVING = "databricks:index/modelServing:ModelServing"
+KEY = "endpoints.risk-classifier"
+
+
+class AnsweringMocks(WorkspaceMocks):
+    """A workspace whose aliases point where `aliases` says; every question asked is kept."""
+
+    def __init__(self, aliases: dict[tuple[str, str], str]):
+        super().__init__("https://workspace.example.com")
+        self.aliases = aliases
+        self.asked: list[tuple[str, str]] = []
+
+    def call(self, args):
+        if args.token != RESOLVE_MODEL_VERSION:
+            return super().call(args)
+        question = (args.args["model"], args.args["alias"])
+        self.asked.append(question)
+        if question in self.aliases:
+            return {"version": self.aliases[question]}, []
+        return {"unresolved": f"model {question[0]} has no alias {question[1]} in this workspace"}, []
+
+
+def by_alias(document: dict, alias: str = "@champion") -> dict:
+    """The prod stack with the risk classifier's candidate (version 4) declared by alias."""
+    endpoint = document["config"]["databricks-serving:endpoints"]["risk-classifier"]
+    endpoint["served_models"][1]["version"] = alias
+    label = alias.lstrip("@")
+    endpoint["traffic"] = {"risk_classifier-3": 90, f"risk_classifier-{label}": 10}
+    endpoint["rollout"]["candidate"] = f"risk_classifier-{label}"
+    return document
+
+
+def entities(run, name: str = "risk-classifier-endpoint") -> dict[str, str]:
+    inputs = unwrap(run.named(name).inputs)
+    return {entity["name"]: entity["entityVersion"] for entity in inputs["config"]["servedEntities"]}
+
+
+# --- the config model ----------------------------------------------------------------------------------
+
+
+def test_an_alias_is_a_version_and_names_its_served_entity_after_the_alias(prod_document):
+    config = stack_config(by_alias(prod_document))
+    model = config.endpoints["risk-classifier"].served_models[1]
+    assert (model.version, model.served_name) == ("@champion", "risk_classifier-champion")
+    assert config.endpoints["risk-classifier"].routes == {"risk_classifier-3": 90, "risk_classifier-champion": 10}
+
+
+@pytest.mark.parametrize("alias", ["@latest", "@v3", "@", "@two words", "@a/b"])
+def test_a_malformed_or_reserved_alias_is_refused_with_its_key_path(prod_document, alias):
+    with pytest.raises(StackConfigError) as error:
+        stack_config(by_alias(prod_document, alias))
+    assert f"{KEY}.served_models[1].version = {alias!r}: an alias is `@` and its name" in str(error.value)
+
+
+# --- the program, offline and against a workspace ------------------------------------------------------
+
+
+def test_offline_the_alias_stays_unresolved_and_the_review_says_so(prod_document):
+    run = run_program("prod", document=by_alias(prod_document))
+    assert entities(run) == {"risk_classifier-3": "3", "risk_classifier-champion": "@champion"}
+    assert unwrap(run.outputs["risk-classifier"])["aliases"] == {
+        "risk_classifier-champion": "@champion (unresolved: no credentials)"}
+    tree = render_tree("prod", summarize_run(run.resources))
+    assert "served_entities.risk_classifier-champion.alias: @champion (unresolved: no credentials)" in tree
+
+
+def test_with_a_workspace_the_resolved_number_is_what_everything_declares_and_records(prod_document):
+    mocks = AnsweringMocks({("main.risk.risk_classifier", "@champion"): "4"})
+    run = run_program("prod", document=by_alias(prod_document), mocks=mocks)
+    assert mocks.asked == [("main.risk.risk_classifier", "@champion")]
+    assert entities(run) == {"risk_classifier-3": "3", "risk_classifier-champion": "4"}
+    readiness = unwrap(run.named("risk-classifier-readiness").inputs)
+    assert {e["name"]: e["entity_version"] for e in readiness["served_entities"]} == {
+        "risk_classifier-3": "3", "risk_classifier-champion": "4"}
+    rollout = unwrap(run.named("risk-classifier-rollout").inputs)
+    assert [e["entity_version"] for e in rollout["served_entities"]] == ["3", "4"]
+    exported = unwrap(run.outputs["risk-classifier"])
+    assert exported["served_versions"] == {"risk_classifier-3": "3", "risk_classifier-champion": "4"}
+    assert exported["aliases"] == {"risk_classifier-champion": "@champion -> 4"}
+    tree = render_tree("prod", summarize_run(run.resources))
+    assert "served_entities.risk_classifier-champion.alias: @champion -> 4" in tree
+
+
+def test_an_alias_that_moves_is_a_version_change_of_the_same_served_entity(prod_document):
+    before = run_program("prod", document=by_alias(prod_document),
+                         mocks=AnsweringMocks({("main.risk.risk_classifier", "@champion"): "4"}))
+    after = run_program("prod", document=by_alias(prod_document),
+                        mocks=AnsweringMocks({("main.risk.risk_classifier", "@champion"): "5"}))
+    assert entities(before)["risk_classifier-champion"] == "4"
+    assert entities(after) == {"risk_classifier-3": "3", "risk_classifier-champion": "5"}
+
+
+def test_an_alias_the_workspace_does_not_have_fails_the_program_with_its_key_path(prod_document):
+    with pytest.raises(AliasError) as error:
+        run_program("prod", document=by_alias(prod_document, "@gone"), mocks=AnsweringMocks({}))
+    assert str(error.value).startswith(f"{KEY}.served_models[1].version = '@gone': model main.risk.risk_classifier "
+                                       "has no alias @gone")
+
+
+def test_an_update_refuses_an_alias_it_could_not_resolve(prod_document):
+    with pytest.raises(AliasError) as error:
+        run_program("prod", document=by_alias(prod_document), preview=False)
+    assert "cannot be resolved without workspace credentials" in str(error.value)
+
+
+def test_an_endpoint_without_aliases_asks_the_plugin_nothing(stack_documents):
+    mocks = AnsweringMocks({})
+    run_program("prod", document=stack_documents["prod"], mocks=mocks)
+    assert mocks.asked == []
+
+
+def test_the_endpoint_depends_on_its_preflight_which_carries_the_key_paths(stack_runs):
+    run = stack_runs["prod"]
+    preflight, endpoint = run.named("risk-classifier-preflight"), run.named("risk-classifier-endpoint")
+    assert preflight.urn in endpoint.dependencies
+    inputs = unwrap(preflight.inputs)
+    assert [e["key_path"] for e in inputs["served_entities"]] == [
+        f"{KEY}.served_models[0].version", f"{KEY}.served_models[1].version"]
+    assert inputs["inference_table"] == {"catalog": "main", "schema": "serving_logs",
+                                         "key_path": f"{KEY}.inference_table"}
+    fraud = unwrap(run.named("fraud-scorer-preflight").inputs)
+    assert fraud["secret_references"] == [{
+        "value": "{{secrets/fraud-scoring/feature-store-token}}",
+        "key_path": "endpoints.fraud-scorer.served_models[0].environment_vars.FEATURE_STORE_TOKEN"}]
+    assert preflight.provider == run.named("risk-classifier-readiness").provider

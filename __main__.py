@@ -4,8 +4,9 @@ import gc
 
 import pulumi
 
+from components.aliases import resolve_aliases
 from components.config import load_stack_config
-from components.resources import WorkspaceProvider
+from components.resources import Preflight, WorkspaceProvider
 from components.serving_endpoint import ServingEndpoint
 
 # Declaring hundreds of endpoints allocates millions of short-lived objects, and Python's cyclic collector
@@ -20,8 +21,17 @@ stack_config = load_stack_config()
 # The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
 workspace = WorkspaceProvider.from_stack_config()
 
-for spec in stack_config.specs():
-    endpoint = ServingEndpoint(spec, workspace=workspace)
+# Aliases (`@champion`) become version numbers, then one preflight checks every endpoint's needs, in the
+# preview too, before any endpoint changes.
+resolved = [resolve_aliases(spec, workspace) for spec in stack_config.specs()]
+preflight = Preflight(
+    "preflight",
+    endpoints={spec.key: (spec, {name: r.shown for name, r in aliases.items()}) for spec, aliases in resolved},
+    opts=pulumi.ResourceOptions(provider=workspace),
+)
+
+for spec, aliases in resolved:
+    endpoint = ServingEndpoint(spec, workspace=workspace, preflight=preflight, aliases=aliases)
     pulumi.export(
         spec.key,
         {

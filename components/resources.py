@@ -11,10 +11,9 @@ the inputs of the plugin's schema (`provider/schema.py`).
   profiles) of the `pulumi up` process.
 - `EndpointReadiness`: `pulumi up` ends only when the endpoint serves as declared, every entity warm.
 - `EndpointRollout`: staged traffic shifting with gates and automatic rollback.
+- `Preflight`: one per stack, before any endpoint: what every endpoint's deployment needs exists.
 - `EndpointNotifications`: the endpoint's e-mail notifications, applied to an existing endpoint too
   (pulumi-databricks sends them at creation only).
-- `EndpointPreflight`: before the endpoint, read-only checks (in the preview too) that its model versions,
-  principals, secrets and inference table schema exist.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ PACKAGE = "servingops"
 READINESS_TYPE = f"{PACKAGE}:index:EndpointReadiness"
 ROLLOUT_TYPE = f"{PACKAGE}:index:EndpointRollout"
 NOTIFICATIONS_TYPE = f"{PACKAGE}:index:EndpointNotifications"
-PREFLIGHT_TYPE = f"{PACKAGE}:index:EndpointPreflight"
+PREFLIGHT_TYPE = f"{PACKAGE}:index:Preflight"
 
 
 class WorkspaceProvider(pulumi.ProviderResource):
@@ -288,13 +287,13 @@ def preflight_inputs(spec: EndpointSpec, aliases: Mapping[str, str] | None = Non
     return inputs
 
 
-class EndpointPreflight(pulumi.CustomResource):
-    """Read-only proof, before anything changes, that what the endpoint's deployment needs exists.
+class Preflight(pulumi.CustomResource):
+    """Read-only proof, before anything changes, that what every endpoint's deployment needs exists.
 
-    Declared before the endpoint, which depends on it. Its Create/Update runs in `pulumi preview` as well as
-    in `pulumi up` (the plugin only reads): a model version that is not READY, a principal, group, secret or
-    schema that the workspace lacks fails the preview, with every finding and its key path. Without
-    workspace credentials it is skipped, and the plugin says so once.
+    One per stack, declared before the endpoints, each of which depends on it. Its Create/Update runs in
+    `pulumi preview` as well as in `pulumi up` (the plugin only reads): a model version that is not READY, a
+    principal, group, secret or schema that the workspace lacks fails the preview, with every finding of
+    every endpoint and its key path. Without workspace credentials it is skipped, and the plugin says so once.
 
     Outputs, besides the inputs:
         outcome: `passed`, or `skipped: no workspace credentials`.
@@ -306,9 +305,10 @@ class EndpointPreflight(pulumi.CustomResource):
         self,
         name: str,
         *,
-        spec: EndpointSpec,
-        aliases: Mapping[str, str] | None = None,
+        endpoints: Mapping[str, tuple[EndpointSpec, Mapping[str, str]]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"endpoint_name": spec.name, **preflight_inputs(spec, aliases), "outcome": None}
-        super().__init__(PREFLIGHT_TYPE, name, props, opts)
+        """`endpoints`: endpoint key -> its spec (aliases resolved) and how each alias resolved."""
+        checks = {key: {"endpoint_name": spec.name, **preflight_inputs(spec, aliases)}
+                  for key, (spec, aliases) in endpoints.items()}
+        super().__init__(PREFLIGHT_TYPE, name, {"endpoints": checks, "outcome": None}, opts)

@@ -1,9 +1,9 @@
 """The `ServingEndpoint` component: one governed Databricks Model Serving endpoint.
 
 Children, each parented to the component and named from it:
-- `<key>-preflight`: `EndpointPreflight`, first: read-only checks, in the preview too, that the model
-  versions, principals, secrets and inference table schema exist; the endpoint depends on it, so a bad
-  version fails the preview and the update before anything changes;
+- (not a child: the stack's one `Preflight`, passed in, which the endpoint depends on: read-only checks, in
+  the preview too, that model versions, principals, secrets and tables exist, so a bad version fails the
+  preview and the update before anything changes);
 - `<key>-endpoint`: `databricks.ModelServing` with the served entities, traffic routes, tags and AI Gateway
   (rate limits, usage tracking, fallback, inference table). pulumi-databricks updates an existing endpoint's
   `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
@@ -29,11 +29,10 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_databricks as databricks
 
-from components.aliases import resolve_aliases
+from components.aliases import AliasResolution, resolve_aliases
 from components.config import RATE_LIMIT_RENEWAL_PERIOD, EndpointConfig, EndpointSpec
 from components.resources import (
     EndpointNotifications,
-    EndpointPreflight,
     EndpointReadiness,
     EndpointRollout,
     WorkspaceProvider,
@@ -202,6 +201,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         spec: EndpointSpec,
         *,
         workspace: WorkspaceProvider | None = None,
+        preflight: pulumi.Resource | None = None,
+        aliases: Mapping[str, AliasResolution] | None = None,
         host: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -209,22 +210,22 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         `workspace` is the `servingops` provider the readiness, rollout and notifications resources use (one
         per stack); None: the plugin's default provider, which authenticates from the DATABRICKS_* variables
-        alone. `host` is the workspace URL, for the invocation URL of an endpoint that is not route-optimized;
-        None: the stack's (`workspace_host()`).
+        alone. `preflight`: the stack's `Preflight`, which the endpoint waits for. `aliases`: how the aliases
+        of `spec` resolved, when the caller resolved them already (`resolve_aliases`: `spec` then declares the
+        numbers); None: they are resolved here. `host` is the workspace URL, for the invocation URL of an
+        endpoint that is not route-optimized; None: the stack's (`workspace_host()`).
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         # Aliases (`@champion`) become version numbers first: everything below declares the number.
-        spec, resolutions = resolve_aliases(spec, workspace)
+        if aliases is None:
+            spec, resolutions = resolve_aliases(spec, workspace)
+        else:
+            resolutions = dict(aliases)
         self.aliases = {name: resolution.shown for name, resolution in resolutions.items()}
         for resolution in resolutions.values():  # on the endpoint's row of the preview: `... version: @champion -> 4`
             pulumi.log.info(f"{resolution.key_path}: {resolution.shown}", resource=self)
         endpoint = spec.endpoint
         child = pulumi.ResourceOptions(parent=self)
-
-        self.preflight = EndpointPreflight(
-            f"{spec.key}-preflight", spec=spec, aliases=self.aliases,
-            opts=pulumi.ResourceOptions(parent=self, provider=workspace),
-        )
 
         notifications = endpoint.notifications
         ignored, replaced = endpoint_options(endpoint)
@@ -259,7 +260,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 # The name is fixed: a replacement cannot create the new endpoint before the old one is gone.
                 delete_before_replace=True,
                 # Preflight first: a version that is not READY fails the preview and the update before anything.
-                depends_on=[self.preflight],
+                depends_on=[preflight] if preflight is not None else None,
             ),
         )
 

@@ -390,39 +390,70 @@ def preflight_request_of(props: Mapping[str, Any]) -> PreflightRequest:
 
 
 class PreflightKind(ResourceKind):
-    """`servingops:index:EndpointPreflight`: what the endpoint's deployment needs exists in the workspace.
+    """`servingops:index:Preflight`: what every endpoint's deployment needs exists in the workspace.
 
-    Declared before the endpoint, which depends on it: its Create/Update runs in the preview as well as in
-    the update (read-only GETs, serving.preflight), so a missing version fails `pulumi preview` and fails
-    `pulumi up` before anything changes, with every finding at once.
+    One per stack (`endpoints`: endpoint key -> what to check), declared before any endpoint, each of which
+    depends on it: its Create/Update runs in the preview as well as in the update (read-only GETs,
+    serving.preflight), so a missing version fails `pulumi preview` and fails `pulumi up` before anything
+    changes, with every finding of every endpoint at once. One resource, not one per endpoint: a stack of
+    hundreds of endpoints registers hundreds fewer resources (bench/README.md).
     """
 
-    token = "servingops:index:EndpointPreflight"
+    token = "servingops:index:Preflight"
     id_suffix = "preflight"
-    watched = ("endpoint_name", "served_entities", "query_service_principal", "manager_groups",
-               "secret_references", "inference_table")
+    watched = ("endpoints",)
     computed = ("outcome",)
+    fields = ("endpoint_name", "served_entities", "query_service_principal", "manager_groups",
+              "secret_references", "inference_table")
     needs_credentials = False
     works_in_preview = True
 
+    def resource_id(self, props: Mapping[str, Any]) -> str:
+        return "preflight"
+
+    @staticmethod
+    def _endpoints(props: Mapping[str, Any]) -> dict[str, Any]:
+        endpoints = props.get("endpoints")
+        return endpoints if isinstance(endpoints, dict) else {}
+
+    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        """Per endpoint and field (`endpoints.risk-classifier.served_entities`), for a readable preview."""
+        old, new = self._endpoints(olds), self._endpoints(news)
+        return [f"endpoints.{key}.{field}" for key in sorted(set(old) | set(new)) for field in self.fields
+                if _normal((old.get(key) or {}).get(field)) != _normal((new.get(key) or {}).get(field))]
+
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:
-        failures = _name_failure(news.get("endpoint_name"))
-        for key in ("served_entities", "manager_groups", "secret_references"):
-            value = news.get(key)
-            if value in (None, UNKNOWN) or has_unknowns(value):
-                continue
-            if not isinstance(value, list) or not all(isinstance(item, dict) and item.get("key_path")
-                                                      for item in value):
-                failures.append(Failure(key, "must be a list of objects, each with its stack key path (key_path)"))
+        endpoints = news.get("endpoints")
+        if endpoints == UNKNOWN:
+            return []
+        if not isinstance(endpoints, dict):
+            return [Failure("endpoints", "must be a map of endpoint key -> what to check")]
+        failures = []
+        for key, checks in endpoints.items():
+            failures += [Failure(f"endpoints.{key}.{f.property}", f.reason)
+                         for f in _name_failure(checks.get("endpoint_name"))]
+            for field in ("served_entities", "manager_groups", "secret_references"):
+                value = checks.get(field)
+                if value in (None, UNKNOWN) or has_unknowns(value):
+                    continue
+                if not isinstance(value, list) or not all(isinstance(item, dict) and item.get("key_path")
+                                                          for item in value):
+                    failures.append(Failure(f"endpoints.{key}.{field}",
+                                            "must be a list of objects, each with its stack key path (key_path)"))
         return failures
 
     def _check(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> dict[str, Any]:
         if client is None:
             return {**props, "outcome": PREFLIGHT_SKIPPED}
-        findings = check_preflight(client, preflight_request_of(props))
-        if findings:
-            raise PreflightError(props["endpoint_name"], findings)
-        log(f"{props['endpoint_name']}: preflight passed: model versions, principals, secrets and tables exist")
+        errors = []
+        for checks in self._endpoints(props).values():
+            findings = check_preflight(client, preflight_request_of(checks))
+            if findings:
+                errors.append(PreflightError(checks["endpoint_name"], findings))
+        if errors:
+            raise PreflightError.of_stack(errors)
+        log(f"preflight passed for {len(self._endpoints(props))} endpoint(s): model versions, principals, secrets "
+            "and tables exist")
         return {**props, "outcome": "passed"}
 
     def work(self, props, client, policy, log, sleep) -> Work:

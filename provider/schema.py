@@ -111,8 +111,18 @@ PREFLIGHT_INPUTS = {
     "inference_table": _p({"$ref": "#/types/servingops:index:PreflightTable"},
                           "The inference table's catalog and schema: both must exist."),
 }
-PREFLIGHT_OUTPUTS = {
-    **PREFLIGHT_INPUTS,
+TYPES_PREFLIGHT_ENDPOINT = {
+    "type": "object",
+    "description": "What the preflight checks for one endpoint, each value with its stack key path.",
+    "properties": PREFLIGHT_INPUTS,
+    "required": ["endpoint_name", "served_entities"],
+}
+STACK_PREFLIGHT_INPUTS = {
+    "endpoints": _p({"type": "object", "additionalProperties": {"$ref": "#/types/servingops:index:PreflightEndpoint"}},
+                    "Endpoint key -> what its deployment needs."),
+}
+STACK_PREFLIGHT_OUTPUTS = {
+    **STACK_PREFLIGHT_INPUTS,
     "outcome": _p(_STRING, "`passed`, or `skipped: no workspace credentials`."),
 }
 
@@ -126,6 +136,7 @@ PROVIDER_INPUTS = {
 }
 
 TYPES = {
+    "servingops:index:PreflightEndpoint": TYPES_PREFLIGHT_ENDPOINT,
     "servingops:index:DeclaredEntity": {
         "type": "object",
         "description": "A served entity the endpoint must serve.",
@@ -222,10 +233,10 @@ SCHEMA: dict[str, Any] = {
             "The e-mail notifications of an existing endpoint, applied on every change (PATCH .../notifications).",
             NOTIFICATIONS_INPUTS, NOTIFICATIONS_OUTPUTS, ["endpoint_name"],
         ),
-        "servingops:index:EndpointPreflight": _resource(
-            "Read-only checks, in the preview and the update, that what the endpoint's deployment needs exists in "
-            "the workspace; fails with every finding at once, each naming its stack key path.",
-            PREFLIGHT_INPUTS, PREFLIGHT_OUTPUTS, ["endpoint_name", "served_entities"],
+        "servingops:index:Preflight": _resource(
+            "Read-only checks, in the preview and the update, that what every endpoint's deployment needs exists "
+            "in the workspace; one per stack; fails with every finding at once, each naming its stack key path.",
+            STACK_PREFLIGHT_INPUTS, STACK_PREFLIGHT_OUTPUTS, ["endpoints"],
         ),
     },
     "functions": {

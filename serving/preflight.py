@@ -103,6 +103,15 @@ class PreflightError(Exception):
         lines += [f"  - {finding}" for finding in findings]
         super().__init__("\n".join(lines))
 
+    @classmethod
+    def of_stack(cls, errors: list[PreflightError]) -> PreflightError:
+        """The findings of several endpoints as one error: each endpoint's block, one after the other."""
+        if len(errors) == 1:
+            return errors[0]
+        combined = cls(errors[0].endpoint, [finding for error in errors for finding in error.findings])
+        combined.args = ("\n".join(str(error) for error in errors),)
+        return combined
+
 
 @dataclass(frozen=True)
 class Resolution:

@@ -124,17 +124,21 @@ def test_an_endpoint_without_aliases_asks_the_plugin_nothing(stack_documents):
     assert mocks.asked == []
 
 
-def test_the_endpoint_depends_on_its_preflight_which_carries_the_key_paths(stack_runs):
+def test_every_endpoint_depends_on_the_stacks_one_preflight_which_carries_the_key_paths(stack_runs):
     run = stack_runs["prod"]
-    preflight, endpoint = run.named("risk-classifier-preflight"), run.named("risk-classifier-endpoint")
-    assert preflight.urn in endpoint.dependencies
-    inputs = unwrap(preflight.inputs)
+    [preflight] = run.of_type("servingops:index:Preflight")
+    assert preflight.name == "preflight" and preflight.parent.endswith("pulumi:pulumi:Stack::databricks-serving-prod")
+    for key in ("risk-classifier", "fraud-scorer"):
+        assert preflight.urn in run.named(f"{key}-endpoint").dependencies
+    checks = unwrap(preflight.inputs)["endpoints"]
+    assert set(checks) == {"risk-classifier", "fraud-scorer"}
+    inputs = checks["risk-classifier"]
+    assert inputs["endpoint_name"] == "prod-risk-classifier"
     assert [e["key_path"] for e in inputs["served_entities"]] == [
         f"{KEY}.served_models[0].version", f"{KEY}.served_models[1].version"]
     assert inputs["inference_table"] == {"catalog": "main", "schema": "serving_logs",
                                          "key_path": f"{KEY}.inference_table"}
-    fraud = unwrap(run.named("fraud-scorer-preflight").inputs)
-    assert fraud["secret_references"] == [{
+    assert checks["fraud-scorer"]["secret_references"] == [{
         "value": "{{secrets/fraud-scoring/feature-store-token}}",
         "key_path": "endpoints.fraud-scorer.served_models[0].environment_vars.FEATURE_STORE_TOKEN"}]
     assert preflight.provider == run.named("risk-classifier-readiness").provider

@@ -15,13 +15,20 @@ from tests.engine_driver import Plugin, Step, everything_said, urn
 
 pytestmark = pytest.mark.slow
 
-PREFLIGHT = "servingops:index:EndpointPreflight"
+PREFLIGHT = "servingops:index:Preflight"
 KEY = "endpoints.risk-classifier"
 RISK = "main.risk.risk_classifier"
 NOBODY = "00000000-0000-4000-8000-000000000000"
 
 
 def preflight_props(versions=("3", "4"), *, principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+                    groups=("ml-platform-oncall",), schema="serving_logs") -> dict:
+    """The stack's preflight inputs, with one endpoint (`risk-classifier`)."""
+    return {"endpoints": {"risk-classifier": endpoint_checks(versions, principal=principal, groups=groups,
+                                                             schema=schema)}}
+
+
+def endpoint_checks(versions=("3", "4"), *, principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
                     groups=("ml-platform-oncall",), schema="serving_logs") -> dict:
     return {
         "endpoint_name": "risk-classifier",
@@ -65,9 +72,8 @@ def writes(objects) -> dict:
     return {call: n for call, n in objects.counters()["api_calls"].items() if not call.startswith("GET ")}
 
 
-def preflight_step(props: dict, name: str = "risk-classifier-preflight", olds: dict | None = None) -> Step:
-    return Step(urn(PREFLIGHT, name), props, olds=olds, old_inputs=olds, resource_id="risk-classifier-preflight"
-                if olds else "")
+def preflight_step(props: dict, name: str = "preflight", olds: dict | None = None) -> Step:
+    return Step(urn(PREFLIGHT, name), props, olds=olds, old_inputs=olds, resource_id="preflight" if olds else "")
 
 
 def test_a_preview_with_a_missing_version_fails_with_every_finding_and_changes_nothing(plugin, objects):
@@ -108,7 +114,7 @@ def test_an_unchanged_preflight_is_not_checked_again_and_a_changed_version_is(pl
     assert same.diff.changes == provider_pb2.DiffResponse.DIFF_NONE
     moved = preflight_step(preflight_props(("3", "9")), olds=recorded)
     plugin.deploy([moved], preview=True)
-    assert list(moved.diff.diffs) == ["served_entities"]
+    assert list(moved.diff.diffs) == ["endpoints.risk-classifier.served_entities"]
     assert "version 9 of" in moved.error.details()
 
 
@@ -157,13 +163,27 @@ def test_invoke_of_an_unknown_function_is_refused_by_name(plugin):
 
 def test_check_stays_pure_even_for_a_version_that_does_not_exist(plugin, objects):
     before = objects.counters()["api_calls"]
-    checked, failures = plugin.check(urn(PREFLIGHT, "risk-classifier-preflight"), preflight_props(("9",)))
-    assert failures == [] and checked["served_entities"][0]["entity_version"] == "9"
+    checked, failures = plugin.check(urn(PREFLIGHT, "preflight"), preflight_props(("9",)))
+    assert failures == []
+    assert checked["endpoints"]["risk-classifier"]["served_entities"][0]["entity_version"] == "9"
     assert objects.counters()["api_calls"] == before
 
 
 def test_check_refuses_checks_without_their_key_paths(plugin):
-    props = {**preflight_props(), "manager_groups": [{"value": "ml-platform-oncall"}]}
-    _, failures = plugin.check(urn(PREFLIGHT, "risk-classifier-preflight"), props)
+    without = {**endpoint_checks(), "manager_groups": [{"value": "ml-platform-oncall"}]}
+    props = {"endpoints": {"risk-classifier": without}}
+    _, failures = plugin.check(urn(PREFLIGHT, "preflight"), props)
     assert [(f.property, f.reason) for f in failures] == [
-        ("manager_groups", "must be a list of objects, each with its stack key path (key_path)")]
+        ("endpoints.risk-classifier.manager_groups", "must be a list of objects, each with its stack key path "
+                                                     "(key_path)")]
+
+
+def test_one_preflight_reports_every_endpoints_findings_at_once(plugin, objects):
+    props = {"endpoints": {"risk-classifier": endpoint_checks(("3", "9")),
+                           "fraud-scorer": {**endpoint_checks(("7",)), "endpoint_name": "fraud-scorer"}}}
+    step = preflight_step(props)
+    plugin.deploy([step], preview=True)
+    message = step.error.details()
+    assert "preflight of endpoint risk-classifier: 1 problem in the workspace" in message
+    assert "preflight of endpoint fraud-scorer: 1 problem in the workspace" in message
+    assert writes(objects) == {}

@@ -96,7 +96,7 @@ def test_the_plugin_serves_its_schema_with_every_resource_type_and_a_secret_toke
     schema = json.loads(plugin.stub.GetSchema(provider_pb2.GetSchemaRequest(version=0)).schema)
     assert schema["name"] == "servingops"
     assert set(schema["resources"]) == {READINESS, ROLLOUT, "servingops:index:EndpointNotifications",
-                                        "servingops:index:EndpointPreflight"}
+                                        "servingops:index:Preflight"}
     for resource in schema["resources"].values():
         for prop in {**resource["inputProperties"], **resource["properties"]}.values():
             assert prop["description"] and ("type" in prop or "$ref" in prop)

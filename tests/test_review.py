@@ -70,11 +70,10 @@ def test_prod_review_prints_each_endpoint_as_a_component_over_its_resources(text
     assert lines[:2] == ["# Pulumi.prod.yaml", f"Stack prod: {len(json_reviews['prod']['resources'])} resources"]
     component = lines.index(f"{COMPONENT}  risk-classifier")
     children = [line for line in lines[component + 1 :] if line.startswith("    ") and not line.startswith("        ")]
-    assert children[:5] == [
+    assert children[:4] == [
         f"    {ENDPOINT}  risk-classifier-endpoint",
         f"    {NOTIFICATIONS}  risk-classifier-notifications",
         f"    {PERMISSIONS}  risk-classifier-permissions",
-        "    servingops:index:EndpointPreflight  risk-classifier-preflight",
         f"    {READINESS}  risk-classifier-readiness",
     ]
 

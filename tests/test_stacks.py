@@ -600,7 +600,6 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         assert children == sorted([
             (ENDPOINT, f"{key}-endpoint"),
             (PERMISSIONS, f"{key}-permissions"),
-            ("servingops:index:EndpointPreflight", f"{key}-preflight"),
             (READINESS, f"{key}-readiness"),
             *rollout,
             *notifications,

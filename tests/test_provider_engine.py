@@ -23,6 +23,7 @@ from provider.wire import UNKNOWN
 from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import READINESS, ROLLOUT, Plugin, Step, everything_said, urn
+from tests.test_readiness import props
 from tests.test_rollout import EXAMPLE, Callers, entity, live_split, new_endpoint
 
 pytestmark = pytest.mark.slow
@@ -32,18 +33,7 @@ POLL_SECONDS = 0.2
 
 def readiness_props(name: str, endpoint_id: str, versions: dict[int, int], *, timeout: float = 30,
                     example=EXAMPLE) -> dict:
-    return {
-        "endpoint_name": name,
-        "endpoint_id": endpoint_id,
-        "served_entities": [
-            {"name": f"risk_classifier-{v}", "entity_name": "main.risk.risk_classifier", "entity_version": str(v),
-             "scale_to_zero": False}
-            for v in versions
-        ],
-        "traffic": {f"risk_classifier-{v}": share for v, share in versions.items()},
-        "timeout_seconds": timeout,
-        "warmup": {"input_example": example, "timeout_seconds": 30},
-    }
+    return props(name, versions, endpoint_id=endpoint_id, example=example, timeout=timeout)
 
 
 def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 100), bake: float = 0.5) -> dict:

@@ -4,7 +4,7 @@ VENV ?= venv
 PYTHON := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: setup review test lint emulator bench clean
+.PHONY: setup review test lint emulator bench clean engine
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ test: setup lint
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+## The real Pulumi CLI and its Python language host, built into ~/.cache/servingops (skipped when present),
+## and the databricks plugin installed into .local/pulumi-home (tools/README.md).
+engine: setup
+	tools/engine.sh build
 
 ## The local Databricks workspace emulator on 127.0.0.1:8080.
 emulator: setup

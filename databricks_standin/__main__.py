@@ -1,0 +1,9 @@
+"""`python -m databricks_standin [ENGINE_ADDRESS]`: the stand-in databricks plugin, as the engine starts it.
+
+The engine reads the port from the first line of stdout; the engine address (last argument) is not needed.
+"""
+
+from databricks_standin.server import serve
+
+if __name__ == "__main__":
+    serve()

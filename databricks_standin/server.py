@@ -1,0 +1,227 @@
+"""The stand-in's gRPC service: the calls the engine makes of `pulumi-resource-databricks`.
+
+What the bridge does that matters to the engine, kept here (pulumi-terraform-bridge `pkg/tfbridge/provider.go`):
+- Cancel is a no-op for SDKv2 resources: a Create or Update in its wait goes on after Ctrl-C;
+- Create/Update with `preview` send nothing and return the inputs with computed outputs unknown;
+- the engine's `timeout` (customTimeouts) replaces the resource's default timeout;
+- errors reach the user as the provider's message.
+Credentials: the provider's configuration (`databricks:host`, `databricks:token`, ...) or, where it has none,
+databricks-sdk's unified authentication (DATABRICKS_* variables), as the real provider resolves them.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
+
+from databricks_standin import resources, shape
+from provider import wire
+from serving.workspace import sdk_config
+
+VERSION = "1.118.0"
+"""The pulumi-databricks version this stands in for (requirements.txt)."""
+
+@dataclass(frozen=True)
+class Kind:
+    shapes: dict[str, shape.Shape]
+    replaces: tuple[str, ...]
+    """Property paths whose change forces a replacement (ForceNew)."""
+    outputs: tuple[str, ...]
+    """Properties only the provider computes: unknown in a preview, never inputs."""
+    label: str
+    """The resource as its errors name it (`cannot create model serving: ...`)."""
+
+
+KINDS = {
+    resources.MODEL_SERVING: Kind(resources.MODEL_SERVING_SHAPE, resources.MODEL_SERVING_REPLACES,
+                                  resources.MODEL_SERVING_OUTPUTS, "model serving"),
+    resources.PERMISSIONS: Kind(resources.PERMISSIONS_SHAPE, resources.PERMISSIONS_REPLACES, ("objectType",),
+                                "permissions"),
+}
+
+
+def _type(urn: str) -> str:
+    return urn.split("::")[-2].rsplit("$", 1)[-1]
+
+
+class StandinError(Exception):
+    pass
+
+
+class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
+    def __init__(self) -> None:
+        self._config: dict[str, Any] = {}
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _api(self, method: str, path: str, body: Any = None, query: Any = None) -> Any:
+        from databricks.sdk import errors  # imported lazily: the sdk takes a second to import
+
+        with self._lock:
+            if self._client is None:
+                from databricks.sdk.core import ApiClient
+
+                config = self._config
+                self._client = ApiClient(sdk_config(lambda key: config.get(key.split(":", 1)[1])))
+            client = self._client
+        try:
+            return client.do(method, path, body=body, query=query) or {}
+        except errors.NotFound as error:
+            raise resources.NotFoundError(str(error)) from None
+        except errors.DatabricksError as error:
+            raise resources.ApiError(str(error)) from None
+
+    def _kind(self, urn: str) -> Kind:
+        kind = KINDS.get(_type(urn))
+        if kind is None:
+            raise StandinError(f"the databricks stand-in has no resource type {_type(urn)!r}; it has "
+                               f"{', '.join(KINDS)}")
+        return kind
+
+    def _run(self, context: grpc.ServicerContext, action: str, label: str, work: Any) -> Any:
+        try:
+            return work()
+        except (resources.ApiError, StandinError) as error:
+            context.abort(grpc.StatusCode.UNKNOWN, f"cannot {action} {label}: {error}")
+        except ValueError as error:  # databricks-sdk: no credentials, a bad host
+            context.abort(grpc.StatusCode.UNKNOWN, f"cannot {action} {label}: cannot configure default "
+                                                   f"credentials: {error}")
+        raise AssertionError("unreachable: abort raises")
+
+    # --- the provider itself -----------------------------------------------------------------------------
+
+    def GetPluginInfo(self, request, context):
+        return plugin_pb2.PluginInfo(version=VERSION)
+
+    def GetSchema(self, request, context):
+        # Only `pulumi import` code generation asks; it is run with --generate-code=false here.
+        return provider_pb2.GetSchemaResponse(schema=json.dumps({"name": "databricks", "version": VERSION}))
+
+    def CheckConfig(self, request, context):
+        return provider_pb2.CheckResponse(inputs=request.news)
+
+    def DiffConfig(self, request, context):
+        return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
+
+    def Configure(self, request, context):
+        args = wire.decode(request.args).plain
+        for key, value in request.variables.items():
+            args.setdefault(key.rsplit(":", 1)[-1], value)
+        self._config = {key: value for key, value in args.items() if value not in (None, "", wire.UNKNOWN)}
+        with self._lock:
+            self._client = None
+        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True)
+
+    def Cancel(self, request, context):
+        return empty_pb2.Empty()  # as the bridge's SDKv2 provider: nothing stops a wait under way
+
+    # --- resources ---------------------------------------------------------------------------------------
+
+    def Check(self, request, context):
+        self._kind(request.urn)
+        return provider_pb2.CheckResponse(inputs=request.news)
+
+    def Diff(self, request, context):
+        kind = self._kind(request.urn)
+        olds, news = wire.decode(request.olds).plain, wire.decode(request.news).plain
+        changed = shape.changed_paths(olds, news, kind.shapes)
+        # ignore_changes applies to the engine's inputs before Diff; a path under an ignored one is not sent.
+        ignored = tuple(request.ignoreChanges)
+        changed = [p for p in changed if not any(p == i or p.startswith(i + ".") or p.startswith(i + "[")
+                                                 for i in ignored)]
+        replacing = [p for p in changed if any(p == r or p.startswith(r + ".") for r in kind.replaces)]
+        diff = provider_pb2.PropertyDiff
+        return provider_pb2.DiffResponse(
+            changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
+            diffs=sorted({p.split(".")[0].split("[")[0] for p in changed}),
+            replaces=sorted({p.split(".")[0].split("[")[0] for p in replacing}),
+            detailedDiff={p: provider_pb2.PropertyDiff(
+                kind=diff.UPDATE_REPLACE if p in replacing else diff.UPDATE, inputDiff=True) for p in changed},
+            hasDetailedDiff=True,
+        )
+
+    def Create(self, request, context):
+        kind = self._kind(request.urn)
+        values = wire.decode(request.properties)
+        if request.preview:
+            preview = {**values.plain, **{key: wire.UNKNOWN for key in kind.outputs}}
+            return provider_pb2.CreateResponse(id="", properties=wire.encode(preview, values.secret_keys))
+
+        def create() -> resources.Outcome:
+            if _type(request.urn) == resources.MODEL_SERVING:
+                return resources.create_model_serving(self._api, values.plain, request.timeout or None)
+            return resources.create_permissions(self._api, values.plain)
+
+        outcome = self._run(context, "create", kind.label, create)
+        return provider_pb2.CreateResponse(id=outcome.id, properties=wire.encode(outcome.outputs, values.secret_keys))
+
+    def Update(self, request, context):
+        kind = self._kind(request.urn)
+        olds, values = wire.decode(request.olds).plain, wire.decode(request.news)
+        if request.preview:
+            preview = {**values.plain, **{key: olds.get(key, wire.UNKNOWN) for key in kind.outputs}}
+            return provider_pb2.UpdateResponse(properties=wire.encode(preview, values.secret_keys))
+
+        def update() -> resources.Outcome:
+            if _type(request.urn) == resources.MODEL_SERVING:
+                return resources.update_model_serving(self._api, olds, values.plain, request.timeout or None)
+            return resources.update_permissions(self._api, request.id, values.plain)
+
+        outcome = self._run(context, "update", kind.label, update)
+        return provider_pb2.UpdateResponse(properties=wire.encode(outcome.outputs, values.secret_keys))
+
+    def Read(self, request, context):
+        kind = self._kind(request.urn)
+        values = wire.decode(request.properties)
+
+        def read() -> dict[str, Any] | None:
+            if _type(request.urn) == resources.MODEL_SERVING:
+                return resources.model_serving_state(self._api, request.id)
+            return resources.permissions_state(self._api, request.id, values.plain)
+
+        state = self._run(context, "read", kind.label, read)
+        if state is None:
+            return provider_pb2.ReadResponse(id="")
+        # The inputs a refresh or an import records: the state less what only the provider computes.
+        inputs = {key: value for key, value in state.items() if key not in kind.outputs and value is not None}
+        return provider_pb2.ReadResponse(id=request.id, properties=wire.encode(state, values.secret_keys),
+                                         inputs=wire.encode(inputs, values.secret_keys))
+
+    def Delete(self, request, context):
+        kind = self._kind(request.urn)
+
+        def delete() -> None:
+            try:
+                if _type(request.urn) == resources.MODEL_SERVING:
+                    resources.delete_model_serving(self._api, request.id)
+                else:
+                    resources.delete_permissions(self._api, request.id)
+            except resources.NotFoundError:
+                pass  # gone already
+
+        self._run(context, "delete", kind.label, delete)
+        return empty_pb2.Empty()
+
+
+def serve() -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
+                         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(DatabricksStandin(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    sys.stdout.write(f"{port}\n")
+    sys.stdout.flush()
+    # The engine ends a plugin with SIGINT: a Go plugin without a handler exits at once, and so does this.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    server.wait_for_termination()

@@ -1,10 +1,12 @@
-"""`python -m emulator --port 8080 [--data-plane-port 0] [--host 127.0.0.1] [--settings file.yaml]`"""
+"""`python -m emulator --port 8080 [--data-plane-port 0] [--host 127.0.0.1] [--settings file.yaml] [--state-file F]`"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from emulator import persistence
 from emulator.server import NotLoopbackError, bind_loopback, make_server, url_of
 from emulator.settings import load_settings
 
@@ -17,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where route-optimized endpoints are queried; 0 picks a free port")
     parser.add_argument("--settings", help="YAML file of EmulatorSettings fields")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--state-file", type=Path,
+                        help="keep the endpoints across runs: restored from this file on start, saved to it on stop")
     args = parser.parse_args(argv)
 
     settings = load_settings(args.settings)
@@ -35,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OAuth M2M clients (service principals with a secret): {', '.join(settings.oauth_clients) or 'none'}",
           flush=True)
     print(f"Models: {', '.join(settings.models)}", flush=True)
-    make_server(settings, args.log_level, data_plane_url=data_plane_url).run(sockets=[sock, data_plane_sock])
+    server = make_server(settings, args.log_level, data_plane_url=data_plane_url)
+    workspace = server.config.app.state.workspace
+    if args.state_file is not None:
+        restored = persistence.load(workspace, args.state_file)
+        print(f"Endpoints restored from {args.state_file}: {restored}", flush=True)
+        server.on_stop.append(lambda: persistence.save(workspace, args.state_file))
+    server.run(sockets=[sock, data_plane_sock])  # until SIGINT or SIGTERM
     return 0
 
 

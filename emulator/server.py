@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 
 import uvicorn
 
@@ -44,8 +45,22 @@ def bind_loopback(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+class EmulatorServer(uvicorn.Server):
+    """uvicorn's server, with hooks run once it has stopped serving: uvicorn re-raises the SIGINT or SIGTERM
+    that stopped it when `run` returns, so code after `run` would never run on a signal."""
+
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self.on_stop: list[Callable[[], None]] = []
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        for hook in self.on_stop:
+            hook()
+
+
 def make_server(settings: EmulatorSettings, log_level: str = "warning",
-                data_plane_url: str | None = None) -> uvicorn.Server:
+                data_plane_url: str | None = None) -> EmulatorServer:
     """`data_plane_url`: the URL of a second socket the same server listens on, where route-optimized
     endpoints are queried (pass both sockets to `Server.run(sockets=[...])`)."""
     config = uvicorn.Config(
@@ -55,7 +70,7 @@ def make_server(settings: EmulatorSettings, log_level: str = "warning",
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
-    return uvicorn.Server(config)
+    return EmulatorServer(config)
 
 
 def url_of(sock: socket.socket) -> str:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -199,8 +199,10 @@ def _drain(stream) -> None:
 
 
 @contextmanager
-def emulator_process(settings: EmulatorSettings | None = None, **overrides: Any) -> Iterator[EmulatorHandle]:
-    """Run `python -m emulator --port 0 --settings <file>` as a child process for the `with` block."""
+def emulator_process(settings: EmulatorSettings | None = None, *, args: Sequence[str] = (),
+                     **overrides: Any) -> Iterator[EmulatorHandle]:
+    """Run `python -m emulator --port 0 --settings <file> [args]` as a child process for the `with` block;
+    it is stopped with SIGTERM (a graceful stop: a `--state-file` is saved)."""
     settings = _resolve(settings, overrides)
     with tempfile.TemporaryDirectory(prefix="emulator-") as directory:
         settings_file = Path(directory) / "settings.yaml"
@@ -209,7 +211,7 @@ def emulator_process(settings: EmulatorSettings | None = None, **overrides: Any)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "--port", "0", "--settings", str(settings_file),
-             "--log-level", "warning"],
+             "--log-level", "warning", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )
         try:

@@ -22,6 +22,11 @@ def settled(url: str, headers: dict, name: str) -> dict:
         time.sleep(0.05)
 
 
+def endpoints(emu) -> dict:
+    return requests.get(f"{emu.url}/api/2.0/serving-endpoints", headers=emu.headers(emu.token("admin@example.com")),
+                        timeout=5).json()
+
+
 def test_endpoints_tags_grants_and_gateway_come_back_after_a_restart(tmp_path):
     state_file = tmp_path / "workspace.json"
     with emulator_process(**FAST, args=["--state-file", str(state_file)]) as emu:
@@ -59,8 +64,7 @@ def test_without_a_state_file_nothing_is_kept(tmp_path):
             "name": "gone", "config": {"served_entities": [{"entity_name": RISK, "entity_version": "3",
                                                             "workload_size": "Small"}]}})
     with emulator_process(**FAST) as emu:
-        listed = requests.get(f"{emu.url}/api/2.0/serving-endpoints", headers=emu.headers(emu.token("admin@example.com")),
-                              timeout=5).json()
+        listed = endpoints(emu)
     assert listed.get("endpoints", []) == []
 
 
@@ -68,8 +72,7 @@ def test_an_unreadable_state_file_starts_an_empty_workspace_and_says_so(tmp_path
     state_file = tmp_path / "workspace.json"
     state_file.write_text("{not json")
     with emulator_process(**FAST, args=["--state-file", str(state_file)]) as emu:
-        listed = requests.get(f"{emu.url}/api/2.0/serving-endpoints", headers=emu.headers(emu.token("admin@example.com")),
-                              timeout=5).json()
+        listed = endpoints(emu)
     assert listed.get("endpoints", []) == []
     # Saved on stop: an empty workspace, in the current format.
     assert json.loads(state_file.read_text()) == {"format": 1, "endpoints": []}

@@ -4,7 +4,7 @@ VENV ?= venv
 PYTHON := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: setup review test lint emulator bench clean engine
+.PHONY: setup review test lint emulator bench clean engine up e2e
 
 setup: $(VENV)/.installed
 
@@ -13,13 +13,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## Run the program for STACK under Pulumi's mock engine and print what it would declare.
+## The main job: build the real engine if needed, deploy STACK with `pulumi up` into the local workspace
+## emulator (started, then stopped; its endpoints kept in .local/), print the outputs and the live drift report.
+up: engine
+	$(PYTHON) -m local_workspace up --stack $(STACK) $(ARGS)
+
+## Run the program for STACK under Pulumi's mock engine and print what it would declare (offline).
 review: setup
 	$(PYTHON) -m review $(STACK) $(ARGS)
 
 ## Lint, then the whole test suite.
 test: setup lint
-	$(PYTHON) -m pytest -n auto $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n auto -m "not engine" $(PYTEST_ARGS)
+
+## End-to-end tests: the real pulumi CLI, the databricks plugin and ours against the emulator (builds the engine).
+e2e: engine
+	$(PYTHON) -m pytest -m engine -p no:xdist $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -38,4 +47,4 @@ bench: setup
 	$(PYTHON) -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .local

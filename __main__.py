@@ -4,8 +4,8 @@ import gc
 
 import pulumi
 
-from components.aliases import resolve_aliases
-from components.config import load_stack_config
+from components.aliases import AliasError, resolve_aliases
+from components.config import StackConfigError, load_stack_config
 from components.resources import Preflight, WorkspaceProvider
 from components.serving_endpoint import ServingEndpoint
 
@@ -16,14 +16,18 @@ from components.serving_endpoint import ServingEndpoint
 gc.freeze()
 gc.set_threshold(50_000, 50, 100)
 
-# Validation fails here, with every problem of the stack file, before any resource is declared.
-stack_config = load_stack_config()
-# The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
-workspace = WorkspaceProvider.from_stack_config()
-
-# Aliases (`@champion`) become version numbers, then one preflight checks every endpoint's needs, in the
-# preview too, before any endpoint changes.
-resolved = [resolve_aliases(spec, workspace) for spec in stack_config.specs()]
+try:
+    # Validation fails here, with every problem of the stack file, before any resource is declared.
+    stack_config = load_stack_config()
+    # The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
+    workspace = WorkspaceProvider.from_stack_config()
+    # Aliases (`@champion`) become version numbers, then one preflight checks every endpoint's needs, in the
+    # preview too, before any endpoint changes.
+    resolved = [resolve_aliases(spec, workspace) for spec in stack_config.specs()]
+except (StackConfigError, AliasError) as error:
+    # The engine shows a RunError as its message alone; any other exception comes with the program's traceback
+    # ("Program failed with an unhandled exception"). The review unwraps it (review/engine.py).
+    raise pulumi.RunError(str(error)) from error
 preflight = Preflight(
     "preflight",
     endpoints={spec.key: (spec, {name: r.shown for name, r in aliases.items()}) for spec, aliases in resolved},

@@ -39,6 +39,10 @@ _SEQ = "tag:yaml.org,2002:seq"
 _PLAIN_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _OCTAL_1_1 = re.compile(r"^[-+]?0[0-9_]+$")
 _OCTAL_1_2 = re.compile(r"^[-+]?0o[0-7_]+$")
+# How the Pulumi CLI itself writes a float with an exponent when it saves a stack file (`pulumi stack init`,
+# `pulumi config set`: go-yaml v3 formats with strconv 'g'): 0.000001 becomes 1e-06. Seen under the real CLI;
+# a form the CLI writes is never a problem of the file.
+_GO_EXPONENT_FLOAT = re.compile(r"^-?[0-9](\.[0-9]+)?e[-+][0-9]{2,}$")
 _BASE_60 = re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")
 # go-yaml v3's `yamlStyleFloat`: numbers PyYAML (YAML 1.1, which needs a dot and a signed exponent) reads as text.
 _GO_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -185,6 +189,8 @@ class _Walker:
             return yaml.SafeLoader.construct_yaml_float(_Loader(""), node)
         # Plain text for PyYAML: go-yaml v3 may still read a number (`0o17`, `1e3`, `1.0e3`).
         number = _go_number(text) if text[:1] in "+-.0123456789" else None
+        if number is not None and _GO_EXPONENT_FLOAT.match(text):
+            return number
         if number is not None:
             self._problem(
                 path,

@@ -313,6 +313,12 @@ def run_program(
         os.environ[STACK_FILE_VARIABLE] = checked_file
         try:
             _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+        except pulumi.RunError as error:
+            # The program raises a bad stack file or alias as a RunError for the engine's sake: the review
+            # wants the error itself (a StackConfigError lists its problems).
+            if error.__cause__ is not None:
+                raise error.__cause__ from None
+            raise
         finally:
             if previous is None:
                 os.environ.pop(STACK_FILE_VARIABLE, None)

@@ -119,6 +119,15 @@ def test_a_number_yaml_readers_disagree_on_is_refused(written, rule, tmp_path):
     assert problem == f"defaults.tags.owner = {written}: {rule} (line 6)"
 
 
+def test_a_float_as_the_pulumi_cli_writes_it_is_read_as_the_number(tmp_path):
+    # `pulumi stack init` and `pulumi config set` save the stack file again: 0.000001 comes back as 1e-06.
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(edited("      owner: ml-platform", "      owner: 1e-06"))
+    stack = read_stack_file(path)
+    assert stack.problems == []
+    assert stack.document["config"]["databricks-serving:defaults"]["tags"]["owner"] == 1e-06
+
+
 def test_a_yaml_tag_is_refused(tmp_path):
     (problem,) = problems_of(edited("      owner: ml-platform", "      owner: !!binary bWwtcGxhdGZvcm0="), tmp_path)
     assert problem == (

@@ -4,6 +4,7 @@
 #   tools/engine.sh build     build what is missing into the cache (outside the work tree), install the plugins
 #   tools/engine.sh env       print the environment the commands below run in (eval "$(tools/engine.sh env)")
 #   tools/engine.sh pulumi …  run the CLI in that environment
+#   tools/engine.sh plugins   install the databricks plugin into the Pulumi home (build does it too)
 # A `pulumi` already on the PATH that prints PULUMI_VERSION, with a Python language host beside it, is used
 # instead of building one.
 set -euo pipefail
@@ -13,7 +14,7 @@ PULUMI_VERSION="v3.274.0"     # nearest to the pinned Python SDK (3.272.0) the G
 DATABRICKS_VERSION="1.118.0"  # requirements.txt: pulumi-databricks
 CACHE="${SERVINGOPS_CACHE:-$HOME/.cache/servingops}"
 TOOLS_BIN="$CACHE/tools/$PULUMI_VERSION/bin"
-LOCAL="$ROOT/.local"          # this checkout's own Pulumi home and state backend (gitignored)
+LOCAL="${SERVINGOPS_LOCAL:-$ROOT/.local}"  # this checkout's own Pulumi home and state backend (gitignored)
 
 engine_env() {
   # Nothing is downloaded and nothing reaches a Pulumi service: a local file backend, passphrase secrets.
@@ -118,12 +119,16 @@ main() {
         printf 'export %s=%q\n' "$name" "${!name}"
       done
       ;;
+    plugins)
+      engine_env
+      install_databricks_plugin
+      ;;
     pulumi)
       engine_env
       exec pulumi "$@"
       ;;
     *)
-      echo "usage: tools/engine.sh build|env|pulumi ARGS..." >&2
+      echo "usage: tools/engine.sh build|env|plugins|pulumi ARGS..." >&2
       exit 2
       ;;
   esac

@@ -72,7 +72,8 @@ class ResourceKind:
         raise NotImplementedError
 
     def work(self, props: Mapping[str, Any], client: ServingClient, policy: PollPolicy, log: Log,
-             sleep: Callable[[float], None]) -> Work:
+             sleep: Callable[[float], None], recorded: Mapping[str, Any] | None = None) -> Work:
+        """The work of a Create (`recorded` None) or an Update (`recorded`: the state's outputs)."""
         raise NotImplementedError
 
     def read(self, props: dict[str, Any], client: ServingClient) -> dict[str, Any] | None:
@@ -182,7 +183,7 @@ class ReadinessKind(ResourceKind):
             failures.append(Failure("warmup.input_example", f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
         return failures
 
-    def work(self, props, client, policy, log, sleep) -> Work:
+    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
         readiness = Readiness(client, expectation_of(props), policy, log=log, sleep=sleep)
 
         def run() -> dict[str, Any]:
@@ -280,8 +281,12 @@ class RolloutKind(ResourceKind):
             failures.append(Failure("examples", "the gates need at least one request to send"))
         return failures
 
-    def work(self, props, client, policy, log, sleep) -> Work:
-        rollout = Rollout(client, plan_of(props), policy, log=log, sleep=sleep)
+    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
+        # The split the state records as judged good; a live split that differs (an update that landed after
+        # an interrupted run gave up waiting for it) is judged before the run reports success.
+        verified = (recorded or {}).get("last_good_split")
+        verified_split = {name: int(share) for name, share in verified.items()} if isinstance(verified, dict) else None
+        rollout = Rollout(client, plan_of(props), policy, log=log, sleep=sleep, verified_split=verified_split)
 
         def run() -> dict[str, Any]:
             report = rollout.run()
@@ -332,7 +337,7 @@ class NotificationsKind(ResourceKind):
                 failures.append(Failure(key, "must be a list of e-mail addresses"))
         return failures
 
-    def work(self, props, client, policy, log, sleep) -> Work:
+    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
         def run() -> dict[str, Any]:
             body = _notifications_body(props)
             client.update_notifications(props["endpoint_name"], body)
@@ -456,7 +461,7 @@ class PreflightKind(ResourceKind):
             "and tables exist")
         return {**props, "outcome": "passed"}
 
-    def work(self, props, client, policy, log, sleep) -> Work:
+    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
         return Work(lambda: self._check(props, client, log))
 
     def preview_work(self, props, client, log) -> Work | None:

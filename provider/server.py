@@ -46,6 +46,12 @@ WORKERS = 256
 """Threads for waiting: one per resource at work (plus warmup's own), far more than `--parallel` runs."""
 CANCEL_SECONDS = 25.0
 """What Cancel may take to put traffic back: the engine waits 30 s for it."""
+SIGNAL_SECONDS = 4.0
+"""What a stop by SIGINT/SIGTERM may take: the engine sends SIGINT to every plugin at the end of a deployment
+(and when it is interrupted) and SIGKILLs it 5 s later (`pkg/resource/plugin/plugin.go`)."""
+ENGINE_CHECK_SECONDS = 2.0
+"""How often the plugin asks whether the engine is still there: a CLI killed with SIGKILL sends nothing, and
+a rollout left running would move traffic with nobody watching."""
 STOP_SECONDS = 10.0
 """How long Cancel waits for a stopped run's thread to come to rest (an HTTP call under way) first."""
 
@@ -95,6 +101,7 @@ class EngineLog:
 class InFlight:
     """A Create/Update at work."""
 
+    urn: str
     name: str
     work: Work
     future: asyncio.Future
@@ -284,7 +291,7 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             if request.preview:
                 return provider_pb2.UpdateResponse(
                     properties=wire.encode(await self._preview(request.urn, kind, values.plain), values.secret_keys))
-            outs = await self._work(request.urn, kind, values.plain)
+            outs = await self._work(request.urn, kind, values.plain, recorded=wire.decode(request.olds).plain)
             return provider_pb2.UpdateResponse(properties=wire.encode(outs, values.secret_keys))
 
         return await self._guard(context, update())
@@ -327,14 +334,16 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             return kind.preview_outputs(props)
         return await asyncio.get_running_loop().run_in_executor(self.pool, work.run)
 
-    async def _work(self, urn: str, kind: ResourceKind, props: dict[str, Any]) -> dict[str, Any]:
+    async def _work(self, urn: str, kind: ResourceKind, props: dict[str, Any],
+                    recorded: dict[str, Any] | None = None) -> dict[str, Any]:
         name = _name(urn)
         if self.stopping.is_set():
             raise PluginError(f"{name}: not started, the deployment was cancelled")
         loop = asyncio.get_running_loop()
         client = await self._client_for(urn, kind)
-        work = kind.work(props, client, self.policy, lambda line: self.engine.info(urn, line), self._sleep)
-        run = InFlight(name, work, loop.run_in_executor(self.pool, work.run))
+        work = kind.work(props, client, self.policy, lambda line: self.engine.info(urn, line), self._sleep,
+                         recorded=recorded)
+        run = InFlight(urn, name, work, loop.run_in_executor(self.pool, work.run))
         self.runs[urn] = run
         try:
             return await asyncio.shield(run.future)
@@ -351,21 +360,32 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
     # --- cancellation --------------------------------------------------------------------------------
 
     async def Cancel(self, request, context):
-        if self._cancelling is None:
-            self._cancelling = asyncio.ensure_future(self._cancel())
-        await asyncio.shield(self._cancelling)
+        await self.stop(CANCEL_SECONDS)
         return empty_pb2.Empty()
 
-    async def _cancel(self) -> None:
+    async def stop(self, budget: float) -> None:
+        """Stop every run as Cancel does (a rollout's last good split back, confirmed), within `budget` seconds;
+        the first stop's budget holds for a later one (Cancel, then the engine's SIGINT). Idempotent."""
+        if self._cancelling is None:
+            self._cancelling = asyncio.ensure_future(self._cancel(budget))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._cancelling), timeout=budget + 1.0)
+        except TimeoutError:
+            pass  # a run's HTTP call outlived the budget; what is known is said in each run's outcome
+
+    async def _cancel(self, budget: float) -> None:
         self.stopping.set()
-        deadline = time.monotonic() + CANCEL_SECONDS
+        deadline = time.monotonic() + budget
         await asyncio.gather(*(self._settle(run, deadline) for run in list(self.runs.values())))
 
     async def _settle(self, run: InFlight, deadline: float) -> None:
         """Let a run's thread stop, then put back what it changed (a rollout's last good split)."""
         loop = asyncio.get_running_loop()
+        # A stopped run sends no further config update (a cancellation point precedes each): after a short
+        # wait for its HTTP call under way, the restore may start, and keeps most of the budget.
+        rest = min(STOP_SECONDS, max(0.0, (deadline - time.monotonic()) / 4))
         try:
-            await asyncio.wait_for(asyncio.shield(run.future), timeout=STOP_SECONDS)
+            await asyncio.wait_for(asyncio.shield(run.future), timeout=rest)
         except (TimeoutError, Cancelled):
             pass
         except Exception:  # noqa: BLE001 - the run failed on its own; its Create/Update reports it
@@ -379,22 +399,50 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             run.outcome = f"putting traffic back failed: {error}"
         finally:
             run.settled.set()
+            # The engine may be gone (SIGINT at its end, or killed): the plugin's stderr keeps the outcome.
+            print(f"servingops: {run.name} stopped: {run.outcome}", file=sys.stderr, flush=True)
+
+
+async def engine_is_gone(address: str, checks: int = 2) -> None:
+    """Returns once the engine has stopped answering `checks` health checks in a row, as the engine's own
+    plugins watch it (`rpcutil.Healthcheck`: an answer of any kind, UNIMPLEMENTED included, means alive)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda _: b"",
+                                    response_deserializer=lambda data: data)
+        missed = 0
+        while missed < checks:
+            await asyncio.sleep(ENGINE_CHECK_SECONDS)
+            try:
+                await check(None, timeout=ENGINE_CHECK_SECONDS)
+                missed = 0
+            except grpc.aio.AioRpcError as error:
+                alive = error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                missed = 0 if alive else missed + 1
 
 
 async def serve(engine_address: str | None, port: int = 0) -> None:
-    """Start the plugin on loopback, print its port (what the engine reads), serve until stopped."""
+    """Start the plugin on loopback, print its port (what the engine reads), serve until stopped.
+
+    Stopped by SIGINT or SIGTERM (the engine's end of every deployment, or its Ctrl-C) or by the engine going
+    away (the CLI killed): either way every run stops as Cancel stops it, then the plugin exits."""
+    provider = ServingOpsProvider(engine_address)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
-    provider_pb2_grpc.add_ResourceProviderServicer_to_server(ServingOpsProvider(engine_address), server)
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(provider, server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     sys.stdout.write(f"{bound}\n")
     sys.stdout.flush()
-    stop = asyncio.Event()
+    signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     import signal
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        # The engine ends a plugin with SIGINT (then SIGKILL after 5 s): stop serving, cleanly.
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(grace=1)
+        loop.add_signal_handler(signum, signalled.set)
+    waits = {asyncio.ensure_future(signalled.wait()): SIGNAL_SECONDS}
+    if engine_address:
+        waits[asyncio.ensure_future(engine_is_gone(engine_address))] = CANCEL_SECONDS
+    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await provider.stop(min(waits[task] for task in done))
+    await server.stop(grace=0.5)

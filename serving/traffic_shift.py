@@ -288,9 +288,13 @@ class Rollout:
         log: Log = lambda line: None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        verified_split: Mapping[str, int] | None = None,
     ):
+        """`verified_split`: the split the last successful run left and judged (the state's `last_good_split`);
+        None when there was none (a first run)."""
         self.client = client
         self.plan = plan
+        self.verified_split = dict(verified_split) if verified_split is not None else None
         self.policy = policy or PollPolicy()
         self.log = log
         self.clock = clock
@@ -529,7 +533,17 @@ class Rollout:
         report.last_good_split = plan.split(current)
 
         walk = plan.walk(current)
-        if not walk:
+        if not walk and current and live_split != self.verified_split:
+            # At the target, but no gate judged this split: an earlier run was stopped and the update it had
+            # started landed afterwards (or traffic was moved outside Pulumi). Judge it before calling it done.
+            self._say(f"{plan.candidate} is at its declared {current}%, a split no gate has judged: judging it")
+            step = self.bake(current)
+            report.steps.append(step)
+            self._say(f"{current}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
+                      f"{step.requests} requests)")
+            if step.verdict == "failed":
+                self.rollback(report, step)
+        elif not walk:
             self._say(f"{plan.candidate} is at its declared {current}%: nothing to move")
         elif walk[0] < current:
             self._say(f"moving {plan.candidate} down to {walk[0]}% in one config update")
@@ -604,8 +618,11 @@ class Rollout:
                 break
             attempt += 1
             if self.clock() > deadline:
+                landing = routes_of(endpoint.get("pending_config") or {})
                 return (f"an update was still running when the restore had to give up; the endpoint serves "
-                        f"{serving_summary(active)}, the last good split is {good}")
+                        f"{serving_summary(active)}, the last good split is {good}. That update lands later"
+                        + (f" and puts traffic at {landing}" if landing else "")
+                        + ", a split no gate has judged: the next `pulumi up` judges it before moving on")
             sleep(self.policy.delay(attempt))
         self._say(f"stopped: putting the last good split back ({good})")
         self.client.update_config(self.plan.endpoint, self._config(good))

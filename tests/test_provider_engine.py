@@ -246,6 +246,53 @@ def test_ctrl_c_during_a_bake_puts_the_last_good_split_back_before_cancel_return
     assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
 
 
+def bake_at_50_percent(workspace, client, plugin, name: str, bake: float = 2.0) -> tuple[list[Step], threading.Thread]:
+    """A rollout to 100% through the plugin, in its bake at 50% (the last good split is 10%)."""
+    endpoint_id = client.get_endpoint(name)["id"]
+    steps = [Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 100, steps=(10, 50, 100),
+                                                                 bake=bake))]
+    engine = threading.Thread(target=plugin.deploy, args=(steps,))
+    engine.start()
+    plugin.engine.wait_for(f"{name}: rollout: 10%: passed")
+    plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4")
+    deadline = time.monotonic() + 10
+    while live_split(client, name) != {"risk_classifier-3": 50, "risk_classifier-4": 50} \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return steps, engine
+
+
+def test_sigint_during_a_bake_puts_the_last_good_split_back_within_the_engines_5_seconds(workspace, client, plugin):
+    # The engine's end of a deployment: SIGINT to the plugin, SIGKILL 5 s later; no Cancel first.
+    name = new_endpoint(workspace, "sigintbake")
+    _, engine = bake_at_50_percent(workspace, client, plugin, name)
+    updates_before = config_updates(workspace, name)
+    signalled = time.monotonic()
+    plugin.process.send_signal(2)
+    plugin.process.wait(timeout=5)  # gone before the engine's SIGKILL would come
+    stopped_after = time.monotonic() - signalled
+    engine.join(timeout=30)
+    assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    assert client.get_endpoint(name)["state"]["config_update"] == "NOT_UPDATING"
+    assert config_updates(workspace, name) - updates_before == 1
+    assert stopped_after < 5
+    plugin._reader.join(timeout=5)
+    assert f"servingops: {name}-rollout stopped: traffic is back on the last good split" in "".join(plugin.stderr)
+
+
+def test_a_plugin_whose_engine_is_gone_puts_the_last_good_split_back_and_exits(workspace, client, plugin):
+    # `kill -9` of the CLI: no Cancel, no SIGINT, only an engine that stops answering.
+    name = new_endpoint(workspace, "enginegone")
+    # A bake longer than the plugin takes to notice (two missed health checks, 2 s apart).
+    _, engine = bake_at_50_percent(workspace, client, plugin, name, bake=12.0)
+    plugin.engine.stop()
+    plugin.process.wait(timeout=30)
+    plugin._reader.join(timeout=5)
+    assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}, "".join(plugin.stderr)
+    assert client.get_endpoint(name)["state"]["config_update"] == "NOT_UPDATING"
+    engine.join(timeout=30)
+
+
 def test_ctrl_c_during_a_config_update_waits_it_out_then_puts_the_last_good_split_back(workspace, client, plugin):
     name = new_endpoint(workspace, "cancelupdate")
     endpoint_id = client.get_endpoint(name)["id"]

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from databricks.sdk.core import Config
 
-from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, entity_metrics, histogram_quantile
+from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, RolloutReport, entity_metrics, histogram_quantile
 from serving.verification import PollPolicy
 from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN, create_endpoint
@@ -223,12 +223,33 @@ def test_rolling_back_by_config_takes_one_config_update_and_no_gate(workspace, c
     assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
 
 
-def test_nothing_moves_when_the_endpoint_already_serves_the_declared_split(workspace, client):
+def test_nothing_moves_when_the_endpoint_already_serves_the_declared_split_the_state_records(workspace, client):
     name = new_endpoint(workspace, "steady", share=10)
     before = config_updates(workspace, name)
-    report = Rollout(client, plan(name, 10), FAST).run()
+    recorded = {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    report = Rollout(client, plan(name, 10), FAST, verified_split=recorded).run()
     assert config_updates(workspace, name) == before
-    assert report.steps == [] and report.last_good_split == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+    assert report.steps == [] and report.last_good_split == recorded
+
+
+def test_a_declared_split_no_gate_judged_is_judged_without_moving_traffic(workspace, client):
+    # An earlier run was stopped while its update ran; the update landed later, at the declared 10%.
+    name = new_endpoint(workspace, "landed", share=10)
+    before = config_updates(workspace, name)
+    report = Rollout(client, plan(name, 10), FAST, verified_split={"risk_classifier-3": 100,
+                                                                    "risk_classifier-4": 0}).run()
+    assert config_updates(workspace, name) == before
+    assert [(step.share, step.verdict) for step in report.steps] == [(10, "passed")]
+    assert report.last_good_split == {"risk_classifier-3": 90, "risk_classifier-4": 10}
+
+
+def test_a_declared_split_no_gate_judged_that_fails_its_gate_is_rolled_back(workspace, client):
+    name = new_endpoint(workspace, "landed-bad", share=10)
+    workspace.set_error_rate(name, 1.0, served_entity="risk_classifier-4")
+    with pytest.raises(RolloutError) as caught:
+        Rollout(client, plan(name, 10), FAST, verified_split=None).run()
+    assert "stopped at step 10%: health gate failed" in str(caught.value)
+    assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
 
 
 def test_a_new_candidate_is_added_at_0_percent_first(workspace, client):
@@ -287,3 +308,22 @@ def test_a_bake_reports_the_exports_latencies_next_to_the_probes(workspace, clie
     assert step.sources == ["probes", "metrics"]
     assert step.observed["metrics"]["requests"] >= 6
     assert {"p50_latency_ms", "p99_latency_ms", "p95_latency_ms"} <= set(step.observed["metrics"])
+
+
+def test_a_restore_that_gives_up_on_a_running_update_says_where_that_update_will_put_traffic(workspace, client):
+    # Cancel found the step's config update still running and its budget ran out before it finished.
+    name = new_endpoint(workspace, "giveup")
+    rollout = Rollout(client, plan(name, 50), FAST)
+    rollout.report = RolloutReport(name, "risk_classifier-4", "risk_classifier-3", 0, 50,
+                                   last_good_split={"risk_classifier-3": 100, "risk_classifier-4": 0})
+    workspace.stick_update(name)
+    client.update_config(name, {"served_entities": [entity(3), entity(4)], "traffic_config": {"routes": [
+        {"served_entity_name": "risk_classifier-3", "traffic_percentage": 50},
+        {"served_entity_name": "risk_classifier-4", "traffic_percentage": 50}]}})
+    try:
+        outcome = rollout.restore(deadline=time.monotonic() + 0.5)
+    finally:
+        workspace.release_update(name)
+    assert outcome.startswith("an update was still running when the restore had to give up; ")
+    assert "That update lands later and puts traffic at {'risk_classifier-3': 50, 'risk_classifier-4': 50}" in outcome
+    assert outcome.endswith("a split no gate has judged: the next `pulumi up` judges it before moving on")

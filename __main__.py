@@ -4,8 +4,9 @@ import gc
 
 import pulumi
 
-from components.aliases import AliasError, resolve_aliases
-from components.config import StackConfigError, load_stack_config
+from components.aliases import resolve_aliases
+from components.config import load_stack_config
+from components.program import stop_quietly_on_interrupt, user_errors_as_messages
 from components.resources import Preflight, WorkspaceProvider
 from components.serving_endpoint import ServingEndpoint
 
@@ -15,8 +16,10 @@ from components.serving_endpoint import ServingEndpoint
 # for one deployment: keep what is loaded out of the collector's way and collect rarely.
 gc.freeze()
 gc.set_threshold(50_000, 50, 100)
+stop_quietly_on_interrupt()
 
-try:
+# A bad stack file or alias reaches the user as the message alone (components/program.py).
+with user_errors_as_messages():
     # Validation fails here, with every problem of the stack file, before any resource is declared.
     stack_config = load_stack_config()
     # The servingops plugin reaches the workspace the databricks provider does, with the same credentials.
@@ -24,10 +27,6 @@ try:
     # Aliases (`@champion`) become version numbers, then one preflight checks every endpoint's needs, in the
     # preview too, before any endpoint changes.
     resolved = [resolve_aliases(spec, workspace) for spec in stack_config.specs()]
-except (StackConfigError, AliasError) as error:
-    # The engine shows a RunError as its message alone; any other exception comes with the program's traceback
-    # ("Program failed with an unhandled exception"). The review unwraps it (review/engine.py).
-    raise pulumi.RunError(str(error)) from error
 preflight = Preflight(
     "preflight",
     endpoints={spec.key: (spec, {name: r.shown for name, r in aliases.items()}) for spec, aliases in resolved},

@@ -27,6 +27,7 @@ from databricks_standin import resources, shape
 from provider import wire
 from serving.workspace import sdk_config
 
+ENGINE_CHECK_SECONDS = 5.0
 VERSION = "1.118.0"
 """The pulumi-databricks version this stands in for (requirements.txt)."""
 
@@ -214,7 +215,17 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
         return empty_pb2.Empty()
 
 
-def serve() -> None:
+def _engine_answers(channel: grpc.Channel) -> bool:
+    check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda _: b"",
+                                response_deserializer=lambda data: data)
+    try:
+        check(None, timeout=5)
+    except grpc.RpcError as error:
+        return error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    return True
+
+
+def serve(engine_address: str | None) -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
                          options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(DatabricksStandin(), server)
@@ -224,4 +235,12 @@ def serve() -> None:
     sys.stdout.flush()
     # The engine ends a plugin with SIGINT: a Go plugin without a handler exits at once, and so does this.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    server.wait_for_termination()
+    if not engine_address:
+        server.wait_for_termination()
+        return
+    # A provider exits once its engine is gone (the CLI killed), as Go plugins do (`rpcutil.Healthcheck`).
+    channel = grpc.insecure_channel(engine_address)
+    while not server.wait_for_termination(timeout=ENGINE_CHECK_SECONDS):
+        if not _engine_answers(channel):
+            server.stop(grace=None)
+            return

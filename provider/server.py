@@ -345,6 +345,9 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
                          recorded=recorded)
         run = InFlight(urn, name, work, loop.run_in_executor(self.pool, work.run))
         self.runs[urn] = run
+        # The run stays registered until its thread is done, even when this call ends first: the engine's
+        # connection closing (the CLI killed) cancels the call, not the work, and a stop must still find it.
+        run.future.add_done_callback(lambda _: self.runs.pop(urn, None) if self.runs.get(urn) is run else None)
         try:
             return await asyncio.shield(run.future)
         except Cancelled:
@@ -354,8 +357,6 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
                 await self._settle(run, time.monotonic() + CANCEL_SECONDS)
             raise PluginError(f"{name}: stopped by a cancellation (Ctrl-C); {run.outcome}. The next `pulumi up` "
                               "starts again from what the endpoint serves then.") from None
-        finally:
-            self.runs.pop(urn, None)
 
     # --- cancellation --------------------------------------------------------------------------------
 
@@ -400,7 +401,10 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         finally:
             run.settled.set()
             # The engine may be gone (SIGINT at its end, or killed): the plugin's stderr keeps the outcome.
-            print(f"servingops: {run.name} stopped: {run.outcome}", file=sys.stderr, flush=True)
+            try:
+                print(f"servingops: {run.name} stopped: {run.outcome}", file=sys.stderr, flush=True)
+            except OSError:
+                pass  # nobody reads stderr any more
 
 
 async def engine_is_gone(address: str, checks: int = 2) -> None:

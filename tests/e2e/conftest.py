@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from local_workspace.workspace import ROOT, LocalWorkspace
+from local_workspace.workspace import ROOT, LocalWorkspace, stack_file_for
 
 Edit = Callable[[dict[str, Any]], None]
 QUICK = {"update_seconds": 0.5, "cold_start_seconds": 0.5, "model_load_seconds": 0.0, "metrics_window_seconds": 5.0}
@@ -58,13 +59,16 @@ def endpoints_of(data: dict[str, Any]) -> dict[str, Any]:
     return data["config"]["databricks-serving:endpoints"]
 
 
-def short_bakes(seconds: float = 3.0) -> Edit:
-    """Prod's rollout with bakes of `seconds` and probes fast enough to reach `min_requests` in them."""
+def short_bakes(seconds: float = 3.0, traffic: dict[str, int] | None = None) -> Edit:
+    """Prod's rollout with bakes of `seconds` and probes fast enough to reach `min_requests` in them; with
+    `traffic`, the risk classifier's declared split."""
 
     def edit(data: dict[str, Any]) -> None:
-        rollout = endpoints_of(data)["risk-classifier"]["rollout"]
-        rollout["bake_minutes"] = seconds / 60
-        rollout["health"].update(min_requests=3, probe_interval_seconds=0.2)
+        endpoint = endpoints_of(data)["risk-classifier"]
+        endpoint["rollout"]["bake_minutes"] = seconds / 60
+        endpoint["rollout"]["health"].update(min_requests=3, probe_interval_seconds=0.2)
+        if traffic is not None:
+            endpoint["traffic"] = dict(traffic)
 
     return edit
 
@@ -76,6 +80,11 @@ class Deployment:
         self.workspace = workspace
         self.emulator = workspace.emulator
         assert self.emulator is not None
+
+    def edit(self, edit: Edit, directory: Path) -> None:
+        """Change the deployed stack file (as a pull request would), keeping what the engine wrote into it."""
+        source = variant(self.workspace.stack, directory, edit)
+        stack_file_for(self.workspace.stack, self.workspace.url, source, self.workspace.project)
 
     def pulumi(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return self.workspace.pulumi(*args, capture=True, timeout=timeout)
@@ -98,6 +107,12 @@ class Deployment:
     def traffic(self, name: str) -> dict[str, int]:
         routes = self.endpoint(name)["config"]["traffic_config"]["routes"]
         return {route["served_model_name"]: route["traffic_percentage"] for route in routes}
+
+    def wait_for_traffic(self, name: str, split: dict[str, int], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.traffic(name) != split:
+            assert time.monotonic() < deadline, f"{name} never served {split}: {self.traffic(name)}"
+            time.sleep(0.1)
 
     def counters(self) -> dict[str, Any]:
         answer = self.emulator.admin("GET", "counters")

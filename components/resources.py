@@ -10,6 +10,8 @@ the inputs of the plugin's schema (`provider/schema.py`).
   Where the stack has none, the plugin uses databricks-sdk unified authentication (DATABRICKS_* variables,
   profiles) of the `pulumi up` process.
 - `EndpointReadiness`: `pulumi up` ends only when the endpoint serves as declared, every entity warm.
+- `EndpointDeployment`: beside the ModelServing, why its deployment failed (the served entity, its message,
+  the build log), which pulumi-databricks does not say and deletes with a failed new endpoint.
 - `EndpointRollout`: staged traffic shifting with gates and automatic rollback.
 - `Preflight`: one per stack, before any endpoint: what every endpoint's deployment needs exists.
 - `EndpointNotifications`: the endpoint's e-mail notifications, applied to an existing endpoint too
@@ -27,6 +29,7 @@ from components.config import SECRET_REFERENCE_PATTERN, EndpointSpec
 
 PACKAGE = "servingops"
 READINESS_TYPE = f"{PACKAGE}:index:EndpointReadiness"
+DEPLOYMENT_TYPE = f"{PACKAGE}:index:EndpointDeployment"
 ROLLOUT_TYPE = f"{PACKAGE}:index:EndpointRollout"
 NOTIFICATIONS_TYPE = f"{PACKAGE}:index:EndpointNotifications"
 PREFLIGHT_TYPE = f"{PACKAGE}:index:Preflight"
@@ -140,6 +143,28 @@ class EndpointReadiness(pulumi.CustomResource):
             "fingerprint": None,
         }
         super().__init__(READINESS_TYPE, name, props, opts)
+
+
+class EndpointDeployment(pulumi.CustomResource):
+    """Follows the endpoint while pulumi-databricks deploys it, and fails with the cause when that fails.
+
+    Declared beside the endpoint's ModelServing (depending on the preflight, not on the endpoint), with the
+    same served entities and routes and the same `ignore_changes`, so it runs exactly when the ModelServing
+    sends a config, at the same time. Output: `outcome`, what was seen.
+    """
+
+    outcome: pulumi.Output[str]
+
+    def __init__(self, name: str, *, spec: EndpointSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+        readiness = readiness_inputs(spec)
+        props = {
+            "endpoint_name": spec.name,
+            "served_entities": readiness["served_entities"],
+            "traffic": dict(spec.endpoint.start_routes),
+            "timeout_seconds": readiness["timeout_seconds"],
+            "outcome": None,
+        }
+        super().__init__(DEPLOYMENT_TYPE, name, props, opts)
 
 
 def served_entity_body(spec: EndpointSpec) -> list[dict[str, Any]]:

@@ -8,6 +8,10 @@ Children, each parented to the component and named from it:
   (rate limits, usage tracking, fallback, inference table). pulumi-databricks updates an existing endpoint's
   `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
   ignored (no perpetual diff), and `route_optimized` or, when opted in, the description recreate it;
+- `<key>-deployment`: `EndpointDeployment` (components.resources), beside the endpoint (after the preflight,
+  not after the endpoint): follows each deployment pulumi-databricks makes and fails with the served entity,
+  its message and the build log's tail (that provider says only UPDATE_FAILED, and deletes a failed new
+  endpoint);
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
   manager groups; the resource is authoritative, so any other direct grant is removed;
@@ -32,6 +36,7 @@ import pulumi_databricks as databricks
 from components.aliases import AliasResolution, resolve_aliases
 from components.config import RATE_LIMIT_RENEWAL_PERIOD, EndpointConfig, EndpointSpec
 from components.resources import (
+    EndpointDeployment,
     EndpointNotifications,
     EndpointReadiness,
     EndpointRollout,
@@ -41,6 +46,7 @@ from components.resources import (
 COMPONENT_TYPE = "serving:index:ServingEndpoint"
 # While a rollout owns them, the ModelServing leaves these to it (schema property paths).
 ROLLOUT_OWNED = ["config.servedEntities", "config.trafficConfig"]
+DEPLOYMENT_ROLLOUT_OWNED = ["served_entities", "traffic"]
 # Sent at creation, never on update by pulumi-databricks: ignored afterwards so that a change is not a diff
 # planned on every preview and applied never. Notifications are applied by `<key>-notifications` instead.
 # `config.autoCaptureConfig` is the legacy inference table: the component never declares it, and an endpoint
@@ -260,6 +266,19 @@ class ServingEndpoint(pulumi.ComponentResource):
                 # The name is fixed: a replacement cannot create the new endpoint before the old one is gone.
                 delete_before_replace=True,
                 # Preflight first: a version that is not READY fails the preview and the update before anything.
+                depends_on=[preflight] if preflight is not None else None,
+            ),
+        )
+
+        # Beside the endpoint, not after it: it reads why a deployment fails while pulumi-databricks makes it,
+        # and changes exactly when the ModelServing sends a config (a rollout owns later changes to both).
+        self.deployment = EndpointDeployment(
+            f"{spec.key}-deployment",
+            spec=spec,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=workspace,
+                ignore_changes=DEPLOYMENT_ROLLOUT_OWNED if endpoint.rollout else None,
                 depends_on=[preflight] if preflight is not None else None,
             ),
         )

@@ -133,6 +133,12 @@ def _empty(value: Any) -> bool:
     return value is None or value == [] or value == {} or value == ""
 
 
+def _zero(value: Any) -> bool:
+    """Terraform SDKv2 cannot tell a primitive's zero value from its absence: state and plan hold `false`,
+    `0` or `""` for an unset bool, number or string, so absent and zero are the same value."""
+    return _empty(value) or value is False or (isinstance(value, (int, float)) and value == 0)
+
+
 def _same_scalar(old: Any, new: Any) -> bool:
     if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(old, bool):
         return float(old) == float(new)
@@ -151,6 +157,8 @@ def changed_paths(olds: dict[str, Any], news: dict[str, Any], shapes: dict[str, 
 
 
 def _differs(old: Any, new: Any, shape: Shape, path: str, found: list[str]) -> bool:
+    if shape.kind == "scalar" and _zero(old) and _zero(new):
+        return False
     if _empty(new):
         return not (shape.computed or _empty(old))
     if _empty(old):
@@ -178,6 +186,8 @@ def _differs(old: Any, new: Any, shape: Shape, path: str, found: list[str]) -> b
         return False
     if shape.kind == "map":
         return {k: _number(v) for k, v in (old or {}).items()} != {k: _number(v) for k, v in (new or {}).items()}
+    if _zero(old) and _zero(new):
+        return False
     return not _same_scalar(old, new)
 
 

@@ -27,6 +27,7 @@ from serving.verification import (
     config_matches,
     routes_of,
     serving_summary,
+    watch_deployment,
 )
 from serving.workspace import ServingApiError, ServingClient
 
@@ -473,7 +474,44 @@ class PreflightKind(ResourceKind):
         return dict(props)  # nothing live to record: the next change checks again
 
 
+# --------------------------------------------------------------------------------------------------
+# EndpointDeployment
+
+
+class DeploymentKind(ResourceKind):
+    """`servingops:index:EndpointDeployment`: why a deployment by pulumi-databricks failed, read while it runs.
+
+    Declared beside the ModelServing (not after it), with the same served entities and routes, so its
+    Create/Update runs while the databricks provider creates or updates the endpoint. That provider reports a
+    failure only as `failed to reach NOT_UPDATING, got UPDATE_FAILED` and deletes an endpoint whose creation
+    failed; this resource fails on its own row with the served entity, its message and the build log's tail."""
+
+    token = "servingops:index:EndpointDeployment"
+    id_suffix = "deployment"
+    watched = ("endpoint_name", "served_entities", "traffic")
+    computed = ("outcome",)
+
+    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name"))
+        if not has_unknowns(news.get("served_entities")) and not news.get("served_entities"):
+            failures.append(Failure("served_entities", "at least one served entity is required"))
+        return failures
+
+    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
+        expectation = expectation_of({**props, "warmup": None})
+
+        def run() -> dict[str, Any]:
+            outcome = watch_deployment(client, expectation, sleep=sleep, grace=policy.stale_config_grace)
+            return {**props, "outcome": outcome}
+
+        return Work(run)
+
+    def read(self, props, client):
+        return dict(props)  # nothing live to record: the endpoint's own resources read it
+
+
 KINDS: dict[str, ResourceKind] = {
-    kind.token: kind for kind in (ReadinessKind(), RolloutKind(), NotificationsKind(), PreflightKind())
+    kind.token: kind
+    for kind in (ReadinessKind(), RolloutKind(), NotificationsKind(), PreflightKind(), DeploymentKind())
 }
 

@@ -58,6 +58,17 @@ READINESS_OUTPUTS = {
     "live_traffic": _p(_INTEGER_MAP, "After a refresh: the live traffic split."),
 }
 
+DEPLOYMENT_INPUTS = {
+    "endpoint_name": _p(_STRING, "The serving endpoint's name in the workspace."),
+    "served_entities": READINESS_INPUTS["served_entities"],
+    "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage, as the endpoint's ModelServing declares it."),
+    "timeout_seconds": _p(_NUMBER, "How long the deployment is followed at most."),
+}
+DEPLOYMENT_OUTPUTS = {
+    **DEPLOYMENT_INPUTS,
+    "outcome": _p(_STRING, "What was seen: deployed as declared, or no deployment of the declared entities."),
+}
+
 ROLLOUT_INPUTS = {
     **_ENDPOINT,
     "served_entities": _p({"type": "array", "items": _ANY},
@@ -222,6 +233,12 @@ SCHEMA: dict[str, Any] = {
             "The endpoint serves as declared, every served entity warm; renewed on every relevant change.",
             READINESS_INPUTS, READINESS_OUTPUTS,
             ["endpoint_name", "endpoint_id", "served_entities", "traffic", "timeout_seconds"],
+        ),
+        "servingops:index:EndpointDeployment": _resource(
+            "Follows the endpoint while pulumi-databricks creates or updates it; fails with the served entity, its "
+            "message and the build log's tail when the deployment fails (that provider says only UPDATE_FAILED, "
+            "and deletes an endpoint whose creation failed).",
+            DEPLOYMENT_INPUTS, DEPLOYMENT_OUTPUTS, ["endpoint_name", "served_entities", "timeout_seconds"],
         ),
         "servingops:index:EndpointRollout": _resource(
             "Staged traffic shifting with parity and health gates and automatic rollback.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -495,3 +496,72 @@ class Readiness:
                     f"within the warmup timeout after {attempts} attempts; last answer: {status}"
                 )
             self.sleep(delay)
+
+
+# --------------------------------------------------------------------------------------------------
+# Watching a deployment the databricks provider makes
+
+
+WATCH_INTERVAL_SECONDS = 1.0
+"""How often a deployment is looked at while the databricks provider makes it: the provider's own waiter
+backs off to 10 s, and a failed create is deleted as soon as it sees it, so the cause must be read first."""
+FIRST_WATCH_PAUSE_SECONDS = 0.25
+"""The first pauses grow by this much (0.25 s, 0.5 s, ...) up to the interval: the provider's waiter first looks
+after 1 s."""
+
+
+def watch_deployment(
+    client: ServingClient,
+    expectation: Expectation,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    interval: float = WATCH_INTERVAL_SECONDS,
+    grace: float = 60.0,
+) -> str:
+    """Follow an endpoint while pulumi-databricks creates or updates it; fail with the cause (the served
+    entity, its state message, the build log's tail) when the deployment fails.
+
+    The databricks provider reports a failed deployment only as `failed to reach NOT_UPDATING, got
+    UPDATE_FAILED`, and deletes an endpoint whose creation failed: without this nobody sees why. Returns
+    what was seen when the endpoint serves the declared entities, or when no deployment of them shows within
+    `grace` (no change reached the endpoint: the databricks provider says why, if anything failed).
+    """
+    name = expectation.endpoint
+    started = clock()
+    deadline = started + expectation.timeout_seconds
+    seen = False
+    stale_since: float | None = None
+    polls = 0
+    while True:
+        try:
+            endpoint = client.get_endpoint(name)
+        except requests.RequestException:
+            endpoint, unanswered = None, True
+        else:
+            unanswered = False
+        now = clock()
+        if endpoint is not None:
+            seen = True
+            stale = (endpoint.get("state") or {}).get("config_update") == NOT_UPDATING and not config_matches(
+                endpoint.get("config"), expectation)
+            stale_since = (stale_since if stale_since is not None else now) if stale else None
+            assessment = assess(endpoint, expectation, 0.0, math.inf)
+            if assessment.verdict == "ready":
+                return f"deployed: {serving_summary(endpoint.get('config'))}"
+            if assessment.verdict == "failed":
+                raise _failure(client, expectation, assessment)
+            if stale_since is not None and now - stale_since >= grace:
+                return f"no deployment of the declared entities seen in {grace:g}s"
+        elif seen and not unanswered:
+            raise ReadinessError(
+                f"endpoint {name} was deleted while it deployed, before its state could be read (pulumi-databricks "
+                "deletes an endpoint whose creation failed): its error on the endpoint's row is all there is; "
+                "the workspace's serving UI keeps no build log of a deleted endpoint")
+        elif not unanswered and now - started >= grace and not seen:
+            return f"endpoint {name} did not appear within {grace:g}s"
+        # Quick at first (a create is seen from its first second), then once every `interval`.
+        polls += 1
+        pause = min(interval, FIRST_WATCH_PAUSE_SECONDS * polls)
+        if now + pause > deadline:
+            return f"still deploying after {_format_elapsed(now - started)}; readiness waits for it"
+        sleep(pause)

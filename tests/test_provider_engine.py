@@ -86,7 +86,7 @@ def test_the_plugin_serves_its_schema_with_every_resource_type_and_a_secret_toke
     schema = json.loads(plugin.stub.GetSchema(provider_pb2.GetSchemaRequest(version=0)).schema)
     assert schema["name"] == "servingops"
     assert set(schema["resources"]) == {READINESS, ROLLOUT, "servingops:index:EndpointNotifications",
-                                        "servingops:index:Preflight"}
+                                        "servingops:index:Preflight", "servingops:index:EndpointDeployment"}
     for resource in schema["resources"].values():
         for prop in {**resource["inputProperties"], **resource["properties"]}.values():
             assert prop["description"] and ("type" in prop or "$ref" in prop)
@@ -246,20 +246,20 @@ def test_ctrl_c_during_a_bake_puts_the_last_good_split_back_before_cancel_return
     assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
 
 
-def bake_at_50_percent(workspace, client, plugin, name: str, bake: float = 2.0) -> tuple[list[Step], threading.Thread]:
-    """A rollout to 100% through the plugin, in its bake at 50% (the last good split is 10%)."""
+def bake_at_50_percent(workspace, client, plugin, name: str, bake: float = 2.0,
+                       steps: tuple[int, ...] = (10, 50, 100)) -> tuple[list[Step], threading.Thread]:
+    """A rollout to 100% through the plugin, in its bake at 50% (the last good split is the step before)."""
     endpoint_id = client.get_endpoint(name)["id"]
-    steps = [Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 100, steps=(10, 50, 100),
-                                                                 bake=bake))]
-    engine = threading.Thread(target=plugin.deploy, args=(steps,))
+    deployment = [Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 100, steps=steps,
+                                                                      bake=bake))]
+    engine = threading.Thread(target=plugin.deploy, args=(deployment,))
     engine.start()
-    plugin.engine.wait_for(f"{name}: rollout: 10%: passed")
     plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4")
     deadline = time.monotonic() + 10
     while live_split(client, name) != {"risk_classifier-3": 50, "risk_classifier-4": 50} \
             and time.monotonic() < deadline:
         time.sleep(0.02)
-    return steps, engine
+    return deployment, engine
 
 
 def test_sigint_during_a_bake_puts_the_last_good_split_back_within_the_engines_5_seconds(workspace, client, plugin):
@@ -284,11 +284,11 @@ def test_a_plugin_whose_engine_is_gone_puts_the_last_good_split_back_and_exits(w
     # `kill -9` of the CLI: no Cancel, no SIGINT, only an engine that stops answering.
     name = new_endpoint(workspace, "enginegone")
     # A bake longer than the plugin takes to notice (two missed health checks, 2 s apart).
-    _, engine = bake_at_50_percent(workspace, client, plugin, name, bake=12.0)
+    _, engine = bake_at_50_percent(workspace, client, plugin, name, bake=10.0, steps=(50, 100))
     plugin.engine.stop()
     plugin.process.wait(timeout=30)
     plugin._reader.join(timeout=5)
-    assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}, "".join(plugin.stderr)
+    assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}, "".join(plugin.stderr)
     assert client.get_endpoint(name)["state"]["config_update"] == "NOT_UPDATING"
     engine.join(timeout=30)
 

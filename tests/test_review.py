@@ -70,7 +70,8 @@ def test_prod_review_prints_each_endpoint_as_a_component_over_its_resources(text
     assert lines[:2] == ["# Pulumi.prod.yaml", f"Stack prod: {len(json_reviews['prod']['resources'])} resources"]
     component = lines.index(f"{COMPONENT}  risk-classifier")
     children = [line for line in lines[component + 1 :] if line.startswith("    ") and not line.startswith("        ")]
-    assert children[:4] == [
+    assert children[:5] == [
+        "    servingops:index:EndpointDeployment  risk-classifier-deployment",
         f"    {ENDPOINT}  risk-classifier-endpoint",
         f"    {NOTIFICATIONS}  risk-classifier-notifications",
         f"    {PERMISSIONS}  risk-classifier-permissions",

@@ -19,6 +19,7 @@ ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
 READINESS = "servingops:index:EndpointReadiness"
+DEPLOYMENT = "servingops:index:EndpointDeployment"
 ROLLOUT = "servingops:index:EndpointRollout"
 NOTIFICATIONS = "servingops:index:EndpointNotifications"
 HOST = "https://adb-4210987654321098.18.azuredatabricks.net"
@@ -599,6 +600,7 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         notifications = [(NOTIFICATIONS, f"{key}-notifications")] if declared.notifications else []
         assert children == sorted([
             (ENDPOINT, f"{key}-endpoint"),
+            (DEPLOYMENT, f"{key}-deployment"),
             (PERMISSIONS, f"{key}-permissions"),
             (READINESS, f"{key}-readiness"),
             *rollout,
@@ -607,6 +609,27 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
     assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(READINESS)) == len(declared_keys(stack, stack_documents))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_endpoint_deployment_is_watched_beside_its_endpoint_with_what_the_endpoint_sends(
+    stack, stack_runs, stack_documents
+):
+    run = stack_runs[stack]
+    for spec in stack_config(stack_documents[stack], stack).specs():
+        deployment = run.named(f"{spec.key}-deployment")
+        endpoint = run.named(f"{spec.key}-endpoint")
+        # Beside the endpoint: after the preflight only, so it runs while pulumi-databricks deploys.
+        assert endpoint.urn not in deployment.dependencies
+        assert run.named("preflight").urn in deployment.dependencies
+        inputs = unwrap(deployment.inputs)
+        assert inputs["endpoint_name"] == spec.name
+        assert inputs["traffic"] == spec.endpoint.start_routes
+        assert [(e["name"], e["entity_version"]) for e in inputs["served_entities"]] == [
+            (m.served_name, m.version) for m in spec.endpoint.served_models
+        ]
+        owned = ["served_entities", "traffic"] if spec.endpoint.rollout else []
+        assert list(deployment.ignore_changes or []) == owned
 
 
 @pytest.mark.parametrize("stack", STACKS)

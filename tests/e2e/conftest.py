@@ -92,9 +92,11 @@ class Deployment:
     def up(self, *args: str) -> subprocess.CompletedProcess:
         return self.pulumi("up", "--yes", "--skip-preview", *args)
 
-    def api(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+    def api(self, method: str, path: str, body: dict | None = None, token: str = "dapi-emulator-admin"
+            ) -> requests.Response:
+        """The workspace's REST API, as a workspace admin unless another token is given."""
         return requests.request(method, f"{self.workspace.url}{path}", json=body, timeout=10,
-                                headers={"Authorization": "Bearer dapi-emulator-admin"})
+                                headers={"Authorization": f"Bearer {token}"})
 
     def endpoint(self, name: str) -> dict[str, Any]:
         answer = self.api("GET", f"/api/2.0/serving-endpoints/{name}")

@@ -22,7 +22,9 @@ def test_a_preview_of_dev_and_of_prod_sends_no_request_that_changes_the_workspac
         preview = deployment.pulumi("preview", "--diff")
 
         assert preview.returncode == 0, preview.stdout + preview.stderr
-        assert "+ 7 to create" in preview.stdout if stack == "dev" else "to create" in preview.stdout
+        # dev: the stack, the servingops provider, the preflight, and the endpoint's component with its endpoint,
+        # deployment watch, permissions and readiness; prod: two such endpoints, plus a rollout and notifications.
+        assert f"+ {8 if stack == 'dev' else 15} to create" in preview.stdout, preview.stdout
         assert changing_calls(deployment.counters()) == {}
         assert deployment.endpoint_names() == []
 
@@ -128,3 +130,19 @@ def test_destroy_leaves_the_workspace_empty(deploy):
     assert destroy.returncode == 0, destroy.stdout + destroy.stderr
     assert deployment.endpoint_names() == []
     assert [r["type"] for r in deployment.export()["deployment"].get("resources") or []] == []
+
+
+def test_a_served_entity_that_fails_to_deploy_fails_up_with_the_entity_its_reason_and_build_log(deploy):
+    deployment = deploy("dev")
+    failed = deployment.emulator.admin("POST", "faults/fail-next-deployment", {
+        "endpoint": "dev-risk-classifier", "served_entity": "risk_classifier-4",
+        "message": "Container build failed: pip could not resolve scikit-learn==9.9"})
+    assert failed.status_code == 200, failed.text
+
+    up = deployment.up()
+
+    assert up.returncode != 0
+    assert "risk_classifier-4" in up.stdout
+    assert "pip could not resolve scikit-learn==9.9" in up.stdout
+    assert "build log" in up.stdout.lower()
+    assert "Traceback" not in up.stdout + up.stderr

@@ -8,6 +8,7 @@ BENCHMARKS = {
     "readiness": "bench.readiness",
     "rollout": "bench.rollout",
     "review": "bench.review",
+    "engine": "bench.real_engine",
 }
 
 if __name__ == "__main__":

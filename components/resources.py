@@ -146,19 +146,23 @@ class EndpointReadiness(pulumi.CustomResource):
 
 
 class EndpointDeployment(pulumi.CustomResource):
-    """Follows the endpoint while pulumi-databricks deploys it, and fails with the cause when that fails.
+    """Follows the endpoint while pulumi-databricks deploys it; when that fails, puts the served entity, its
+    message and the build log's tail on the ModelServing's row (that provider says only UPDATE_FAILED).
 
     Declared beside the endpoint's ModelServing (depending on the preflight, not on the endpoint), with the
-    same served entities and routes and the same `ignore_changes`, so it runs exactly when the ModelServing
-    sends a config, at the same time. Output: `outcome`, what was seen.
+    same served entities and routes and the same `ignore_changes`, so it changes exactly when the
+    ModelServing sends a config. Its Create/Update returns at once; the watch goes on in the plugin.
     """
 
     outcome: pulumi.Output[str]
 
-    def __init__(self, name: str, *, spec: EndpointSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, spec: EndpointSpec, endpoint_resource: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        """`endpoint_resource`: the name of the ModelServing (same parent) whose row shows a failure."""
         readiness = readiness_inputs(spec)
         props = {
             "endpoint_name": spec.name,
+            "endpoint_resource": endpoint_resource,
             "served_entities": readiness["served_entities"],
             "traffic": dict(spec.endpoint.start_routes),
             "timeout_seconds": readiness["timeout_seconds"],

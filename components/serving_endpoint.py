@@ -9,9 +9,9 @@ Children, each parented to the component and named from it:
   `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
   ignored (no perpetual diff), and `route_optimized` or, when opted in, the description recreate it;
 - `<key>-deployment`: `EndpointDeployment` (components.resources), beside the endpoint (after the preflight,
-  not after the endpoint): follows each deployment pulumi-databricks makes and fails with the served entity,
-  its message and the build log's tail (that provider says only UPDATE_FAILED, and deletes a failed new
-  endpoint);
+  not after the endpoint): follows each deployment pulumi-databricks makes and puts the served entity, its
+  message and the build log's tail on the endpoint's row when it fails (that provider says only
+  UPDATE_FAILED, and deletes a failed new endpoint);
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
   API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
   manager groups; the resource is authoritative, so any other direct grant is removed;
@@ -275,6 +275,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.deployment = EndpointDeployment(
             f"{spec.key}-deployment",
             spec=spec,
+            endpoint_resource=f"{spec.key}-endpoint",
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=workspace,

@@ -221,7 +221,7 @@ def _engine_answers(channel: grpc.Channel) -> bool:
     try:
         check(None, timeout=5)
     except grpc.RpcError as error:
-        return error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        return error.code() != grpc.StatusCode.UNAVAILABLE  # a busy engine is slow, a gone one refuses
     return True
 
 
@@ -240,7 +240,9 @@ def serve(engine_address: str | None) -> None:
         return
     # A provider exits once its engine is gone (the CLI killed), as Go plugins do (`rpcutil.Healthcheck`).
     channel = grpc.insecure_channel(engine_address)
-    while not server.wait_for_termination(timeout=ENGINE_CHECK_SECONDS):
-        if not _engine_answers(channel):
+    missed = 0
+    while server.wait_for_termination(timeout=ENGINE_CHECK_SECONDS):  # True: the wait timed out
+        missed = 0 if _engine_answers(channel) else missed + 1
+        if missed >= 2:
             server.stop(grace=None)
             return

@@ -5,6 +5,7 @@ preview   `pulumi preview --diff`
 refresh   `pulumi refresh --yes`
 destroy   `pulumi destroy --yes`
 pulumi    any pulumi command, as given after `--`, with the emulator running
+(for every command, arguments after `--` are passed on to pulumi)
 
 Exit status: the pulumi command's; after `up`, 4 when the live report finds drift; 2 when the local
 workspace cannot be set up (the message says why).
@@ -34,9 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="dev", help="the stack whose Pulumi.<stack>.yaml is deployed")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help="the emulator's port: the stack's databricks:host, so keep it from run to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="passed on to pulumi (after --)")
-    options = parser.parse_args(argv)
-    extra = [a for a in options.args if a != "--"] if options.args[:1] == ["--"] else options.args
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` goes to pulumi as it is.
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    options = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     try:
         return run(options.command, options.stack, extra, options.port)
     except LocalWorkspaceError as error:

@@ -119,16 +119,18 @@ def stack_file_for(stack: str, host: str, source: Path | None = None, project: P
     return target
 
 
-def prepare_project(project: Path = PROJECT) -> Path:
-    """Links to the program beside the stack file copies (made by `stack_file_for`)."""
+def prepare_project(project: Path = PROJECT, program: Path | None = None) -> Path:
+    """Links to the program beside the stack file copies (made by `stack_file_for`); `program`: another
+    `__main__.py` to run instead of this project's (a benchmark's baseline)."""
     project.mkdir(parents=True, exist_ok=True)
     for name in PROGRAM:
+        target = program if name == "__main__.py" and program is not None else ROOT / name
         link = project / name
         if link.is_symlink() or link.exists():
-            if link.is_symlink() and link.resolve() == (ROOT / name).resolve():
+            if link.is_symlink() and link.resolve() == target.resolve():
                 continue
             link.unlink()
-        link.symlink_to(ROOT / name)
+        link.symlink_to(target)
     return project
 
 
@@ -156,8 +158,9 @@ class LocalWorkspace:
     """One stack of this checkout, deployed by the real engine into an emulator whose state lives in `local`."""
 
     def __init__(self, local: Path, stack: str, port: int = DEFAULT_PORT, stack_source: Path | None = None,
-                 emulator_settings: Path | None = None):
+                 emulator_settings: Path | None = None, program: Path | None = None):
         self.local = local
+        self.program = program
         self.emulator_args = ["--settings", str(emulator_settings)] if emulator_settings else []
         self.stack = stack
         self.port = port
@@ -176,7 +179,7 @@ class LocalWorkspace:
     def started(self) -> Iterator[LocalWorkspace]:
         with running_emulator(self.local / "emulator", self.port, self.emulator_args) as emulator:
             self.emulator = emulator
-            prepare_project(self.project)
+            prepare_project(self.project, self.program)
             self.stack_file = stack_file_for(self.stack, emulator.url, self.stack_source, self.project)
             self.env = engine_environment(self.local, emulator.url)
             selected = self.pulumi("stack", "select", self.stack, "--create", capture=True)

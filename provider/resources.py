@@ -31,6 +31,7 @@ from serving.verification import (
 )
 from serving.workspace import ServingApiError, ServingClient
 
+MODEL_SERVING_TYPE = "databricks:index/modelServing:ModelServing"
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -53,6 +54,11 @@ class Work:
 
     run: Callable[[], dict[str, Any]]
     restore: Callable[[float], str] | None = None
+    watch: Callable[[], None] | None = None
+    """Work that goes on after the Create/Update has returned, holding none of the engine's step slots (the
+    deployment watch); the failure it raises is reported on the row of the sibling `watch_reports_on`."""
+    watch_reports_on: tuple[str, str] | None = None
+    """(type token, resource name) of a resource with the same parent, whose row shows the watch's failure."""
 
 
 class ResourceKind:
@@ -481,10 +487,12 @@ class PreflightKind(ResourceKind):
 class DeploymentKind(ResourceKind):
     """`servingops:index:EndpointDeployment`: why a deployment by pulumi-databricks failed, read while it runs.
 
-    Declared beside the ModelServing (not after it), with the same served entities and routes, so its
-    Create/Update runs while the databricks provider creates or updates the endpoint. That provider reports a
-    failure only as `failed to reach NOT_UPDATING, got UPDATE_FAILED` and deletes an endpoint whose creation
-    failed; this resource fails on its own row with the served entity, its message and the build log's tail."""
+    That provider reports a failure only as `failed to reach NOT_UPDATING, got UPDATE_FAILED`, and deletes an
+    endpoint whose creation failed. This resource, declared beside the ModelServing with the same served
+    entities and routes, returns at once and leaves a watch behind in the plugin (an engine step slot held
+    while the ModelServing waits for one could delay it past any grace); the watch follows the endpoint
+    until it serves the declared entities and, when the deployment fails, puts the served entity, its message
+    and the build log's tail on the ModelServing's own row."""
 
     token = "servingops:index:EndpointDeployment"
     id_suffix = "deployment"
@@ -499,12 +507,15 @@ class DeploymentKind(ResourceKind):
 
     def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
         expectation = expectation_of({**props, "warmup": None})
+        endpoint_resource = props.get("endpoint_resource") or ""
 
-        def run() -> dict[str, Any]:
-            outcome = watch_deployment(client, expectation, sleep=sleep, grace=policy.stale_config_grace)
-            return {**props, "outcome": outcome}
+        def watch() -> None:
+            outcome = watch_deployment(client, expectation, sleep=sleep, grace=expectation.timeout_seconds,
+                                       not_seen_policy=policy)
+            log(f"{expectation.endpoint}: deployment {outcome}")
 
-        return Work(run)
+        return Work(lambda: {**props, "outcome": "watched while pulumi-databricks deploys it"}, watch=watch,
+                    watch_reports_on=(MODEL_SERVING_TYPE, endpoint_resource) if endpoint_resource else None)
 
     def read(self, props, client):
         return dict(props)  # nothing live to record: the endpoint's own resources read it

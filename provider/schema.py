@@ -60,13 +60,15 @@ READINESS_OUTPUTS = {
 
 DEPLOYMENT_INPUTS = {
     "endpoint_name": _p(_STRING, "The serving endpoint's name in the workspace."),
+    "endpoint_resource": _p(_STRING, "The name of the endpoint's ModelServing resource (same parent): its row "
+                                     "shows why a deployment failed."),
     "served_entities": READINESS_INPUTS["served_entities"],
     "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage, as the endpoint's ModelServing declares it."),
     "timeout_seconds": _p(_NUMBER, "How long the deployment is followed at most."),
 }
 DEPLOYMENT_OUTPUTS = {
     **DEPLOYMENT_INPUTS,
-    "outcome": _p(_STRING, "What was seen: deployed as declared, or no deployment of the declared entities."),
+    "outcome": _p(_STRING, "That the deployment is watched (the watch goes on in the plugin)."),
 }
 
 ROLLOUT_INPUTS = {
@@ -235,10 +237,11 @@ SCHEMA: dict[str, Any] = {
             ["endpoint_name", "endpoint_id", "served_entities", "traffic", "timeout_seconds"],
         ),
         "servingops:index:EndpointDeployment": _resource(
-            "Follows the endpoint while pulumi-databricks creates or updates it; fails with the served entity, its "
-            "message and the build log's tail when the deployment fails (that provider says only UPDATE_FAILED, "
-            "and deletes an endpoint whose creation failed).",
-            DEPLOYMENT_INPUTS, DEPLOYMENT_OUTPUTS, ["endpoint_name", "served_entities", "timeout_seconds"],
+            "Follows the endpoint while pulumi-databricks creates or updates it; when the deployment fails, puts "
+            "the served entity, its message and the build log's tail on the ModelServing's row (that provider says "
+            "only UPDATE_FAILED, and deletes an endpoint whose creation failed).",
+            DEPLOYMENT_INPUTS, DEPLOYMENT_OUTPUTS,
+            ["endpoint_name", "endpoint_resource", "served_entities", "timeout_seconds"],
         ),
         "servingops:index:EndpointRollout": _resource(
             "Staged traffic shifting with parity and health gates and automatic rollback.",

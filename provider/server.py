@@ -89,10 +89,17 @@ class EngineLog:
 
     def warning(self, urn: str, message: str) -> None:
         """A line that stays in the output (not ephemeral), as a warning."""
+        self._lasting(engine_pb2.WARNING, urn, message)
+
+    def error(self, urn: str, message: str) -> None:
+        """An error diagnostic on a resource's row (it does not fail the resource by itself)."""
+        self._lasting(engine_pb2.ERROR, urn, message)
+
+    def _lasting(self, severity: int, urn: str, message: str) -> None:
         if self._stub is None:
             return
         try:
-            self._stub.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message, urn=urn), timeout=5)
+            self._stub.Log(engine_pb2.LogRequest(severity=severity, message=message, urn=urn), timeout=5)
         except grpc.RpcError:
             pass
 
@@ -116,6 +123,13 @@ def _name(urn: str) -> str:
 
 def _type(urn: str) -> str:
     return urn.split("::")[-2].rsplit("$", 1)[-1] if "::" in urn else ""
+
+
+def sibling_urn(urn: str, type_token: str, name: str) -> str:
+    """The URN of a resource with the same parent as `urn`'s, of another type and name."""
+    head, qualified_type, _ = urn.rsplit("::", 2)
+    parents = qualified_type.rsplit("$", 1)[0] + "$" if "$" in qualified_type else ""
+    return f"{head}::{parents}{type_token}::{name}"
 
 
 class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
@@ -349,7 +363,7 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         # connection closing (the CLI killed) cancels the call, not the work, and a stop must still find it.
         run.future.add_done_callback(lambda _: self.runs.pop(urn, None) if self.runs.get(urn) is run else None)
         try:
-            return await asyncio.shield(run.future)
+            outputs = await asyncio.shield(run.future)
         except Cancelled:
             if self._cancelling is not None:
                 await asyncio.shield(self._cancelling)
@@ -357,6 +371,23 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
                 await self._settle(run, time.monotonic() + CANCEL_SECONDS)
             raise PluginError(f"{name}: stopped by a cancellation (Ctrl-C); {run.outcome}. The next `pulumi up` "
                               "starts again from what the endpoint serves then.") from None
+        if work.watch is not None:
+            loop.run_in_executor(self.pool, self._watch, urn, work)
+        return outputs
+
+    def _watch(self, urn: str, work: Work) -> None:
+        """A kind's watch, after its Create/Update returned: a failure goes on the row it names."""
+        assert work.watch is not None
+        target = sibling_urn(urn, *work.watch_reports_on) if work.watch_reports_on else urn
+        try:
+            work.watch()
+        except Cancelled:
+            pass  # the deployment ended (the engine's SIGINT) or was cancelled
+        except EXPECTED_ERRORS as error:
+            self.engine.error(target, str(error))
+        except Exception as error:  # noqa: BLE001 - a watch never fails the plugin
+            traceback.print_exc(file=sys.stderr)
+            self.engine.warning(target, f"servingops: the deployment watch stopped: {type(error).__name__}: {error}")
 
     # --- cancellation --------------------------------------------------------------------------------
 
@@ -420,8 +451,8 @@ async def engine_is_gone(address: str, checks: int = 2) -> None:
                 await check(None, timeout=ENGINE_CHECK_SECONDS)
                 missed = 0
             except grpc.aio.AioRpcError as error:
-                alive = error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-                missed = 0 if alive else missed + 1
+                # A busy engine answers late; one that is gone refuses the connection.
+                missed = 0 if error.code() != grpc.StatusCode.UNAVAILABLE else missed + 1
 
 
 async def serve(engine_address: str | None, port: int = 0) -> None:

@@ -502,7 +502,7 @@ class Readiness:
 # Watching a deployment the databricks provider makes
 
 
-WATCH_INTERVAL_SECONDS = 1.0
+WATCH_INTERVAL_SECONDS = 2.0
 """How often a deployment is looked at while the databricks provider makes it: the provider's own waiter
 backs off to 10 s, and a failed create is deleted as soon as it sees it, so the cause must be read first."""
 FIRST_WATCH_PAUSE_SECONDS = 0.25
@@ -517,6 +517,7 @@ def watch_deployment(
     sleep: Callable[[float], None] = time.sleep,
     interval: float = WATCH_INTERVAL_SECONDS,
     grace: float = 60.0,
+    not_seen_policy: PollPolicy | None = None,
 ) -> str:
     """Follow an endpoint while pulumi-databricks creates or updates it; fail with the cause (the served
     entity, its state message, the build log's tail) when the deployment fails.
@@ -540,8 +541,10 @@ def watch_deployment(
         else:
             unanswered = False
         now = clock()
+        deploying = False
         if endpoint is not None:
             seen = True
+            deploying = (endpoint.get("state") or {}).get("config_update") == IN_PROGRESS
             stale = (endpoint.get("state") or {}).get("config_update") == NOT_UPDATING and not config_matches(
                 endpoint.get("config"), expectation)
             stale_since = (stale_since if stale_since is not None else now) if stale else None
@@ -559,9 +562,12 @@ def watch_deployment(
                 "the workspace's serving UI keeps no build log of a deleted endpoint")
         elif not unanswered and now - started >= grace and not seen:
             return f"endpoint {name} did not appear within {grace:g}s"
-        # Quick at first (a create is seen from its first second), then once every `interval`.
+        # Quick at first (a create is seen from its first second), then once every `interval`; slower while
+        # nothing deploys (the ModelServing may wait for one of the engine's step slots).
         polls += 1
         pause = min(interval, FIRST_WATCH_PAUSE_SECONDS * polls)
+        if not deploying and not_seen_policy is not None and polls > 4:
+            pause = not_seen_policy.delay(polls - 4)
         if now + pause > deadline:
             return f"still deploying after {_format_elapsed(now - started)}; readiness waits for it"
         sleep(pause)

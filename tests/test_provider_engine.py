@@ -689,3 +689,29 @@ def test_deleting_readiness_or_rollout_sends_nothing(workspace, client, plugin):
                   readiness_props(name, "id", {3: 100}))
     plugin.delete(urn(ROLLOUT, f"{name}-rollout"), f"{name}-rollout", rollout_props(name, "id", 10))
     assert workspace.counters()["api_calls"] == before
+
+
+DEPLOYMENT = "servingops:index:EndpointDeployment"
+MODEL_SERVING = "databricks:index/modelServing:ModelServing"
+
+
+def test_the_deployment_watch_returns_at_once_and_puts_a_failed_deployments_cause_on_the_endpoints_row(
+    workspace, client, plugin
+):
+    name = f"watched-{uuid.uuid4().hex[:8]}"
+    props = {**readiness_props(name, "", {3: 100}), "endpoint_resource": "risk-classifier-endpoint"}
+    for key in ("endpoint_id", "warmup", "route_optimized"):
+        props.pop(key, None)
+    watch = urn(DEPLOYMENT, "risk-classifier-deployment")
+    started = time.monotonic()
+    _, outputs = plugin.create(watch, props)
+    # Returned before the endpoint even exists: no engine step slot is held while pulumi-databricks waits.
+    assert time.monotonic() - started < 5
+    assert outputs["outcome"] == "watched while pulumi-databricks deploys it"
+
+    workspace.fail_next_deployment(name, served_entity="risk_classifier-3", message="Container build failed: OOM")
+    create_endpoint(workspace, name, {3: 100})  # what pulumi-databricks' Create sends
+
+    plugin.engine.wait_for(f"endpoint {name} cannot serve: served entity risk_classifier-3")
+    (line,) = plugin.engine.lines(urn(MODEL_SERVING, "risk-classifier-endpoint"))
+    assert "Container build failed: OOM" in line and "last build log lines of risk_classifier-3:" in line

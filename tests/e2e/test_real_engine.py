@@ -142,7 +142,10 @@ def test_a_served_entity_that_fails_to_deploy_fails_up_with_the_entity_its_reaso
     up = deployment.up()
 
     assert up.returncode != 0
-    assert "risk_classifier-4" in up.stdout
-    assert "pip could not resolve scikit-learn==9.9" in up.stdout
-    assert "build log" in up.stdout.lower()
+    # On the endpoint's own row, before the provider's own words (which are all it says).
+    row = up.stdout.split("databricks:index:ModelServing (risk-classifier-endpoint):", 1)[1]
+    assert row.lstrip().startswith("error: endpoint dev-risk-classifier cannot serve: served entity "
+                                   "risk_classifier-4 (main.risk.risk_classifier v4) DEPLOYMENT_FAILED: ")
+    assert "pip could not resolve scikit-learn==9.9" in row.split("error: cannot create model serving")[0]
+    assert "last build log lines of risk_classifier-4:" in row
     assert "Traceback" not in up.stdout + up.stderr

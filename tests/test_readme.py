@@ -59,6 +59,6 @@ def test_the_config_reference_documents_no_key_that_does_not_exist():
 
 
 def test_every_make_target_the_readme_names_exists():
-    targets = set(re.findall(r"^([a-z-]+):", MAKEFILE, flags=re.MULTILINE))
-    named = set(re.findall(r"make ([a-z-]+)", README))
+    targets = set(re.findall(r"^([a-z0-9-]+):", MAKEFILE, flags=re.MULTILINE))
+    named = set(re.findall(r"make ([a-z0-9-]+)", README))
     assert named and named <= targets

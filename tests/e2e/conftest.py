@@ -153,8 +153,3 @@ def deploy(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
     for context in reversed(started):
         context.__exit__(None, None, None)
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.engine)

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from local_workspace.workspace import DEPLOYER_TOKEN, ROOT, stack_file_for
+
+pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 
 ENDPOINT = "dev-risk-classifier"
 QUERY_PRINCIPAL = "3f6b2a1c-8d4e-4b7a-9c0d-2e5f7a8b9c10"

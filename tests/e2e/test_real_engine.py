@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from emulator.settings import default_tokens
 from tests.e2e.conftest import endpoints_of, short_bakes
+
+pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 
 SECRET_TOKEN = "dapi-e2e-distinctive-9f3c1a7b"
 """A credential that must appear nowhere: not in the state, the outputs, or anything the CLI printed."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 
+import pytest
+
 from tests.e2e.conftest import short_bakes
+
+pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 
 ENDPOINT = "prod-risk-classifier"
 START = {"risk_classifier-3": 90, "risk_classifier-4": 10}

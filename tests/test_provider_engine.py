@@ -280,6 +280,7 @@ def test_sigint_during_a_bake_puts_the_last_good_split_back_within_the_engines_5
     assert f"servingops: {name}-rollout stopped: traffic is back on the last good split" in "".join(plugin.stderr)
 
 
+@pytest.mark.engine  # a 10 s bake: run with `make e2e`, which also kills the real CLI mid-rollout
 def test_a_plugin_whose_engine_is_gone_puts_the_last_good_split_back_and_exits(workspace, client, plugin):
     # `kill -9` of the CLI: no Cancel, no SIGINT, only an engine that stops answering.
     name = new_endpoint(workspace, "enginegone")

@@ -159,7 +159,8 @@ def _resolve(settings: EmulatorSettings | None, overrides: dict[str, Any]) -> Em
     return settings.with_overrides(**overrides) if overrides else settings
 
 
-def _wait_until_healthy(url: str, alive) -> None:
+def wait_until_healthy(url: str, alive) -> None:
+    """Until the emulator at `url` answers its health check; `alive()` False: it stopped (RuntimeError)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if not alive():
@@ -184,7 +185,7 @@ def running_emulator(settings: EmulatorSettings | None = None, **overrides: Any)
                               daemon=True)
     thread.start()
     try:
-        _wait_until_healthy(url, thread.is_alive)
+        wait_until_healthy(url, thread.is_alive)
         yield EmulatorHandle(url, settings, data_plane_url)
     finally:
         server.should_exit = True
@@ -221,7 +222,7 @@ def emulator_process(settings: EmulatorSettings | None = None, *, args: Sequence
             url = first_line.strip().rsplit(" ", 1)[-1]
             # Keep reading the child's output so a full pipe can never block it.
             threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
-            _wait_until_healthy(url, lambda: process.poll() is None)
+            wait_until_healthy(url, lambda: process.poll() is None)
             health = requests.get(f"{url}/_emulator/health", timeout=5).json()
             yield EmulatorHandle(url, settings, health.get("data_plane_url"))
         finally:

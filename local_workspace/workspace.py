@@ -9,13 +9,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from emulator.testing import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -66,7 +67,10 @@ def running_emulator(state_dir: Path, port: int = DEFAULT_PORT, extra_args: Sequ
         lines = [process.stdout.readline() if process.stdout else "" for _ in range(2)]
         token = next((line.split("Bearer ", 1)[1].split("'")[0] for line in lines if "Bearer " in line), "")
         threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()  # a full pipe would block it
-        _wait_healthy(url, process)
+        try:
+            wait_until_healthy(url, lambda: process.poll() is None)
+        except (RuntimeError, TimeoutError) as error:
+            raise LocalWorkspaceError(f"{error} (see {state_dir / 'emulator.log'})") from None
         yield Emulator(url, token, process)
     finally:
         if process.poll() is None:
@@ -82,20 +86,6 @@ def running_emulator(state_dir: Path, port: int = DEFAULT_PORT, extra_args: Sequ
 def _drain(stream: object) -> None:
     for _ in stream or ():  # type: ignore[attr-defined]
         pass
-
-
-def _wait_healthy(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LocalWorkspaceError("the emulator stopped during startup")
-        try:
-            if requests.get(f"{url}/_emulator/health", timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise LocalWorkspaceError(f"the emulator did not answer at {url} within 30 s")
 
 
 def stack_file_for(stack: str, host: str, source: Path | None = None, project: Path = PROJECT) -> Path:

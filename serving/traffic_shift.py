@@ -537,12 +537,7 @@ class Rollout:
             # At the target, but no gate judged this split: an earlier run was stopped and the update it had
             # started landed afterwards (or traffic was moved outside Pulumi). Judge it before calling it done.
             self._say(f"{plan.candidate} is at its declared {current}%, a split no gate has judged: judging it")
-            step = self.bake(current)
-            report.steps.append(step)
-            self._say(f"{current}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
-                      f"{step.requests} requests)")
-            if step.verdict == "failed":
-                self.rollback(report, step)
+            self.judge(report, current)
         elif not walk:
             self._say(f"{plan.candidate} is at its declared {current}%: nothing to move")
         elif walk[0] < current:
@@ -568,15 +563,19 @@ class Rollout:
                     except RolloutError as error:
                         self._apply(plan.split(0))
                         raise RolloutError(f"{error}. All traffic is back on {plan.stable}.", error.report) from None
-                step = self.bake(share)
-                report.steps.append(step)
-                self._say(f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
-                          f"{step.requests} requests)")
-                if step.verdict == "failed":
-                    self.rollback(report, step)
+                self.judge(report, share)
                 report.last_good_split = plan.split(share)
         report.seconds = round(self.clock() - started, 3)
         return report
+
+    def judge(self, report: RolloutReport, share: int) -> None:
+        """Bake the candidate at `share` and judge it; a failed gate rolls back (and raises)."""
+        step = self.bake(share)
+        report.steps.append(step)
+        self._say(f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
+                  f"{step.requests} requests)")
+        if step.verdict == "failed":
+            self.rollback(report, step)
 
     def rollback(self, report: RolloutReport, step: StepReport) -> None:
         """Put the candidate's share back on the stable entity, wait until that serves, and fail."""

@@ -129,8 +129,9 @@ def _endpoint_state(api: Api, name: str) -> dict[str, Any]:
 
 
 def wait_not_updating(api: Api, name: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> None:
-    """databricks-sdk-go's `WaitGetServingEndpointNotUpdating`: polls with a linear back-off of 1 s more
-    each attempt up to 10 s (with jitter); UPDATE_FAILED or UPDATE_CANCELED halts with its message."""
+    """databricks-sdk-go's `WaitGetServingEndpointNotUpdating` (`service/serving/api.go`) on `retries.Poll`
+    (`retries/retries.go`): a GET at once, then after 1 s more each attempt, at most 10 s, plus 50-750 ms of
+    jitter; a failed GET or UPDATE_FAILED/UPDATE_CANCELED halts; past the timeout, `timed out: <last status>`."""
     deadline = time.monotonic() + timeout
     attempt = 0
     status = "unknown"
@@ -143,7 +144,7 @@ def wait_not_updating(api: Api, name: str, timeout: float, sleep: Callable[[floa
         if status in ("UPDATE_FAILED", "UPDATE_CANCELED"):
             raise ApiError(f"failed to reach NOT_UPDATING, got {status}: {message}")
         attempt += 1
-        wait = min(attempt, 10) + random.uniform(0, 0.75)
+        wait = min(attempt, 10) + random.uniform(0.05, 0.75)
         if time.monotonic() + wait > deadline:
             raise ApiError(f"timed out: {message}")
         sleep(wait)

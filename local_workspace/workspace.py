@@ -100,6 +100,7 @@ def stack_file_for(stack: str, host: str, source: Path | None = None, project: P
         text = HOST_KEY.sub(lambda m: f"{m.group(1)} {host}", text, count=1)
     else:
         text = re.sub(r"^config:\s*$", f"config:\n  databricks:host: {host}", text, count=1, flags=re.MULTILINE)
+    project.mkdir(parents=True, exist_ok=True)
     target = project / f"Pulumi.{stack}.yaml"
     if target.exists():
         salt = SALT_KEY.search(target.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.conftest import short_bakes
+from tests.e2e.conftest import Deployment, short_bakes
 
 pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 
@@ -36,14 +36,19 @@ def test_a_traffic_change_walks_the_rollout_steps_and_is_recorded(deploy, tmp_pa
     assert deployment.pulumi("preview", "--expect-no-changes").returncode == 0
 
 
-def test_ctrl_c_during_a_bake_puts_traffic_back_and_the_next_up_completes(deploy, tmp_path):
+def up_baking_at_half(deploy, tmp_path, output: int | None) -> tuple[Deployment, subprocess.Popen]:
+    """Prod deployed at 90/10, then a `pulumi up` to 50/50 with a long bake, in that bake when this returns."""
     deployment = deploy("prod", short_bakes())
     assert deployment.up().returncode == 0
     deployment.edit(short_bakes(seconds=60, traffic=HALF), tmp_path)
-
-    cli = deployment.workspace.popen("up", "--yes", "--skip-preview", stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+    cli = deployment.workspace.popen("up", "--yes", "--skip-preview", stdout=output,
+                                     stderr=subprocess.STDOUT if output == subprocess.PIPE else output)
     deployment.wait_for_traffic(ENDPOINT, HALF)  # the 50% step serves: its bake has begun
+    return deployment, cli
+
+
+def test_ctrl_c_during_a_bake_puts_traffic_back_and_the_next_up_completes(deploy, tmp_path):
+    deployment, cli = up_baking_at_half(deploy, tmp_path, subprocess.PIPE)
     cli.send_signal(signal.SIGINT)
     output, _ = cli.communicate(timeout=60)
 
@@ -61,13 +66,7 @@ def test_ctrl_c_during_a_bake_puts_traffic_back_and_the_next_up_completes(deploy
 
 
 def test_the_cli_killed_mid_rollout_then_refresh_and_up_end_with_traffic_as_declared(deploy, tmp_path):
-    deployment = deploy("prod", short_bakes())
-    assert deployment.up().returncode == 0
-    deployment.edit(short_bakes(seconds=60, traffic=HALF), tmp_path)
-
-    cli = deployment.workspace.popen("up", "--yes", "--skip-preview", stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-    deployment.wait_for_traffic(ENDPOINT, HALF)
+    deployment, cli = up_baking_at_half(deploy, tmp_path, subprocess.DEVNULL)
     cli.kill()
     cli.wait(timeout=30)
     # The plugin notices its engine is gone and puts the last good split back on its own.

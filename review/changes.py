@@ -4,7 +4,8 @@
 Read from the review's resource summaries (review/summary.py): each `ServingEndpoint` component with its
 children is one endpoint. The declared traffic is the endpoint's target (its readiness resource holds it,
 whether or not a rollout moves it there); served entities, tags and access come from the ModelServing and
-Permissions children. The field-by-field diff (review/diff.py) stays the detail under these lines.
+Permissions children. The field-by-field diff (review/diff.py) stays the detail under these lines. A field
+absent on one side and the API's default on the other is not a change (review/defaults.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from review.defaults import same_setting
 from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT, ResourceSummary, format_value
 
 READINESS = "servingops:index:EndpointReadiness"
@@ -150,7 +152,7 @@ def _capacity_changes(before: EndpointView, after: EndpointView) -> list[str]:
         if old is None:
             continue
         for attribute in dict.fromkeys([*entity, *old]):
-            if attribute in ENTITY_IDENTITY or old.get(attribute) == entity.get(attribute):
+            if attribute in ENTITY_IDENTITY or same_setting(attribute, old.get(attribute), entity.get(attribute)):
                 continue
             parts.append(f"{name} {attribute} {_value(old.get(attribute))} -> {_value(entity.get(attribute))}")
     return parts
@@ -160,9 +162,12 @@ def _value(value: Any) -> str:
     return "(none)" if value is None else format_value(value)
 
 
-def _map_changes(label: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:
+def _map_changes(label: str, prefix: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:
+    """`prefix`: the summary fields' (`tags.`), which says whether a key alone is a setting."""
     items = []
     for key in dict.fromkeys([*after, *before]):
+        if same_setting(prefix + key, before.get(key), after.get(key)):
+            continue  # absent on one side, the API's default on the other: nothing changes
         if key not in before:
             items.append(f"+ {key} {_value(after[key])}")
         elif key not in after:
@@ -228,15 +233,17 @@ def describe_endpoint_change(key: str, before: EndpointView | None, after: Endpo
     if rollout:
         parts.append(rollout)
     parts += _capacity_changes(before, after)
-    for label, old, new in (("access", before.access, after.access), ("tags", before.tags, after.tags),
-                            ("AI Gateway", before.gateway, after.gateway)):
-        change = _map_changes(label, old, new)
+    for label, prefix, old, new in (("access", "access.", before.access, after.access),
+                                    ("tags", "tags.", before.tags, after.tags),
+                                    ("AI Gateway", "ai_gateway.", before.gateway, after.gateway)):
+        change = _map_changes(label, prefix, old, new)
         if change:
             parts.append(change)
     others = [
         f"{suffix} {name}" if suffix != "endpoint" else name
         for suffix, name in dict.fromkeys([*after.fields, *before.fields])
-        if not _covered(suffix, name) and before.fields.get((suffix, name)) != after.fields.get((suffix, name))
+        if not _covered(suffix, name)
+        and not same_setting(name, before.fields.get((suffix, name)), after.fields.get((suffix, name)))
     ]
     if others:
         shown = ", ".join(others[:MAX_OTHER_FIELDS_SHOWN])

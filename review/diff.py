@@ -3,7 +3,8 @@
 The base is what the reviewer compares against (another git revision's program and stack file, or
 another stack); the candidate is what is reviewed. Resources are matched by type and name: the names
 derive from endpoint keys, so they are the same across revisions and stacks. Values are compared as the
-summaries show them, secrets already masked: a secret shows as `[secret]` on both sides.
+summaries show them, secrets already masked: a secret shows as `[secret]` on both sides. A field absent on
+one side and holding the API's default on the other (`route_optimized: absent -> false`) is no change.
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from review.defaults import ABSENT, same_setting
 from review.summary import ResourceSummary, format_value, parent_names
 
-
-class _Absent:
-    """A field one side does not have."""
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT: Any = _Absent()
+__all__ = ["ABSENT", "Change", "FieldChange", "ResourceChange", "diff_json", "diff_summaries", "render_diff"]
 
 
 class Change(StrEnum):
@@ -80,7 +74,8 @@ def diff_summaries(base: Sequence[ResourceSummary], candidate: Sequence[Resource
             fields = [
                 FieldChange(name, before.get(name, ABSENT), after.get(name, ABSENT))
                 for name in names
-                if before.get(name, ABSENT) != after.get(name, ABSENT)
+                # Absent on one side and the API's default on the other: the same endpoint (review/defaults.py).
+                if not same_setting(name, before.get(name, ABSENT), after.get(name, ABSENT))
             ]
             if not fields:
                 continue

@@ -1,13 +1,23 @@
 """Declared against live: `python -m review <stack> --live`, the evidence a change review attaches.
 
 For every endpoint the stack declares, reads the workspace (GET only: the endpoint, then its permissions by
-id) and compares, aspect by aspect: served entities (version, and the deployment state of each), traffic,
-grants (every direct grant beyond the declared ones too), tags, AI Gateway, and whether an update is pending.
+id, and what each model alias points at) and compares every field the stack declares: description, route
+optimization, served entities (model, version, size, type, scale to zero, environment variables), traffic,
+grants (every direct grant beyond the declared ones too), tags, AI Gateway, e-mail notifications; and says
+whether an update is pending. Both sides are flattened by one function (`endpoint_fields`) into the same
+dotted fields; `COMPARED` lists the fields where a live value the stack does not declare is drift too. A field
+absent on one side and the API's default on the other is no drift (review/defaults.py).
+
+A served entity declared by alias (`@champion`) is compared with what the alias points at now, resolved as the
+preflight and the program resolve it (serving.preflight.resolve_version): `@champion (= 5)` against `4`. An alias
+that cannot be resolved is said so in the report, not claimed as drift.
+
 Credentials come from databricks-sdk's unified authentication (DATABRICKS_* variables or a profile); the
 stack file's `databricks:host` is used only when the environment names no workspace.
 
-Environment variable values are compared but never shown: a live endpoint may hold a credential in plain
-text there. Live views are also what `review/adopt.py` turns into stack-file entries.
+A live environment variable is shown only when it is a secret reference (`{{secrets/<scope>/<key>}}`) or equals
+the declared value: a live endpoint may hold a credential in plain text there. Live views are also what
+`review/adopt.py` turns into stack-file entries.
 """
 
 from __future__ import annotations
@@ -16,11 +26,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
+from components.config import SECRET_REFERENCE_PATTERN, is_alias
 from review.changes import EndpointView, endpoint_views, format_split, format_value
+from review.defaults import ABSENT, same_setting
 from review.engine import DeclaredResource
-from review.summary import MODEL_SERVING
+from review.summary import MODEL_SERVING, SECRET
 
 PRINCIPAL_KINDS = (("service_principal_name", "service_principal"), ("group_name", "group"), ("user_name", "user"))
 RANK = {"CAN_VIEW": 1, "CAN_QUERY": 2, "CAN_MANAGE": 3}
@@ -33,18 +46,6 @@ class LiveReadError(Exception):
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
-    """Nested values as dotted fields; keys in the API's snake_case (declared inputs are camelCase)."""
-    if isinstance(value, Mapping) and value:
-        for key in sorted(value):
-            flatten(f"{prefix}.{_snake(str(key))}" if prefix else _snake(str(key)), value[key], into)
-    elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
-        for index, item in enumerate(value):
-            flatten(f"{prefix}[{index}]", item, into)
-    elif value not in (None, [], {}):
-        into[prefix] = value
 
 
 def live_entities(config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -90,30 +91,179 @@ def direct_grants(permissions: Mapping[str, Any]) -> dict[str, str]:
     return grants
 
 
-def live_view(key: str, endpoint: Mapping[str, Any], permissions: Mapping[str, Any]) -> EndpointView:
-    """A live endpoint (GET detail) and its permissions in the review's terms."""
-    config = endpoint.get("config")
-    view = EndpointView(key, name=endpoint.get("name"), entities=live_entities(config), traffic=live_traffic(config),
-                        access=direct_grants(permissions),
-                        tags={tag["key"]: tag.get("value") for tag in endpoint.get("tags") or []})
-    gateway: dict[str, Any] = {}
-    flatten("", endpoint.get("ai_gateway") or {}, gateway)
-    view.fields = {("ai_gateway", name): value for name, value in gateway.items()}
-    return view
+# --- one endpoint as flat fields, declared and live alike ------------------------------------------
+
+NOTIFICATIONS = "servingops:index:EndpointNotifications"
+# pulumi-databricks names list inputs in the plural where the API (and Terraform) has the singular.
+PULUMI_NAMES = {"onUpdateSuccesses": "on_update_success", "onUpdateFailures": "on_update_failure"}
+# The legacy `served_models` names of a served entity's model (a GET of an old endpoint still has them).
+LEGACY_ENTITY_FIELDS = {"model_name": "entity_name", "model_version": "entity_version"}
+HIDDEN = "(a value, not shown)"
+"""A live environment variable that is neither a secret reference nor the declared value: maybe a credential."""
+
+COMPARED: tuple[str, ...] = (
+    "description",
+    "route_optimized",
+    "budget_policy_id",
+    "served_entities.*.entity_name",
+    "served_entities.*.entity_version",
+    "served_entities.*.workload_size",
+    "served_entities.*.workload_type",
+    "served_entities.*.scale_to_zero_enabled",
+    "served_entities.*.min_provisioned_concurrency",
+    "served_entities.*.max_provisioned_concurrency",
+    "served_entities.*.environment_vars.*",
+    "traffic.*",
+    "grants.*",
+    "tags.*",
+    "ai_gateway.*",
+    "email_notifications.*",
+)
+"""Every field the live report compares (patterns over `endpoint_fields` names): each declared field, and a
+live one the stack does not declare (an extra tag, a gateway feature or notification added by hand) is drift.
+Live fields outside these (ids, timestamps, states, creators) are the workspace's own. tests/test_live_fields.py
+checks that every field the program declares falls under one of them."""
+
+ASPECTS = (("served_entities", "served_entities"), ("traffic", "traffic"), ("grants", "grants"), ("tags", "tags"),
+           ("ai_gateway", "ai_gateway"), ("email_notifications", "notifications"))
+"""Field prefix -> the aspect a drift is reported under; any other field is the endpoint's own (`endpoint`)."""
 
 
-def declared_ai_gateway(resource: DeclaredResource) -> dict[str, Any]:
-    """The AI Gateway a ModelServing declares, flattened as `live_view` flattens the live one."""
-    from review.engine import unwrap
+def is_compared(name: str) -> bool:
+    """Whether the live report compares field `name` (one of `COMPARED`)."""
+    return any(fnmatchcase(name, pattern) for pattern in COMPARED)
 
-    declared = dict(unwrap(resource.inputs.get("aiGateway")) or {})
-    capture = (unwrap(resource.inputs.get("config")) or {}).get("autoCaptureConfig")
-    if capture and "inferenceTableConfig" not in declared:
+
+@dataclass(frozen=True)
+class Secret:
+    """A declared value marked secret: compared by its content, always shown as `[secret]`."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return SECRET
+
+
+def _number(value: Any) -> Any:
+    # Pulumi carries every number as a float; the API answers whole numbers as integers.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def api_shape(value: Any, verbatim: bool = False) -> Any:
+    """Declared pulumi-databricks inputs (camelCase, secrets marked) in the serving API's shape (snake_case), as
+    the provider sends them; secrets become `Secret`. `verbatim`: keys that are the user's (variable names)."""
+    from review.engine import is_secret, unwrap
+
+    if is_secret(value):
+        return Secret(api_shape(unwrap(value), verbatim))
+    if isinstance(value, Mapping):
+        shaped: dict[str, Any] = {}
+        for key, item in value.items():
+            if item is None or str(key).startswith("__"):
+                continue
+            name = str(key) if verbatim else PULUMI_NAMES.get(str(key), _snake(str(key)))
+            shaped[name] = api_shape(item, verbatim=name == "environment_vars")
+        return shaped
+    if isinstance(value, list):
+        return [api_shape(item) for item in value]
+    return _number(value)
+
+
+def _leaves(prefix: str, value: Any, into: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value:
+        for key in value:
+            _leaves(f"{prefix}.{key}", value[key], into)
+    elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+        for index, item in enumerate(value):
+            _leaves(f"{prefix}[{index}]", item, into)
+    else:
+        into[prefix] = _number(value)
+
+
+def _rate_limit_label(limit: Mapping[str, Any]) -> str:
+    # The API fills a rate limit's key with `endpoint` when a request leaves it out.
+    key, principal = limit.get("key") or "endpoint", limit.get("principal")
+    return f"{key}:{principal}" if principal is not None else str(key)
+
+
+def endpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An endpoint in the serving API's shape (a GET, or declared inputs through `api_shape`) as flat fields, each
+    item keyed by what identifies it, not by its place in a list: `served_entities.<name>.<field>`,
+    `traffic.<served entity>`, `tags.<key>`, `ai_gateway.rate_limits[<key>(:<principal>)].<field>`,
+    `email_notifications.<field>` (addresses sorted); any other field by its dotted path. `name` is the identity."""
+    fields: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "name":
+            continue
+        if key == "config":
+            config = dict(value or {})
+            for entity in config.pop("served_entities", None) or config.pop("served_models", None) or []:
+                entity = {LEGACY_ENTITY_FIELDS.get(field_name, field_name): item for field_name, item in entity.items()}
+                name = entity.get("name") or f"{str(entity.get('entity_name')).rsplit('.', 1)[-1]}-" \
+                                             f"{entity.get('entity_version')}"
+                for attribute, item in entity.items():
+                    if attribute != "name":
+                        _leaves(f"served_entities.{name}.{attribute}", item, fields)
+            config.pop("served_models", None)
+            for route in (config.pop("traffic_config", None) or {}).get("routes") or []:
+                name = route.get("served_entity_name") or route.get("served_model_name")
+                fields[f"traffic.{name}"] = _number(route.get("traffic_percentage", 0))
+            for other, item in config.items():
+                _leaves(f"config.{other}", item, fields)
+        elif key == "tags" and isinstance(value, list):
+            for tag in value:
+                fields[f"tags.{tag.get('key')}"] = tag.get("value")
+        elif key == "ai_gateway" and isinstance(value, Mapping):
+            for feature, item in value.items():
+                if feature == "rate_limits" and isinstance(item, list):
+                    for limit in item:
+                        label = _rate_limit_label(limit)
+                        for attribute, setting in limit.items():
+                            if attribute not in ("key", "principal"):
+                                _leaves(f"ai_gateway.rate_limits[{label}].{attribute}", setting, fields)
+                else:
+                    _leaves(f"ai_gateway.{feature}", item, fields)
+        elif key == "email_notifications" and isinstance(value, Mapping):
+            for kind, addresses in value.items():
+                fields[f"email_notifications.{kind}"] = sorted(addresses) if isinstance(addresses, list) else addresses
+        else:
+            _leaves(key, value, fields)
+    return fields
+
+
+def declared_fields(model_serving: Mapping[str, Any], view: EndpointView,
+                    notifications: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every field one endpoint declares, as `endpoint_fields` names them.
+
+    `model_serving`: the ModelServing's inputs (secrets marked); `view`: the endpoint as the review sees it, whose
+    traffic is the declared target (a rollout's ModelServing starts from the live split) and whose grants are the
+    Permissions'; `notifications`: the EndpointNotifications' inputs, which keep the e-mail notifications after
+    creation (the ModelServing sends them at creation only).
+    """
+    body = api_shape(dict(model_serving))
+    config = body.get("config") if isinstance(body.get("config"), dict) else {}
+    capture = config.pop("auto_capture_config", None)
+    if capture and "inference_table_config" not in (body.get("ai_gateway") or {}):
         # A legacy inference table: Databricks only keeps request logs through the AI Gateway now (2026-02-20).
-        declared["inferenceTableConfig"] = capture
-    gateway: dict[str, Any] = {}
-    flatten("", declared, gateway)
-    return gateway
+        body.setdefault("ai_gateway", {})["inference_table_config"] = capture
+    if notifications is not None:
+        body["email_notifications"] = {kind: list(notifications.get(kind) or [])
+                                       for kind in ("on_update_success", "on_update_failure")}
+    fields = {name: value for name, value in endpoint_fields(body).items() if not name.startswith("traffic.")}
+    fields.update({f"traffic.{name}": _number(share) for name, share in view.traffic.items()})
+    fields.update({f"grants.{principal}": level for principal, level in view.access.items()})
+    return fields
+
+
+def live_fields(endpoint: Mapping[str, Any], grants: Mapping[str, str]) -> dict[str, Any]:
+    """The compared fields of a live endpoint (GET detail) and its direct grants (the deployer's left out)."""
+    fields = {name: value for name, value in endpoint_fields(endpoint).items() if is_compared(name)}
+    fields.update({f"grants.{principal}": level for principal, level in grants.items()})
+    return fields
+
+
+def aspect_of(name: str) -> str:
+    return next((aspect for prefix, aspect in ASPECTS if name.startswith(f"{prefix}.")), "endpoint")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,7 +274,7 @@ class Drift:
     """One aspect where the workspace differs from the declaration."""
 
     aspect: str
-    """`endpoint`, `served_entities`, `traffic`, `grants`, `tags`, `ai_gateway`."""
+    """`endpoint`, `served_entities`, `traffic`, `grants`, `tags`, `ai_gateway`, `notifications`."""
     message: str
 
 
@@ -134,105 +284,202 @@ class EndpointReport:
     name: str
     exists: bool
     state: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Every compared field (`endpoint_fields` names) -> {declared, live, differs}, values as they may be shown."""
     entities: list[dict[str, Any]] = field(default_factory=list)
-    """Per served entity: name, declared version, live version, live deployment state."""
-    traffic: dict[str, dict[str, int | None]] = field(default_factory=dict)
-    grants: dict[str, dict[str, str | None]] = field(default_factory=dict)
-    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
-    ai_gateway: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per served entity: name, declared version (an alias with what it points at), live version, deployment
+    state, and its fields (`workload_size` -> {declared, live, differs})."""
     pending: dict[str, Any] | None = None
     drift: list[Drift] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What could not be compared, and why (an alias that cannot be resolved): not drift."""
     deployer: str | None = None
+
+    def aspect(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """The compared fields under `prefix` (`tags`), by the rest of their name, as {declared, live}."""
+        return {name[len(prefix) + 1 :]: {"declared": pair["declared"], "live": pair["live"]}
+                for name, pair in self.fields.items() if name.startswith(f"{prefix}.")}
+
+    @property
+    def traffic(self) -> dict[str, dict[str, Any]]:
+        return self.aspect("traffic")
+
+    @property
+    def grants(self) -> dict[str, dict[str, Any]]:
+        return self.aspect("grants")
+
+    @property
+    def tags(self) -> dict[str, dict[str, Any]]:
+        return self.aspect("tags")
+
+    @property
+    def ai_gateway(self) -> dict[str, dict[str, Any]]:
+        return self.aspect("ai_gateway")
+
+    @property
+    def notifications(self) -> dict[str, dict[str, Any]]:
+        return self.aspect("email_notifications")
 
     def line(self) -> str:
         """One line in domain terms, as the change summary has."""
         if not self.exists:
             return f"{self.key}: drift: endpoint {self.name} does not exist in the workspace"
         state = f"{self.state.get('ready')}, {self.state.get('config_update')}"
+        notes = "".join(f"; {note}" for note in self.notes)
         if not self.drift:
-            return f"{self.key}: as declared ({state})"
-        return f"{self.key}: drift: " + "; ".join(item.message for item in self.drift) + f" ({state})"
+            return f"{self.key}: as declared ({state}){notes}"
+        return f"{self.key}: drift: " + "; ".join(item.message for item in self.drift) + f" ({state}){notes}"
 
 
-def _pairs(declared: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {key: {"declared": declared.get(key), "live": live.get(key)} for key in dict.fromkeys([*declared, *live])}
+def _plain(value: Any) -> Any:
+    """A value as compared: a secret by its content, absent as None."""
+    if value is ABSENT:
+        return None
+    return value.value if isinstance(value, Secret) else value
+
+
+def _public(value: Any) -> Any:
+    """A value as it may be shown (JSON): absent as None, a secret as `[secret]`."""
+    if value is ABSENT:
+        return None
+    if isinstance(value, Secret):
+        return SECRET
+    return value
 
 
 def _shown(value: Any) -> str:
-    return "(none)" if value is None else format_value(value)
+    if value is None or value is ABSENT:
+        return "(none)"
+    if isinstance(value, Secret):
+        return SECRET
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value) or "(none)"
+    return format_value(value)
 
 
-def compare(declared: EndpointView, gateway: Mapping[str, Any], endpoint: Mapping[str, Any] | None,
-            permissions: Mapping[str, Any]) -> EndpointReport:
-    """What differs between one declared endpoint and its live state (`endpoint` None: not in the workspace)."""
+def _live_variable(declared: Any, live: Any) -> Any:
+    """A live environment variable as it may be shown: a secret reference, or the declared value; else hidden."""
+    if live is ABSENT or (isinstance(live, str) and SECRET_REFERENCE_PATTERN.match(live)):
+        return live
+    if not isinstance(declared, Secret) and declared is not ABSENT and declared == live:
+        return live
+    return HIDDEN
+
+
+def _version_shown(version: Any, resolution: Any = None) -> str:
+    if version is None or version is ABSENT:
+        return "-"
+    if resolution is not None:
+        resolved = f"(= {resolution.version})" if resolution.version else f"(unresolved: {resolution.problem})"
+        return f"{version} {resolved}"
+    return f"v{version}"
+
+
+def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping[str, Any] | None,
+            permissions: Mapping[str, Any], aliases: Mapping[str, Any] | None = None) -> EndpointReport:
+    """What differs between one declared endpoint and its live state (`endpoint` None: not in the workspace).
+
+    `wanted`: the endpoint's `declared_fields`; `aliases`: served entity name -> what its declared alias points
+    at now (serving.preflight.Resolution); an alias without one is not compared.
+    """
     name = declared.name or declared.key
     if endpoint is None:
         report = EndpointReport(declared.key, name, exists=False)
         report.drift.append(Drift("endpoint", f"endpoint {name} does not exist"))
         return report
-    live = live_view(declared.key, endpoint, permissions)
     report = EndpointReport(declared.key, name, exists=True, state=dict(endpoint.get("state") or {}))
-    drift = report.drift
-
-    states = {entity.get("name"): (entity.get("state") or {}).get("deployment")
-              for entity in (endpoint.get("config") or {}).get("served_entities") or []}
-    for entity in dict.fromkeys([*declared.entities, *live.entities]):
-        want, have = declared.entities.get(entity), live.entities.get(entity)
-        report.entities.append({"name": entity, "declared_version": want and want.get("version"),
-                                "live_version": have and have.get("version"), "state": states.get(entity)})
-        if want is None:
-            drift.append(Drift("served_entities", f"{entity} v{have and have.get('version')} serves, not declared"))
-        elif have is None:
-            drift.append(Drift("served_entities", f"{entity} v{want.get('version')} declared, not served"))
-        else:
-            for attribute in dict.fromkeys([*want, *have]):
-                if want.get(attribute) == have.get(attribute):
-                    continue
-                if attribute.startswith(ENVIRONMENT_PREFIX):  # values may be credentials: never shown
-                    drift.append(Drift("served_entities", f"{entity} {attribute} differs"))
-                else:
-                    drift.append(Drift("served_entities", f"{entity} {attribute} declared "
-                                       f"{_shown(want.get(attribute))}, live {_shown(have.get(attribute))}"))
-
-    report.traffic = _pairs(declared.traffic, live.traffic)
-    if declared.traffic != live.traffic:
-        if list(declared.traffic) == list(live.traffic):
-            shown = f"traffic declared {format_split(declared.traffic, list(declared.traffic))}, " \
-                    f"live {format_split(live.traffic, list(live.traffic))}"
-        else:
-            shown = f"traffic declared {dict(declared.traffic)}, live {dict(live.traffic)}"
-        drift.append(Drift("traffic", shown))
+    aliases = aliases or {}
 
     # The Permissions resource keeps CAN_MANAGE for the identity that deploys (the endpoint's creator).
     creator = endpoint.get("creator")
-    live_grants = dict(live.access)
-    for principal in [p for p, level in live_grants.items() if level == "CAN_MANAGE" and p.endswith(f":{creator}")]:
-        if principal not in declared.access:
+    grants = direct_grants(permissions)
+    for principal in [p for p, level in grants.items() if level == "CAN_MANAGE" and p.endswith(f":{creator}")]:
+        if f"grants.{principal}" not in wanted:
             report.deployer = principal
-            del live_grants[principal]
-    report.grants = _pairs(declared.access, live_grants)
-    for principal, pair in report.grants.items():
-        if pair["declared"] == pair["live"]:
-            continue
-        if pair["declared"] is None:
-            drift.append(Drift("grants", f"extra grant {principal} {pair['live']}"))
-        elif pair["live"] is None:
-            drift.append(Drift("grants", f"grant {principal} {pair['declared']} missing"))
+            del grants[principal]
+    have = live_fields(endpoint, grants)
+
+    differs: dict[str, bool] = {}
+    for field_name in dict.fromkeys([*wanted, *have]):
+        want, live = wanted.get(field_name, ABSENT), have.get(field_name, ABSENT)
+        compared_want = _plain(want)
+        entity, _, attribute = field_name.removeprefix("served_entities.").partition(".")
+        if field_name.startswith("served_entities.") and attribute == "entity_version" and is_alias(str(want)):
+            resolution = aliases.get(entity)
+            if resolution is None or resolution.version is None:
+                problem = resolution.problem if resolution is not None else "not resolved"
+                report.notes.append(f"{entity} version {want} not compared: the alias cannot be resolved ({problem})")
+                differs[field_name] = False
+                report.fields[field_name] = {"declared": f"{want} (unresolved: {problem})", "live": _public(live),
+                                             "differs": False}
+                continue
+            compared_want = resolution.version
+            want = f"{want} (= {resolution.version})"
+        if ".environment_vars." in field_name:
+            live = _live_variable(want, live)
+        differs[field_name] = not same_setting(field_name, compared_want, _plain(have.get(field_name, ABSENT)))
+        report.fields[field_name] = {"declared": _public(want), "live": _public(live), "differs": differs[field_name]}
+
+    states = {entity.get("name"): (entity.get("state") or {}).get("deployment")
+              for entity in (endpoint.get("config") or {}).get("served_entities") or []}
+    entity_names = dict.fromkeys(name.split(".", 2)[1] for name in report.fields
+                                 if name.startswith("served_entities."))
+    declared_entities = {name.split(".", 2)[1] for name in wanted if name.startswith("served_entities.")}
+    live_entity_names = {name.split(".", 2)[1] for name in have if name.startswith("served_entities.")}
+    for entity in entity_names:
+        prefix = f"served_entities.{entity}."
+        own = {name[len(prefix) :]: pair for name, pair in report.fields.items() if name.startswith(prefix)}
+        version = own.get("entity_version", {})
+        report.entities.append({
+            "name": entity, "declared_version": version.get("declared"), "live_version": version.get("live"),
+            "state": states.get(entity), "fields": own,
+        })
+        if entity not in live_entity_names:
+            report.drift.append(Drift("served_entities", f"{entity} {_version_shown(version.get('declared'))} "
+                                                         "declared, not served"))
+        elif entity not in declared_entities:
+            report.drift.append(Drift("served_entities", f"{entity} {_version_shown(version.get('live'))} "
+                                                         "serves, not declared"))
         else:
-            drift.append(Drift("grants", f"grant {principal} declared {pair['declared']}, live {pair['live']}"))
+            for attribute, pair in own.items():
+                if pair["differs"]:
+                    report.drift.append(Drift("served_entities", f"{entity} {attribute} declared "
+                                              f"{_shown(pair['declared'])}, live {_shown(pair['live'])}"))
 
-    report.tags = _pairs(declared.tags, live.tags)
-    for tag, pair in report.tags.items():
-        if pair["declared"] != pair["live"]:
-            drift.append(Drift("tags", f"tag {tag} declared {_shown(pair['declared'])}, live {_shown(pair['live'])}"))
-
-    live_gateway = {name: value for (_, name), value in live.fields.items()}
-    report.ai_gateway = _pairs(gateway, live_gateway)
-    changed = [name for name, pair in report.ai_gateway.items() if pair["declared"] != pair["live"]]
-    if changed:
-        drift.append(Drift("ai_gateway", "AI Gateway " + ", ".join(
-            f"{name} declared {_shown(report.ai_gateway[name]['declared'])}, live "
-            f"{_shown(report.ai_gateway[name]['live'])}" for name in changed)))
+    changed = {aspect: [name for name, pair in report.fields.items() if pair["differs"] and aspect_of(name) == aspect]
+               for aspect in ("endpoint", "traffic", "grants", "tags", "ai_gateway", "notifications")}
+    report.drift[:0] = [Drift("endpoint", f"{name} declared {_shown(report.fields[name]['declared'])}, live "
+                                          f"{_shown(report.fields[name]['live'])}") for name in changed["endpoint"]]
+    if changed["traffic"]:
+        routes = report.traffic
+        declared_split = {name: pair["declared"] for name, pair in routes.items() if pair["declared"] is not None}
+        live_split = {name: pair["live"] for name, pair in routes.items() if pair["live"] is not None}
+        if list(declared_split) == list(live_split):
+            shown = f"traffic declared {format_split(declared_split, list(declared_split))}, " \
+                    f"live {format_split(live_split, list(live_split))}"
+        else:
+            shown = f"traffic declared {declared_split}, live {live_split}"
+        report.drift.append(Drift("traffic", shown))
+    for name in changed["grants"]:
+        principal, pair = name.removeprefix("grants."), report.fields[name]
+        if pair["declared"] is None:
+            report.drift.append(Drift("grants", f"extra grant {principal} {pair['live']}"))
+        elif pair["live"] is None:
+            report.drift.append(Drift("grants", f"grant {principal} {pair['declared']} missing"))
+        else:
+            report.drift.append(Drift("grants", f"grant {principal} declared {pair['declared']}, live {pair['live']}"))
+    for name in changed["tags"]:
+        pair = report.fields[name]
+        report.drift.append(Drift("tags", f"tag {name.removeprefix('tags.')} declared {_shown(pair['declared'])}, "
+                                          f"live {_shown(pair['live'])}"))
+    if changed["ai_gateway"]:
+        report.drift.append(Drift("ai_gateway", "AI Gateway " + ", ".join(
+            f"{name.removeprefix('ai_gateway.')} declared {_shown(report.fields[name]['declared'])}, live "
+            f"{_shown(report.fields[name]['live'])}" for name in changed["ai_gateway"])))
+    for name in changed["notifications"]:
+        pair = report.fields[name]
+        report.drift.append(Drift("notifications", f"notifications {name.removeprefix('email_notifications.')} "
+                                  f"declared {_shown(pair['declared'])}, live {_shown(pair['live'])}"))
 
     pending = endpoint.get("pending_config")
     if pending:
@@ -241,15 +488,27 @@ def compare(declared: EndpointView, gateway: Mapping[str, Any], endpoint: Mappin
     return report
 
 
-def declared_views(summaries: Sequence[Any], resources: Sequence[DeclaredResource]
-                   ) -> list[tuple[EndpointView, dict[str, Any]]]:
-    """Each declared endpoint with its declared AI Gateway, in key order."""
+@dataclass(frozen=True)
+class DeclaredEndpoint:
+    """One endpoint as the stack declares it: the review's view, and every field the live report compares."""
+
+    view: EndpointView
+    fields: dict[str, Any]
+
+
+def declared_views(summaries: Sequence[Any], resources: Sequence[DeclaredResource]) -> list[DeclaredEndpoint]:
+    """Each declared endpoint with its declared fields, in key order."""
     views = endpoint_views(summaries)
-    gateways = {resource.parent: declared_ai_gateway(resource) for resource in resources
-                if resource.type == MODEL_SERVING}
     by_urn = {summary.urn: summary.name for summary in summaries}
-    gateway_of = {by_urn.get(parent): gateway for parent, gateway in gateways.items()}
-    return [(views[key], gateway_of.get(key, {})) for key in sorted(views)]
+    serving = {by_urn.get(resource.parent): resource for resource in resources if resource.type == MODEL_SERVING}
+    notifications = {by_urn.get(resource.parent): resource for resource in resources if resource.type == NOTIFICATIONS}
+    declared = []
+    for key in sorted(views):
+        resource, notified = serving.get(key), notifications.get(key)
+        inputs = dict(resource.inputs) if resource is not None else {}
+        notified_inputs = api_shape(dict(notified.inputs)) if notified is not None else None
+        declared.append(DeclaredEndpoint(views[key], declared_fields(inputs, views[key], notified_inputs)))
+    return declared
 
 
 def live_client(stack_host: str | None) -> Any:
@@ -269,26 +528,57 @@ def live_client(stack_host: str | None) -> Any:
         raise LiveReadError(f"cannot authenticate to the workspace: {type(error).__name__}: {error}") from None
 
 
-def live_report(views: Sequence[tuple[EndpointView, dict[str, Any]]], client: Any) -> list[EndpointReport]:
-    """Read each declared endpoint and its permissions (GET only) and compare."""
+def resolve_aliases(client: Any, declared: Mapping[str, Any]) -> dict[str, Any]:
+    """Served entity name -> what its declared alias points at now (serving.preflight.Resolution), read as the
+    preflight and the program's plugin read it; a workspace error is the resolution's problem, not a failure."""
+    from serving.preflight import Resolution, resolve_version
+    from serving.workspace import ServingApiError
+
+    resolutions: dict[str, Any] = {}
+    for name, version in declared.items():
+        entity, _, attribute = name.removeprefix("served_entities.").partition(".")
+        if not name.startswith("served_entities.") or attribute != "entity_version" or not is_alias(str(version)):
+            continue
+        model = declared.get(f"served_entities.{entity}.entity_name")
+        try:
+            resolutions[entity] = resolve_version(client, str(model), str(version))
+        except ServingApiError as error:
+            resolutions[entity] = Resolution(None, str(error))
+    return resolutions
+
+
+def live_report(declared: Sequence[DeclaredEndpoint], client: Any) -> list[EndpointReport]:
+    """Read each declared endpoint, its permissions and its aliases (GET only) and compare."""
     from serving.workspace import ServingApiError, get_permissions
 
     reports = []
-    for view, gateway in views:
+    for endpoint_declared in declared:
+        view = endpoint_declared.view
         name = view.name or view.key
         try:
             endpoint = client.get_endpoint(name)
             permissions = get_permissions(client, endpoint["id"]) if endpoint else {}
+            aliases = resolve_aliases(client, endpoint_declared.fields) if endpoint else {}
         except ServingApiError as error:
             raise LiveReadError(f"cannot read {name}: {error}") from None
         except OSError as error:
             raise LiveReadError(f"cannot reach the workspace {client.host}: {type(error).__name__}") from None
-        reports.append(compare(view, gateway, endpoint, permissions))
+        reports.append(compare(view, endpoint_declared.fields, endpoint, permissions, aliases))
     return reports
 
 
+FIELD_LABELS = (("traffic.", "traffic "), ("grants.", "grant "), ("tags.", "tag "), ("ai_gateway.", "ai_gateway "),
+                ("email_notifications.", "notifications "))
+"""How a field is named in the text details (`! grant user:a@example.com: declared (none), live CAN_QUERY`)."""
+
+
+def _detail(label: str, pair: Mapping[str, Any]) -> str:
+    mark = "!" if pair["differs"] else " "
+    return f"  {mark} {label}: declared {_shown(pair['declared'])}, live {_shown(pair['live'])}"
+
+
 def render_report(reports: Sequence[EndpointReport], host: str) -> str:
-    """Per endpoint, declared vs live for each aspect (`!` where they differ); the summary lines come before."""
+    """Per endpoint, every compared field declared vs live (`!` where they differ); the summary lines come before."""
     lines = [f"Declared vs live at {host}, per endpoint (! where they differ):"]
     for report in reports:
         lines += ["", f"{report.key}  ({report.name})"]
@@ -296,34 +586,45 @@ def render_report(reports: Sequence[EndpointReport], host: str) -> str:
             lines.append("    not in the workspace")
             continue
         lines.append(f"    state: {report.state.get('ready')}, {report.state.get('config_update')}")
+        for name, pair in report.fields.items():
+            if aspect_of(name) == "endpoint":
+                lines.append(_detail(name, pair))
         for entity in report.entities:
-            lines.append(f"    served entity {entity['name']}: declared v{entity['declared_version'] or '-'}, live "
-                         f"v{entity['live_version'] or '-'} {entity['state'] or ''}".rstrip())
-        for aspect, pairs in (("traffic", report.traffic), ("grant", report.grants), ("tag", report.tags),
-                              ("ai_gateway", report.ai_gateway)):
-            for key, pair in pairs.items():
-                mark = " " if pair["declared"] == pair["live"] else "!"
-                lines.append(f"  {mark} {aspect} {key}: declared {_shown(pair['declared'])}, live "
-                             f"{_shown(pair['live'])}")
+            version = entity["fields"].get("entity_version", {"differs": False})
+            lines.append(f"  {'!' if version['differs'] else ' '} served entity {entity['name']}: declared "
+                         f"{_version_shown(entity['declared_version'])}, live {_version_shown(entity['live_version'])} "
+                         f"{entity['state'] or ''}".rstrip())
+            lines += [_detail(f"served entity {entity['name']} {attribute}", pair)
+                      for attribute, pair in entity["fields"].items() if attribute != "entity_version"]
+        for prefix, label in FIELD_LABELS:
+            lines += [_detail(label + name[len(prefix) :], pair) for name, pair in report.fields.items()
+                      if name.startswith(prefix)]
         if report.deployer:
             lines.append(f"    grant {report.deployer}: CAN_MANAGE (the deploying identity, kept by Permissions)")
         if report.pending:
             lines.append(f"    pending config: {report.pending}")
         else:
             lines.append("    pending config: none")
+        lines += [f"    not compared: {note}" for note in report.notes]
     return "\n".join(lines)
 
 
 def report_json(reports: Sequence[EndpointReport], host: str) -> dict[str, Any]:
+    """The report for machines: every compared field with its declared and live value (`fields`), and the same
+    by aspect; secrets as `[secret]`, a live environment variable that may be a credential not at all."""
     return {
         "host": host,
         "drift": any(report.drift for report in reports),
         "endpoints": [
             {
                 "key": report.key, "name": report.name, "exists": report.exists, "state": report.state,
-                "served_entities": report.entities, "traffic": report.traffic, "grants": report.grants,
-                "tags": report.tags, "ai_gateway": report.ai_gateway, "pending_config": report.pending,
-                "deployer": report.deployer, "summary": report.line(),
+                "fields": report.fields, "served_entities": report.entities, "traffic": report.traffic,
+                "grants": report.grants, "tags": report.tags, "ai_gateway": report.ai_gateway,
+                "notifications": report.notifications,
+                "endpoint": {name: {"declared": pair["declared"], "live": pair["live"]}
+                             for name, pair in report.fields.items() if aspect_of(name) == "endpoint"},
+                "pending_config": report.pending, "deployer": report.deployer, "summary": report.line(),
+                "notes": report.notes,
                 "drift": [{"aspect": item.aspect, "message": item.message} for item in report.drift],
             }
             for report in reports

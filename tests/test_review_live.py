@@ -226,7 +226,7 @@ def test_a_rejected_credential_is_an_error_exit_2_without_the_token(workspace, m
     assert "dapi0123456789abcdef0123456789abcdef" not in out + err
 
 
-def test_an_environment_variable_that_differs_is_named_never_shown(workspace, deployed_prod):
+def test_an_environment_variable_that_differs_shows_the_reference_never_the_live_value(workspace, deployed_prod):
     token = "dapi0123456789abcdef0123456789abcdef"
     headers = workspace.headers(DEPLOYER_TOKEN)
     body = {"served_entities": [{
@@ -241,5 +241,9 @@ def test_an_environment_variable_that_differs_is_named_never_shown(workspace, de
     assert [status for status, _, _ in outputs.values()] == [4, 4, 4]
     assert all(token not in out + err for _, out, err in outputs.values())
     assert outputs[()][1].splitlines()[1] == (
-        "  fraud-scorer: drift: fraud_scorer-2 environment_vars.FEATURE_STORE_TOKEN differs (READY, NOT_UPDATING)"
+        "  fraud-scorer: drift: fraud_scorer-2 environment_vars.FEATURE_STORE_TOKEN declared "
+        "{{secrets/fraud-scoring/feature-store-token}}, live (a value, not shown) (READY, NOT_UPDATING)"
     )
+    (fraud,) = json.loads(outputs[("--json",)][1])["live"]["endpoints"][:1]
+    assert fraud["fields"]["served_entities.fraud_scorer-2.environment_vars.SCORE_THRESHOLD"] == {
+        "declared": "0.82", "live": "0.82", "differs": False}

@@ -252,7 +252,14 @@ def declared_fields(model_serving: Mapping[str, Any], view: EndpointView,
     fields = {name: value for name, value in endpoint_fields(body).items() if not name.startswith("traffic.")}
     fields.update({f"traffic.{name}": _number(share) for name, share in view.traffic.items()})
     fields.update({f"grants.{principal}": level for principal, level in view.access.items()})
-    return fields
+    return dict(sorted(fields.items(), key=_field_order))
+
+
+def _field_order(item: tuple[str, Any]) -> tuple[int, str]:
+    # The endpoint's own fields first, then aspect by aspect, as the details show them.
+    aspect = aspect_of(item[0])
+    order = ["endpoint", *(name for _, name in ASPECTS)]
+    return order.index(aspect), item[0]
 
 
 def live_fields(endpoint: Mapping[str, Any], grants: Mapping[str, str]) -> dict[str, Any]:
@@ -366,13 +373,11 @@ def _live_variable(declared: Any, live: Any) -> Any:
     return HIDDEN
 
 
-def _version_shown(version: Any, resolution: Any = None) -> str:
+def _version_shown(version: Any) -> str:
+    """`v4`, an alias as declared with what it points at (`@champion (= 4)`), or `-` for none."""
     if version is None or version is ABSENT:
         return "-"
-    if resolution is not None:
-        resolved = f"(= {resolution.version})" if resolution.version else f"(unresolved: {resolution.problem})"
-        return f"{version} {resolved}"
-    return f"v{version}"
+    return str(version) if str(version).startswith("@") else f"v{version}"
 
 
 def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping[str, Any] | None,

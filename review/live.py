@@ -422,6 +422,8 @@ def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping
             want = f"{want} (= {resolution.version})"
         if ".environment_vars." in field_name:
             live = _live_variable(want, live)
+        elif isinstance(want, Secret) and live is not ABSENT:
+            live = Secret(live)  # what the stack keeps secret, the report does not show from the workspace either
         differs[field_name] = not same_setting(field_name, compared_want, _plain(have.get(field_name, ABSENT)))
         report.fields[field_name] = {"declared": _public(want), "live": _public(live), "differs": differs[field_name]}
 

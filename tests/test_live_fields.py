@@ -4,6 +4,7 @@ aliases as the program does (review/live.py: `endpoint_fields`, `COMPARED`)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import requests
 
 from review.engine import run_program, unwrap
 from review.live import COMPARED, NOTIFICATIONS, declared_fields, declared_views, is_compared
-from review.summary import MODEL_SERVING, summarize_run
+from review.summary import MODEL_SERVING, SERVING_ENDPOINT, summarize_run
 from tests.test_aliases import AnsweringMocks, by_alias
 from tests.test_review import review, write_stack_file
 from tests.test_review_live import DEPLOYER_TOKEN, deploy_by_config, wait_until_not_updating
@@ -280,3 +281,31 @@ def test_an_alias_that_cannot_be_resolved_is_said_so_not_claimed_as_drift(worksp
     assert lines[2] == f"  risk-classifier: as declared (READY, NOT_UPDATING); {note}"
     assert endpoints["risk-classifier"]["notes"] == [note]
     assert endpoints["risk-classifier"]["drift"] == []
+
+
+# --- secrets ----------------------------------------------------------------------------------------------
+
+
+def test_a_declared_secret_is_compared_by_its_content_and_shown_as_secret_on_both_sides():
+    from pulumi.runtime import rpc
+
+    from review.live import compare, render_report, report_json
+    from tests.test_review import SECRET_OWNER, SECRET_TOKEN, declared_endpoint
+
+    resource = declared_endpoint(rpc.wrap_rpc_secret(SECRET_TOKEN), rpc.wrap_rpc_secret(SECRET_OWNER))
+    component = dataclasses.replace(resource, urn=resource.parent, type=SERVING_ENDPOINT, name="risk", parent="",
+                                    custom=False, inputs={})
+    (declared,) = declared_views(summarize_run([component, resource]), [component, resource])
+    live_endpoint = {"name": "prod-risk", "id": "1", "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
+                     "tags": [{"key": "owner", "value": "someone-else@example.com"}],
+                     "config": {"served_entities": [{
+                         "name": "risk-3", "entity_name": "main.risk.risk", "entity_version": "3",
+                         "workload_size": "Small", "scale_to_zero_enabled": False,
+                         "environment_vars": {"UPSTREAM_TOKEN": SECRET_TOKEN}}]}}
+    report = compare(declared.view, declared.fields, live_endpoint, {})
+    assert report.fields["served_entities.risk-3.environment_vars.UPSTREAM_TOKEN"] == {
+        "declared": "[secret]", "live": "(a value, not shown)", "differs": False}
+    assert report.fields["tags.owner"] == {"declared": "[secret]", "live": "[secret]", "differs": True}
+    shown = render_report([report], "https://workspace.example.com") + json.dumps(
+        report_json([report], "https://workspace.example.com")) + report.line()
+    assert SECRET_TOKEN not in shown and SECRET_OWNER not in shown and "someone-else" not in shown

@@ -519,6 +519,35 @@ def _apply(node: Any, declared: Any, target: Mapping[str, Any]) -> None:
         node.insert(list(node).index(earlier[-1]) + 1 if earlier else 0, key, _commented(value))
 
 
+_FINDING_START = re.compile(r"^ *# ADOPT: ")
+_FINDING_MORE = re.compile(r"^ *#         \S")
+
+
+def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
+    """`text` less the `# ADOPT:` comments a former import left in the entries of `keys` (this import writes
+    them anew), so that importing again does not pile them up; other entries keep theirs."""
+    config = document.get("config") if hasattr(document, "get") else None
+    endpoints = config.get(ENDPOINTS_KEY) if hasattr(config, "get") else None
+    if not hasattr(endpoints, "lc") or not keys:
+        return text
+    starts = sorted((endpoints.lc.key(key)[0], key) for key in endpoints)
+    following = [line for line, _ in (sorted((config.lc.key(key)[0], key) for key in config))
+                 if line > (starts[-1][0] if starts else 0)]
+    ends = [line for line, _ in starts[1:]] + [following[0] if following else 1 << 30]
+    spans = [(start, end) for (start, key), end in zip(starts, ends, strict=True) if key in keys]
+    lines = text.splitlines(keepends=True)
+    kept, block = [], []
+    for number, line in enumerate(lines):
+        if _FINDING_START.match(line) or (block and _FINDING_MORE.match(line)):
+            block.append(line)
+            continue
+        if block and not any(start <= number < end for start, end in spans):
+            kept += block
+        block = []
+        kept.append(line)
+    return "".join(kept + block)
+
+
 def _place_findings(endpoints: Any, item: Adopted, indent: int) -> None:
     """The `# ADOPT:` comments: above the entry's key they concern, or above the entry."""
     entry = endpoints[item.key]
@@ -563,6 +592,9 @@ def rewrite_stack_file(stack: str, host: str, declared: StackFile | None, adopte
     indent = file_indent(text) if declared else (2, 4, 2)
     rt = _yaml(indent)
     document = rt.load(text) if declared else None
+    if declared and document is not None:
+        cleaned = without_old_findings(text, document, {item.key for item in adopted if item.key})
+        document = rt.load(cleaned) if cleaned != text else document
     stack_changes: list[Change] = []
     if not isinstance(document, CommentedMap):
         document = CommentedMap()

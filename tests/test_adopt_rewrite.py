@@ -13,8 +13,17 @@ import pytest
 import requests
 import yaml
 
+from components.stack_file import read_stack_file
 from emulator.testing import EmulatorHandle
-from review.adopt import differences, is_deployer, kept_as_declared
+from review.adopt import (
+    Adopted,
+    Finding,
+    differences,
+    file_indent,
+    is_deployer,
+    kept_as_declared,
+    rewrite_stack_file,
+)
 from review.engine import PROJECT_DIR, run_program
 from tests.test_adopt import QUERY_PRINCIPAL, adopt, create_by_hand
 from tests.test_review_live import (
@@ -287,3 +296,39 @@ def test_an_endpoint_outside_the_prefix_alone_writes_no_stack_file(workspace, tm
     assert status == 4
     assert "Nothing written: no endpoint could be adopted into this stack." in out
     assert not (tmp_path / "adopted").exists()
+
+
+# --- the rewrite itself -----------------------------------------------------------------------------------
+
+
+def recommender(*findings: Finding) -> Adopted:
+    entry = {"served_models": [{"model": "main.recs.recommender", "version": 7, "workload_size": "Small",
+                                "scale_to_zero": False}],
+             "access": {"query_service_principal": QUERY_PRINCIPAL}}
+    return Adopted("prod-recommender", "recommender", "0123", entry, list(findings))
+
+
+def test_importing_again_writes_the_same_file_rather_than_piling_up_adopt_comments(tmp_path):
+    adopted = recommender(Finding("access", "every workspace user holds CAN_QUERY today (`users`)"),
+                          Finding("", "no readiness.warmup.input_example", breaks_rules=False))
+    first = rewrite_stack_file("prod", "https://example.invalid", read_stack_file(DECLARED), [adopted], "prod-")
+    again = tmp_path / "Pulumi.prod.yaml"
+    again.write_text(first.text)
+    second = rewrite_stack_file("prod", "https://example.invalid", read_stack_file(again), [adopted], "prod-")
+    assert second.text == first.text
+    assert first.text.count("# ADOPT: ") == 2
+
+
+def test_a_stack_without_a_stack_file_gets_one_with_its_host_prefix_and_entries():
+    rewrite = rewrite_stack_file("staging", "https://example.invalid", None, [recommender()], "prod-")
+    document = yaml.safe_load(rewrite.text)
+    assert rewrite.text.startswith("# Stack staging: written by `python -m review import --stack staging`")
+    assert document["config"]["databricks:host"] == "https://example.invalid"
+    assert document["config"]["databricks-serving:defaults"] == {"name_prefix": "prod-"}
+    assert list(document["config"]["databricks-serving:endpoints"]) == ["recommender"]
+    assert rewrite.new == {"recommender"}
+
+
+def test_the_indentation_of_the_declared_file_is_the_one_written():
+    assert file_indent(DECLARED.read_text()) == (2, 4, 2)
+    assert file_indent("config:\n    a:\n    - 1\n") == (4, 2, 0)

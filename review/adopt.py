@@ -55,7 +55,7 @@ from components.config import (
     StackConfigError,
     parse_stack_config,
 )
-from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
+from components.stack_file import KeyPath, StackFile, UnreadableStackFileError, read_stack_file
 from policy.rules import PolicyConfigError, Verdict
 from review.engine import PROJECT_DIR, run_program, stack_file
 from review.live import LiveReadError, direct_grants, live_client, live_traffic
@@ -323,9 +323,6 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
 _ABSENT = object()
 """A key the file (or the live endpoint) does not have."""
 
-Path_ = tuple[str | int, ...]
-
-
 @dataclass(frozen=True)
 class Change:
     """One value the import writes over what the stack file declared."""
@@ -370,7 +367,7 @@ def _same(declared: Any, live: Any) -> bool:
     return type(declared) is type(live) and declared == live
 
 
-def differences(declared: Any, live: Any, path: Path_ = ()) -> list[tuple[Path_, Any, Any]]:
+def differences(declared: Any, live: Any, path: KeyPath = ()) -> list[tuple[KeyPath, Any, Any]]:
     """Every leaf where `live` differs from `declared`: (key path, declared value, live value)."""
     if isinstance(declared, Mapping) and isinstance(live, Mapping):
         found = []
@@ -383,14 +380,14 @@ def differences(declared: Any, live: Any, path: Path_ = ()) -> list[tuple[Path_,
     return [] if _same(declared, live) else [(path, declared, live)]
 
 
-def key_path(prefix: str, path: Path_) -> str:
+def key_path(prefix: str, path: KeyPath) -> str:
     text = prefix
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text
 
 
-def _put(document: Any, path: Path_, value: Any) -> None:
+def _put(document: Any, path: KeyPath, value: Any) -> None:
     *parents, last = path
     for part in parents:
         document = document[part]

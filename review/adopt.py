@@ -2,28 +2,41 @@
 
 Reads each live endpoint and its permissions (GET only) and writes, into `--output-dir` (default
 `adopted/<stack>/`):
-- `Pulumi.<stack>.yaml`: the stack file with the endpoints as entries of this project's schema (values
-  only), the stack's other keys and endpoints kept; access that exists today and breaks the project's rules
-  (`users` or another group with CAN_QUERY, several query principals, a user or a service principal with
-  CAN_MANAGE, ...) is flagged as `# ADOPT:` comments and in the report, and is removed by the next `pulumi up`;
+- `Pulumi.<stack>.yaml`: the stack file rewritten in place (a round trip: its comments, key order and every
+  value the import does not change are kept as written), with the endpoints as entries of this project's
+  schema (values only); access that exists today and breaks the project's rules (`users` or another group
+  with CAN_QUERY, several query principals, a user or a service principal with CAN_MANAGE, ...) is flagged as
+  `# ADOPT:` comments and in the report, and is removed by the next `pulumi up`;
 - `import.json`: the `pulumi import --file` document that adopts the endpoints rather than recreating them:
   each `ServingEndpoint` component (created empty, as the parent), its ModelServing (import id: the endpoint
   name) and its Permissions (import id: `/serving-endpoints/<endpoint id>`), named and parented as the
   component names its children, so the program's resources match them by type, name and parent.
 
 Keys are the endpoint names without the stack's `name_prefix`. Settings that are not live state (readiness
-and warmup, a rollout's gates) are kept from the stack file's entry of the same key, when it has one.
-Plain-text credentials in environment variables are never copied: the entry says where one was.
+and warmup, a rollout's gates) are kept from the stack file's entry of the same key, when it has one, and so
+is every declared value that means what the live one means (`workload_type: CPU` written out, a default tag
+repeated); every other declared value the live endpoint contradicts is overwritten and reported, key path by
+key path (declared -> live). Plain-text credentials in environment variables are never copied: the entry says
+where one was. The CAN_MANAGE the deploying identity holds (the principal the import runs as, SCIM `Me`) is
+the one the Permissions resource adds itself (Terraform's `AddCurrentUserAsManage`): neither a finding nor a
+declared grant. The written stack file is then run under the mock engine and judged by the policy pack, as
+`python -m review <stack>` does.
 
-Exit status: 0 written, and the stack file is valid; 2 invalid input (an unknown endpoint, an unreadable
-stack file, a workspace that cannot be read); 3 a bug; 4 written, but an entry needs an edit before the stack
-file is valid (the report names the key path), or an endpoint could not be adopted into this stack.
+Exit status: 0 written, valid, no mandatory policy violation; 1 written, with a mandatory policy violation;
+2 invalid input (an unknown endpoint, nothing matching, an endpoint or listing the principal may not read, an
+unreadable stack file or policy config, a workspace that cannot be read), nothing written; 3 a bug; 4 written,
+but an entry needs an edit before the stack file is valid (the report names the key path), or an endpoint
+could not be adopted into this stack. 1 wins over 4.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import io
+import itertools
 import json
+import re
 import sys
 import textwrap
 import traceback
@@ -31,8 +44,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from components.config import (
     BROAD_PRINCIPALS,
@@ -44,12 +55,15 @@ from components.config import (
     StackConfigError,
     parse_stack_config,
 )
-from components.stack_file import UnreadableStackFileError, read_stack_file
-from review.engine import PROJECT_DIR, stack_file
+from components.stack_file import KeyPath, StackFile, UnreadableStackFileError, read_stack_file
+from policy.rules import PolicyConfigError, Verdict
+from review.engine import PROJECT_DIR, run_program, stack_file
 from review.live import LiveReadError, direct_grants, live_client, live_traffic
+from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
 from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT
 
 EXIT_OK = 0
+EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
 EXIT_FAILED = 3
 EXIT_NEEDS_EDIT = 4
@@ -60,7 +74,12 @@ NOT_LIVE_STATE = ("readiness", "rollout", "recreate_on_description_change")
 
 
 class AdoptError(Exception):
-    """The endpoints cannot be adopted into the stack as asked (exit status 2)."""
+    """The endpoints cannot be adopted into the stack as asked (exit status 2); nothing is written."""
+
+    def __init__(self, message: str, kind: str = "invalid_input"):
+        super().__init__(message)
+        self.kind = kind
+        """`invalid_input`, `nothing_matching`, `permission_denied` or `live_read_failed` (in the JSON error)."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +151,18 @@ def _served_models(config: Mapping[str, Any], adopted: Adopted) -> list[dict[str
     return models
 
 
-def _access(permissions: Mapping[str, Any], creator: str | None, adopted: Adopted) -> dict[str, Any]:
-    grants = direct_grants(permissions)
+def is_deployer(principal: str, deployer: str | None) -> bool:
+    """Whether `principal` (a user name or application id) is the deploying identity: case-insensitively, as
+    Terraform's `AddCurrentUserAsManage` and its read of the permissions compare them (`strings.EqualFold`)."""
+    return bool(deployer) and principal.casefold() == str(deployer).casefold()
+
+
+def _access(permissions: Mapping[str, Any], creator: str | None, deployer: str | None,
+            adopted: Adopted) -> dict[str, Any]:
+    # The deployer's CAN_MANAGE is the one the Permissions resource adds to every list it writes and leaves out
+    # of what it reads: it is neither the stack's to declare nor a grant pulumi up removes.
+    grants = {principal: level for principal, level in direct_grants(permissions).items()
+              if not (level == "CAN_MANAGE" and is_deployer(principal.partition(":")[2], deployer))}
     query = [p.split(":", 1)[1] for p, level in grants.items() if p.startswith("service_principal:")
              and level == "CAN_QUERY"]
     access: dict[str, Any] = {"query_service_principal": query[0] if query else None}
@@ -159,10 +188,13 @@ def _access(permissions: Mapping[str, Any], creator: str | None, adopted: Adopte
             continue
         elif name == creator and level == "CAN_MANAGE":
             adopted.findings.append(Finding(
-                "access", f"{kind.replace('_', ' ')} {name} created the endpoint and holds CAN_MANAGE; the "
-                "Permissions resource keeps CAN_MANAGE only for the identity that runs pulumi up (deploy as a "
-                "service principal: an endpoint runs as its creator)", breaks_rules=kind == "user"))
+                "access", f"{kind.replace('_', ' ')} {name} created the endpoint and holds CAN_MANAGE, but the "
+                f"import runs as {deployer or 'an unknown identity'}; the Permissions resource keeps CAN_MANAGE only "
+                "for the identity that runs pulumi up: pulumi up removes this grant unless it runs as "
+                f"{name} (deploy as a service principal: an endpoint runs as its creator)",
+                breaks_rules=kind == "user"))
         else:
+            # Where the extra grants of the access schema will be adopted (today's keys have no place for them).
             adopted.findings.append(Finding(
                 "access", f"{kind.replace('_', ' ')} {name} holds {level} today; the stack grants CAN_QUERY to one "
                 "service principal and CAN_MANAGE to groups: pulumi up removes the grant"))
@@ -230,8 +262,12 @@ def _gateway(endpoint: Mapping[str, Any], name: str, entry: dict[str, Any], adop
 
 
 def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], prefix: str,
-                   defaults_tags: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> Adopted:
-    """One live endpoint (GET detail) and its permissions as a stack-file entry of a stack with `prefix`."""
+                   defaults_tags: Mapping[str, Any], existing: Mapping[str, Any] | None = None,
+                   deployer: str | None = None) -> Adopted:
+    """One live endpoint (GET detail) and its permissions as a stack-file entry of a stack with `prefix`.
+
+    `deployer` is the identity that deploys (runs the import and pulumi up): its CAN_MANAGE is not adopted.
+    """
     name = endpoint["name"]
     key = name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
     adopted = Adopted(name, key, endpoint["id"])
@@ -257,7 +293,7 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
     traffic = {name: routes[name] for name in served if name in routes} | routes
     if len(entry["served_models"]) > 1 or any(share != 100 for share in traffic.values()):
         entry["traffic"] = traffic
-    entry["access"] = _access(permissions, endpoint.get("creator"), adopted)
+    entry["access"] = _access(permissions, endpoint.get("creator"), deployer, adopted)
     tags = _tags(endpoint, defaults_tags, adopted)
     if tags:
         entry["tags"] = tags
@@ -282,13 +318,119 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
     return adopted
 
 
-# --- writing -----------------------------------------------------------------------------------------
+# --- what the declared file said, and what stays of it -------------------------------------------------
+
+_ABSENT = object()
+"""A key the file (or the live endpoint) does not have."""
+
+@dataclass(frozen=True)
+class Change:
+    """One value the import writes over what the stack file declared."""
+
+    path: str
+    """The stack-file key path: `endpoints.<key>.traffic.risk_classifier-4`, `databricks:host`."""
+    declared: Any
+    live: Any
+
+    def line(self) -> str:
+        return f"{self.path}: {_shown(self.path, self.declared)} -> {_shown(self.path, self.live)}"
+
+    def json(self) -> dict[str, Any]:
+        """`declared` or `live` left out where that side has no such key (`null` is a value)."""
+        shown = {"path": self.path}
+        for side, value in (("declared", self.declared), ("live", self.live)):
+            if value is not _ABSENT:
+                shown[side] = "[value not shown]" if _hidden(self.path) and value is not None else value
+        return shown
 
 
-def _indented(document: Any, spaces: int) -> list[str]:
-    text = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=110, allow_unicode=True)
-    return [(" " * spaces + line) if line else line for line in text.splitlines()]
+def _hidden(path: str) -> bool:
+    # Environment variables are compared but never shown (the live report's rule): a value may be a credential.
+    return ".environment_vars." in path or path.endswith(".environment_vars")
 
+
+def _shown(path: str, value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    if _hidden(path) and value is not None:
+        return "[value not shown]"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _paired(declared: Any, live: Any) -> bool:
+    """Lists of mappings of one length are compared item by item (served models, rate limits)."""
+    return (isinstance(declared, list) and isinstance(live, list) and len(declared) == len(live)
+            and all(isinstance(item, Mapping) for item in [*declared, *live]))
+
+
+def _same(declared: Any, live: Any) -> bool:
+    return type(declared) is type(live) and declared == live
+
+
+def differences(declared: Any, live: Any, path: KeyPath = ()) -> list[tuple[KeyPath, Any, Any]]:
+    """Every leaf where `live` differs from `declared`: (key path, declared value, live value)."""
+    if isinstance(declared, Mapping) and isinstance(live, Mapping):
+        found = []
+        for key in [*declared, *(key for key in live if key not in declared)]:
+            found += differences(declared.get(key, _ABSENT), live.get(key, _ABSENT), (*path, key))
+        return found
+    if _paired(declared, live):
+        return [change for index, (was, now) in enumerate(zip(declared, live, strict=True))
+                for change in differences(was, now, (*path, index))]
+    return [] if _same(declared, live) else [(path, declared, live)]
+
+
+def key_path(prefix: str, path: KeyPath) -> str:
+    text = prefix
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _put(document: Any, path: KeyPath, value: Any) -> None:
+    *parents, last = path
+    for part in parents:
+        document = document[part]
+    if value is _ABSENT:
+        del document[last]
+    else:
+        document[last] = copy.deepcopy(value)
+
+
+def _meaning(stack: str, defaults: Any, key: str, entry: Mapping[str, Any]) -> Any:
+    """What the config model makes of `entry` (defaults resolved), or None where it refuses it."""
+    values = {"endpoints": {key: entry}} | ({"defaults": defaults} if defaults is not None else {})
+    try:
+        spec = parse_stack_config(stack, values).spec(key)
+    except (StackConfigError, KeyError, TypeError, ValueError):
+        return None
+    return spec.name, spec.endpoint.model_dump(mode="json", exclude={"tags"}), dict(spec.tags)
+
+
+def kept_as_declared(stack: str, defaults: Any, key: str, declared: Mapping[str, Any],
+                     live: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry to write: `live`, except where the declared value means the same to the config model.
+
+    `workload_type: CPU` written out, a version quoted, a default tag repeated: the file keeps its own way of
+    saying what the endpoint serves, and only what the workspace contradicts is overwritten. Where the config
+    model refuses the live entry (it needs an edit) nothing can be judged equal, so only exact equals stay.
+    """
+    entry = copy.deepcopy(dict(live))
+    meaning = _meaning(stack, defaults, key, live)
+    if meaning is None:
+        return entry
+    for path, was, _ in differences(declared, live):
+        candidate = copy.deepcopy(entry)
+        try:
+            _put(candidate, path, was)
+        except (KeyError, IndexError, TypeError):
+            continue
+        if _meaning(stack, defaults, key, candidate) == meaning:
+            entry = candidate
+    return entry
+
+
+# --- writing: a round trip of the stack file -------------------------------------------------------------
 
 COMMENT_WIDTH = 116
 
@@ -300,46 +442,193 @@ def comment(message: str, indent: int) -> list[str]:
                          break_long_words=False, break_on_hyphens=False)
 
 
-def _entry_lines(adopted: Adopted, kept_from: str | None) -> list[str]:
-    lines = []
-    for finding in adopted.findings:
-        if finding.key == "":
-            lines += comment(finding.message, 4)
-    lines.append(f"    {adopted.key}:")
-    body = _indented(adopted.entry, 6)
-    for line in body:
-        stripped = line.strip()
-        top = line.startswith("      ") and not line.startswith("       ")
-        key = stripped.split(":", 1)[0] if top else None
-        for finding in adopted.findings:
-            if key and finding.key == key:
-                lines += comment(finding.message, 6)
-        if key in NOT_LIVE_STATE and kept_from:
-            lines.append(f"      # kept from {kept_from}: not live state")
-        lines.append(line)
-    return lines
+def _comment_text(messages: Sequence[str], indent: int) -> str:
+    """The text ruamel.yaml puts after `# ` on each line before a key."""
+    return "\n".join(line.strip()[2:] for message in messages for line in comment(message, indent))
 
 
-def stack_file_text(stack: str, host: str, document: Mapping[str, Any] | None, adopted: Sequence[Adopted],
-                    source: str | None) -> str:
-    """The stack file: the existing file's keys and endpoints, with the adopted endpoints in place of theirs."""
-    config = dict((document or {}).get("config") or {})
-    config.setdefault("databricks:host", host)
-    endpoints = dict(config.pop(ENDPOINTS_KEY, None) or {})
-    keys = {item.key for item in adopted}
-    lines = [
-        f"# Stack {stack}: written by `python -m review import --stack {stack}` from {host}; values only.",
-        "# `# ADOPT:` lines flag what exists today and breaks this project's rules, or needs a decision.",
-        "config:",
-    ]
-    lines += _indented(config, 2)
-    lines.append(f"  {ENDPOINTS_KEY}:")
-    kept = {key: value for key, value in endpoints.items() if key not in keys}
-    if kept:
-        lines += _indented(kept, 4)
+def _yaml(indent: tuple[int, int, int]) -> Any:
+    """A round-trip YAML of ruamel.yaml: comments, key order, quotes and flow style as the file has them."""
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long value the file holds on one line
+    mapping, sequence, offset = indent
+    rt.indent(mapping=mapping, sequence=sequence, offset=offset)
+    rt.representer.add_representer(type(None), lambda dumper, _: dumper.represent_scalar("tag:yaml.org,2002:null",
+                                                                                        "null"))
+    return rt
+
+
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^:]*:\s*(#.*)?$")
+_ITEM_LINE = re.compile(r"^( *)- ")
+
+
+def file_indent(text: str) -> tuple[int, int, int]:
+    """The file's (mapping indent, sequence indent, dash offset), so that rewritten lines look like their
+    neighbours; the project's own files use (2, 4, 2)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    mapping = next((len(line) - len(line.lstrip()) for line in lines if line.startswith(" ")), 2) or 2
+    for above, line in itertools.pairwise(lines):
+        key, item = _KEY_LINE.match(above), _ITEM_LINE.match(line)
+        if key and item:
+            offset = max(0, len(item.group(1)) - len(key.group(1)))
+            return mapping, offset + 2, offset
+    return mapping, mapping + 2, mapping
+
+
+def _commented(value: Any) -> Any:
+    """Plain values as ruamel.yaml's round-trip types, which can carry comments."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, Mapping):
+        return CommentedMap((key, _commented(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return CommentedSeq(_commented(item) for item in value)
+    return value
+
+
+def _apply(node: Any, declared: Any, target: Mapping[str, Any]) -> None:
+    """Make the round-trip mapping `node` hold `target`, touching only what differs from `declared`."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    declared = declared if isinstance(declared, Mapping) else {}
+    for key in [key for key in node if key not in target]:
+        del node[key]
+    order = list(target)
+    for position, (key, value) in enumerate(target.items()):
+        if key in node:
+            if key in declared and _same(declared[key], value):
+                continue
+            held = node[key]
+            if isinstance(held, CommentedMap) and isinstance(value, Mapping):
+                _apply(held, declared.get(key), value)
+            elif isinstance(held, CommentedSeq) and _paired(list(held), value):
+                was = declared.get(key) if _paired(declared.get(key), value) else [{}] * len(value)
+                for item, before, now in zip(held, was, value, strict=True):
+                    _apply(item, before, now)
+            else:
+                node[key] = _commented(value)
+            continue
+        # A new key goes after the key it follows in the entry as the import writes it.
+        earlier = [k for k in order[:position] if k in node]
+        node.insert(list(node).index(earlier[-1]) + 1 if earlier else 0, key, _commented(value))
+
+
+_FINDING_START = re.compile(r"^ *# ADOPT: ")
+_FINDING_MORE = re.compile(r"^ *#         \S")
+
+
+def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
+    """`text` less the `# ADOPT:` comments a former import left in the entries of `keys` (this import writes
+    them anew), so that importing again does not pile them up; other entries keep theirs."""
+    config = document.get("config") if hasattr(document, "get") else None
+    endpoints = config.get(ENDPOINTS_KEY) if hasattr(config, "get") else None
+    if not hasattr(endpoints, "lc") or not keys:
+        return text
+    starts = sorted((endpoints.lc.key(key)[0], key) for key in endpoints)
+    following = [line for line, _ in (sorted((config.lc.key(key)[0], key) for key in config))
+                 if line > (starts[-1][0] if starts else 0)]
+    ends = [line for line, _ in starts[1:]] + [following[0] if following else 1 << 30]
+    spans = [(start, end) for (start, key), end in zip(starts, ends, strict=True) if key in keys]
+    lines = text.splitlines(keepends=True)
+    kept, block = [], []
+    for number, line in enumerate(lines):
+        if _FINDING_START.match(line) or (block and _FINDING_MORE.match(line)):
+            block.append(line)
+            continue
+        if block and not any(start <= number < end for start, end in spans):
+            kept += block
+        block = []
+        kept.append(line)
+    return "".join(kept + block)
+
+
+def _place_findings(endpoints: Any, item: Adopted, indent: int) -> None:
+    """The `# ADOPT:` comments: above the entry's key they concern, or above the entry."""
+    entry = endpoints[item.key]
+    by_key: dict[str, list[str]] = {}
+    for finding in item.findings:
+        key = finding.key if finding.key and finding.key in entry else ""
+        by_key.setdefault(key, []).append(finding.message)
+    for key, messages in by_key.items():
+        if key:
+            entry.yaml_set_comment_before_after_key(key, before=_comment_text(messages, 3 * indent),
+                                                    indent=3 * indent)
+        else:
+            endpoints.yaml_set_comment_before_after_key(item.key, before=_comment_text(messages, 2 * indent),
+                                                        indent=2 * indent)
+
+
+@dataclass
+class Rewrite:
+    """The stack file as written, and what it changed from the declared one."""
+
+    text: str
+    entries: dict[str, dict[str, Any]]
+    """Key -> the entry written."""
+    changes: dict[str, list[Change]]
+    """Key -> what the entry changed from the declared one (a new entry: none, see `new`)."""
+    new: set[str]
+    """Keys the declared file had no entry for."""
+    stack_changes: list[Change] = field(default_factory=list)
+    """Changes outside the endpoints (a workspace host the file lacked)."""
+
+
+def rewrite_stack_file(stack: str, host: str, declared: StackFile | None, adopted: Sequence[Adopted],
+                       name_prefix: str) -> Rewrite:
+    """The declared stack file with the adopted endpoints in place of its entries of the same key, as a round
+    trip: the file's comments, key order and every untouched value stay as written."""
+    from ruamel.yaml.comments import CommentedMap
+
+    plain = dict(((declared.document if declared else None) or {}).get("config") or {})
+    declared_entries = plain.get(ENDPOINTS_KEY) if isinstance(plain.get(ENDPOINTS_KEY), Mapping) else {}
+    defaults = plain.get(DEFAULTS_KEY)
+    text = declared.path.read_text(encoding="utf-8") if declared else ""
+    indent = file_indent(text) if declared else (2, 4, 2)
+    rt = _yaml(indent)
+    document = rt.load(text) if declared else None
+    if declared and document is not None:
+        cleaned = without_old_findings(text, document, {item.key for item in adopted if item.key})
+        document = rt.load(cleaned) if cleaned != text else document
+    stack_changes: list[Change] = []
+    if not isinstance(document, CommentedMap):
+        document = CommentedMap()
+        document.yaml_set_start_comment(
+            f"Stack {stack}: written by `python -m review import --stack {stack}` from {host}; values only.\n"
+            "`# ADOPT:` lines flag what exists today and breaks this project's rules, or needs a decision.")
+    config = document.get("config")
+    if not isinstance(config, CommentedMap):
+        config = document["config"] = CommentedMap()
+    if not config.get("databricks:host"):
+        config.insert(0, "databricks:host", host)
+        stack_changes.append(Change("databricks:host", plain.get("databricks:host", _ABSENT), host))
+    if declared is None and name_prefix:
+        config[DEFAULTS_KEY] = {"name_prefix": name_prefix}
+        defaults = {"name_prefix": name_prefix}
+    endpoints = config.get(ENDPOINTS_KEY)
+    if not isinstance(endpoints, CommentedMap):
+        endpoints = config[ENDPOINTS_KEY] = CommentedMap()
+    entries, changes, new = {}, {}, set()
     for item in adopted:
-        lines += _entry_lines(item, source if source and item.key in endpoints else None)
-    return "\n".join(lines) + "\n"
+        assert item.key is not None
+        was = declared_entries.get(item.key)
+        if isinstance(was, Mapping) and isinstance(endpoints.get(item.key), CommentedMap):
+            entry = kept_as_declared(stack, defaults, item.key, was, item.entry)
+            _apply(endpoints[item.key], was, entry)
+            changes[item.key] = [Change(key_path(f"endpoints.{item.key}", path), before, after)
+                                 for path, before, after in differences(was, entry)]
+        else:
+            entry = copy.deepcopy(item.entry)
+            endpoints[item.key] = _commented(entry)
+            changes[item.key] = []
+            new.add(item.key)
+        entries[item.key] = entry
+        _place_findings(endpoints, item, indent[0])
+    stream = io.StringIO()
+    rt.dump(document, stream)
+    return Rewrite(stream.getvalue(), entries, changes, new, stack_changes)
 
 
 def import_file(adopted: Sequence[Adopted]) -> dict[str, Any]:
@@ -361,15 +650,15 @@ def import_file(adopted: Sequence[Adopted]) -> dict[str, Any]:
     return {"resources": resources}
 
 
-def _validate(stack: str, text: str) -> list[str]:
-    document = yaml.safe_load(text)
-    config = document.get("config") or {}
-    values = {key[len(PROJECT) + 1:]: value for key, value in config.items() if key.startswith(f"{PROJECT}:")}
+def judge(stack: str, written: Path, project_dir: Path,
+          pack_config: Mapping[str, Any] | None) -> tuple[list[str], list[Verdict] | None]:
+    """The written stack file as the offline review judges it: (the config model's problems, the policy
+    pack's verdicts; None when the file is invalid, since the program then declares nothing to judge)."""
     try:
-        parse_stack_config(stack, values)
+        run = run_program(stack, project_dir=project_dir, source=read_stack_file(written))
     except StackConfigError as error:
-        return list(error.problems)
-    return []
+        return list(error.problems), None
+    return [], check_run(run, pack_config)
 
 
 # --- the command -------------------------------------------------------------------------------------
@@ -379,8 +668,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m review import",
         description="Adopt existing serving endpoints into a stack: stack-file entries and a pulumi import file.",
-        epilog="exit status: 0 written and valid, 2 invalid input or an unreadable workspace, 3 a bug, "
-        "4 written but an entry needs an edit (see the report)",
+        epilog="exit status: 0 written, valid, no mandatory policy violation; 1 written, with a mandatory policy "
+        "violation; 2 invalid input, nothing matching, an endpoint the principal may not read or an unreadable "
+        "workspace (nothing written); 3 a bug; 4 written but an entry needs an edit (see the report)",
     )
     parser.add_argument("--stack", required=True, help="the stack to adopt into (its Pulumi.<stack>.yaml if any)")
     parser.add_argument("endpoints", nargs="*", metavar="ENDPOINT", help="endpoint names in the workspace")
@@ -388,97 +678,213 @@ def _parser() -> argparse.ArgumentParser:
                         help="without ENDPOINTs: every endpoint whose name starts with PREFIX (default: name_prefix)")
     parser.add_argument("--name-prefix", help="the stack's name_prefix when it has no stack file yet")
     parser.add_argument("--output-dir", type=Path, help="where to write (default: adopted/<stack>)")
+    parser.add_argument("--policy-config", type=Path, metavar="PATH",
+                        help="policy config JSON, as for `pulumi preview --policy-pack-config`")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
-def run(args: argparse.Namespace, project_dir: Path) -> tuple[int, dict[str, Any]]:
+def _denied(error: Any, principal: str | None, what: str, host: str) -> AdoptError:
+    """A read the workspace refused, as what the principal lacks; other failures as they are."""
+    who = f"principal {principal}" if principal else "the principal of these credentials"
+    if error.status == 403:
+        return AdoptError(f"{who} cannot {what} in {host}: grant it CAN_VIEW on the endpoint (HTTP 403 "
+                          f"{error.error_code}: {error.message})", "permission_denied")
+    if error.status == 401:
+        return AdoptError(f"{host} rejects the credentials ({error.operation}: HTTP 401 {error.error_code}); check "
+                          "the DATABRICKS_* variables or the profile", "live_read_failed")
+    return AdoptError(str(error), "live_read_failed")
+
+
+def nothing_matching(match: str, principal: str | None, host: str, listed: Sequence[str]) -> AdoptError:
+    """No endpoint to adopt: the listing shows only what the principal may view, so say both possible causes."""
+    who = principal or "the principal of these credentials"
+    message = (f"no endpoint in {host} whose name starts with `{match}` is visible to {who}: none exists, or {who} "
+               "holds no permission on it (the list of endpoints shows only those a principal may view: grant it "
+               "CAN_VIEW); nothing written")
+    if listed:
+        shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+        message += f"; {who} sees {shown} (name them, or give --match)"
+    return AdoptError(message, "nothing_matching")
+
+
+def _read_live(client: Any, names: Sequence[str], match: str) -> tuple[str | None, list[tuple[Any, Any]]]:
+    """(the deploying identity, each endpoint with its permissions), or AdoptError naming what the principal
+    cannot read and what to grant."""
     from serving.workspace import ServingApiError, get_permissions, list_endpoints
 
+    host = client.host
+    try:
+        deployer = client.current_principal()
+    except ServingApiError as error:
+        raise _denied(error, None, "read who it is (SCIM Me)", host) from None
+    try:
+        if not names:
+            listed = sorted(str(item.get("name")) for item in list_endpoints(client))
+            names = [name for name in listed if name.startswith(match)]
+            if not names:
+                raise nothing_matching(match, deployer, host, listed)
+        read = []
+        for name in names:
+            try:
+                endpoint = client.get_endpoint(name)
+            except ServingApiError as error:
+                raise _denied(error, deployer, f"view endpoint {name}", host) from None
+            if endpoint is None:
+                raise AdoptError(f"endpoint {name} does not exist in {host} (as seen by "
+                                 f"{deployer or 'the principal of these credentials'}); nothing written")
+            try:
+                permissions = get_permissions(client, endpoint["id"])
+            except ServingApiError as error:
+                raise _denied(error, deployer, f"read the permissions of endpoint {name}", host) from None
+            read.append((endpoint, permissions))
+    except ServingApiError as error:
+        raise _denied(error, deployer, "list the serving endpoints", host) from None
+    except OSError as error:
+        raise LiveReadError(f"cannot reach the workspace {host}: {type(error).__name__}") from None
+    return deployer, read
+
+
+@dataclass
+class Imported:
+    """Everything one import read, wrote and found, ready to print as text or JSON."""
+
+    stack: str
+    host: str
+    deployer: str | None
+    declared_stack_file: str | None
+    adopted: list[Adopted]
+    rewrite: Rewrite | None = None
+    stack_file: str | None = None
+    import_file: str | None = None
+    problems: list[str] = field(default_factory=list)
+    """The config model's problems with the written file (each names its key path)."""
+    verdicts: list[Verdict] | None = None
+    """The policy pack's verdicts on the written file; None when nothing was written or the file is invalid."""
+
+    @property
+    def exit_code(self) -> int:
+        if self.verdicts is not None and mandatory_violations(self.verdicts):
+            return EXIT_MANDATORY_VIOLATION
+        if self.problems or self.rewrite is None or any(item.key is None for item in self.adopted):
+            return EXIT_NEEDS_EDIT
+        return EXIT_OK
+
+    def _changes(self, item: Adopted) -> list[Change]:
+        return self.rewrite.changes.get(item.key, []) if self.rewrite and item.key else []
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "host": self.host,
+            "deployer": self.deployer,
+            "declared_stack_file": self.declared_stack_file,
+            "stack_file": self.stack_file,
+            "import_file": self.import_file,
+            "stack_changes": [change.json() for change in (self.rewrite.stack_changes if self.rewrite else [])],
+            "endpoints": [
+                {"name": item.name, "key": item.key, "id": item.endpoint_id,
+                 "new": bool(self.rewrite and item.key in self.rewrite.new),
+                 "changes": [change.json() for change in self._changes(item)],
+                 "findings": [{"key": f.key, "message": f.message, "breaks_rules": f.breaks_rules}
+                              for f in item.findings]}
+                for item in self.adopted
+            ],
+            "problems": self.problems,
+            "policy": verdicts_json(self.verdicts) if self.verdicts is not None else None,
+            "exit_code": self.exit_code,
+        }
+
+    def text(self) -> str:
+        lines = [f"Adopted from {self.host} into stack {self.stack} (the import runs as "
+                 f"{self.deployer or 'an identity the workspace did not name'}):"]
+        for item in self.adopted:
+            lines.append(f"  {item.name} ({item.endpoint_id}) {f'as {item.key}' if item.key else 'NOT adopted'}")
+            if self.rewrite and item.key:
+                if item.key in self.rewrite.new:
+                    lines.append("    new entry (the stack file had none for this key)")
+                elif not self._changes(item):
+                    lines.append("    as declared: the stack file's entry is kept as it is")
+                lines += [f"    ~ {change.line()}" for change in self._changes(item)]
+            for finding in item.findings:
+                mark = "!" if finding.breaks_rules else "-"
+                lines.append(f"    {mark} {finding.key or 'endpoint'}: {finding.message}")
+        if self.rewrite is None:
+            lines.append("Nothing written: no endpoint could be adopted into this stack.")
+            return "\n".join(lines)
+        lines += [f"  ~ {change.line()}" for change in self.rewrite.stack_changes]
+        source = self.declared_stack_file or "no stack file: a new one"
+        lines.append(f"Wrote {self.stack_file} (from {source}; `~` lines: declared -> live, everything else kept "
+                     f"as written) and {self.import_file}.")
+        if self.problems:
+            lines.append("The stack file needs an edit before it is valid (the policy pack judges it then):")
+            lines += [f"  {problem}" for problem in self.problems]
+        if self.verdicts is not None:
+            lines.append(render_verdicts(self.verdicts))
+        lines += [
+            "Next (README, \"Adopting existing endpoints\"): review the file, copy it to Pulumi.<stack>.yaml, then",
+            f"  pulumi stack select {self.stack}",
+            f"  pulumi import --file {self.import_file} --protect=false --generate-code=false --yes",
+            "  pulumi preview --diff    # no replace of an endpoint; readiness resources to create",
+            "  pulumi up",
+        ]
+        return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, project_dir: Path) -> Imported:
+    """Read the workspace, write the stack file and import file, judge what was written."""
     path = stack_file(args.stack, project_dir)
     try:
-        document = read_stack_file(path).document if path.is_file() else None
+        declared = read_stack_file(path) if path.is_file() else None
+        pack_config = load_policy_config(args.policy_config) if args.policy_config else None
     except UnreadableStackFileError as error:
         raise AdoptError(str(error)) from None
-    config = (document or {}).get("config") or {}
+    except PolicyConfigError as error:
+        raise AdoptError(f"policy config: {error}") from None
+    config = (declared.document if declared else {}).get("config") or {}
     defaults = config.get(DEFAULTS_KEY) or {}
     prefix = args.name_prefix if args.name_prefix is not None else str(defaults.get("name_prefix") or "")
     existing = config.get(ENDPOINTS_KEY) or {}
     client = live_client(str(config.get("databricks:host") or "") or None)
-    try:
-        names = list(args.endpoints)
-        if not names:
-            match = args.match if args.match is not None else prefix
-            names = sorted(item["name"] for item in list_endpoints(client) if item["name"].startswith(match))
-        adopted = []
-        for name in names:
-            endpoint = client.get_endpoint(name)
-            if endpoint is None:
-                raise LiveReadError(f"endpoint {name} does not exist in {client.host}")
-            permissions = get_permissions(client, endpoint["id"])
-            key = name[len(prefix):] if name.startswith(prefix) else None
-            adopted.append(adopt_endpoint(endpoint, permissions, prefix, defaults.get("tags") or {},
-                                          existing.get(key) if key else None))
-    except ServingApiError as error:
-        raise LiveReadError(str(error)) from None
-    except OSError as error:
-        raise LiveReadError(f"cannot reach the workspace {client.host}: {type(error).__name__}") from None
-
+    match = args.match if args.match is not None else prefix
+    deployer, read = _read_live(client, list(args.endpoints), match)
+    adopted = []
+    for endpoint, permissions in read:
+        name = endpoint["name"]
+        key = name[len(prefix):] if name.startswith(prefix) else None
+        adopted.append(adopt_endpoint(endpoint, permissions, prefix, defaults.get("tags") or {},
+                                      existing.get(key) if key else None, deployer))
+    result = Imported(args.stack, client.host, deployer, str(path) if declared else None, adopted)
     placed = [item for item in adopted if item.key is not None]
+    if not placed:
+        return result  # no file with no endpoint in it
     output = args.output_dir or Path("adopted") / args.stack
     output.mkdir(parents=True, exist_ok=True)
-    text = stack_file_text(args.stack, client.host, document, placed, path.name if document else None)
+    result.rewrite = rewrite_stack_file(args.stack, client.host, declared, placed, prefix)
     written = output / f"Pulumi.{args.stack}.yaml"
-    written.write_text(text)
+    written.write_text(result.rewrite.text, encoding="utf-8")
     (output / "import.json").write_text(json.dumps(import_file(placed), indent=2) + "\n")
-    problems = _validate(args.stack, text)
-    report = {
-        "stack": args.stack,
-        "host": client.host,
-        "stack_file": str(written),
-        "import_file": str(output / "import.json"),
-        "endpoints": [
-            {"name": item.name, "key": item.key, "id": item.endpoint_id,
-             "findings": [{"key": f.key, "message": f.message, "breaks_rules": f.breaks_rules} for f in item.findings]}
-            for item in adopted
-        ],
-        "problems": problems,
-    }
-    status = EXIT_NEEDS_EDIT if problems or len(placed) < len(adopted) else EXIT_OK
-    report["exit_code"] = status
-    return status, report
-
-
-def render(report: Mapping[str, Any]) -> str:
-    lines = [f"Adopted from {report['host']} into stack {report['stack']}:"]
-    for endpoint in report["endpoints"]:
-        where = f"as {endpoint['key']}" if endpoint["key"] else "NOT adopted"
-        lines.append(f"  {endpoint['name']} ({endpoint['id']}) {where}")
-        for finding in endpoint["findings"]:
-            mark = "!" if finding["breaks_rules"] else "-"
-            lines.append(f"    {mark} {finding['key'] or 'endpoint'}: {finding['message']}")
-    lines += [f"Wrote {report['stack_file']} and {report['import_file']}."]
-    if report["problems"]:
-        lines.append("The stack file needs an edit before it is valid:")
-        lines += [f"  {problem}" for problem in report["problems"]]
-    lines += [
-        "Next (README, \"Adopting existing endpoints\"): review the file, copy it to Pulumi.<stack>.yaml, then",
-        f"  pulumi stack select {report['stack']}",
-        f"  pulumi import --file {report['import_file']} --protect=false --generate-code=false --yes",
-        "  pulumi preview --diff    # no replace of an endpoint; readiness resources to create",
-        "  pulumi up",
-    ]
-    return "\n".join(lines)
+    result.stack_file, result.import_file = str(written), str(output / "import.json")
+    result.problems, result.verdicts = judge(args.stack, written, project_dir, pack_config)
+    return result
 
 
 def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> int:
     args = _parser().parse_args(argv)
     try:
-        status, report = run(args, project_dir)
+        import ruamel.yaml  # noqa: F401 - a tool's dependency (requirements-dev.txt), asked for before any read
+    except ImportError:
+        print("import: needs ruamel.yaml to rewrite the stack file keeping its comments: "
+              "venv/bin/pip install -r requirements-dev.txt", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        result = run(args, project_dir)
     except (AdoptError, LiveReadError) as error:
         message = f"import: {error}"
+        kind = error.kind if isinstance(error, AdoptError) else "live_read_failed"
         if args.json:
-            print(json.dumps({"stack": args.stack, "error": message, "exit_code": EXIT_INVALID}, indent=2))
+            print(json.dumps({"stack": args.stack, "error": {"kind": kind, "message": message},
+                              "exit_code": EXIT_INVALID}, indent=2))
         else:
             print(message, file=sys.stderr)
         return EXIT_INVALID
@@ -486,5 +892,5 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         traceback.print_exc()
         print("the import itself failed (exit status 3); this is a bug", file=sys.stderr)
         return EXIT_FAILED
-    print(json.dumps(report, indent=2) if args.json else render(report))
-    return status
+    print(json.dumps(result.json(), indent=2, default=str) if args.json else result.text())
+    return result.exit_code

@@ -8,6 +8,9 @@ and the policy setting that would accept it; the review and the pack read that s
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -25,6 +28,7 @@ from policy.rules import (
     stack_policy_from_config,
 )
 from tests.test_policy_rules import (
+    PROJECT_DIR,
     QUERY_PRINCIPAL,
     group,
     permissions,
@@ -168,3 +172,44 @@ def test_the_pack_reads_the_stack_policy_from_the_stack_config_the_cli_passes(mo
     monkeypatch.delenv("PULUMI_CONFIG", raising=False)
     assert (len(reported(by_name["serving-endpoint-access"], args)),
             len(reported(by_name["serving-endpoint-access-advisory"], args))) == (1, 0)
+
+
+@pytest.mark.slow
+def test_the_pack_process_judges_grants_by_the_stack_config_in_its_environment():
+    """Started as the CLI starts it, with the stack's config in PULUMI_CONFIG as the CLI's constructEnv puts it."""
+    import grpc
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    stack_config = {STACK_POLICY_KEY: json.dumps({"grants_beyond_default": "advisory"})}
+    environment.update(PULUMI_STACK="dev", PULUMI_PROJECT="databricks-serving", PULUMI_DRY_RUN="true",
+                       PULUMI_CONFIG=json.dumps(stack_config))
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        cwd=PROJECT_DIR / "policy", env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        port = process.stdout.readline().strip()  # type: ignore[union-attr]
+        assert port.isdigit(), process.stderr.read()  # type: ignore[union-attr]
+        analyzer = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        resource = permissions(service_principal(), group("ml-support", "CAN_VIEW"), group("users", "CAN_VIEW"))
+        properties = struct_pb2.Struct()
+        properties.update(dict(resource.props))
+        request = analyzer_pb2.AnalyzeRequest(
+            type=resource.type, urn=resource.urn, name=resource.name, properties=properties,
+            options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent),
+        )
+        diagnostics = analyzer.Analyze(request).diagnostics
+        found = sorted(
+            (d.policyName, d.enforcementLevel, d.message.splitlines()[-1].split(";")[0]) for d in diagnostics
+        )
+        assert found == [
+            ("serving-endpoint-access", analyzer_pb2.MANDATORY,
+             f"{SUBJECT}: grants CAN_VIEW to `users`, a workspace-wide group: everybody in the workspace"),
+            ("serving-endpoint-access-advisory", analyzer_pb2.ADVISORY,
+             f"{SUBJECT}: grants CAN_VIEW to group `ml-support`"),
+        ]
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)

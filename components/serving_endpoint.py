@@ -13,8 +13,9 @@ Children, each parented to the component and named from it:
   message and the build log's tail on the endpoint's row when it fails (that provider says only
   UPDATE_FAILED, and deletes a failed new endpoint);
 - `<key>-permissions`: `databricks.Permissions` bound to the endpoint's id (not its name: the permissions
-  API only accepts the id), granting CAN_QUERY to exactly one service principal and CAN_MANAGE to the
-  manager groups; the resource is authoritative, so any other direct grant is removed;
+  API only accepts the id), granting CAN_QUERY to the query service principal, CAN_MANAGE to the manager
+  groups and the `access.grants` the stack declares beyond them; the resource is authoritative, so any other
+  direct grant is removed;
 - `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.resources), after both:
   moves the candidate's traffic to its declared share step by step, with parity and health gates and
   automatic rollback. It then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
@@ -34,7 +35,13 @@ import pulumi
 import pulumi_databricks as databricks
 
 from components.aliases import AliasResolution, resolve_aliases
-from components.config import RATE_LIMIT_RENEWAL_PERIOD, EndpointConfig, EndpointSpec
+from components.config import (
+    RATE_LIMIT_RENEWAL_PERIOD,
+    EndpointConfig,
+    EndpointSpec,
+    PermissionLevel,
+    PrincipalKind,
+)
 from components.resources import (
     EndpointDeployment,
     EndpointNotifications,
@@ -98,18 +105,37 @@ def served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingCon
 
 
 def access_controls(endpoint: EndpointConfig) -> list[databricks.PermissionsAccessControlArgs]:
-    """Exactly the grants the stack declares: one query principal, the manager groups."""
+    """Exactly the grants the stack declares: the query principal, the manager groups, then `access.grants`.
+
+    The query principal comes first: the policy pack takes the first service principal with CAN_QUERY for
+    the one the secure default allows.
+    """
+    access = endpoint.access
     grants = [
         databricks.PermissionsAccessControlArgs(
-            service_principal_name=endpoint.access.query_service_principal,
-            permission_level="CAN_QUERY",
+            service_principal_name=access.query_service_principal,
+            permission_level=PermissionLevel.CAN_QUERY.value,
         )
     ]
     grants += [
-        databricks.PermissionsAccessControlArgs(group_name=group, permission_level="CAN_MANAGE")
-        for group in endpoint.access.manager_groups
+        databricks.PermissionsAccessControlArgs(group_name=group, permission_level=PermissionLevel.CAN_MANAGE.value)
+        for group in access.manager_groups
+    ]
+    grants += [
+        databricks.PermissionsAccessControlArgs(
+            permission_level=grant.level.value, **{GRANT_PRINCIPAL_FIELDS[grant.kind]: grant.principal}
+        )
+        for grant in access.grants
     ]
     return grants
+
+
+GRANT_PRINCIPAL_FIELDS: dict[PrincipalKind, str] = {
+    PrincipalKind.SERVICE_PRINCIPAL: "service_principal_name",
+    PrincipalKind.GROUP: "group_name",
+    PrincipalKind.USER: "user_name",
+}
+"""The pulumi-databricks `PermissionsAccessControlArgs` field each kind of principal is declared in."""
 
 
 def ai_gateway(spec: EndpointSpec) -> databricks.ModelServingAiGatewayArgs | None:

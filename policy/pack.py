@@ -7,6 +7,7 @@ Only adapts: pulumi_policy's arguments become `rules.Resource` values (plain dic
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,7 +25,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policy.rules import RULES, UNKNOWN, Resource, Rule
+from components.config import PolicySettings
+from policy.rules import RULES, UNKNOWN, Resource, Rule, stack_policy_from_config
 
 PACK_NAME = "databricks-serving-guardrails"
 
@@ -32,6 +34,16 @@ PACK_NAME = "databricks-serving-guardrails"
 def stack_from_environment() -> str:
     """The stack being previewed: the CLI starts the pack with PULUMI_STACK set ('' if it did not)."""
     return os.environ.get("PULUMI_STACK", "")
+
+
+def stack_policy_from_environment() -> PolicySettings:
+    """The stack file's `policy` section: the CLI hands the pack the stack's config as the program gets it,
+    JSON in PULUMI_CONFIG (pulumi `sdk/go/common/resource/plugin/analyzer_plugin.go`, constructEnv)."""
+    try:
+        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        config = {}
+    return stack_policy_from_config(config if isinstance(config, Mapping) else {})
 
 
 def plain(value: Any) -> Any:
@@ -78,7 +90,11 @@ def resource_from_stack(resource: PolicyResource) -> Resource:
     )
 
 
-def policy_for(rule: Rule, stack_name: Callable[[], str] = stack_from_environment) -> Policy:
+def policy_for(
+    rule: Rule,
+    stack_name: Callable[[], str] = stack_from_environment,
+    stack_policy: Callable[[], PolicySettings] = stack_policy_from_environment,
+) -> Policy:
     """`rule` as a pulumi_policy policy: a stack validation for a stack-wide rule, else a resource one."""
     level = EnforcementLevel(rule.enforcement.value)
     schema = PolicyConfigSchema(properties=rule.config_schema()) if rule.options else None
@@ -86,7 +102,7 @@ def policy_for(rule: Rule, stack_name: Callable[[], str] = stack_from_environmen
     if rule.stack_wide:
 
         def validate_stack(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-            options = rule.options_from(stack_name(), args.get_config())
+            options = rule.options_from(stack_name(), args.get_config(), stack_policy())
             resources = [resource_from_stack(resource) for resource in args.resources]
             for finding in rule.findings(resources, options):
                 report_violation(finding.message, finding.urn)
@@ -100,7 +116,7 @@ def policy_for(rule: Rule, stack_name: Callable[[], str] = stack_from_environmen
         )
 
     def validate_resource(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        options = rule.options_from(stack_name(), args.get_config())
+        options = rule.options_from(stack_name(), args.get_config(), stack_policy())
         for finding in rule.findings([resource_from_validation(args)], options):
             report_violation(finding.message, None)
 
@@ -113,6 +129,9 @@ def policy_for(rule: Rule, stack_name: Callable[[], str] = stack_from_environmen
     )
 
 
-def policies(stack_name: Callable[[], str] = stack_from_environment) -> list[Policy]:
+def policies(
+    stack_name: Callable[[], str] = stack_from_environment,
+    stack_policy: Callable[[], PolicySettings] = stack_policy_from_environment,
+) -> list[Policy]:
     """Every rule of `policy.rules`, in order, as the pack serves it."""
-    return [policy_for(rule, stack_name) for rule in RULES]
+    return [policy_for(rule, stack_name, stack_policy) for rule in RULES]

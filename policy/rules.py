@@ -17,16 +17,24 @@ A value that is not known yet (during `pulumi preview`, an output of a resource 
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 from components.config import (
-    BROAD_PRINCIPALS,
+    ADMINS_GROUP,
+    ALL_USERS_GROUPS,
+    PROJECT,
     SECRET_NAME_PATTERN,
     SECRET_REFERENCE_PATTERN,
     TOKEN_VALUE_PATTERN,
+    FindingLevel,
+    PermissionLevel,
+    PolicySettings,
 )
 
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
@@ -130,6 +138,26 @@ class Options:
     prod_stacks: tuple[str, ...] = field(default_factory=lambda: _default("prod_stacks"))
     prod_environments: tuple[str, ...] = field(default_factory=lambda: _default("prod_environments"))
     required_tags: tuple[str, ...] = field(default_factory=lambda: _default("required_tags"))
+    stack_policy: PolicySettings = field(default_factory=PolicySettings)
+    """The stack file's `policy` section (strict by default): how broad grants are reported."""
+
+
+STACK_POLICY_KEY = f"{PROJECT}:policy"
+"""The stack config key of the policy section, as the engine hands config to a program and to a policy pack."""
+
+
+def stack_policy_from_config(config: Mapping[str, Any]) -> PolicySettings:
+    """The stack's policy section from its config as the engine hands it over (key -> JSON text).
+
+    A section that is missing or invalid gives the strict defaults: the program refuses an invalid one before
+    anything is declared, and a guardrail must not loosen because its settings cannot be read.
+    """
+    raw = config.get(STACK_POLICY_KEY)
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        return PolicySettings.model_validate(value) if isinstance(value, Mapping) else PolicySettings()
+    except (ValueError, ValidationError):
+        return PolicySettings()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -153,6 +181,17 @@ def _endpoint(resource: Resource) -> str:
     return f"endpoint `{name}` ({resource.name})" if name else f"endpoint {resource.name}"
 
 
+def _stack_key(resource: Resource, suffix: str) -> str:
+    """`endpoints.<key>`: the stack file entry that declares `resource` (this project names its resources
+    `<key>-endpoint`, `<key>-permissions`); `endpoints.<key>` itself for a resource declared elsewhere."""
+    key = resource.name[: -len(suffix)] if resource.name.endswith(suffix) else ""
+    return f"endpoints.{key}" if key else "endpoints.<key>"
+
+
+def _entry(resource: Resource) -> str:
+    return _stack_key(resource, "-endpoint")
+
+
 def _tags(resource: Resource) -> dict[str, Any] | None:
     tags = resource.props.get("tags")
     if tags is UNKNOWN:
@@ -169,6 +208,8 @@ class _ServedEntity:
     name: Any
     """The served entity's name (`str`), or UNKNOWN."""
     props: Mapping[str, Any]
+    index: int
+    """Position among the endpoint's served entities: its index in the stack file's `served_models`."""
 
 
 def _served_name(entity: Mapping[str, Any], model_key: str, version_key: str) -> Any:
@@ -199,7 +240,7 @@ def _served_entities(resource: Resource) -> list[_ServedEntity] | None:
             return None
         for item in items or []:
             if isinstance(item, Mapping):
-                entities.append(_ServedEntity(_served_name(item, model_key, version_key), item))
+                entities.append(_ServedEntity(_served_name(item, model_key, version_key), item, len(entities)))
     return entities
 
 
@@ -219,11 +260,30 @@ def is_prod(resource: Resource, options: Options) -> bool:
 # Rules on one resource: (resource, options) -> messages
 
 
-def check_endpoint_access(resource: Resource, options: Options) -> list[str]:
-    """Grants on a serving endpoint: query only for service principals, groups only CAN_MANAGE, nobody broad.
+class Breadth(StrEnum):
+    """How a grant goes beyond the secure default access, and so which stack policy setting judges it."""
 
-    A service principal may hold any level; a named group only CAN_MANAGE; an individual user nothing (an
-    endpoint called by a person's token breaks when the person leaves); a workspace-wide group nothing.
+    BEYOND_DEFAULT = "grants_beyond_default"
+    WORKSPACE_WIDE = "workspace_wide_grants"
+    REFUSED = "refused"
+    """Never applies (the permissions API refuses it): mandatory whatever the stack says."""
+
+
+@dataclass(frozen=True)
+class BroadGrant:
+    """A grant of a serving endpoint's Permissions beyond the secure default."""
+
+    breadth: Breadth
+    message: str
+
+
+def broad_grants(resource: Resource, options: Options) -> list[BroadGrant]:
+    """Every grant broader than the secure default: one service principal with CAN_QUERY, groups with CAN_MANAGE.
+
+    The first service principal with CAN_QUERY is the query principal (this project declares it first); any
+    other grant is beyond the default: another query principal, a service principal at another level, a
+    group below CAN_MANAGE, any grant to a user (their access ends with their account, and calls made with a
+    person's token break with it), any grant to `users` / `account users` (everybody in the workspace).
     """
     if resource.type != PERMISSIONS or "servingEndpointId" not in resource.props:
         return []  # Permissions of a job, a cluster, ...: not this rule's business.
@@ -231,30 +291,91 @@ def check_endpoint_access(resource: Resource, options: Options) -> list[str]:
     if not isinstance(controls, Sequence) or isinstance(controls, str):
         return []
     subject = f"Permissions {resource.name} (serving endpoint)"
-    messages = []
+    declared_in = f"`{_stack_key(resource, '-permissions')}.access.grants`"
+    found: list[BroadGrant] = []
+    query_principal_seen = False
     for grant in controls:
         if not isinstance(grant, Mapping):
             continue
         level = grant.get("permissionLevel")
         group, user = grant.get("groupName"), grant.get("userName")
-        if UNKNOWN in (level, group, user):
+        service_principal = grant.get("servicePrincipalName")
+        if UNKNOWN in (level, group, user, service_principal):
             continue
-        if isinstance(group, str) and group.strip().lower() in BROAD_PRINCIPALS:
-            messages.append(
-                f"{subject}: grants {level} to `{group}`, a workspace-wide group; remove that grant and name "
-                "the calling application's service principal (CAN_QUERY) or a dedicated group (CAN_MANAGE)"
-            )
-        elif group is not None and level != "CAN_MANAGE":
-            messages.append(
-                f"{subject}: grants {level} to group `{group}`; groups may only hold CAN_MANAGE: give query "
-                "access to the calling application's service principal (its application id) instead"
-            )
+        if isinstance(group, str) and group.strip().lower() == ADMINS_GROUP:
+            found.append(BroadGrant(
+                Breadth.REFUSED,
+                f"{subject}: grants {level} to `{group}`; the permissions API refuses to change the admins' "
+                f"permissions (they manage every endpoint already): remove that grant from {declared_in}",
+            ))
+        elif isinstance(group, str) and group.strip().lower() in ALL_USERS_GROUPS:
+            found.append(BroadGrant(
+                Breadth.WORKSPACE_WIDE,
+                f"{subject}: grants {level} to `{group}`, a workspace-wide group: everybody in the workspace",
+            ))
+        elif group is not None and level != PermissionLevel.CAN_MANAGE:
+            found.append(BroadGrant(
+                Breadth.BEYOND_DEFAULT,
+                f"{subject}: grants {level} to group `{group}`; the secure default gives groups CAN_MANAGE only "
+                "and query access to one service principal",
+            ))
         elif user is not None:
-            messages.append(
-                f"{subject}: grants {level} to user `{user}`; query access is for service principals only "
-                "and management for groups: move this grant to a service principal or a group"
+            found.append(BroadGrant(
+                Breadth.BEYOND_DEFAULT,
+                f"{subject}: grants {level} to user `{user}`; the secure default grants nothing to a person "
+                "(query access is a service principal's, management a group's)",
+            ))
+        elif service_principal is not None and level == PermissionLevel.CAN_QUERY and not query_principal_seen:
+            query_principal_seen = True
+        elif service_principal is not None:
+            what = (
+                "another query principal; the secure default has one"
+                if level == PermissionLevel.CAN_QUERY
+                else "the secure default gives service principals CAN_QUERY only (management is a group's)"
             )
-    return messages
+            found.append(BroadGrant(
+                Breadth.BEYOND_DEFAULT, f"{subject}: grants {level} to service principal `{service_principal}`; {what}"
+            ))
+    return [
+        BroadGrant(grant.breadth, grant.message + _broad_grant_fix(grant.breadth, declared_in, options))
+        for grant in found
+    ]
+
+
+def _broad_grant_fix(breadth: Breadth, declared_in: str, options: Options) -> str:
+    if breadth is Breadth.REFUSED:
+        return ""
+    setting = f"policy.{breadth.value}"
+    if _level_of(breadth, options) is FindingLevel.ADVISORY:
+        return f"; accepted on this stack by `{setting}: advisory`, declared in {declared_in}"
+    return (
+        f"; remove it from {declared_in}, or accept it on this stack with `{setting}: advisory` in the stack "
+        "file (it stays flagged in every review)"
+    )
+
+
+def _level_of(breadth: Breadth, options: Options) -> FindingLevel:
+    if breadth is Breadth.REFUSED:
+        return FindingLevel.MANDATORY
+    return FindingLevel(getattr(options.stack_policy, breadth.value))
+
+
+def check_endpoint_access(resource: Resource, options: Options) -> list[str]:
+    """Grants beyond the secure default that the stack's policy section makes mandatory (all, by default)."""
+    return [
+        grant.message
+        for grant in broad_grants(resource, options)
+        if _level_of(grant.breadth, options) is FindingLevel.MANDATORY
+    ]
+
+
+def check_endpoint_access_advisory(resource: Resource, options: Options) -> list[str]:
+    """Grants beyond the secure default that the stack accepts (`advisory` in its policy section): still shown."""
+    return [
+        grant.message
+        for grant in broad_grants(resource, options)
+        if _level_of(grant.breadth, options) is FindingLevel.ADVISORY
+    ]
 
 
 def check_prod_capacity(resource: Resource, options: Options) -> list[str]:
@@ -269,16 +390,17 @@ def check_prod_capacity(resource: Resource, options: Options) -> list[str]:
     messages = []
     for entity in _served_entities(resource) or []:
         subject = f"{_endpoint(resource)}, served entity `{entity.name}`"
+        served_model = f"{_entry(resource)}.served_models[{entity.index}]"
         scale_to_zero = entity.props.get("scaleToZeroEnabled")
         if scale_to_zero is True:
             messages.append(
                 f"{subject}: scales to zero on prod, so a request can meet a cold start of minutes; "
-                "set scale_to_zero_enabled to false"
+                f"set `{served_model}.scale_to_zero` to false"
             )
         elif scale_to_zero is None:
             messages.append(
-                f"{subject}: leaves scale_to_zero_enabled unset on prod, so the workspace decides; "
-                "set it to false explicitly"
+                f"{subject}: leaves scale-to-zero unset on prod, so the workspace decides; "
+                f"set `{served_model}.scale_to_zero: false` explicitly"
             )
         size = entity.props.get("workloadSize")
         minimum = entity.props.get("minProvisionedConcurrency")
@@ -287,13 +409,13 @@ def check_prod_capacity(resource: Resource, options: Options) -> list[str]:
             continue
         if minimum is None or maximum is None:
             messages.append(
-                f"{subject}: has no explicit workload size on prod; set workload_size (Small, Medium or "
-                "Large) or a provisioned concurrency range (min and max)"
+                f"{subject}: has no explicit workload size on prod; set `{served_model}.workload_size` (Small, "
+                f"Medium or Large) or a range `{served_model}.provisioned_concurrency` (min and max)"
             )
         elif _number(minimum) == 0:
             messages.append(
                 f"{subject}: provisioned concurrency starts at 0 on prod, which lets it scale to zero; "
-                "raise min_provisioned_concurrency to at least 4"
+                f"raise `{served_model}.provisioned_concurrency.min` to at least 4"
             )
     return messages
 
@@ -318,11 +440,12 @@ def check_traffic_routes(resource: Resource, options: Options) -> list[str]:
     if routes is UNKNOWN:
         return []
     subject = _endpoint(resource)
+    traffic_key = f"`{_entry(resource)}.traffic`"
     if not routes:
         if len(served) > 1:
             return [
                 f"{subject}: serves {', '.join(served)} but declares no traffic routes; give each a "
-                "traffic percentage, summing to 100"
+                f"percentage in {traffic_key}, summing to 100"
             ]
         return []
 
@@ -342,25 +465,32 @@ def check_traffic_routes(resource: Resource, options: Options) -> list[str]:
     messages = []
     invalid = [f"{target}: {share}" for target, share in shares.items() if _percentage(share) is None]
     if invalid:
-        messages.append(f"{subject}: traffic percentages must be whole numbers 0-100, found {', '.join(invalid)}")
+        messages.append(
+            f"{subject}: traffic percentages must be whole numbers 0-100, found {', '.join(invalid)}; fix them in "
+            f"{traffic_key}"
+        )
     else:
         total = sum(_percentage(share) or 0 for share in shares.values())
         if total != 100:
             split = ", ".join(f"{target}: {_percentage(share)}" for target, share in shares.items())
-            messages.append(f"{subject}: traffic routes sum to {total}%, not 100% ({split}); make them sum to 100")
+            messages.append(
+                f"{subject}: traffic routes sum to {total}%, not 100% ({split}); make {traffic_key} sum to 100"
+            )
     if repeated:
-        messages.append(f"{subject}: more than one route for {', '.join(repeated)}; keep one route per entity")
+        messages.append(
+            f"{subject}: more than one route for {', '.join(repeated)}; keep one route per entity in {traffic_key}"
+        )
     missing = [name for name in served if name not in shares]
     if missing:
         messages.append(
-            f"{subject}: served entities without a route: {', '.join(missing)}; give each a traffic "
-            "percentage (0 keeps an entity deployed but idle)"
+            f"{subject}: served entities without a route: {', '.join(missing)}; give each a percentage in "
+            f"{traffic_key} (0 keeps an entity deployed but idle)"
         )
     unknown = [target for target in shares if target not in served]
     if unknown:
         messages.append(
             f"{subject}: routes name no served entity: {', '.join(unknown)}; served entities are "
-            f"{', '.join(served)}"
+            f"{', '.join(served)}: fix the names in {traffic_key}"
         )
     return messages
 
@@ -382,8 +512,7 @@ def check_required_tags(resource: Resource, options: Options) -> list[str]:
         return []
     return [
         f"{_endpoint(resource)}: lacks the required tag{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-        "add them to the endpoint's tags (in this project: `defaults.tags` or `endpoints.<key>.tags` of the "
-        "stack file)"
+        f"add them to `defaults.tags` (every endpoint of the stack) or `{_entry(resource)}.tags`"
     ]
 
 
@@ -406,14 +535,16 @@ def check_environment_secrets(resource: Resource, options: Options) -> list[str]
             if SECRET_REFERENCE_PATTERN.match(value):
                 continue
             subject = f"{_endpoint(resource)}, served entity `{entity.name}`, environment variable {key}"
+            where = f"`{_entry(resource)}.served_models[{entity.index}].environment_vars.{key}`"
             if "{{secrets/" in value:
                 messages.append(
-                    f"{subject}: is a malformed secret reference; write exactly `{{{{secrets/<scope>/<key>}}}}`"
+                    f"{subject}: is a malformed secret reference; write {where} as exactly "
+                    "`{{secrets/<scope>/<key>}}`"
                 )
             elif SECRET_NAME_PATTERN.search(key) or TOKEN_VALUE_PATTERN.search(value):
                 messages.append(
                     f"{subject}: holds a credential in plain text; store it in a Databricks secret scope and "
-                    "write `{{secrets/<scope>/<key>}}` instead"
+                    f"write {where} as `{{{{secrets/<scope>/<key>}}}}` instead"
                 )
     return messages
 
@@ -443,8 +574,8 @@ def check_prod_rate_limit(resource: Resource, options: Options) -> list[str]:
             return []
     return [
         f"{_endpoint(resource)}: has no endpoint-wide rate limit on prod, so one caller can take all of its "
-        "capacity; add an AI Gateway rate limit with key `endpoint` (in this project: "
-        "`ai_gateway.rate_limits: [{calls: <calls per minute>}]` of the endpoint in the stack file)"
+        f"capacity; add an AI Gateway rate limit with key `endpoint`: `{_entry(resource)}.ai_gateway.rate_limits: "
+        "[{calls: <calls per minute>}]`"
     ]
 
 
@@ -462,8 +593,8 @@ def check_unity_catalog_models(resource: Resource, options: Options) -> list[str
         if isinstance(model, str) and model and "." not in model:
             messages.append(
                 f"{_endpoint(resource)}, served entity `{entity.name}`: serves `{model}` from the legacy "
-                "workspace Model Registry; register the model in Unity Catalog and serve it as "
-                "`catalog.schema.model`"
+                "workspace Model Registry; register the model in Unity Catalog and set "
+                f"`{_entry(resource)}.served_models[{entity.index}].model` to its `catalog.schema.model`"
             )
     return messages
 
@@ -490,10 +621,14 @@ def check_endpoint_readiness(resources: Sequence[Resource], options: Options) ->
         # An unknown name on either side cannot be judged during preview; the update re-runs the rule.
         if any(UNKNOWN in (name, checked_name) or checked_name == name for checked_name in checked):
             continue
+        # This project's ServingEndpoint declares the check for every entry of `endpoints`: a finding means
+        # the endpoint was declared some other way, so the fix names the resource, and the entry to use.
+        entry = f"declare the endpoint as an entry of `endpoints` (`{_entry(endpoint)}`, its settings under "
+        entry += f"`{_entry(endpoint)}.readiness`), which comes with its check"
         if not siblings:
             message = (
-                f"{_endpoint(endpoint)}: has no readiness check; declare an EndpointReadiness next to it (same "
-                f"parent) with endpoint_name `{name}`, so that `pulumi up` waits until the endpoint serves"
+                f"{_endpoint(endpoint)}: has no readiness check, so `pulumi up` ends before the endpoint serves; "
+                f"{entry}, or declare an EndpointReadiness for `{name}` next to it (same parent)"
             )
         else:
             described = ", ".join(
@@ -501,7 +636,7 @@ def check_endpoint_readiness(resources: Sequence[Resource], options: Options) ->
             )
             message = (
                 f"{_endpoint(endpoint)}: no readiness check next to it checks this endpoint ({described}); "
-                f"set endpoint_name to `{name}`"
+                f"{entry}, or point that check at `{name}`"
             )
         findings.append(Finding(endpoint.name, endpoint.urn, message))
     return findings
@@ -538,8 +673,11 @@ class Rule:
         """JSON schema properties of this rule's options (for pulumi_policy's PolicyConfigSchema)."""
         return {option: OPTION_SCHEMAS[option] for option in self.options}
 
-    def options_from(self, stack: str, config: Mapping[str, Any] | None) -> Options:
-        """The rule's options: the defaults, overridden by its entry of a policy config."""
+    def options_from(
+        self, stack: str, config: Mapping[str, Any] | None, stack_policy: PolicySettings | None = None
+    ) -> Options:
+        """The rule's options: the defaults, overridden by its entry of a policy config; the stack's policy
+        section as given (strict when None)."""
         values: dict[str, tuple[str, ...]] = {}
         for key, value in (config or {}).items():
             if key == "enforcementLevel":
@@ -552,7 +690,7 @@ class Rule:
             ):
                 raise PolicyConfigError(f"{self.name}.{key}: must be a list of strings")
             values[key] = tuple(value)
-        return Options(stack=stack, **values)
+        return Options(stack=stack, stack_policy=stack_policy or PolicySettings(), **values)
 
     def findings(self, resources: Sequence[Resource], options: Options) -> list[Finding]:
         """Every violation of this rule among `resources`."""
@@ -569,10 +707,17 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         name="serving-endpoint-access",
-        description="Serving endpoint grants: query access only for service principals, groups only with "
-        "CAN_MANAGE, never workspace-wide groups (users, account users).",
+        description="Serving endpoint grants stay within the secure default (one query service principal, "
+        "manager groups) unless the stack's policy section accepts more as advisory.",
         enforcement=Enforcement.MANDATORY,
         resource_check=check_endpoint_access,
+    ),
+    Rule(
+        name="serving-endpoint-access-advisory",
+        description="Serving endpoint grants beyond the secure default that the stack's policy section accepts "
+        "(shown, not failing).",
+        enforcement=Enforcement.ADVISORY,
+        resource_check=check_endpoint_access_advisory,
     ),
     Rule(
         name="prod-endpoint-capacity",
@@ -666,12 +811,17 @@ def enforcement_of(rule: Rule, pack_config: Mapping[str, Any]) -> Enforcement:
 
 
 def evaluate(
-    resources: Sequence[Resource], stack: str, pack_config: Mapping[str, Any] | None = None
+    resources: Sequence[Resource],
+    stack: str,
+    pack_config: Mapping[str, Any] | None = None,
+    stack_policy: PolicySettings | None = None,
 ) -> list[Verdict]:
     """Every rule's verdict on the resources of `stack`.
 
     `pack_config` has the format of `pulumi preview --policy-pack-config`: rule name (or `all`) -> a level
     or `{"enforcementLevel": ..., <option>: ...}`. Raises `PolicyConfigError` for an unknown rule or option.
+    `stack_policy` is the stack file's `policy` section (see `stack_policy_from_config`); a pack config's
+    level still wins over it (`serving-endpoint-access-advisory: mandatory` makes every accepted grant fail).
     """
     pack_config = pack_config or {}
     names = {rule.name for rule in RULES}
@@ -682,7 +832,7 @@ def evaluate(
     for rule in RULES:
         enforcement = enforcement_of(rule, pack_config)
         entry = pack_config.get(rule.name)
-        options = rule.options_from(stack, entry if isinstance(entry, Mapping) else None)
+        options = rule.options_from(stack, entry if isinstance(entry, Mapping) else None, stack_policy)
         findings = () if enforcement is Enforcement.DISABLED else tuple(rule.findings(resources, options))
         verdicts.append(Verdict(rule, enforcement, findings))
     return verdicts

@@ -62,6 +62,8 @@ class ProgramRun:
     resources: list[DeclaredResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     """Stack outputs (`pulumi.export`), secrets still wrapped."""
+    config: dict[str, str] = field(default_factory=dict)
+    """The stack's config as the engine handed it to the program (`ns:key` -> text), secret keys left out."""
 
     def of_type(self, type_: str) -> list[DeclaredResource]:
         return [resource for resource in self.resources if resource.type == type_]
@@ -295,7 +297,7 @@ def run_program(
     for key, value in (secret_values or {}).items():
         config[key] = value
         secret_keys.append(key)
-    run = ProgramRun(stack=stack)
+    run = ProgramRun(stack=stack, config={key: value for key, value in config.items() if key not in secret_keys})
 
     with _RUN_LOCK:
         runtime_settings.SETTINGS.rpc_manager.clear()

@@ -15,7 +15,16 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from policy.rules import UNKNOWN, Enforcement, Finding, PolicyConfigError, Resource, Verdict, evaluate
+from policy.rules import (
+    UNKNOWN,
+    Enforcement,
+    Finding,
+    PolicyConfigError,
+    Resource,
+    Verdict,
+    evaluate,
+    stack_policy_from_config,
+)
 from review.engine import DeclaredResource, ProgramRun, is_secret
 from review.summary import SECRET
 
@@ -75,10 +84,13 @@ def mask(message: str, secrets: Iterable[str]) -> str:
 def check_run(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> list[Verdict]:
     """Every rule's verdict on what `run` declared, messages masked for the run's secrets.
 
+    The stack's `policy` section (in its config) sets how grants beyond the secure default are reported.
     Rules never quote a value they judge as a credential; masking guarantees that nothing else that was a
     secret (a principal, a tag) reaches the output either.
     """
-    verdicts = evaluate([resource_from_declared(resource) for resource in run.resources], run.stack, pack_config)
+    resources = [resource_from_declared(resource) for resource in run.resources]
+    # The stack file's own `policy` section says how broad grants count, as it does for the pack.
+    verdicts = evaluate(resources, run.stack, pack_config, stack_policy_from_config(run.config))
     secrets = secret_values(run.resources)
     if not secrets:
         return verdicts

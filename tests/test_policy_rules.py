@@ -146,9 +146,10 @@ def test_query_access_for_a_service_principal_and_manage_for_a_named_group_pass(
 
 def test_query_access_for_a_group_is_a_violation_naming_the_group_and_the_fix():
     assert check_endpoint_access(permissions(group("risk-analysts", "CAN_QUERY")), Options()) == [
-        "Permissions risk-permissions (serving endpoint): grants CAN_QUERY to group `risk-analysts`; groups may "
-        "only hold CAN_MANAGE: give query access to the calling application's service principal (its "
-        "application id) instead"
+        "Permissions risk-permissions (serving endpoint): grants CAN_QUERY to group `risk-analysts`; the secure "
+        "default gives groups CAN_MANAGE only and query access to one service principal; remove it from "
+        "`endpoints.risk.access.grants`, or accept it on this stack with `policy.grants_beyond_default: advisory` "
+        "in the stack file (it stays flagged in every review)"
     ]
 
 
@@ -166,7 +167,11 @@ def test_any_grant_to_an_individual_user_is_a_violation():
 def test_a_workspace_wide_group_gets_no_grant_even_manage(broad):
     (message,) = check_endpoint_access(permissions(group(broad, "CAN_MANAGE")), Options())
     assert message.startswith(f"Permissions risk-permissions (serving endpoint): grants CAN_MANAGE to `{broad}`, ")
-    assert "a workspace-wide group; remove that grant" in message
+    assert message.endswith(
+        "a workspace-wide group: everybody in the workspace; remove it from `endpoints.risk.access.grants`, or "
+        "accept it on this stack with `policy.workspace_wide_grants: advisory` in the stack file (it stays "
+        "flagged in every review)"
+    )
 
 
 def test_permissions_of_anything_but_a_serving_endpoint_are_not_judged():
@@ -185,14 +190,15 @@ def test_scale_to_zero_on_a_prod_stack_is_a_violation():
     resource = endpoint(entities=[served("risk-3", scale_to_zero=True)])
     assert check_prod_capacity(resource, Options(stack="prod")) == [
         "endpoint `prod-risk` (risk-endpoint), served entity `risk-3`: scales to zero on prod, so a request can "
-        "meet a cold start of minutes; set scale_to_zero_enabled to false"
+        "meet a cold start of minutes; set `endpoints.risk.served_models[0].scale_to_zero` to false"
     ]
 
 
 def test_scale_to_zero_left_unset_on_prod_is_a_violation():
     (message,) = check_prod_capacity(endpoint(entities=[served("risk-3", scale_to_zero=None)]), Options(stack="prod"))
     assert message.endswith(
-        "leaves scale_to_zero_enabled unset on prod, so the workspace decides; set it to false explicitly"
+        "leaves scale-to-zero unset on prod, so the workspace decides; "
+        "set `endpoints.risk.served_models[0].scale_to_zero: false` explicitly"
     )
 
 
@@ -200,7 +206,8 @@ def test_a_prod_served_entity_without_a_workload_size_is_a_violation():
     (message,) = check_prod_capacity(endpoint(entities=[served("risk-3", size=None)]), Options(stack="prod"))
     assert message == (
         "endpoint `prod-risk` (risk-endpoint), served entity `risk-3`: has no explicit workload size on prod; "
-        "set workload_size (Small, Medium or Large) or a provisioned concurrency range (min and max)"
+        "set `endpoints.risk.served_models[0].workload_size` (Small, Medium or Large) or a range "
+        "`endpoints.risk.served_models[0].provisioned_concurrency` (min and max)"
     )
 
 
@@ -213,7 +220,10 @@ def test_a_provisioned_concurrency_range_is_an_explicit_size_unless_it_starts_at
     assert [message.split(":")[0] for message in messages] == [
         "endpoint `prod-risk` (risk-endpoint), served entity `risk-4`"
     ]
-    assert "provisioned concurrency starts at 0 on prod" in messages[0]
+    assert messages[0].endswith(
+        "provisioned concurrency starts at 0 on prod, which lets it scale to zero; raise "
+        "`endpoints.risk.served_models[1].provisioned_concurrency.min` to at least 4"
+    )
 
 
 def test_scale_to_zero_outside_prod_passes():
@@ -249,22 +259,23 @@ def test_routes_that_do_not_sum_to_100_are_a_violation_showing_the_split():
     resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 90, "risk-4": 20})
     assert check_traffic_routes(resource, Options()) == [
         "endpoint `prod-risk` (risk-endpoint): traffic routes sum to 110%, not 100% (risk-3: 90, risk-4: 20); "
-        "make them sum to 100"
+        "make `endpoints.risk.traffic` sum to 100"
     ]
 
 
 def test_a_served_entity_without_a_route_is_a_violation():
     resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 100})
     assert check_traffic_routes(resource, Options()) == [
-        "endpoint `prod-risk` (risk-endpoint): served entities without a route: risk-4; give each a traffic "
-        "percentage (0 keeps an entity deployed but idle)"
+        "endpoint `prod-risk` (risk-endpoint): served entities without a route: risk-4; give each a percentage "
+        "in `endpoints.risk.traffic` (0 keeps an entity deployed but idle)"
     ]
 
 
 def test_a_route_to_no_served_entity_is_a_violation():
     resource = endpoint(entities=[served("risk-3")], routes={"risk-3": 50, "risk-9": 50})
     assert check_traffic_routes(resource, Options()) == [
-        "endpoint `prod-risk` (risk-endpoint): routes name no served entity: risk-9; served entities are risk-3"
+        "endpoint `prod-risk` (risk-endpoint): routes name no served entity: risk-9; served entities are risk-3: "
+        "fix the names in `endpoints.risk.traffic`"
     ]
 
 
@@ -272,14 +283,17 @@ def test_several_served_entities_without_traffic_config_are_a_violation():
     resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={})
     assert check_traffic_routes(resource, Options()) == [
         "endpoint `prod-risk` (risk-endpoint): serves risk-3, risk-4 but declares no traffic routes; give each "
-        "a traffic percentage, summing to 100"
+        "a percentage in `endpoints.risk.traffic`, summing to 100"
     ]
 
 
 def test_a_percentage_that_is_not_a_whole_number_0_to_100_is_a_violation():
     resource = endpoint(entities=[served("risk-3"), served("risk-4")], routes={"risk-3": 120, "risk-4": -20})
     (message,) = check_traffic_routes(resource, Options())
-    assert message.endswith("traffic percentages must be whole numbers 0-100, found risk-3: 120, risk-4: -20")
+    assert message.endswith(
+        "traffic percentages must be whole numbers 0-100, found risk-3: 120, risk-4: -20; fix them in "
+        "`endpoints.risk.traffic`"
+    )
 
 
 def test_an_unnamed_served_entity_is_routed_by_its_default_name():
@@ -298,8 +312,8 @@ def test_an_endpoint_with_owner_cost_center_and_environment_passes():
 def test_missing_and_empty_required_tags_are_named_with_where_to_add_them():
     resource = endpoint(tags={"owner": "ml-platform", "environment": ""})
     assert check_required_tags(resource, Options()) == [
-        "endpoint `prod-risk` (risk-endpoint): lacks the required tags cost-center, environment; add them to the "
-        "endpoint's tags (in this project: `defaults.tags` or `endpoints.<key>.tags` of the stack file)"
+        "endpoint `prod-risk` (risk-endpoint): lacks the required tags cost-center, environment; add them to "
+        "`defaults.tags` (every endpoint of the stack) or `endpoints.risk.tags`"
     ]
 
 
@@ -326,8 +340,10 @@ def test_an_endpoint_without_readiness_is_a_violation_at_the_endpoint():
     (finding,) = check_endpoint_readiness([resource, readiness(key="fraud", endpoint_name="prod-fraud")], Options())
     assert (finding.resource, finding.urn) == ("risk-endpoint", resource.urn)
     assert finding.message == (
-        "endpoint `prod-risk` (risk-endpoint): has no readiness check; declare an EndpointReadiness next to it "
-        "(same parent) with endpoint_name `prod-risk`, so that `pulumi up` waits until the endpoint serves"
+        "endpoint `prod-risk` (risk-endpoint): has no readiness check, so `pulumi up` ends before the endpoint "
+        "serves; declare the endpoint as an entry of `endpoints` (`endpoints.risk`, its settings under "
+        "`endpoints.risk.readiness`), which comes with its check, or declare an EndpointReadiness for `prod-risk` "
+        "next to it (same parent)"
     )
 
 
@@ -340,7 +356,9 @@ def test_a_sibling_readiness_check_for_another_endpoint_is_a_violation():
     (finding,) = check_endpoint_readiness([endpoint(), readiness(endpoint_name="prod-fraud")], Options())
     assert finding.message == (
         "endpoint `prod-risk` (risk-endpoint): no readiness check next to it checks this endpoint "
-        "(risk-readiness checks `prod-fraud`); set endpoint_name to `prod-risk`"
+        "(risk-readiness checks `prod-fraud`); declare the endpoint as an entry of `endpoints` (`endpoints.risk`, "
+        "its settings under `endpoints.risk.readiness`), which comes with its check, or point that check at "
+        "`prod-risk`"
     )
 
 
@@ -361,7 +379,8 @@ def test_a_credential_named_variable_in_plain_text_is_a_violation_that_never_rep
     assert message == (
         "endpoint `prod-risk` (risk-endpoint), served entity `risk-3`, environment variable FEATURE_STORE_TOKEN: "
         "holds a credential in plain text; store it in a Databricks secret scope and write "
-        "`{{secrets/<scope>/<key>}}` instead"
+        "`endpoints.risk.served_models[0].environment_vars.FEATURE_STORE_TOKEN` as `{{secrets/<scope>/<key>}}` "
+        "instead"
     )
     assert "hunter2" not in message
 
@@ -376,7 +395,8 @@ def test_a_databricks_token_under_an_innocent_name_is_a_violation():
 def test_a_malformed_secret_reference_is_a_violation():
     (message,) = check_environment_secrets(with_environment({"DB_PASSWORD": "{{secrets/only-scope}}"}), Options())
     assert message.endswith(
-        "environment variable DB_PASSWORD: is a malformed secret reference; write exactly `{{secrets/<scope>/<key>}}`"
+        "environment variable DB_PASSWORD: is a malformed secret reference; write "
+        "`endpoints.risk.served_models[0].environment_vars.DB_PASSWORD` as exactly `{{secrets/<scope>/<key>}}`"
     )
 
 
@@ -392,6 +412,7 @@ def test_every_rule_has_a_verdict_in_order():
     verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness()], "prod")
     assert [(verdict.rule.name, verdict.passed) for verdict in verdicts] == [
         ("serving-endpoint-access", True),
+        ("serving-endpoint-access-advisory", True),
         ("prod-endpoint-capacity", True),
         ("traffic-routes-complete", True),
         ("endpoint-required-tags", True),
@@ -454,6 +475,7 @@ def reported(policy, args) -> list[tuple[str, str | None]]:
 def test_the_pack_serves_every_rule_at_its_level():
     assert [(type(policy).__name__, policy.name, policy.enforcement_level.value) for policy in policies()] == [
         ("ResourceValidationPolicy", "serving-endpoint-access", "mandatory"),
+        ("ResourceValidationPolicy", "serving-endpoint-access-advisory", "advisory"),
         ("ResourceValidationPolicy", "prod-endpoint-capacity", "mandatory"),
         ("ResourceValidationPolicy", "traffic-routes-complete", "mandatory"),
         ("ResourceValidationPolicy", "endpoint-required-tags", "advisory"),
@@ -564,8 +586,8 @@ def test_a_limit_without_a_key_is_endpoint_wide_as_databricks_defaults_it():
 def test_a_prod_endpoint_without_an_endpoint_wide_rate_limit_is_advised_one():
     expected = [
         "endpoint `prod-risk` (risk-endpoint): has no endpoint-wide rate limit on prod, so one caller can take all "
-        "of its capacity; add an AI Gateway rate limit with key `endpoint` (in this project: "
-        "`ai_gateway.rate_limits: [{calls: <calls per minute>}]` of the endpoint in the stack file)"
+        "of its capacity; add an AI Gateway rate limit with key `endpoint`: "
+        "`endpoints.risk.ai_gateway.rate_limits: [{calls: <calls per minute>}]`"
     ]
     assert check_prod_rate_limit(endpoint(), Options(stack="prod")) == expected
     per_caller = limited(endpoint(), {"calls": 10, "key": "service_principal", "principal": QUERY_PRINCIPAL})
@@ -600,7 +622,8 @@ def test_a_workspace_model_registry_model_is_advised_to_move_to_unity_catalog():
                 "workloadSize": "Small", "scaleToZeroEnabled": False}
     assert check_unity_catalog_models(endpoint(entities=[registry]), Options()) == [
         "endpoint `prod-risk` (risk-endpoint), served entity `RiskClassifier-3`: serves `RiskClassifier` from the "
-        "legacy workspace Model Registry; register the model in Unity Catalog and serve it as `catalog.schema.model`"
+        "legacy workspace Model Registry; register the model in Unity Catalog and set "
+        "`endpoints.risk.served_models[0].model` to its `catalog.schema.model`"
     ]
 
 

@@ -363,7 +363,11 @@ FULL_ENDPOINT: dict[str, Any] = {
          "scale_to_zero": False, "provisioned_concurrency": {"min": 4, "max": 8}},
     ],
     "traffic": {"stable": 90, "candidate": 10},
-    "access": {"query_service_principal": SP, "manager_groups": ["ml-platform-oncall"]},
+    "access": {"query_service_principal": SP, "manager_groups": ["ml-platform-oncall"], "grants": [
+        {"service_principal": "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b", "level": "CAN_QUERY"},
+        {"group": "risk-support", "level": "CAN_VIEW"},
+        {"user": "ana@example.com", "level": "CAN_VIEW"},
+    ]},
     "tags": {"team": "risk"},
     "inference_table": {"catalog": "main", "schema": "serving_logs", "table_prefix": "full", "enabled": True},
     "notifications": {"on_update_success": ["a@example.com"], "on_update_failure": ["b@example.com"]},
@@ -420,6 +424,12 @@ CHANGES = {
     "traffic": _set("traffic", {"stable": 80, "candidate": 20}),
     "access.query_service_principal": _set("access.query_service_principal", "c2b7e9f1-5a3d-4c8e-a6b4-7d9e0f1a2b3c"),
     "access.manager_groups": _set("access.manager_groups", ["ml-platform-oncall", "risk-analysts"]),
+    "access.grants[].service_principal": _set(
+        "access.grants[0].service_principal", "2c3d4e5f-6071-4829-9bac-1d2e3f4a5b6c"
+    ),
+    "access.grants[].group": _set("access.grants[1].group", "risk-analysts"),
+    "access.grants[].user": _set("access.grants[2].user", "bo@example.com"),
+    "access.grants[].level": _set("access.grants[1].level", "CAN_QUERY"),
     "tags": _set("tags", {"team": "credit-risk"}),
     "inference_table.catalog": _set("inference_table.catalog", "analytics"),
     "inference_table.schema": _set("inference_table.schema", "logs"),

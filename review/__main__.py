@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import StackConfigError
-from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
+from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file, shown_path
 from policy.rules import PolicyConfigError, Verdict
 from review.changes import change_lines, declared_lines
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
@@ -52,6 +53,8 @@ EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
 EXIT_REVIEW_FAILED = 3
 EXIT_DRIFT = 4
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""What the Pulumi CLI accepts as a stack's own name (no organization or project part)."""
 
 
 class ReviewError(Exception):
@@ -75,7 +78,11 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration)",
     )
     known = stacks(project_dir)
-    parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
+    parser.add_argument(
+        "stack",
+        help=f"the stack whose Pulumi.<stack>.yaml is reviewed ({', '.join(known)}); another stack with "
+        "--stack-file, or with --against when its stack file is deleted",
+    )
     against = parser.add_mutually_exclusive_group()
     against.add_argument(
         "--against",
@@ -117,10 +124,27 @@ def _stack_file(path: Path) -> StackFile:
 
 
 def _run(stack: str, project_dir: Path, source: StackFile | None = None) -> ProgramRun:
+    source = source or _stack_file(stack_file(stack, project_dir))
     try:
-        return run_program(stack, project_dir=project_dir, source=source or _stack_file(stack_file(stack, project_dir)))
+        return run_program(stack, project_dir=project_dir, source=source)
     except StackConfigError as error:
-        raise ReviewError("invalid_stack_file", str(error), list(error.problems)) from None
+        # The config model names the stack's own file; the review names the file it actually read.
+        problems = list(error.problems)
+        header = (f"{shown_path(source.path)} has {len(problems)} configuration problem"
+                  f"{'s' if len(problems) != 1 else ''}; nothing was declared:")
+        message = "\n".join([header, *(f"  - {problem}" for problem in problems)])
+        raise ReviewError("invalid_stack_file", message, problems) from None
+
+
+def _check_stack(parser: argparse.ArgumentParser, args: argparse.Namespace, project_dir: Path) -> None:
+    """A stack without a stack file in the project is reviewed from --stack-file, or as deleted (--against)."""
+    known = stacks(project_dir)
+    if not STACK_NAME.match(args.stack):
+        parser.error(f"argument stack: {args.stack!r} is not a stack name (letters, digits, `_`, `.`, `-`)")
+    if args.stack in known or args.stack_file or args.against:
+        return
+    parser.error(f"argument stack: invalid choice: {args.stack!r} (choose from {', '.join(map(repr, known))}); "
+                 f"a stack without Pulumi.{args.stack}.yaml is reviewed with --stack-file PATH")
 
 
 @dataclass
@@ -137,6 +161,8 @@ class Review:
     """One line per endpoint, in domain terms: what the change does, or (no comparison) what it declares."""
     live: tuple[list[EndpointReport], str] | None = None
     """(per endpoint declared vs live, workspace host) with `--live`."""
+    deleted: bool = False
+    """`--against`: the working tree has no stack file, so the change destroys every endpoint of the stack."""
 
     @property
     def exit_code(self) -> int:
@@ -151,11 +177,17 @@ class Review:
             return f"Stack {self.stack}: declared ({self.stack_file}) vs live ({self.live[1]})"
         if self.diff is None:
             return f"Stack {self.stack} ({self.stack_file}) declares"
+        if self.deleted:
+            return (f"Stack {self.stack}: {self.stack_file} is deleted, so every endpoint of the stack would be "
+                    f"destroyed (changes from {self.diff[1]})")
         return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
+
+    def _file_label(self) -> str:
+        return f"{self.stack_file} (deleted)" if self.deleted else self.stack_file
 
     def text(self) -> str:
         head = "\n".join([f"{self._heading()}:", *(f"  {line}" for line in self.summary)])
-        sections = [head, f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}",
+        sections = [head, f"# {self._file_label()}\n{render_tree(self.stack, self.summaries)}",
                     render_verdicts(self.verdicts)]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))
@@ -175,7 +207,7 @@ class Review:
             details.insert(0, ("Changes field by field", render_diff(*self.diff)))
         if self.live is not None:
             details.insert(0, ("Declared vs live, aspect by aspect", render_report(*self.live)))
-        details.append((f"Resources of {self.stack_file}", render_tree(self.stack, self.summaries)))
+        details.append((f"Resources of {self._file_label()}", render_tree(self.stack, self.summaries)))
         for title, body in details:
             lines += folded(title, body)
         return "\n".join(lines)
@@ -185,6 +217,7 @@ class Review:
         return {
             "stack": self.stack,
             "stack_file": self.stack_file,
+            "stack_file_deleted": self.deleted,
             "resources": [
                 {
                     "type": summary.type,
@@ -220,6 +253,8 @@ def folded(title: str, body: str) -> list[str]:
 def review(args: argparse.Namespace, project_dir: Path) -> Review:
     """Run the stack (and what it is compared against) and judge it; ReviewError when it cannot be."""
     path = args.stack_file or stack_file(args.stack, project_dir)
+    # A pull request that deletes the stack file: the candidate declares nothing, the base everything.
+    deleted = bool(args.against) and not args.stack_file and not path.exists()
     pending: PendingRevision | None = None
     if args.against:
         # The base runs in its own process while this one runs the candidate: side by side, not one after
@@ -230,7 +265,7 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
             raise ReviewError("invalid_revision", str(error)) from None
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
-        run = _run(args.stack, project_dir, _stack_file(path))
+        run = ProgramRun(args.stack) if deleted else _run(args.stack, project_dir, _stack_file(path))
         verdicts = check_run(run, pack_config)
     except PolicyConfigError as error:
         if pending is not None:
@@ -241,15 +276,20 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
             pending.cancel()
         raise
     summaries = summarize_run(run.resources)
-    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts)
+    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts, deleted=deleted)
 
     candidate = str(args.stack_file) if args.stack_file else "the working tree"
+    if deleted:
+        candidate += f", which has no {path.name}"
     if pending is not None:
         try:
             base = pending.result()
         except RevisionError as error:
             kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
             raise ReviewError(kind, str(error)) from None
+        if deleted and base.missing:
+            raise ReviewError("invalid_stack_file", f"stack {args.stack} has no {path.name}, neither in the working "
+                              f"tree nor at {args.against}; with --stack-file PATH another file is reviewed")
         # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
         named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
         label = named + (f", which has no {base.missing}" if base.missing else "")
@@ -285,7 +325,9 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         from review.adopt import main as adopt
 
         return adopt(argv[1:], project_dir=project_dir)
-    args = _parser(project_dir).parse_args(argv)
+    parser = _parser(project_dir)
+    args = parser.parse_args(argv)
+    _check_stack(parser, args, project_dir)
     try:
         result = review(args, project_dir)
     except ReviewError as failure:

@@ -15,6 +15,7 @@ Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy viol
 file, policy config or revision, a usage error, or (`--live`) a workspace that cannot be read, 3 the review
 itself failed (a bug: the traceback is printed), 4 (`--live`) the workspace differs from the declaration.
 Exit status 1 never means anything but a policy violation, so CI can tell them apart; it wins over 4.
+130: interrupted (Ctrl-C). A reader that stops early (`| head`) does not change the status.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
 EXIT_REVIEW_FAILED = 3
 EXIT_DRIFT = 4
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a command that SIGINT ended (128 + 2): never 1, which is a policy verdict."""
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 """What the Pulumi CLI accepts as a stack's own name (no organization or project part)."""
 
@@ -75,7 +78,8 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
         epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
         "2 an invalid stack file, policy config or revision, a usage error or an unreadable workspace, "
-        "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration)",
+        "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration), "
+        "130 interrupted",
     )
     known = stacks(project_dir)
     parser.add_argument(
@@ -314,13 +318,30 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
     return result
 
 
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that stops early (`| head`) changes neither the output's meaning nor the status."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would print a traceback when it flushes stdout again at exit: point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> int:
     """The command line; returns the exit status.
 
     `project_dir` is the checkout whose stack files (and git history) are reviewed; its program runs with
     the `components` this process imported, so it is only ever this project (tests pass a git copy of it).
     """
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, project_dir)
+    except KeyboardInterrupt:
+        print("interrupted: no review was made", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str], project_dir: Path) -> int:
     if argv[:1] == ["import"]:
         from review.adopt import main as adopt
 
@@ -333,11 +354,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
     except ReviewError as failure:
         if args.json:
             error = {"kind": failure.kind, "message": failure.message, "problems": failure.problems}
-            print(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
+            _emit(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
         elif args.markdown:
             # The PR comment says why there is no review, rather than being empty.
             heading = f"### Stack {args.stack}: cannot be reviewed"
-            print("\n".join([heading, "", *folded(failure.kind, failure.message)]))
+            _emit("\n".join([heading, "", *folded(failure.kind, failure.message)]))
             print(failure.message, file=sys.stderr)
         else:
             print(failure.message, file=sys.stderr)
@@ -347,11 +368,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         print("the review itself failed (exit status 3); this is a bug, not a verdict on the stack", file=sys.stderr)
         return EXIT_REVIEW_FAILED
     if args.json:
-        print(json.dumps(result.json(), indent=2, default=str))
+        _emit(json.dumps(result.json(), indent=2, default=str))
     elif args.markdown:
-        print(result.markdown())
+        _emit(result.markdown())
     else:
-        print(result.text())
+        _emit(result.text())
     return result.exit_code
 
 

@@ -17,6 +17,7 @@ import requests
 import urllib3.util.connection
 
 from serving.workspace import (
+    CONNECT_TIMEOUT_SECONDS,
     CONTROL_PLANE_RETRY,
     RETRY_AFTER_CAP_SECONDS,
     SDK_RETRY_TIMEOUT_SECONDS,
@@ -90,6 +91,21 @@ def test_an_unknown_host_name_fails_at_the_first_attempt(monkeypatch):
         sdk_config({"databricks:host": "https://adb-1.example.invalid", "databricks:token": TOKEN}.get)
     assert attempts == [("adb-1.example.invalid", 443)]
     assert "no such host name 'adb-1.example.invalid'" in str(raised.value)
+
+
+def test_a_host_that_never_answers_fails_after_one_bounded_attempt(monkeypatch):
+    attempts = []
+
+    def no_answer(address, timeout=None, *args, **kwargs):
+        attempts.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", no_answer)
+    with pytest.raises(WorkspaceUnreachableError) as raised:
+        sdk_config({"databricks:host": "https://adb-1.example.invalid", "databricks:token": TOKEN}.get)
+    assert attempts == [(("adb-1.example.invalid", 443), CONNECT_TIMEOUT_SECONDS)]
+    assert str(raised.value).startswith("cannot reach the workspace https://adb-1.example.invalid: no answer within "
+                                        f"{CONNECT_TIMEOUT_SECONDS:g} s; check databricks:host")
 
 
 def test_behind_a_proxy_the_proxy_is_what_must_answer(monkeypatch):

@@ -17,6 +17,7 @@ config (a boolean word where a boolean is expected is fine) is decided by `compo
 from __future__ import annotations
 
 import codecs
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +246,15 @@ class _Walker:
 _FLATTENER = _Loader("")
 
 
+def shown_path(path: Path) -> str:
+    """How a message names the file read: relative to the working directory when inside it, else in full
+    (`Pulumi.prod.yaml` in the project, `/tmp/proposed.yaml` given with `--stack-file`)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def _text(raw: bytes, path: Path) -> str:
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if raw.startswith(bom):
@@ -254,27 +264,30 @@ def _text(raw: bytes, path: Path) -> str:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise UnreadableStackFileError(
-            f"{path.name} is not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8"
+            f"{shown_path(path)} is not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); save it as UTF-8"
         ) from None
 
 
 def parse_stack_text(text: str, path: Path) -> StackFile:
     """The stack file `text` (named `path`), read as the Pulumi CLI reads it."""
+    name = shown_path(path)
+    stream = io.StringIO(text)
+    stream.name = name  # PyYAML's marks name the stream: the file, not `<unicode string>`
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(stream, Loader=_Loader)
     except yaml.YAMLError as error:
-        raise UnreadableStackFileError(f"{path.name} is not valid YAML:\n{error}") from None
+        raise UnreadableStackFileError(f"{name} is not valid YAML:\n{error}") from None
     walker = _Walker()
     try:
         document = walker.value(root, ()) if root is not None else {}
     except yaml.YAMLError as error:  # a bad `<<` merge
-        raise UnreadableStackFileError(f"{path.name} is not valid YAML:\n{error}") from None
+        raise UnreadableStackFileError(f"{name} is not valid YAML:\n{error}") from None
     except UnreadableStackFileError as error:
-        raise UnreadableStackFileError(f"{path.name} {error}") from None
+        raise UnreadableStackFileError(f"{name} {error}") from None
     except RecursionError:
-        raise UnreadableStackFileError(f"{path.name} nests too deeply (an alias inside itself?)") from None
+        raise UnreadableStackFileError(f"{name} nests too deeply (an alias inside itself?)") from None
     if not isinstance(document, dict):
-        raise UnreadableStackFileError(f"{path.name} must be a YAML map with a `config:` key")
+        raise UnreadableStackFileError(f"{name} must be a YAML map with a `config:` key")
     return StackFile(path, document, walker.problems)
 
 
@@ -283,5 +296,5 @@ def read_stack_file(path: Path) -> StackFile:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise UnreadableStackFileError(f"{path}: {error.strerror}") from None
+        raise UnreadableStackFileError(f"cannot read the stack file {shown_path(path)}: {error.strerror}") from None
     return parse_stack_text(_text(raw, path), path)

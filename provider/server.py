@@ -40,7 +40,14 @@ from provider.schema import VERSION, schema_json
 from serving.preflight import PreflightError
 from serving.traffic_shift import RolloutError
 from serving.verification import Cancelled, PollPolicy, ReadinessError
-from serving.workspace import ServingApiError, ServingClient, sdk_config
+from serving.workspace import (
+    CREDENTIAL_SETTINGS,
+    MissingCredentialsError,
+    ServingApiError,
+    ServingClient,
+    WorkspaceConfigError,
+    sdk_config,
+)
 
 WORKERS = 256
 """Threads for waiting: one per resource at work (plus warmup's own), far more than `--parallel` runs."""
@@ -56,9 +63,8 @@ STOP_SECONDS = 10.0
 """How long Cancel waits for a stopped run's thread to come to rest (an HTTP call under way) first."""
 
 T = TypeVar("T")
-EXPECTED_ERRORS = (ReadinessError, RolloutError, ServingApiError, PreflightError, FunctionError)
-NO_CREDENTIALS = "cannot configure default credentials"
-"""databricks-sdk's unified authentication found no credentials (its `ValueError` says this)."""
+# A workspace that cannot be reached or authenticated to is bad input: its message names what to set.
+EXPECTED_ERRORS = (ReadinessError, RolloutError, ServingApiError, PreflightError, FunctionError, WorkspaceConfigError)
 
 
 class PluginError(Exception):
@@ -173,10 +179,8 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         """The workspace client, or None when unified authentication finds no credentials at all."""
         try:
             return self.client()
-        except ValueError as error:
-            if NO_CREDENTIALS in str(error):
-                return None
-            raise
+        except MissingCredentialsError:
+            return None
 
     async def _client_for(self, urn: str, kind: ResourceKind) -> ServingClient | None:
         """The client for a kind's work; a kind that can do without is given None, and the user is told once."""
@@ -187,7 +191,8 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         if client is None and not self._said_no_credentials:
             self._said_no_credentials = True
             self.engine.warning(urn, "servingops: no workspace credentials (neither the provider's configuration "
-                                     "nor DATABRICKS_* variables or a profile): preflight skipped")
+                                     "nor DATABRICKS_* variables or a profile): preflight skipped; to check the "
+                                     f"workspace, set {CREDENTIAL_SETTINGS}")
         return client
 
     def _sleep(self, seconds: float) -> None:

@@ -15,6 +15,7 @@ Exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy viol
 file, policy config or revision, a usage error, or (`--live`) a workspace that cannot be read, 3 the review
 itself failed (a bug: the traceback is printed), 4 (`--live`) the workspace differs from the declaration.
 Exit status 1 never means anything but a policy violation, so CI can tell them apart; it wins over 4.
+130: interrupted (Ctrl-C). A reader that stops early (`| head`) does not change the status.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import StackConfigError
-from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file
+from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file, shown_path
 from policy.rules import PolicyConfigError, Verdict
 from review.changes import change_lines, declared_lines
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
@@ -52,6 +54,10 @@ EXIT_MANDATORY_VIOLATION = 1
 EXIT_INVALID = 2
 EXIT_REVIEW_FAILED = 3
 EXIT_DRIFT = 4
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a command that SIGINT ended (128 + 2): never 1, which is a policy verdict."""
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""What the Pulumi CLI accepts as a stack's own name (no organization or project part)."""
 
 
 class ReviewError(Exception):
@@ -72,10 +78,15 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         description="Review what a stack would declare, offline: resource tree, policy verdicts, changes.",
         epilog="exit status: 0 reviewed (advisory violations allowed), 1 a mandatory policy violation, "
         "2 an invalid stack file, policy config or revision, a usage error or an unreadable workspace, "
-        "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration)",
+        "3 the review itself failed, 4 drift (--live: the workspace differs from the declaration), "
+        "130 interrupted",
     )
     known = stacks(project_dir)
-    parser.add_argument("stack", choices=known, help="the stack whose Pulumi.<stack>.yaml is reviewed")
+    parser.add_argument(
+        "stack",
+        help=f"the stack whose Pulumi.<stack>.yaml is reviewed ({', '.join(known)}); another stack with "
+        "--stack-file, or with --against when its stack file is deleted",
+    )
     against = parser.add_mutually_exclusive_group()
     against.add_argument(
         "--against",
@@ -117,10 +128,27 @@ def _stack_file(path: Path) -> StackFile:
 
 
 def _run(stack: str, project_dir: Path, source: StackFile | None = None) -> ProgramRun:
+    source = source or _stack_file(stack_file(stack, project_dir))
     try:
-        return run_program(stack, project_dir=project_dir, source=source or _stack_file(stack_file(stack, project_dir)))
+        return run_program(stack, project_dir=project_dir, source=source)
     except StackConfigError as error:
-        raise ReviewError("invalid_stack_file", str(error), list(error.problems)) from None
+        # The config model names the stack's own file; the review names the file it actually read.
+        problems = list(error.problems)
+        header = (f"{shown_path(source.path)} has {len(problems)} configuration problem"
+                  f"{'s' if len(problems) != 1 else ''}; nothing was declared:")
+        message = "\n".join([header, *(f"  - {problem}" for problem in problems)])
+        raise ReviewError("invalid_stack_file", message, problems) from None
+
+
+def _check_stack(parser: argparse.ArgumentParser, args: argparse.Namespace, project_dir: Path) -> None:
+    """A stack without a stack file in the project is reviewed from --stack-file, or as deleted (--against)."""
+    known = stacks(project_dir)
+    if not STACK_NAME.match(args.stack):
+        parser.error(f"argument stack: {args.stack!r} is not a stack name (letters, digits, `_`, `.`, `-`)")
+    if args.stack in known or args.stack_file or args.against:
+        return
+    parser.error(f"argument stack: invalid choice: {args.stack!r} (choose from {', '.join(map(repr, known))}); "
+                 f"a stack without Pulumi.{args.stack}.yaml is reviewed with --stack-file PATH")
 
 
 @dataclass
@@ -137,6 +165,8 @@ class Review:
     """One line per endpoint, in domain terms: what the change does, or (no comparison) what it declares."""
     live: tuple[list[EndpointReport], str] | None = None
     """(per endpoint declared vs live, workspace host) with `--live`."""
+    deleted: bool = False
+    """`--against`: the working tree has no stack file, so the change destroys every endpoint of the stack."""
 
     @property
     def exit_code(self) -> int:
@@ -151,11 +181,17 @@ class Review:
             return f"Stack {self.stack}: declared ({self.stack_file}) vs live ({self.live[1]})"
         if self.diff is None:
             return f"Stack {self.stack} ({self.stack_file}) declares"
+        if self.deleted:
+            return (f"Stack {self.stack}: {self.stack_file} is deleted, so every endpoint of the stack would be "
+                    f"destroyed (changes from {self.diff[1]})")
         return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
+
+    def _file_label(self) -> str:
+        return f"{self.stack_file} (deleted)" if self.deleted else self.stack_file
 
     def text(self) -> str:
         head = "\n".join([f"{self._heading()}:", *(f"  {line}" for line in self.summary)])
-        sections = [head, f"# {self.stack_file}\n{render_tree(self.stack, self.summaries)}",
+        sections = [head, f"# {self._file_label()}\n{render_tree(self.stack, self.summaries)}",
                     render_verdicts(self.verdicts)]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))
@@ -175,7 +211,7 @@ class Review:
             details.insert(0, ("Changes field by field", render_diff(*self.diff)))
         if self.live is not None:
             details.insert(0, ("Declared vs live, aspect by aspect", render_report(*self.live)))
-        details.append((f"Resources of {self.stack_file}", render_tree(self.stack, self.summaries)))
+        details.append((f"Resources of {self._file_label()}", render_tree(self.stack, self.summaries)))
         for title, body in details:
             lines += folded(title, body)
         return "\n".join(lines)
@@ -185,6 +221,7 @@ class Review:
         return {
             "stack": self.stack,
             "stack_file": self.stack_file,
+            "stack_file_deleted": self.deleted,
             "resources": [
                 {
                     "type": summary.type,
@@ -220,6 +257,8 @@ def folded(title: str, body: str) -> list[str]:
 def review(args: argparse.Namespace, project_dir: Path) -> Review:
     """Run the stack (and what it is compared against) and judge it; ReviewError when it cannot be."""
     path = args.stack_file or stack_file(args.stack, project_dir)
+    # A pull request that deletes the stack file: the candidate declares nothing, the base everything.
+    deleted = bool(args.against) and not args.stack_file and not path.exists()
     pending: PendingRevision | None = None
     if args.against:
         # The base runs in its own process while this one runs the candidate: side by side, not one after
@@ -230,7 +269,7 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
             raise ReviewError("invalid_revision", str(error)) from None
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
-        run = _run(args.stack, project_dir, _stack_file(path))
+        run = ProgramRun(args.stack) if deleted else _run(args.stack, project_dir, _stack_file(path))
         verdicts = check_run(run, pack_config)
     except PolicyConfigError as error:
         if pending is not None:
@@ -241,15 +280,20 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
             pending.cancel()
         raise
     summaries = summarize_run(run.resources)
-    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts)
+    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts, deleted=deleted)
 
     candidate = str(args.stack_file) if args.stack_file else "the working tree"
+    if deleted:
+        candidate += f", which has no {path.name}"
     if pending is not None:
         try:
             base = pending.result()
         except RevisionError as error:
             kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
             raise ReviewError(kind, str(error)) from None
+        if deleted and base.missing:
+            raise ReviewError("invalid_stack_file", f"stack {args.stack} has no {path.name}, neither in the working "
+                              f"tree nor at {args.against}; with --stack-file PATH another file is reviewed")
         # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
         named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
         label = named + (f", which has no {base.missing}" if base.missing else "")
@@ -274,28 +318,47 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
     return result
 
 
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that stops early (`| head`) changes neither the output's meaning nor the status."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would print a traceback when it flushes stdout again at exit: point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> int:
     """The command line; returns the exit status.
 
     `project_dir` is the checkout whose stack files (and git history) are reviewed; its program runs with
     the `components` this process imported, so it is only ever this project (tests pass a git copy of it).
     """
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, project_dir)
+    except KeyboardInterrupt:
+        print("interrupted: no review was made", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str], project_dir: Path) -> int:
     if argv[:1] == ["import"]:
         from review.adopt import main as adopt
 
         return adopt(argv[1:], project_dir=project_dir)
-    args = _parser(project_dir).parse_args(argv)
+    parser = _parser(project_dir)
+    args = parser.parse_args(argv)
+    _check_stack(parser, args, project_dir)
     try:
         result = review(args, project_dir)
     except ReviewError as failure:
         if args.json:
             error = {"kind": failure.kind, "message": failure.message, "problems": failure.problems}
-            print(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
+            _emit(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
         elif args.markdown:
             # The PR comment says why there is no review, rather than being empty.
             heading = f"### Stack {args.stack}: cannot be reviewed"
-            print("\n".join([heading, "", *folded(failure.kind, failure.message)]))
+            _emit("\n".join([heading, "", *folded(failure.kind, failure.message)]))
             print(failure.message, file=sys.stderr)
         else:
             print(failure.message, file=sys.stderr)
@@ -305,11 +368,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         print("the review itself failed (exit status 3); this is a bug, not a verdict on the stack", file=sys.stderr)
         return EXIT_REVIEW_FAILED
     if args.json:
-        print(json.dumps(result.json(), indent=2, default=str))
+        _emit(json.dumps(result.json(), indent=2, default=str))
     elif args.markdown:
-        print(result.markdown())
+        _emit(result.markdown())
     else:
-        print(result.text())
+        _emit(result.text())
     return result.exit_code
 
 

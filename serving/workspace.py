@@ -10,21 +10,58 @@ or stores a credential itself, and never puts one into an exception, a log line 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-# Control-plane reads are retried by urllib3 on throttling and transient server errors, honouring
-# Retry-After; writes and invocations are not (their callers decide what a retry means).
-CONTROL_PLANE_RETRY = Retry(
+if TYPE_CHECKING:
+    from databricks.sdk.core import Config
+
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""How long a TCP connection to the workspace may take to open: the reachability check and every request."""
+CONTROL_PLANE_TIMEOUT_SECONDS = 30.0
+"""How long a control-plane request may wait for the workspace's answer once connected."""
+SDK_RETRY_TIMEOUT_SECONDS = 60
+"""databricks-sdk's own retry budget (host metadata, OAuth discovery) unless `databricks:retryTimeoutSeconds`
+says otherwise; the sdk's default, 300 s, is what made an unreachable host take five minutes to fail."""
+RETRY_AFTER_CAP_SECONDS = 30.0
+"""The longest Retry-After a control-plane read waits for; a longer one is cut short, the read retried."""
+MAX_BODY_SHOWN = 2000
+
+HOST_SETTINGS = ("databricks:host in the stack file (Pulumi.<stack>.yaml), DATABRICKS_HOST, or the host of the "
+                 "~/.databrickscfg profile named by databricks:profile / DATABRICKS_CONFIG_PROFILE")
+CREDENTIAL_SETTINGS = (
+    "DATABRICKS_TOKEN (or the secret databricks:token) for a personal access token; DATABRICKS_CLIENT_ID and "
+    "DATABRICKS_CLIENT_SECRET (or databricks:clientId and the secret databricks:clientSecret) for a service "
+    "principal; or DATABRICKS_CONFIG_PROFILE (databricks:profile) naming a ~/.databrickscfg profile"
+)
+SDK_NO_CREDENTIALS = "cannot configure default credentials"
+"""What databricks-sdk's unified authentication says when no method in its chain applies."""
+
+
+class _BoundedRetry(Retry):
+    """urllib3's retry, with the workspace's Retry-After honoured up to a cap (a throttled read still ends)."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, RETRY_AFTER_CAP_SECONDS)
+
+
+# Control-plane reads are retried by urllib3 on throttling and transient server errors (a slow workspace),
+# honouring Retry-After; a refused connection only twice (a dead host fails in seconds, a blip recovers).
+# Writes and invocations are not retried (their callers decide what a retry means).
+CONTROL_PLANE_RETRY = _BoundedRetry(
     total=5,
-    connect=5,
+    connect=2,
     read=3,
     backoff_factor=0.5,
     backoff_max=20,
@@ -34,11 +71,80 @@ CONTROL_PLANE_RETRY = Retry(
     respect_retry_after_header=True,
     raise_on_status=False,
 )
-if TYPE_CHECKING:
-    from databricks.sdk.core import Config
 
-CONTROL_PLANE_TIMEOUT_SECONDS = 30.0
-MAX_BODY_SHOWN = 2000
+
+class WorkspaceConfigError(ValueError):
+    """The workspace cannot be configured, reached or authenticated to. The message says what to set and
+    never holds a credential. A ValueError, as databricks-sdk's own configuration errors are."""
+
+
+class WorkspaceUnreachableError(WorkspaceConfigError):
+    """No TCP connection to the workspace host (refused, unknown name, no answer)."""
+
+
+class MissingCredentialsError(WorkspaceConfigError):
+    """Nothing says which workspace or who deploys: no host, or no credentials unified authentication finds."""
+
+
+def _connect_target(host: str) -> tuple[str, int, str]:
+    """Where a request to `host` opens its TCP connection: the host itself, or the proxy the environment
+    names for it (HTTPS_PROXY, NO_PROXY), as requests decides; and how to name it in a message."""
+    proxy = requests.utils.select_proxy(host, requests.utils.get_environ_proxies(host))
+    target = urlsplit(proxy if proxy else host)
+    port = target.port or (443 if target.scheme == "https" else 80)
+    label = f"the proxy {target.hostname}:{port} for {host}" if proxy else f"the workspace {host}"
+    return target.hostname or "", port, label
+
+
+def require_reachable(host: str) -> None:
+    """Raise `WorkspaceUnreachableError` unless a TCP connection to `host` (or its proxy) opens: one attempt of at
+    most CONNECT_TIMEOUT_SECONDS. A refused connection and an unknown name fail at once."""
+    name, port, label = _connect_target(host)
+    try:
+        socket.create_connection((name, port), timeout=CONNECT_TIMEOUT_SECONDS).close()
+    except socket.gaierror:
+        reason = f"no such host name {name!r}"
+    except ConnectionRefusedError:
+        reason = f"connection refused on port {port}"
+    except TimeoutError:
+        reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s"
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+    else:
+        return
+    raise WorkspaceUnreachableError(f"cannot reach {label}: {reason}; check {HOST_SETTINGS}")
+
+
+@cache
+def _fail_fast_config() -> type[Config]:
+    """databricks-sdk's `Config`, checking the host before its first request to it.
+
+    Config() asks the host for its metadata (`/.well-known/databricks-config`) and, without credentials, for
+    its Azure tenant (`/aad/auth`, no timeout) before any API call; the first retries a refused connection for
+    its whole retry budget. The check runs where that first request would, after the host is resolved from
+    the stack's keys, DATABRICKS_* variables or a profile.
+    """
+    from databricks.sdk.core import Config  # imported here: the sdk takes seconds to import
+
+    class FailFastConfig(Config):
+        @classmethod
+        def attributes(cls) -> Any:
+            return Config.attributes()  # the sdk collects them from the class' own __dict__
+
+        def _resolve_host_metadata(self) -> None:
+            if not self.host:
+                raise MissingCredentialsError(f"no Databricks workspace host: set {HOST_SETTINGS}")
+            require_reachable(self.host)
+            super()._resolve_host_metadata()
+
+    return FailFastConfig
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
 
 def sdk_config(lookup: Callable[[str], Any]) -> Config:
     """databricks-sdk's `Config` from the stack's `databricks:*` keys, env vars and profiles filling the rest.
@@ -47,16 +153,37 @@ def sdk_config(lookup: Callable[[str], Any]) -> Config:
     (`client_secret`) is looked up under the databricks provider's own key (`databricks:clientSecret`),
     so the stack file configures this provider and pulumi-databricks alike. Whatever is missing is
     resolved by the sdk from DATABRICKS_* variables and ~/.databrickscfg profiles.
+
+    Fails in seconds, before any request with a credential, with `WorkspaceUnreachableError` (the host refuses,
+    does not resolve or does not answer a connection), `MissingCredentialsError` or `WorkspaceConfigError` (no
+    host, a bad profile, conflicting methods): each names the settings to fix and never a credential.
     """
-    from databricks.sdk.core import Config  # imported here: the sdk takes seconds to import
+    from databricks.sdk.core import Config
 
     values: dict[str, Any] = {}
+    secrets: list[str] = []
     for attribute in Config.attributes():
         head, *rest = attribute.name.split("_")
         value = lookup("databricks:" + head + "".join(part.title() for part in rest))
         if value not in (None, ""):
             values[attribute.name] = value
-    return Config(**values)
+        if attribute.sensitive:
+            secrets += [str(found) for found in (value, attribute.env and os.environ.get(attribute.env)) if found]
+    values.setdefault("retry_timeout_seconds", SDK_RETRY_TIMEOUT_SECONDS)
+    values.setdefault("http_timeout_seconds", CONTROL_PLANE_TIMEOUT_SECONDS)
+    try:
+        return _fail_fast_config()(**values)
+    except WorkspaceConfigError:
+        raise
+    except ValueError as error:
+        if isinstance(error.__cause__, WorkspaceConfigError):
+            raise error.__cause__ from None  # the sdk wraps every ValueError of its own init: ours says enough
+        cause = _redacted(str(error), secrets)
+        host = values.get("host") or os.environ.get("DATABRICKS_HOST") or "the workspace"
+        if SDK_NO_CREDENTIALS in cause:
+            raise MissingCredentialsError(f"no Databricks credentials for {host}: set {CREDENTIAL_SETTINGS}") from None
+        raise WorkspaceConfigError(f"cannot configure authentication for {host}: {cause} (credentials come from "
+                                   f"{CREDENTIAL_SETTINGS})") from None
 
 
 class ServingApiError(Exception):
@@ -154,7 +281,7 @@ class ServingClient:
             f"{self._host}{path}",
             headers=self._headers(),
             data=json.dumps(body) if body is not None else None,
-            timeout=CONTROL_PLANE_TIMEOUT_SECONDS,
+            timeout=(CONNECT_TIMEOUT_SECONDS, CONTROL_PLANE_TIMEOUT_SECONDS),
         )
 
     def _json(self, method: str, path: str, operation: str, body: Any = None) -> dict[str, Any]:

@@ -217,7 +217,7 @@ def test_an_invalid_stack_file_gives_the_validation_message_and_exit_2(tmp_path,
     status, out, err = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
     assert (status, out) == (2, "")
     assert err.splitlines() == [
-        "Pulumi.prod.yaml has 1 configuration problem; nothing was declared:",
+        f"{tmp_path / 'Pulumi.candidate.yaml'} has 1 configuration problem; nothing was declared:",
         "  - endpoints.risk-classifier.traffic: routes must sum to 100, they sum to 110",
     ]
 
@@ -235,7 +235,7 @@ def test_a_stack_file_that_is_not_yaml_exits_2(tmp_path):
     broken.write_text("config:\n  databricks-serving:endpoints: [unclosed\n")
     status, _, err = review("prod", "--stack-file", str(broken))
     assert status == 2
-    assert err.startswith("Pulumi.prod.yaml is not valid YAML:")
+    assert err.startswith(f"{broken} is not valid YAML:")
 
 
 def test_an_unknown_stack_is_a_usage_error_exit_2():
@@ -548,7 +548,7 @@ def test_a_stack_file_that_cannot_be_read_is_a_json_error_in_json_mode(tmp_path)
     status, out, _ = review("prod", "--json", "--stack-file", str(broken))
     document = json.loads(out)
     assert (status, document["error"]["kind"]) == (2, "invalid_stack_file")
-    assert document["error"]["message"] == "Pulumi.prod.yaml is not UTF-8 text (byte 0xff on line 2); save it as UTF-8"
+    assert document["error"]["message"] == f"{broken} is not UTF-8 text (byte 0xff on line 2); save it as UTF-8"
 
 
 def test_a_yaml_problem_is_reported_with_the_models_problems_in_json_mode(tmp_path, prod_document):

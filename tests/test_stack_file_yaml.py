@@ -153,7 +153,7 @@ def test_a_file_that_is_not_utf8_cannot_be_read(tmp_path):
     path.write_bytes(STACK_FILE.replace("ml-platform", "ml-plätform").encode("latin-1"))
     with pytest.raises(UnreadableStackFileError) as caught:
         read_stack_file(path)
-    assert str(caught.value) == "Pulumi.prod.yaml is not UTF-8 text (byte 0xe4 on line 6); save it as UTF-8"
+    assert str(caught.value) == f"{path} is not UTF-8 text (byte 0xe4 on line 6); save it as UTF-8"
 
 
 def test_a_config_that_is_not_a_map_is_a_config_problem(tmp_path):
@@ -176,10 +176,10 @@ def test_under_pulumi_up_the_program_checks_its_own_stack_file_and_gives_the_rev
     """`pulumi up`: the engine's values, and Pulumi.<stack>.yaml in the project directory (the cwd)."""
     text = edited("version: 3", "version: 010").replace("      owner: ml-platform", "      owner: off")
     (tmp_path / "Pulumi.prod.yaml").write_text(text)
-    status = main(["prod", "--stack-file", str(tmp_path / "Pulumi.prod.yaml")])
+    monkeypatch.chdir(tmp_path)  # both name the file as seen from the project directory
+    status = main(["prod", "--stack-file", "Pulumi.prod.yaml"])
     review_message = capsys.readouterr().err.strip()
 
-    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(STACK_FILE_VARIABLE, raising=False)
     # What the CLI hands the program: namespaced keys, structured values as JSON.
     values, secret_keys = engine_config(parse_stack_text(text, Path("Pulumi.prod.yaml")).document, PROJECT)

@@ -520,7 +520,8 @@ def declared_views(summaries: Sequence[Any], resources: Sequence[DeclaredResourc
 
 def live_client(stack_host: str | None) -> Any:
     """A ServingClient from DATABRICKS_* / profile credentials; the stack's host only when none names one."""
-    from serving.workspace import ServingClient, sdk_config  # databricks-sdk: only when the workspace is read
+    # databricks-sdk: only when the workspace is read
+    from serving.workspace import ServingClient, WorkspaceConfigError, sdk_config
 
     named = any(os.environ.get(key) for key in ("DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE"))
     host = None if named else stack_host
@@ -531,6 +532,8 @@ def live_client(stack_host: str | None) -> Any:
         return ServingClient(config)
     except LiveReadError:
         raise
+    except WorkspaceConfigError as error:  # already names the host and what to set, never a credential
+        raise LiveReadError(str(error)) from None
     except Exception as error:  # noqa: BLE001 - the sdk's configuration errors name what is missing, no secret
         raise LiveReadError(f"cannot authenticate to the workspace: {type(error).__name__}: {error}") from None
 

@@ -12,7 +12,10 @@
 //     as Pulumi's host does;
 //   - GetRequiredPackages lists the pulumi-plugin.json of every installed package, so the engine knows the
 //     plugins (databricks) the program needs before it runs;
-//   - Cancel (the engine's Ctrl-C) interrupts the program with SIGINT, as Pulumi's host does.
+//   - Cancel (the engine's Ctrl-C) interrupts the program with SIGINT, as Pulumi's host does;
+//   - RunPlugin runs a Python plugin, and a policy pack (`pulumi preview --policy-pack policy`), as Pulumi's
+//     host does: `python -u -m pulumi.policy <args> <pack dir>` from the pack's directory with the pack's own
+//     virtualenv, the stack's config in the environment (through sdk/v3's PolicyProxy), its output streamed back.
 //
 // Anything else (code generation, templates, packing, debuggers) is left unimplemented: the engine does not
 // call it for preview, up, refresh, import or destroy.
@@ -33,6 +36,8 @@ import (
 	"syscall"
 	"time"
 
+	sdk "github.com/pulumi/pulumi/sdk/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -120,9 +125,11 @@ type languageHost struct {
 	cancelRuns context.CancelFunc
 }
 
-// pythonOptions reads the runtime options of Pulumi.yaml (`virtualenv`, `toolchain`) as Pulumi's host does;
-// this host runs pip projects only, which is what this repository is.
-func pythonOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error) {
+// pythonOptions reads the runtime options of Pulumi.yaml, PulumiPlugin.yaml or PulumiPolicy.yaml (`virtualenv`,
+// `toolchain`) as Pulumi's host does; this host runs pip projects only, which is what this repository is.
+// A plugin (but not a policy pack, nor a program) without a `virtualenv` gets `venv`, as in Pulumi's host:
+// plugins never run in the ambient Python.
+func pythonOptions(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.PythonOptions, error) {
 	opts := toolchain.PythonOptions{Root: info.GetRootDirectory(), ProgramDir: info.GetProgramDirectory()}
 	options := info.GetOptions().AsMap()
 	if v, ok := options["virtualenv"]; ok {
@@ -136,12 +143,15 @@ func pythonOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error)
 		return opts, fmt.Errorf("runtime option toolchain %v is not supported by this host (pip only)", v)
 	}
 	opts.Toolchain = toolchain.Pip
+	if isPlugin && opts.Virtualenv == "" {
+		opts.Virtualenv = "venv"
+	}
 	return opts, nil
 }
 
 // toolchainFor is the project's Python toolchain (its virtualenv, validated).
 func toolchainFor(ctx context.Context, info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
-	opts, err := pythonOptions(info)
+	opts, err := pythonOptions(info, false)
 	if err != nil {
 		return nil, err
 	}
@@ -342,4 +352,199 @@ func (h *languageHost) GetProgramDependencies(
 func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	h.cancelRuns()
 	return &emptypb.Empty{}, nil
+}
+
+// pluginManifest names the file that declared a plugin's runtime options, for error messages.
+func pluginManifest(isPolicyPack bool) string {
+	if isPolicyPack {
+		return "PulumiPolicy.yaml"
+	}
+	return "PulumiPlugin.yaml"
+}
+
+// RunPlugin runs a Python plugin the engine starts through this host: a policy pack (kind `analyzer`, e.g.
+// `pulumi preview --policy-pack policy`) or a plugin of another kind whose PulumiPlugin.yaml names the python
+// runtime. As Pulumi's host does:
+//
+//   - a directory with `__main__.py` runs it: a policy pack as `python -u -m pulumi.policy <args> <pack dir>`
+//     (what Pulumi's old pulumi-analyzer-policy-python shim ran), another plugin as `python <dir> <args>`;
+//     without one, a buildable package (pyproject.toml) runs as `python -m pulumi.run.plugin <its name> <args>`
+//     when its Pulumi SDK has that module;
+//   - with the python of the virtualenv its manifest's runtime options declare (relative to its directory);
+//   - a policy pack from its own directory (as policy packs always ran), another plugin from the engine's pwd;
+//   - a policy pack gets the stack it judges in its environment (PULUMI_STACK, PULUMI_PROJECT,
+//     PULUMI_ORGANIZATION, PULUMI_DRY_RUN, PULUMI_CONFIG): pulumi_policy reads them, not ConfigureStack. The
+//     host first serves the engine sdk/v3's PolicyProxy, which takes ConfigureStack, then starts the pack and
+//     forwards every other call to it;
+//   - the plugin's stdout and stderr are streamed back, then its exit status.
+//
+// Unlike Pulumi's host, a virtualenv that is not one is refused before anything starts, naming the manifest.
+func (h *languageHost) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	ctx := server.Context()
+	if req.GetAttachDebugger() {
+		return status.Error(codes.Unimplemented, "this language host cannot attach a debugger to a plugin")
+	}
+	isPolicyPack := req.GetKind() == string(apitype.AnalyzerPlugin)
+	programDir := req.GetInfo().GetProgramDirectory()
+	opts, err := pythonOptions(req.GetInfo(), !isPolicyPack)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(programDir, pluginManifest(isPolicyPack)), err)
+	}
+	if opts.Virtualenv != "" {
+		venv := opts.Virtualenv
+		if !filepath.IsAbs(venv) {
+			venv = filepath.Join(opts.Root, venv)
+		}
+		if !toolchain.IsVirtualEnv(venv) {
+			return fmt.Errorf("%s: runtime option virtualenv %q is %s, which is not a virtual environment; "+
+				"create it (`make setup` for this project's) or point the option at one",
+				filepath.Join(programDir, pluginManifest(isPolicyPack)), opts.Virtualenv, venv)
+		}
+	}
+	tc, err := toolchain.ResolveToolchain(opts)
+	if err != nil {
+		return err
+	}
+	cmd, err := pluginCommand(ctx, tc, opts, req, isPolicyPack)
+	if err != nil {
+		return err
+	}
+
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+
+	if isPolicyPack {
+		cmd.Dir = programDir
+	} else {
+		cmd.Dir = req.GetPwd()
+	}
+
+	var proxy *sdk.PolicyProxy
+	if isPolicyPack {
+		proxy, stdout, err = sdk.NewPolicyProxy(ctx, stdout)
+		if err != nil {
+			return fmt.Errorf("could not start the policy pack proxy: %w", err)
+		}
+		config, err := proxy.AwaitConfiguration(ctx)
+		if err != nil {
+			return fmt.Errorf("could not get the stack configuration: %w", err)
+		}
+		stackEnv, err := policyPackEnvironment(config)
+		if err != nil {
+			return err
+		}
+		cmd.Env = append(cmd.Env, stackEnv...)
+	}
+	// The engine's environment for the plugin comes last, so it wins (as in Pulumi's host).
+	cmd.Env = append(cmd.Env, req.GetEnv()...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	if err := runPluginProcess(ctx, cmd, proxy); err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
+				return server.Send(&pulumirpc.RunPluginResponse{
+					Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(ws.ExitStatus())},
+				})
+			}
+			return fmt.Errorf("plugin exited unexpectedly: %w", exitErr)
+		}
+		return fmt.Errorf("problem executing plugin program (could not run the plugin): %w", err)
+	}
+	return closer.Close()
+}
+
+// pluginCommand is the python command line of a plugin, as Pulumi's host builds it (RunPlugin says which).
+func pluginCommand(
+	ctx context.Context, tc toolchain.Toolchain, opts toolchain.PythonOptions, req *pulumirpc.RunPluginRequest,
+	isPolicyPack bool,
+) (*exec.Cmd, error) {
+	programDir := req.GetInfo().GetProgramDirectory()
+	_, err := os.Stat(filepath.Join(opts.Root, "__main__.py"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("looking for __main__.py: %w", err)
+	}
+	hasMainPy := err == nil
+
+	// Pulumi's host asks python for pulumi.run.plugin on every start; only its answer without __main__.py
+	// matters, so it is asked only then.
+	if !hasMainPy && hasPluginRunModule(ctx, tc) {
+		buildable, err := toolchain.IsBuildablePackage(opts.Root)
+		if err != nil {
+			return nil, fmt.Errorf("checking if plugin is a buildable package: %w", err)
+		}
+		if !buildable {
+			return nil, errors.New("plugin is not runnable, it provides neither __main__.py nor a buildable pyproject.toml")
+		}
+		pyproject, err := toolchain.LoadPyproject(opts.Root)
+		if err != nil {
+			return nil, fmt.Errorf("loading pyproject: %w", err)
+		}
+		return tc.ModuleCommand(ctx, "pulumi.run.plugin", append([]string{pyproject.Project.Name}, req.GetArgs()...)...)
+	}
+	var args []string
+	if isPolicyPack {
+		// The program directory goes last for a policy pack, first for anything else.
+		args = append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+		args = append(args, programDir)
+	} else {
+		args = append([]string{programDir}, req.GetArgs()...)
+	}
+	return tc.Command(ctx, args...)
+}
+
+// hasPluginRunModule says whether the plugin's Pulumi SDK can run it as a package (`pulumi.run.plugin`);
+// as in Pulumi's host, only a ModuleNotFoundError means it cannot.
+func hasPluginRunModule(ctx context.Context, tc toolchain.Toolchain) bool {
+	cmd, err := tc.Command(ctx, "-c", "import pulumi.run.plugin")
+	if err != nil {
+		return true
+	}
+	out, err := cmd.CombinedOutput()
+	return err == nil || !strings.Contains(string(out), "ModuleNotFoundError")
+}
+
+// policyPackEnvironment is what a policy pack learns of the stack it judges, from the engine's ConfigureStack
+// (nil when the engine never sent one: no variables); empty values are left out, as in Pulumi's host.
+func policyPackEnvironment(config *pulumirpc.AnalyzerStackConfigureRequest) ([]string, error) {
+	if config == nil {
+		return nil, nil
+	}
+	var env []string
+	setIfNotEmpty := func(name, value string) {
+		if value != "" {
+			env = append(env, name+"="+value)
+		}
+	}
+	setIfNotEmpty("PULUMI_ORGANIZATION", config.GetOrganization())
+	setIfNotEmpty("PULUMI_PROJECT", config.GetProject())
+	setIfNotEmpty("PULUMI_STACK", config.GetStack())
+	setIfNotEmpty("PULUMI_DRY_RUN", strconv.FormatBool(config.GetDryRun()))
+	if config.GetConfig() != nil {
+		configJSON, err := json.Marshal(config.GetConfig())
+		if err != nil {
+			return nil, fmt.Errorf("could not serialize the stack configuration: %w", err)
+		}
+		setIfNotEmpty("PULUMI_CONFIG", string(configJSON))
+	}
+	return env, nil
+}
+
+// runPluginProcess starts the plugin and waits for it; a policy pack's proxy attaches to it and waits instead.
+func runPluginProcess(ctx context.Context, cmd *exec.Cmd, proxy *sdk.PolicyProxy) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if proxy != nil {
+		if err := proxy.Attach(ctx, cmd); err != nil {
+			return fmt.Errorf("could not attach the policy pack proxy: %w", err)
+		}
+		return nil
+	}
+	return cmd.Wait()
 }

@@ -37,8 +37,9 @@ def stack_from_environment() -> str:
 
 
 def stack_policy_from_environment() -> PolicySettings:
-    """The stack file's `policy` section: the CLI hands the pack the stack's config as the program gets it,
-    JSON in PULUMI_CONFIG (pulumi `sdk/go/common/resource/plugin/analyzer_plugin.go`, constructEnv)."""
+    """The stack file's `policy` section: the pack gets the stack's config as the program gets it, JSON in
+    PULUMI_CONFIG (set by the language host from the engine's policy proxy since v3.274.0; by the CLI's
+    `analyzer_plugin.go` constructEnv in older releases)."""
     try:
         config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
     except ValueError:

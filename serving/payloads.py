@@ -6,7 +6,8 @@ The engine carries every number of a resource input as a protobuf double: a warm
 an integer (`max_tokens`) fails validation, a lookup key `42` becomes `"42.0"`. So the program sends each
 body as the text `encode` makes of it, the plugin `decode`s that text and sends the result: what the
 workspace receives is the text the stack file's values make, byte for byte (`ServingClient` serialises
-with the same `json.dumps` defaults), and the review can show that text.
+the decoded body with the same `json.dumps` defaults, keys in the text's order), and the review can show
+that text.
 
 Plugin versions before this one recorded the bodies as structures (`warmup.input_example`, `examples`,
 `expected_predictions`) whose numbers were already doubles: `recorded` reads either shape, and
@@ -26,8 +27,12 @@ class PayloadError(ValueError):
 
 
 def encode(body: Any) -> str:
-    """The JSON text of a body, keys in the order written, exactly as `ServingClient` sends it."""
-    return json.dumps(body)
+    """The canonical JSON text of a body, exactly as `ServingClient` sends it once decoded.
+
+    Object keys sorted: their order carries no meaning in any input format (records, `inputs`, `params`;
+    `dataframe_split` orders its columns by a list), so a stack file rewritten in another key order is no
+    change, while every list, number and string stays as written."""
+    return json.dumps(body, sort_keys=True)
 
 
 def decode(text: str, where: str) -> Any:

@@ -196,6 +196,7 @@ def test_an_input_example_that_does_not_fit_fails_at_once_with_the_response(work
         f"endpoint {name}: served entity risk_classifier-3 rejected the warmup input example with HTTP 400: "
     )
     assert "income" in message  # the emulator names the missing column
+    assert 'Sent: {"dataframe_split": {"columns": ["amount", "age"], "data": [[1.0, 2]]}}. Fix' in message
     assert workspace.counters()["invocations"][name]["risk_classifier-3"] == 1
 
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import queue
 import statistics
 import threading
@@ -90,7 +91,7 @@ def _readiness_props(name: str, endpoint_id: str) -> dict:
                              "entity_version": "4", "scale_to_zero": True}],
         "traffic": {"risk_classifier-4": 100},
         "timeout_seconds": 600,
-        "warmup": {"input_example": EXAMPLE, "timeout_seconds": 600},
+        "warmup": {"input_example_json": json.dumps(EXAMPLE), "timeout_seconds": 600},
     }
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 import uuid
@@ -99,7 +100,7 @@ def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict:
     return {
         "endpoint_name": name, "endpoint_id": endpoint_id, "served_entities": list(plan.served_entities),
         "target": dict(plan.target), "stable": plan.stable, "candidate": plan.candidate, "steps": [50, 100],
-        "bake_seconds": bake, "examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": None,
+        "bake_seconds": bake, "examples_json": [json.dumps(EXAMPLE)], "tolerance": 1e-6,
         "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 500, "min_requests": 10,
                    "probe_interval_seconds": 0.5},
         "update_timeout_seconds": 120, "plan": [],

@@ -1493,6 +1493,8 @@ def load_stack_config() -> StackConfig:
     import pulumi
     from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
+    from components.written_numbers import with_written_number_types, written_config
+
     stack = pulumi.get_stack()
     keys = sorted({**get_config_env(), **CONFIG.get()})
     values: dict[str, Any] = {}
@@ -1508,7 +1510,10 @@ def load_stack_config() -> StackConfig:
         except ValueError:
             values[key] = raw  # plain text where a map is expected: the model says so, with its key path
     plaintext = {key: not is_config_secret(key) for key in CREDENTIAL_KEYS if get_config(key)}
-    file_problems = stack_file_problems(_own_stack_file(stack)) + describe_namespaces(keys)
+    own_file = _own_stack_file(stack)
+    # The CLI's JSON writes a whole float as an int (`1200.0` -> 1200); the file says which were floats.
+    values = with_written_number_types(values, written_config(own_file, PROJECT))
+    file_problems = stack_file_problems(own_file) + describe_namespaces(keys)
     # The identity the Permissions resource keeps at CAN_MANAGE: the stack's OAuth client, else the environment's.
     deployer = get_config(f"{PROVIDER_NAMESPACE}:clientId") or os.environ.get("DATABRICKS_CLIENT_ID")
     return parse_stack_config(stack, values, plaintext, stack_file_problems=file_problems, deployer=deployer)

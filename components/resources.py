@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 
 from components.config import SECRET_REFERENCE_PATTERN, EndpointSpec
+from serving import payloads
 
 PACKAGE = "servingops"
 READINESS_TYPE = f"{PACKAGE}:index:EndpointReadiness"
@@ -94,7 +95,12 @@ def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:
         ],
         "traffic": dict(endpoint.routes),
         "timeout_seconds": spec.readiness_timeout_minutes * 60,
-        "warmup": {"input_example": warmup.input_example, "timeout_seconds": warmup.timeout_minutes * 60},
+        # JSON text, not a structure: the engine would turn every number into a double (serving.payloads).
+        "warmup": {
+            **({"input_example_json": payloads.encode(warmup.input_example)}
+               if warmup.input_example is not None else {}),
+            "timeout_seconds": warmup.timeout_minutes * 60,
+        },
         # A route-optimized endpoint is probed at its own URL with an OAuth token, not at the workspace URL.
         "route_optimized": endpoint.route_optimized,
     }
@@ -206,9 +212,10 @@ def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
         "candidate": rollout.candidate,
         "steps": list(rollout.steps),
         "bake_seconds": rollout.bake_minutes * 60,
-        "examples": endpoint.rollout_examples,
+        # JSON texts, one per example, so that numbers keep their JSON type through the engine.
+        "examples_json": payloads.encode_all(endpoint.rollout_examples),
         "tolerance": rollout.parity.tolerance,
-        "expected_predictions": rollout.parity.expected_predictions,
+        "expected_predictions_json": payloads.encode_all(rollout.parity.expected_predictions),
         "health": rollout.health.model_dump(),
         "update_timeout_seconds": spec.readiness_timeout_minutes * 60,
         "route_optimized": endpoint.route_optimized,
@@ -217,7 +224,7 @@ def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
     plan = RolloutPlan(
         endpoint=spec.name, served_entities=(), target=inputs["target"], stable=rollout.stable,
         candidate=rollout.candidate, steps=tuple(rollout.steps), bake_seconds=inputs["bake_seconds"],
-        examples=tuple(inputs["examples"]), tolerance=rollout.parity.tolerance,
+        examples=tuple(endpoint.rollout_examples), tolerance=rollout.parity.tolerance,
         expected_predictions=rollout.parity.expected_predictions, max_error_rate=health.max_error_rate,
         max_p95_latency_ms=health.max_p95_latency_ms, min_requests=health.min_requests,
     )

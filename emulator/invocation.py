@@ -4,7 +4,8 @@ Order of checks, from the gateway inward: body size and input format (before any
 chosen), routing by the active config's traffic split (or the entity named in the path), the
 entity's deployment state, an injected burst (answered at once, like gateway throttling), the
 entity's cold start or model load, injected latency, an injected error rate (after the latency, like
-a slow failing model), then the model's own schema check and prediction.
+a slow failing model), then the model's own schema check (its MLflow signature: emulator.signature)
+and prediction.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity,
     if status is not None:
         raise injected(status, f"Injected fault: error rate on served entity '{entity.name}'.")
     spec = entity.spec
+    # Re-serialised from the parsed body: a JSON integer stays `42`, a float `42.0`, as the client sent them.
+    workspace.counters.request_bodies[endpoint.name].append(json.dumps(body))
     rows = parse_rows(body, workspace.registry.columns(spec.entity_name))
     predictions = workspace.registry.predict(spec.entity_name, spec.entity_version, rows)
     entity.last_activity = time.monotonic()

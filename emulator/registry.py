@@ -13,6 +13,7 @@ import math
 from numbers import Real
 from typing import Any
 
+from emulator import signature as mlflow_signature
 from emulator.errors import bad_request
 from emulator.settings import MODEL_NAME_PATTERN, ModelVersionSpec, RegisteredModelSpec
 
@@ -54,11 +55,26 @@ class ModelRegistry:
     def columns(self, model: str) -> tuple[str, ...]:
         return self._models[model].columns
 
+    def signature(self, model: str, version: str) -> dict[str, str] | None:
+        """The version's MLflow signature (column -> type), or the model's; None: columns only."""
+        spec = self._models[model]
+        chosen = spec.versions[version].signature if version in spec.versions else None
+        signature = chosen if chosen is not None else spec.signature
+        # In the columns' order (a settings file's mapping may come sorted): MLflow names columns in schema order.
+        return None if signature is None else {column: signature[column] for column in spec.columns}
+
     def predict(self, model: str, version: str, rows: list[Row]) -> list[float]:
         spec = self._models[model]
-        _check_schema(spec.columns, rows)
+        signature = self.signature(model, version)
+        if signature is None:
+            _check_schema(spec.columns, rows)
+        else:
+            try:
+                mlflow_signature.enforce(signature, rows)
+            except mlflow_signature.SignatureError as error:
+                raise mlflow_signature.refusal(signature, rows, error) from None
         weights, bias = self._weights(model, version)
-        return [round(bias + sum(weights[c] * float(row[c]) for c in spec.columns), 6) for row in rows]
+        return [round(bias + sum(weights[c] * _number(row[c]) for c in spec.columns), 6) for row in rows]
 
     def _weights(self, model: str, version: str) -> tuple[dict[str, float], float]:
         spec = self._models[model]
@@ -166,6 +182,11 @@ def _check_schema(columns: tuple[str, ...], rows: list[Row]) -> None:
             value = row[c]
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
                 raise bad_request(f"Column '{c}' of row {i} must be a finite number, got {value!r}.")
+
+
+def _number(value: Any) -> float:
+    """A value's part in the weighted sum: numbers and booleans count, text and gaps (typed columns) do not."""
+    return float(value) if isinstance(value, Real) and math.isfinite(float(value)) else 0.0
 
 
 def _non_empty(rows: list[Row], field: str) -> list[Row]:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
+from emulator.signature import MLFLOW_TYPES
 from emulator.workspace_objects import WorkspaceObjectsSpec
 
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
@@ -45,13 +46,28 @@ class ModelVersionSpec(_Strict):
     weights: dict[str, float] | None = None
     bias: float = 0.0
     same_as: str | None = Field(default=None, description="another version whose predictions this one repeats")
+    signature: dict[str, str] | None = Field(
+        default=None, description="this version's own signature (MLflow signatures belong to versions); "
+                                  "default: the model's")
 
 
 class RegisteredModelSpec(_Strict):
-    """A Unity Catalog model: its numeric input columns and its registered versions."""
+    """A Unity Catalog model: its numeric input columns and its registered versions.
+
+    `signature`: column -> MLflow type (`long`, `double`, ...), enforced on every invocation as MLflow does
+    (emulator.signature); none: the columns must be present and numeric, whatever their JSON type."""
 
     columns: tuple[str, ...] = Field(min_length=1)
     versions: dict[str, ModelVersionSpec] = Field(default_factory=dict)
+    signature: dict[str, str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_from_signature(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("signature") and not value.get("columns"):
+            return {**value, "columns": tuple(value["signature"])}
+        return value
+
 
     @field_validator("versions", mode="before")
     @classmethod
@@ -70,6 +86,16 @@ class RegisteredModelSpec(_Strict):
                 raise ValueError(f"version {version}: same_as {spec.same_as!r} is not a registered version")
             if spec.weights is not None and set(spec.weights) != set(self.columns):
                 raise ValueError(f"version {version}: weights must name exactly the columns {list(self.columns)}")
+        signatures = {"the signature": self.signature,
+                      **{f"version {version}'s signature": spec.signature for version, spec in self.versions.items()}}
+        for what, signature in signatures.items():
+            if signature is None:
+                continue
+            if set(signature) != set(self.columns):
+                raise ValueError(f"{what} must type exactly the columns {list(self.columns)}")
+            unknown = {column: kind for column, kind in signature.items() if kind not in MLFLOW_TYPES}
+            if unknown:
+                raise ValueError(f"{what}: {unknown} are not MLflow types ({', '.join(MLFLOW_TYPES)})")
         return self
 
 
@@ -77,17 +103,21 @@ def default_models() -> dict[str, RegisteredModelSpec]:
     """A small registry: version 4 of the risk classifier repeats version 3, so a parity check between
     two versions can be made to pass (3 vs 4) or to fail (2 vs 3)."""
     return {
+        # Signatures as MLflow infers them from a pandas sample: whole numbers `long`, the others `double`.
         "main.risk.risk_classifier": RegisteredModelSpec(
             columns=("amount", "age", "income"),
+            signature={"amount": "double", "age": "long", "income": "double"},
             versions={"1": ModelVersionSpec(), "2": ModelVersionSpec(), "3": ModelVersionSpec(),
                       "4": ModelVersionSpec(same_as="3")},
         ),
         "main.fraud.fraud_scorer": RegisteredModelSpec(
             columns=("amount", "merchant_risk", "hour"),
+            signature={"amount": "double", "merchant_risk": "double", "hour": "long"},
             versions={"1": ModelVersionSpec(), "2": ModelVersionSpec()},
         ),
         "main.recs.recommender": RegisteredModelSpec(
             columns=("user_score", "item_score"),
+            signature={"user_score": "double", "item_score": "double"},
             versions={"7": ModelVersionSpec()},
         ),
     }

@@ -23,7 +23,7 @@ import asyncio
 import math
 import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,6 +46,8 @@ from emulator.schemas import (
 from emulator.settings import EmulatorSettings, PrincipalSpec
 from emulator.workspace_objects import WorkspaceObjects
 
+REQUEST_BODIES_KEPT = 50
+"""Scoring request bodies kept per endpoint for tests (bounded: a benchmark sends thousands)."""
 CREATING = "DEPLOYMENT_CREATING"
 READY = "DEPLOYMENT_READY"
 FAILED = "DEPLOYMENT_FAILED"
@@ -153,12 +155,16 @@ class Counters:
     api_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     get_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     invocations: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    request_bodies: dict[str, deque[str]] = field(
+        default_factory=lambda: defaultdict(lambda: deque(maxlen=REQUEST_BODIES_KEPT)))
+    """Per endpoint, the last scoring request bodies as JSON text (a test sees `42`, not `42.0`)."""
 
     def as_json(self) -> dict:
         return {
             "api_calls": dict(self.api_calls),
             "get_calls": dict(self.get_calls),
             "invocations": {ep: dict(per_entity) for ep, per_entity in self.invocations.items()},
+            "request_bodies": {ep: list(bodies) for ep, bodies in self.request_bodies.items()},
         }
 
 

@@ -176,6 +176,9 @@ class LocalWorkspace:
             selected = self.pulumi("stack", "select", self.stack, "--create", capture=True)
             if selected.returncode != 0:
                 raise LocalWorkspaceError(f"pulumi stack select {self.stack} failed: {selected.stderr.strip()}")
+            # `stack init` rewrites the file with go-yaml (comments gone, `1200.0` written `1200`): the
+            # stack file's own text again, with the salt the engine just wrote into the copy.
+            self.stack_file = stack_file_for(self.stack, emulator.url, self.stack_source, self.project)
             try:
                 yield self
             finally:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from provider.wire import UNKNOWN, has_unknowns
+from serving import payloads
 from serving.preflight import EntityToCheck, InferenceTableToCheck, Located, PreflightError, PreflightRequest
 from serving.preflight import check as check_preflight
 from serving.traffic_shift import Rollout, RolloutPlan
@@ -122,6 +123,41 @@ def _normal(value: Any) -> Any:
     return value
 
 
+def _whole(value: Any) -> Any:
+    """A number the API takes as an integer, as an int: the engine hands every number over as a double,
+    and `8.0` is not what a client of the serving API sends for a count or a percentage."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _version(value: Any) -> str:
+    """A model version as the API spells it: `4`, never `4.0` (a version the engine made a double)."""
+    return str(_whole(value))
+
+
+def _payload_failures(news: Mapping[str, Any], text_key: str, legacy_key: str, where: str,
+                      bodies: bool) -> list[Failure]:
+    """What is wrong with a JSON-text input (or the list of them): not JSON text, or (`bodies`) a body not
+    in exactly one Databricks input format."""
+    text = news.get(text_key)
+    if text is None or has_unknowns(text):
+        return []
+    texts = text if isinstance(text, list) else [text]
+    failures = []
+    for index, item in enumerate(texts):
+        name = f"{where}[{index}]" if isinstance(text, list) else where
+        if not isinstance(item, str):
+            failures.append(Failure(name, "must be JSON text (serving.payloads.encode)"))
+            continue
+        try:
+            body = payloads.decode(item, name)
+        except payloads.PayloadError as error:
+            failures.append(Failure(name, str(error)))
+            continue
+        if bodies and not (isinstance(body, dict) and sum(1 for key in INPUT_FORMATS if key in body) == 1):
+            failures.append(Failure(name, f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
+    return failures
+
+
 def _name_failure(name: Any) -> list[Failure]:
     if name == UNKNOWN:
         return []
@@ -147,14 +183,15 @@ def expectation_of(props: Mapping[str, Any]) -> Expectation:
             DeclaredEntity(
                 name=entity["name"],
                 entity_name=entity["entity_name"],
-                entity_version=str(entity["entity_version"]),
+                entity_version=_version(entity["entity_version"]),
                 scale_to_zero=bool(entity.get("scale_to_zero", False)),
             )
             for entity in props["served_entities"]
         ),
         traffic={name: int(share) for name, share in (props.get("traffic") or {}).items()},
         timeout_seconds=float(props["timeout_seconds"]),
-        input_example=warmup.get("input_example"),
+        # The text as the stack file wrote it; a record of an older plugin holds a structure (all doubles).
+        input_example=payloads.recorded(warmup, "input_example_json", "input_example"),
         warmup_timeout_seconds=float(warmup.get("timeout_seconds", 900)),
         route_optimized=bool(props.get("route_optimized", False)),
     )
@@ -185,10 +222,26 @@ class ReadinessKind(ResourceKind):
         timeout = news.get("timeout_seconds")
         if timeout != UNKNOWN and not (isinstance(timeout, (int, float)) and timeout > 0):
             failures.append(Failure("timeout_seconds", "must be a positive number of seconds"))
-        example = (news.get("warmup") or {}).get("input_example")
+        warmup = news.get("warmup") or {}
+        example = warmup.get("input_example")  # the shape of older programs: still read
         if isinstance(example, dict) and sum(1 for key in INPUT_FORMATS if key in example) != 1:
             failures.append(Failure("warmup.input_example", f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
+        if isinstance(warmup, dict):
+            failures += _payload_failures(warmup, "input_example_json", "input_example",
+                                          "warmup.input_example_json", bodies=True)
         return failures
+
+    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        """As the default, but the warmup body compared as `serving.payloads.same_payload` does (a record of
+        an older plugin, a structure of doubles, is the same body as the text of equal values)."""
+        changes = [key for key in super().changed(olds, news) if key != "warmup"]
+        old, new = olds.get("warmup") or {}, news.get("warmup") or {}
+        if not isinstance(old, dict) or not isinstance(new, dict) or has_unknowns(new):
+            return changes + (["warmup"] if _normal(old) != _normal(new) else [])
+        if (not payloads.same_payload(old, new, "input_example_json", "input_example")
+                or _normal(old.get("timeout_seconds")) != _normal(new.get("timeout_seconds"))):
+            changes.append("warmup")
+        return [key for key in self.watched if key in changes]
 
     def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
         readiness = Readiness(client, expectation_of(props), policy, log=log, sleep=sleep)
@@ -236,16 +289,16 @@ class ReadinessKind(ResourceKind):
 def plan_of(props: Mapping[str, Any]) -> RolloutPlan:
     """The rollout the rollout resource's inputs ask for."""
     health = props.get("health") or {}
-    expected = props.get("expected_predictions")
+    expected = payloads.recorded(props, "expected_predictions_json", "expected_predictions")
     return RolloutPlan(
         endpoint=props["endpoint_name"],
-        served_entities=tuple(props["served_entities"]),
+        served_entities=tuple(_served_entity_body(entity) for entity in props["served_entities"]),
         target={name: int(share) for name, share in props["target"].items()},
         stable=props["stable"],
         candidate=props["candidate"],
         steps=tuple(int(step) for step in props["steps"]),
         bake_seconds=float(props["bake_seconds"]),
-        examples=tuple(props["examples"]),
+        examples=tuple(payloads.recorded(props, "examples_json", "examples") or ()),
         tolerance=float(props.get("tolerance", 1e-6)),
         expected_predictions=tuple(expected) if expected is not None else None,
         max_error_rate=float(health.get("max_error_rate", 0.01)),
@@ -257,14 +310,22 @@ def plan_of(props: Mapping[str, Any]) -> RolloutPlan:
     )
 
 
+INTEGER_ENTITY_FIELDS = ("min_provisioned_concurrency", "max_provisioned_concurrency")
+
+
+def _served_entity_body(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """A declared served entity as a config update sends it: counts as integers, the version as text."""
+    body = {key: _whole(value) if key in INTEGER_ENTITY_FIELDS else value for key, value in entity.items()}
+    if "entity_version" in body:
+        body["entity_version"] = _version(body["entity_version"])
+    return body
+
+
 def _entity_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
     """A served entity reduced to what the rollout declares (live bodies carry more)."""
     keys = ("name", "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
             "min_provisioned_concurrency", "max_provisioned_concurrency", "environment_vars")
-    fields = {key: entity.get(key) for key in keys if entity.get(key) is not None}
-    if "entity_version" in fields:
-        fields["entity_version"] = str(fields["entity_version"])
-    return fields
+    return _served_entity_body({key: entity.get(key) for key in keys if entity.get(key) is not None})
 
 
 class RolloutKind(ResourceKind):
@@ -273,7 +334,10 @@ class RolloutKind(ResourceKind):
     token = "servingops:index:EndpointRollout"
     id_suffix = "rollout"
     watched = ("endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
-               "bake_seconds", "examples", "tolerance", "expected_predictions", "health", "route_optimized")
+               "bake_seconds", "examples_json", "tolerance", "expected_predictions_json", "health",
+               "route_optimized")
+    json_inputs = (("examples_json", "examples"), ("expected_predictions_json", "expected_predictions"))
+    """(JSON-text input, the structure an older plugin recorded instead)."""
     computed = ("report", "last_good_split")
 
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:
@@ -284,9 +348,24 @@ class RolloutKind(ResourceKind):
                 failures.append(Failure("target", f"routes {sorted(target)} must name {stable} and {candidate}"))
             elif sum(int(share) for share in target.values()) != 100:
                 failures.append(Failure("target", "routes must sum to 100"))
-        if not news.get("examples"):
-            failures.append(Failure("examples", "the gates need at least one request to send"))
+        if not news.get("examples_json") and not news.get("examples"):
+            failures.append(Failure("examples_json", "the gates need at least one request to send"))
+        failures += _payload_failures(news, "examples_json", "examples", "examples_json", bodies=True)
+        failures += _payload_failures(news, "expected_predictions_json", "expected_predictions",
+                                      "expected_predictions_json", bodies=False)
         return failures
+
+    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        """As the default, but the bodies compared as `serving.payloads.same_payload` does: a record of an
+        older plugin (`examples`, a structure of doubles) is the same as the texts of equal values."""
+        texts = {text for text, _ in self.json_inputs}
+        changes = [key for key in super().changed(olds, news) if key not in texts]
+        for text, legacy in self.json_inputs:
+            if has_unknowns(news.get(text)):
+                changes.append(text)
+            elif not payloads.same_payload(olds, news, text, legacy):
+                changes.append(text)
+        return [key for key in self.watched if key in changes]
 
     def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
         # The split the state records as judged good; a live split that differs (an update that landed after
@@ -391,7 +470,7 @@ def preflight_request_of(props: Mapping[str, Any]) -> PreflightRequest:
         endpoint=props["endpoint_name"],
         served_entities=tuple(
             EntityToCheck(name=entity["name"], entity_name=entity["entity_name"],
-                          entity_version=str(entity["entity_version"]), key_path=entity["key_path"])
+                          entity_version=_version(entity["entity_version"]), key_path=entity["key_path"])
             for entity in props.get("served_entities") or []
         ),
         query_service_principal=Located(principal["value"], principal["key_path"]) if principal else None,

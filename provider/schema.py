@@ -80,10 +80,17 @@ ROLLOUT_INPUTS = {
     "candidate": _p(_STRING, "Served entity whose share walks to its declared traffic."),
     "steps": _p({"type": "array", "items": {"type": "integer"}}, "Candidate shares to pass through."),
     "bake_seconds": _p(_NUMBER, "Time at each step before the health gate judges it."),
-    "examples": _p({"type": "array", "items": _ANY}, "Request bodies the gates send."),
+    "examples_json": _p({"type": "array", "items": _STRING},
+                        "Request bodies the gates send, each as JSON text, sent as written (numbers keep their "
+                        "JSON type, which the engine's numbers, all doubles, would not)."),
+    "examples": _p({"type": "array", "items": _ANY},
+                   "Read only, from state recorded before `examples_json`: the request bodies, numbers as doubles."),
     "tolerance": _p(_NUMBER, "Parity gate: largest absolute difference between predictions."),
+    "expected_predictions_json": _p({"type": "array", "items": _STRING},
+                                    "Parity gate: per example, the predictions the candidate must give, as JSON "
+                                    "text."),
     "expected_predictions": _p({"type": "array", "items": _ANY},
-                               "Parity gate: per example, the predictions the candidate must give."),
+                               "Read only, from state recorded before `expected_predictions_json`."),
     "health": _p({"$ref": "#/types/servingops:index:HealthGate"}, "Health gate thresholds."),
     "update_timeout_seconds": _p(_NUMBER, "How long one config update may take to serve."),
     "route_optimized": _p({"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an "
@@ -165,7 +172,11 @@ TYPES = {
         "type": "object",
         "description": "The warmup request and its deadline.",
         "properties": {
-            "input_example": _p(_ANY, "A request body in a Databricks input format; none: no warmup request."),
+            "input_example_json": _p(_STRING, "A request body in a Databricks input format, as JSON text, sent as "
+                                              "written (numbers keep their JSON type, which the engine's numbers, "
+                                              "all doubles, would not); none: no warmup request."),
+            "input_example": _p(_ANY, "Read only, from state recorded before `input_example_json`: the body as "
+                                      "a structure, numbers as doubles."),
             "timeout_seconds": _p(_NUMBER, "Warmup deadline per served entity."),
         },
     },
@@ -247,7 +258,7 @@ SCHEMA: dict[str, Any] = {
             "Staged traffic shifting with parity and health gates and automatic rollback.",
             ROLLOUT_INPUTS, ROLLOUT_OUTPUTS,
             ["endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
-             "bake_seconds", "examples"],
+             "bake_seconds", "examples_json"],
         ),
         "servingops:index:EndpointNotifications": _resource(
             "The e-mail notifications of an existing endpoint, applied on every change (PATCH .../notifications).",

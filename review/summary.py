@@ -197,6 +197,11 @@ def _named_items(value: Any) -> dict[str, Any] | None:
 
 def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
     # Nested inputs become dotted fields, so that a diff names the one value that changed.
+    if prefix.endswith("_json") and isinstance(value, list) and all(isinstance(item, str) for item in value):
+        # Request bodies as JSON text (serving.payloads): each shown as the text that is sent, one per field.
+        for index, item in enumerate(value):
+            into[f"{prefix}[{index}]"] = item
+        return
     named = _named_items(value)
     if named is not None:
         value = named

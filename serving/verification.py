@@ -89,6 +89,17 @@ class Expectation:
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
+MAX_SENT_SHOWN = 300
+"""Characters of a rejected request body an error quotes (a body may be up to 16 MB)."""
+
+
+def _sent(body: Mapping[str, Any] | None, default: Mapping[str, Any] | None) -> str:
+    """The body as sent (the same serialisation as `ServingClient.invoke`), shortened for an error: the
+    types matter (`42` or `42.0`) when a model's signature refuses it."""
+    text = json.dumps(body if body is not None else default)
+    return text if len(text) <= MAX_SENT_SHOWN else f"{text[:MAX_SENT_SHOWN]}... ({len(text)} characters)"
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     """How often to look and how long to tolerate a stale config.
@@ -485,8 +496,8 @@ class Readiness:
             if answer.status not in STILL_STARTING:
                 raise ReadinessError(
                     f"endpoint {self.expectation.endpoint}: {target} rejected {what} with "
-                    f"HTTP {answer.status}: {answer.body}. Fix {fix} (or the model's "
-                    "signature) so that it matches what callers send."
+                    f"HTTP {answer.status}: {answer.body}. Sent: {_sent(body, self.expectation.input_example)}. "
+                    f"Fix {fix} (or the model's signature) so that it matches what callers send."
                 )
             delay = self.policy.delay(attempts, answer.retry_after)
             if self.clock() + delay > deadline:

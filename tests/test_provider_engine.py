@@ -42,7 +42,7 @@ def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 10
         "served_entities": [entity(3), entity(4)],
         "target": {"risk_classifier-3": 100 - target, "risk_classifier-4": target},
         "stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": list(steps),
-        "bake_seconds": bake, "examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": None,
+        "bake_seconds": bake, "examples_json": [json.dumps(EXAMPLE)], "tolerance": 1e-6,
         "health": {"max_error_rate": 0.05, "max_p95_latency_ms": 2000, "min_requests": 6,
                    "probe_interval_seconds": 0.05},
         "update_timeout_seconds": 20, "plan": ["10% to risk_classifier-4"],

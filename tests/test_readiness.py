@@ -6,6 +6,7 @@ drives the real verification code (and the provider's own methods) over HTTP aga
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -195,6 +196,7 @@ def test_an_input_example_that_does_not_fit_fails_at_once_with_the_response(work
         f"endpoint {name}: served entity risk_classifier-3 rejected the warmup input example with HTTP 400: "
     )
     assert "income" in message  # the emulator names the missing column
+    assert 'Sent: {"dataframe_split": {"columns": ["amount", "age"], "data": [[1.0, 2]]}}. Fix' in message
     assert workspace.counters()["invocations"][name]["risk_classifier-3"] == 1
 
 
@@ -234,7 +236,8 @@ def props(name: str, versions: dict[int, int], *, endpoint_id="id-1", example=EX
         ],
         "traffic": {f"risk_classifier-{v}": share for v, share in versions.items()},
         "timeout_seconds": timeout,
-        "warmup": {"input_example": example, "timeout_seconds": 20},
+        "warmup": {**({"input_example_json": json.dumps(example)} if example is not None else {}),
+                   "timeout_seconds": 20},
     }
 
 
@@ -285,12 +288,12 @@ def test_a_preview_has_the_inputs_and_every_computed_output_unknown():
 
 def test_check_reports_invalid_inputs_and_tolerates_unknown_ones():
     bad = props("bad name!", {3: 80})
-    bad["warmup"]["input_example"] = {"instances": [], "inputs": []}
+    bad["warmup"]["input_example_json"] = json.dumps({"instances": [], "inputs": []})
     reasons = {failure.property: failure.reason for failure in READINESS.failures(bad)}
     assert reasons == {
         "endpoint_name": "'bad name!' is not a serving endpoint name (1-63 letters, digits, - or _)",
         "traffic": "routes must sum to 100",
-        "warmup.input_example": "needs exactly one of dataframe_split, dataframe_records, instances, inputs",
+        "warmup.input_example_json": "needs exactly one of dataframe_split, dataframe_records, instances, inputs",
     }
     preview_of_new = {**props("risk", {3: 100}), "endpoint_name": UNKNOWN, "endpoint_id": UNKNOWN}
     assert READINESS.failures(preview_of_new) == []

@@ -7,6 +7,7 @@ shows up as a failing, readable assertion.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -659,7 +660,7 @@ def test_each_endpoint_has_one_readiness_resource_after_its_endpoint_and_permiss
             (m.served_name, m.version) for m in spec.endpoint.served_models
         ]
         assert inputs["timeout_seconds"] == spec.readiness_timeout_minutes * 60
-        assert inputs["warmup"]["input_example"] == spec.endpoint.readiness.warmup.input_example
+        assert json.loads(inputs["warmup"]["input_example_json"]) == spec.endpoint.readiness.warmup.input_example
 
 
 def test_readiness_deadline_defaults_to_databricks_own_deployment_timeout_plus_a_margin(stack_runs):

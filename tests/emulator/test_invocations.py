@@ -74,24 +74,32 @@ def test_invalid_json_is_400_bad_request(ready):
 
 
 def test_missing_column_is_400_naming_it(ready):
-    response = ready.invoke("ep", {"dataframe_records": [{"amount": 1, "age": 2}]})
+    response = ready.invoke("ep", {"dataframe_records": [{"amount": 1.0, "age": 2}]})
 
     assert response.status_code == 400
-    assert "Model is missing inputs ['income']" in response.json()["message"]
+    assert "Model is missing inputs ['income']." in response.json()["message"]
 
 
-def test_extra_column_is_400_naming_it(ready):
-    response = ready.invoke("ep", {"dataframe_records": [{**ROW, "zip": 12345}]})
+def test_extra_column_is_ignored_as_mlflow_ignores_it(ready):
+    with_zip = ready.invoke("ep", {"dataframe_records": [{**ROW, "zip": 12345}]})
+
+    assert _predictions(with_zip) == _predictions(ready.invoke("ep", {"dataframe_records": [ROW]}))
+
+
+def test_extra_column_is_named_when_a_column_is_missing(ready):
+    response = ready.invoke("ep", {"dataframe_records": [{"amount": 1.0, "age": 2, "zip": 12345}]})
 
     assert response.status_code == 400
-    assert "extra inputs: ['zip']" in response.json()["message"]
+    message = response.json()["message"]
+    assert "Model is missing inputs ['income']. Note that there were extra inputs: ['zip']" in message
 
 
-def test_non_numeric_value_is_400_naming_the_column(ready):
+def test_text_for_a_long_column_is_400_naming_the_column(ready):
     response = ready.invoke("ep", {"dataframe_records": [{**ROW, "age": "forty"}]})
 
     assert response.status_code == 400
-    assert "Column 'age' of row 0 must be a finite number" in response.json()["message"]
+    assert ("Incompatible input types for column age. Can not safely convert object to int64."
+            in response.json()["message"])
 
 
 def test_body_over_the_size_limit_is_400():

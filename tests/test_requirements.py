@@ -103,11 +103,6 @@ def test_the_runtime_code_imports_no_dev_only_package():
     assert sorted(imported & DEV_ONLY) == []
 
 
-def test_the_policy_pack_pins_what_the_runtime_pins_for_it():
-    pack = pinned(PROJECT_DIR / "policy" / "requirements.txt")
-    assert pack["pulumi-policy"] == pinned(PROJECT_DIR / "requirements.txt")["pulumi-policy"]
-
-
 RUNTIME_VENV = PROJECT_DIR / "venv"
 
 

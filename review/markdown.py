@@ -75,28 +75,23 @@ class Section:
 
 def split_items(text: str) -> tuple[str, list[str]]:
     """A rendered report's first line and its items: each starts at a line of the least indentation among
-    the lines after the first (a resource change, a rule, an endpoint); deeper lines belong to it."""
+    the lines after the first (a resource change, a rule, an endpoint); deeper and blank lines belong to it."""
     head, *rest = text.split("\n")
-    indents = [len(line) - len(line.lstrip(" ")) for line in rest if line.strip()]
-    if not indents:
-        return head, []
-    level = min(indents)
+    level = min((len(line) - len(line.lstrip(" ")) for line in rest if line.strip()), default=0)
     items: list[list[str]] = []
     for line in rest:
-        starts = line.strip() and len(line) - len(line.lstrip(" ")) == level
-        if starts or not items:
+        if line.strip() and len(line) - len(line.lstrip(" ")) == level:
             items.append([line])
-        else:
+        elif items:
             items[-1].append(line)
-    return head, ["\n".join(item).rstrip("\n") for item in items]
+    return head, ["\n".join(item).rstrip() for item in items]
 
 
 def sections(review: Reviewed) -> list[Section]:
     """The detail sections in the order the comment shows them."""
     found = []
     if review.live is not None:
-        head, items = split_items(render_report(*review.live))
-        found.append(Section("Declared vs live, aspect by aspect", head, [item.strip("\n") for item in items],
+        found.append(Section("Declared vs live, aspect by aspect", *split_items(render_report(*review.live)),
                              "endpoint(s)"))
     if review.diff is not None:
         found.append(Section("Changes field by field", *split_items(render_diff(*review.diff)),
@@ -110,15 +105,18 @@ def _verdict(review: Reviewed) -> str:
     return f"**{mandatory} mandatory policy violation(s)**" if mandatory else "policy: no mandatory violation"
 
 
-def _summary_lines(summary: Sequence[str], full_location: str) -> list[str]:
-    """Every endpoint's line as far as SUMMARY_BUDGET goes (each cut at SUMMARY_LINE_LIMIT)."""
+def _summary_lines(summary: Sequence[str], full_location: str, room: int) -> list[str]:
+    """Every endpoint's line (each cut at SUMMARY_LINE_LIMIT) while they fit `room` bytes; then one line saying
+    how many more there are, which always fits too."""
     lines, used = [], 0
     for index, line in enumerate(summary):
         if len(line) > SUMMARY_LINE_LIMIT:
             line = line[: SUMMARY_LINE_LIMIT - 1] + "…"
         bullet = f"- {markdown_line(line)}"
-        if used + size(bullet) + 1 > SUMMARY_BUDGET:
-            lines.append(f"- … and {len(summary) - index} more endpoint(s): see {full_location}")
+        rest = f"- … and {len(summary) - index} more endpoint(s): see {full_location}"
+        last = index == len(summary) - 1
+        if used + size(bullet) + 1 + (0 if last else size(rest) + 1) > room:
+            lines.append(rest)
             break
         lines.append(bullet)
         used += size(bullet) + 1
@@ -130,11 +128,16 @@ def comment(review: Reviewed, heading: str, full_location: str, budget: int = CO
     section's items in the order of the full review while they fit `budget`, with a line saying how many were
     left out and where they are. Whatever the stack's size, never more than `budget` UTF-8 bytes."""
     full_location = full_location[:LOCATION_LIMIT]
-    closing = f"The full review, with every change and the resource tree of {review.stack_file}: {full_location}."
-    lines = [f"### {heading}", "", *_summary_lines(review.summary, full_location), "", _verdict(review), ""]
+    heading = f"### {heading[:LOCATION_LIMIT]}"
+    closing = (f"The full review, with every change and the resource tree of {review.stack_file[:LOCATION_LIMIT]}: "
+               f"{full_location}.")
     parts = sections(review)
     skipped = [f"{section.title}: left out here (see {full_location})" for section in parts]
-    # What closes the comment, and a line for each section that might not fit, is reserved up front.
+    # What frames the comment, and a line for each section that might not fit, is reserved up front; the
+    # endpoints' lines come first among the rest.
+    fixed = sum(size(line) + 1 for line in (heading, "", "", _verdict(review), "", closing, *skipped))
+    summary = _summary_lines(review.summary, full_location, min(SUMMARY_BUDGET, budget - fixed))
+    lines = [heading, "", *summary, "", _verdict(review), ""]
     used = size("\n".join(lines)) + size(closing) + 1 + sum(size(line) + 1 for line in skipped)
     for section, skip in zip(parts, skipped, strict=True):
         used -= size(skip) + 1

@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from review import markdown
+from review.live import EndpointReport, render_report
 from review.markdown import COMMENT_BUDGET, GITHUB_COMMENT_LIMIT, markdown_line
 from tests.test_review import ENDPOINTS_KEY, review
 
@@ -127,3 +130,41 @@ def changes_section(markdown: str) -> list[str]:
     """The lines of the folded "Changes field by field" section."""
     section = markdown.split("<details><summary>Changes field by field</summary>", 1)[1]
     return section.split("~~~~text\n", 1)[1].split("\n~~~~", 1)[0].splitlines()
+
+
+@dataclass
+class Reviewed:
+    """The parts of a review the Markdown is made from, without running a program."""
+
+    summary: list[str]
+    live: tuple[list[EndpointReport], str] | None = None
+    stack: str = "prod"
+    stack_file: str = "Pulumi.prod.yaml"
+    summaries: list = field(default_factory=list)
+    verdicts: list = field(default_factory=list)
+    diff: None = None
+
+
+def test_a_comment_of_more_endpoints_than_lines_fit_says_how_many_more_and_stays_bounded():
+    summary = [f"endpoint-{n:05d}: " + "traffic 90/10 -> 50/50; " * 20 for n in range(5000)]
+    comment = markdown.comment(Reviewed(summary), "Stack prod: changes", "`full-prod.md`")
+    assert len(comment.encode("utf-8")) <= COMMENT_BUDGET
+    bullets = [line for line in comment.splitlines() if line.startswith("- ")]
+    assert bullets[-1] == f"- … and {5000 - len(bullets) + 1} more endpoint(s): see `full-prod.md`"
+    assert bullets[0].startswith("- **endpoint-00000**: traffic") and bullets[0].endswith("…")
+    assert len(bullets[0]) <= markdown.SUMMARY_LINE_LIMIT + 20
+
+
+def test_the_live_report_is_cut_endpoint_by_endpoint_and_a_section_without_room_says_so():
+    reports = [EndpointReport(f"endpoint-{n:03d}", f"prod-endpoint-{n:03d}", exists=False) for n in range(3000)]
+    review = Reviewed([report.line() for report in reports], live=(reports, "https://workspace.example.com"))
+    comment = markdown.comment(review, "Stack prod: declared vs live", "`full-prod.md`")
+    assert len(comment.encode("utf-8")) <= COMMENT_BUDGET
+    lines = comment.splitlines()
+    shown = [line for line in lines if re.fullmatch(r"endpoint-\d{3}  \(prod-endpoint-\d{3}\)", line)]
+    assert shown == [f"endpoint-{n:03d}  (prod-endpoint-{n:03d})" for n in range(len(shown))]
+    assert f"… {3000 - len(shown)} endpoint(s) of 3000 left out here: see `full-prod.md`" in lines
+    assert "Policy verdicts: left out here (see `full-prod.md`)" in lines
+    _, items = markdown.split_items(render_report(reports[:2], "https://workspace.example.com"))
+    assert items == ["endpoint-000  (prod-endpoint-000)\n    not in the workspace",
+                     "endpoint-001  (prod-endpoint-001)\n    not in the workspace"]

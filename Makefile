@@ -1,26 +1,53 @@
-# The README's commands. Everything runs from the project virtualenv `venv/` (the one Pulumi.yaml names),
-# created and filled from the pinned requirements on first use.
+# The README's commands. Two virtualenvs, created and filled from the pinned requirements on first use:
+# venv/ holds only the runtime (requirements.txt), the one Pulumi.yaml names, so `pulumi up` runs the program,
+# the plugin and the policy pack with nothing else installed; venv-dev/ holds the runtime plus the tests,
+# lint and the emulator (requirements-dev.txt), and every target below runs its tools from there.
+PYTHON3 ?= python3
 VENV ?= venv
-PYTHON := $(VENV)/bin/python
+DEV_VENV ?= venv-dev
+PYTHON := $(DEV_VENV)/bin/python
 STACK ?= dev
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check
+
+# GNU make exits 2 whenever a recipe fails, whatever the command's status: the targets whose commands have
+# statuses that mean something (README: "Exit statuses") say the command's own status on one line first.
+# $(call exited,WHAT,MEANINGS) after `||`: MEANINGS is a `case` body mapping a status to its meaning.
+define exited
+{ status=$$?; case $$status in $(2) *) why="" ;; esac; echo "$(1) exited $$status$${why:+: $$why}" >&2; exit $$status; }
+endef
+REVIEW_STATUSES = 1) why="a mandatory policy violation" ;; 2) why="invalid input (stack file, policy config, revision, usage) or an unreadable workspace" ;; 3) why="the review itself failed (a bug)" ;; 4) why="drift: the workspace differs from the declaration" ;;
+UP_STATUSES = 4) why="deployed, but the live drift report found drift" ;;
 
 .PHONY: setup review test lint emulator bench clean engine up e2e
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(DEV_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# One line, not a screen of pip errors, when the Python found is too old (PYTHON3=/path/to/python3.11 to choose).
+define check_python
+@command -v $(PYTHON3) > /dev/null 2>&1 || { echo "make setup: Python 3.11 or newer is needed; there is no $(PYTHON3) (choose one with PYTHON3=/path/to/python3.11)" >&2; exit 1; }
+@$(PYTHON3) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "make setup: Python 3.11 or newer is needed; $(PYTHON3) is Python %d.%d.%d (choose one with PYTHON3=/path/to/python3.11)" % tuple(v[:3]))'
+endef
+
+$(VENV)/.installed: requirements.txt
+	$(check_python)
+	$(PYTHON3) -m venv $(VENV)
+	$(VENV)/bin/python $(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+$(DEV_VENV)/.installed: requirements.txt requirements-dev.txt
+	$(check_python)
+	$(PYTHON3) -m venv $(DEV_VENV)
+	$(DEV_VENV)/bin/python $(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
 ## The main job: build the real engine if needed, deploy STACK with `pulumi up` into the local workspace
 ## emulator (started, then stopped; its endpoints kept in .local/), print the outputs and the live drift report.
 up: engine
-	$(PYTHON) -m local_workspace up --stack $(STACK) $(ARGS)
+	@$(PYTHON) -m local_workspace up --stack $(STACK) $(ARGS) || $(call exited,up,$(UP_STATUSES))
 
 ## Run the program for STACK under Pulumi's mock engine and print what it would declare (offline).
 review: setup
-	$(PYTHON) -m review $(STACK) $(ARGS)
+	@$(PYTHON) -m review $(STACK) $(ARGS) || $(call exited,review,$(REVIEW_STATUSES))
 
 ## Lint, then the whole test suite.
 test: setup lint
@@ -31,12 +58,12 @@ e2e: engine
 	$(PYTHON) -m pytest -m engine -p no:xdist $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check .
+	$(DEV_VENV)/bin/ruff check .
 
 ## The real Pulumi CLI and its Python language host, built into ~/.cache/servingops (skipped when present),
 ## and the databricks plugin installed into .local/pulumi-home (tools/README.md).
 engine: setup
-	tools/engine.sh build
+	SERVINGOPS_DEV_VENV="$(abspath $(DEV_VENV))" tools/engine.sh build
 
 ## The local Databricks workspace emulator on 127.0.0.1:8080.
 emulator: setup
@@ -47,4 +74,4 @@ bench: setup
 	$(PYTHON) -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .local
+	rm -rf $(VENV) $(DEV_VENV) .pytest_cache .ruff_cache .local

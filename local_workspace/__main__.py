@@ -56,7 +56,7 @@ def run(command: str, stack: str, extra: list[str], port: int = DEFAULT_PORT) ->
         print("\nStack outputs:", flush=True)
         workspace.pulumi("stack", "output", "--json")
         print("\nLive drift report:", flush=True)
-        return subprocess.run([str(ROOT / "venv" / "bin" / "python"), "-m", "review", stack, "--live",
+        return subprocess.run([sys.executable, "-m", "review", stack, "--live",
                                "--stack-file", str(workspace.stack_file)], cwd=ROOT, env=workspace.env,
                               check=False).returncode
 

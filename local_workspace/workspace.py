@@ -128,7 +128,8 @@ def prepare_project(project: Path = PROJECT, program: Path | None = None) -> Pat
 def engine_environment(local: Path, emulator_url: str) -> dict[str, str]:
     """The environment the real CLI runs in (tools/engine.sh env, its Pulumi home and state under `local`)
     with the emulator's credentials, and the databricks plugin installed there."""
-    env = {**os.environ, "SERVINGOPS_LOCAL": str(local)}
+    # The databricks stand-in runs from the virtualenv of this tool (venv-dev/ under make), not from venv/.
+    env = {"SERVINGOPS_DEV_VENV": sys.prefix, **os.environ, "SERVINGOPS_LOCAL": str(local)}
     for command in ("plugins", "env"):
         done = subprocess.run([str(ROOT / "tools" / "engine.sh"), command], capture_output=True, text=True,
                               env=env, check=False)

@@ -33,6 +33,7 @@ from typing import Any
 from components.config import StackConfigError
 from components.stack_file import StackFile, UnreadableStackFileError, read_stack_file, shown_path
 from policy.rules import PolicyConfigError, Verdict
+from review import markdown
 from review.changes import change_lines, declared_lines
 from review.diff import ResourceChange, diff_json, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, ProgramRun, run_program, stack_file, stacks
@@ -104,6 +105,17 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON document for machines")
     output.add_argument("--markdown", action="store_true", help="print a pull-request comment (Markdown)")
+    parser.add_argument(
+        "--markdown-full",
+        type=Path,
+        metavar="PATH",
+        help="with --markdown: also write the full review (every change, the resource tree) to PATH",
+    )
+    parser.add_argument(
+        "--full-location",
+        metavar="TEXT",
+        help="with --markdown: where the comment says the full review is (default: the --markdown-full PATH)",
+    )
     parser.add_argument(
         "--stack-file",
         type=Path,
@@ -199,22 +211,9 @@ class Review:
             sections.insert(1, render_report(*self.live))
         return "\n\n".join(sections)
 
-    def markdown(self) -> str:
-        """A pull-request comment: the summary lines, the policy verdict, then the details folded away."""
-        mandatory = mandatory_violations(self.verdicts)
-        verdict = (f"**{len(mandatory)} mandatory policy violation(s)**" if mandatory
-                   else "policy: no mandatory violation")
-        lines = [f"### {self._heading()}", "", *(f"- {markdown_line(line)}" for line in self.summary), "",
-                 verdict, ""]
-        details = [("Policy verdicts", render_verdicts(self.verdicts))]
-        if self.diff is not None:
-            details.insert(0, ("Changes field by field", render_diff(*self.diff)))
-        if self.live is not None:
-            details.insert(0, ("Declared vs live, aspect by aspect", render_report(*self.live)))
-        details.append((f"Resources of {self._file_label()}", render_tree(self.stack, self.summaries)))
-        for title, body in details:
-            lines += folded(title, body)
-        return "\n".join(lines)
+    def markdown(self, full_location: str = "the output of `--markdown-full PATH`") -> str:
+        """A pull-request comment, bounded below GitHub's limit whatever the stack's size (review/markdown.py)."""
+        return markdown.comment(self, self._heading(), full_location)
 
     def json(self) -> dict[str, Any]:
         parents = parent_names(self.summaries)
@@ -238,20 +237,6 @@ class Review:
             "live": report_json(*self.live) if self.live is not None else None,
             "exit_code": self.exit_code,
         }
-
-
-def markdown_line(line: str) -> str:
-    """`key: what changes` with the key in bold, the rest escaped so Markdown shows it as written."""
-    key, _, rest = line.partition(": ")
-    for character in ("\\", "|", "*", "_", "`"):
-        rest = rest.replace(character, "\\" + character)
-    return f"**{key}**: {rest.replace('<', '&lt;')}"
-
-
-def folded(title: str, body: str) -> list[str]:
-    """A collapsed section of a PR comment holding `body` as preformatted text."""
-    fence = "~~~~"  # not a backtick fence: field values may hold backticks
-    return [f"<details><summary>{title}</summary>", "", fence + "text", body, fence, "", "</details>", ""]
 
 
 def review(args: argparse.Namespace, project_dir: Path) -> Review:
@@ -357,8 +342,9 @@ def _main(argv: list[str], project_dir: Path) -> int:
             _emit(json.dumps({"stack": args.stack, "error": error, "exit_code": EXIT_INVALID}, indent=2))
         elif args.markdown:
             # The PR comment says why there is no review, rather than being empty.
-            heading = f"### Stack {args.stack}: cannot be reviewed"
-            _emit("\n".join([heading, "", *folded(failure.kind, failure.message)]))
+            _emit(markdown.failure(args.stack, failure.kind, failure.message))
+            if args.markdown_full:
+                args.markdown_full.write_text(markdown.failure(args.stack, failure.kind, failure.message) + "\n")
             print(failure.message, file=sys.stderr)
         else:
             print(failure.message, file=sys.stderr)
@@ -370,7 +356,10 @@ def _main(argv: list[str], project_dir: Path) -> int:
     if args.json:
         _emit(json.dumps(result.json(), indent=2, default=str))
     elif args.markdown:
-        _emit(result.markdown())
+        if args.markdown_full:
+            args.markdown_full.write_text(markdown.full(result, result._heading()) + "\n", encoding="utf-8")
+        where = f"`{args.markdown_full}`" if args.markdown_full else "the output of `--markdown-full PATH`"
+        _emit(result.markdown(args.full_location or where))
     else:
         _emit(result.text())
     return result.exit_code

@@ -875,7 +875,7 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         import ruamel.yaml  # noqa: F401 - a tool's dependency (requirements-dev.txt), asked for before any read
     except ImportError:
         print("import: needs ruamel.yaml to rewrite the stack file keeping its comments: "
-              "venv/bin/pip install -r requirements-dev.txt", file=sys.stderr)
+              "make setup (venv-dev/bin/pip install -r requirements-dev.txt)", file=sys.stderr)
         return EXIT_INVALID
     try:
         result = run(args, project_dir)

@@ -519,14 +519,14 @@ def test_the_pack_stack_policy_reports_an_endpoint_without_readiness_at_its_urn(
     assert [urn for _, urn in reported(pack_policy("endpoint-has-readiness"), args)] == [resource.urn]
 
 
-def test_the_pack_runs_in_the_project_virtualenv_with_pulumi_policy_pinned_as_for_development():
+def test_the_pack_runs_in_the_runtime_virtualenv_with_pulumi_policy_pinned_in_the_runtime_requirements():
     project = yaml.safe_load((PROJECT_DIR / "policy" / "PulumiPolicy.yaml").read_text())
     assert project["runtime"] == {"name": "python", "options": {"virtualenv": "../venv"}}
     pins = {
         path: [line for line in (PROJECT_DIR / path).read_text().splitlines() if line.startswith("pulumi-policy==")]
-        for path in ("policy/requirements.txt", "requirements-dev.txt")
+        for path in ("policy/requirements.txt", "requirements.txt")
     }
-    assert pins["policy/requirements.txt"] == pins["requirements-dev.txt"] == ["pulumi-policy==1.21.0"]
+    assert pins["policy/requirements.txt"] == pins["requirements.txt"] == ["pulumi-policy==1.21.0"]
 
 
 @pytest.mark.slow

@@ -315,6 +315,9 @@ def preflight_inputs(spec: EndpointSpec, aliases: Mapping[str, str] | None = Non
         "manager_groups": [{"value": group, "key_path": f"{where}.access.manager_groups[{index}]"}
                            for index, group in enumerate(access.manager_groups)],
         "secret_references": secrets,
+        "grants": [{"kind": grant.kind.value, "value": grant.principal,
+                    "key_path": f"{where}.access.grants[{index}].{grant.kind.value}"}
+                   for index, grant in enumerate(access.grants)],
     }
     if endpoint.inference_table is not None:
         inputs["inference_table"] = {"catalog": endpoint.inference_table.catalog,

@@ -1,5 +1,5 @@
 """The read-only workspace objects a preflight looks up: Unity Catalog model versions, aliases, schemas and
-grants; the workspace Model Registry; SCIM service principals and groups; secret scopes and keys.
+grants; the workspace Model Registry; SCIM service principals, groups and users; secret scopes and keys.
 
 Seeded from the settings (`EmulatorSettings.workspace_objects`), changed at run time only through the
 admin API (`/_emulator/objects/...`): no Databricks route here writes anything. Bodies are in the shapes of
@@ -74,6 +74,9 @@ class WorkspaceObjectsSpec(_Strict):
     groups: tuple[str, ...] = Field(
         default=("ml-platform-oncall", "fraud-analytics"), description="groups besides those of `tokens`"
     )
+    users: tuple[str, ...] = Field(
+        default=("support@example.com",), description="user names (e-mails) besides the users of `tokens`"
+    )
     secret_scopes: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {"fraud-scoring": ("feature-store-token",)}, description="scope -> secret keys"
     )
@@ -105,6 +108,7 @@ class WorkspaceObjects:
             name: name for name, (kind, _) in principals.items() if kind == "service_principal"
         } | dict(spec.service_principals)
         self.groups = set(spec.groups) | {group for _, groups in principals.values() for group in groups}
+        self.users = set(spec.users) | {name for name, (kind, _) in principals.items() if kind == "user"}
         self.secret_scopes = {scope: set(keys) for scope, keys in spec.secret_scopes.items()}
         self.schemas = set(spec.schemas)
         self.grants = {securable: {p: set(privileges) for p, privileges in by_principal.items()}
@@ -264,6 +268,15 @@ class WorkspaceObjects:
             {"id": _stable_id("group", group)[:16], "displayName": group,
              "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]}
             for group in sorted(self.groups) if wanted is None or group == wanted
+        ])
+
+    def users_list(self, filter_text: str | None) -> dict[str, Any]:
+        wanted = self._filter(filter_text, "userName")
+        # SCIM's userName is not case-exact (RFC 7643 4.1.1): `eq` matches it whatever the case.
+        return self._list([
+            {"id": _stable_id("user", user)[:16], "userName": user, "active": True,
+             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}
+            for user in sorted(self.users) if wanted is None or user.lower() == wanted.lower()
         ])
 
     def me(self, principal: str, groups: tuple[str, ...]) -> dict[str, Any]:

@@ -16,7 +16,14 @@ from typing import Any, ClassVar
 
 from provider.wire import UNKNOWN, has_unknowns
 from serving import payloads
-from serving.preflight import EntityToCheck, InferenceTableToCheck, Located, PreflightError, PreflightRequest
+from serving.preflight import (
+    EntityToCheck,
+    GrantToCheck,
+    InferenceTableToCheck,
+    Located,
+    PreflightError,
+    PreflightRequest,
+)
 from serving.preflight import check as check_preflight
 from serving.traffic_shift import Rollout, RolloutPlan
 from serving.verification import (
@@ -477,6 +484,7 @@ def preflight_request_of(props: Mapping[str, Any]) -> PreflightRequest:
         manager_groups=tuple(Located(g["value"], g["key_path"]) for g in props.get("manager_groups") or []),
         secret_references=tuple(Located(r["value"], r["key_path"]) for r in props.get("secret_references") or []),
         inference_table=InferenceTableToCheck(table["catalog"], table["schema"], table["key_path"]) if table else None,
+        grants=tuple(GrantToCheck(g["kind"], g["value"], g["key_path"]) for g in props.get("grants") or []),
     )
 
 
@@ -495,7 +503,7 @@ class PreflightKind(ResourceKind):
     watched = ("endpoints",)
     computed = ("outcome",)
     fields = ("endpoint_name", "served_entities", "query_service_principal", "manager_groups",
-              "secret_references", "inference_table")
+              "secret_references", "inference_table", "grants")
     needs_credentials = False
     works_in_preview = True
 
@@ -523,7 +531,7 @@ class PreflightKind(ResourceKind):
         for key, checks in endpoints.items():
             failures += [Failure(f"endpoints.{key}.{f.property}", f.reason)
                          for f in _name_failure(checks.get("endpoint_name"))]
-            for field in ("served_entities", "manager_groups", "secret_references"):
+            for field in ("served_entities", "manager_groups", "secret_references", "grants"):
                 value = checks.get(field)
                 if value in (None, UNKNOWN) or has_unknowns(value):
                     continue

@@ -130,6 +130,8 @@ PREFLIGHT_INPUTS = {
                             "`{{secrets/<scope>/<key>}}` environment values: each scope and key must exist."),
     "inference_table": _p({"$ref": "#/types/servingops:index:PreflightTable"},
                           "The inference table's catalog and schema: both must exist."),
+    "grants": _p({"type": "array", "items": {"$ref": "#/types/servingops:index:PreflightGrant"}},
+                 "The principals of `access.grants`: each must exist."),
 }
 TYPES_PREFLIGHT_ENDPOINT = {
     "type": "object",
@@ -188,6 +190,16 @@ TYPES = {
             "key_path": _p(_STRING, "Where the stack file declares it, e.g. `endpoints.x.access.manager_groups[0]`."),
         },
         "required": ["value", "key_path"],
+    },
+    "servingops:index:PreflightGrant": {
+        "type": "object",
+        "description": "A principal `access.grants` names, and the stack key path it comes from.",
+        "properties": {
+            "kind": _p(_STRING, "`service_principal`, `group` or `user`."),
+            "value": _p(_STRING, "The application id, group name or user name (e-mail)."),
+            "key_path": _p(_STRING, "Where the stack file declares it, e.g. `endpoints.x.access.grants[0].group`."),
+        },
+        "required": ["kind", "value", "key_path"],
     },
     "servingops:index:PreflightEntity": {
         "type": "object",

@@ -4,9 +4,9 @@ Reads each live endpoint and its permissions (GET only) and writes, into `--outp
 `adopted/<stack>/`):
 - `Pulumi.<stack>.yaml`: the stack file rewritten in place (a round trip: its comments, key order and every
   value the import does not change are kept as written), with the endpoints as entries of this project's
-  schema (values only); access that exists today and breaks the project's rules (`users` or another group
-  with CAN_QUERY, several query principals, a user or a service principal with CAN_MANAGE, ...) is flagged as
-  `# ADOPT:` comments and in the report, and is removed by the next `pulumi up`;
+  schema (values only); every direct grant beyond the secure default (another query principal, a group
+  below CAN_MANAGE, `users`, a person) is declared under `access.grants`, for the policy pack to judge as the
+  stack's `policy` section says; what needs a decision is flagged as `# ADOPT:` comments and in the report;
 - `import.json`: the `pulumi import --file` document that adopts the endpoints rather than recreating them:
   each `ServingEndpoint` component (created empty, as the parent), its ModelServing (import id: the endpoint
   name) and its Permissions (import id: `/serving-endpoints/<endpoint id>`), named and parented as the
@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import (
+    ADMINS_GROUP,
     BROAD_PRINCIPALS,
     PROJECT,
     SECRET_NAME_PATTERN,
@@ -54,11 +55,12 @@ from components.config import (
     EndpointConfig,
     StackConfigError,
     parse_stack_config,
+    principal_identity,
 )
 from components.stack_file import KeyPath, StackFile, UnreadableStackFileError, read_stack_file
 from policy.rules import PolicyConfigError, Verdict
 from review.engine import PROJECT_DIR, run_program, stack_file
-from review.live import LiveReadError, direct_grants, live_client, live_traffic
+from review.live import RANK, LiveReadError, direct_grants, live_client, live_traffic
 from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
 from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT
 
@@ -157,49 +159,62 @@ def is_deployer(principal: str, deployer: str | None) -> bool:
     return bool(deployer) and principal.casefold() == str(deployer).casefold()
 
 
+class FlowMap(dict):
+    """A mapping written in flow style (`{group: support, level: CAN_VIEW}`), as the README writes grants."""
+
+
 def _access(permissions: Mapping[str, Any], creator: str | None, deployer: str | None,
-            adopted: Adopted) -> dict[str, Any]:
-    # The deployer's CAN_MANAGE is the one the Permissions resource adds to every list it writes and leaves out
-    # of what it reads: it is neither the stack's to declare nor a grant pulumi up removes.
-    grants = {principal: level for principal, level in direct_grants(permissions).items()
-              if not (level == "CAN_MANAGE" and is_deployer(principal.partition(":")[2], deployer))}
-    query = [p.split(":", 1)[1] for p, level in grants.items() if p.startswith("service_principal:")
-             and level == "CAN_QUERY"]
-    access: dict[str, Any] = {"query_service_principal": query[0] if query else None}
-    if not query:
+            declared: Mapping[str, Any] | None, adopted: Adopted) -> dict[str, Any]:
+    """The live direct grants in the access schema: the query service principal, the manager groups, and every
+    other grant under `grants`, each principal once at its highest direct level, in the live list's order."""
+    grants: dict[str, tuple[str, str, str]] = {}
+    for principal, level in direct_grants(permissions).items():
+        kind, _, name = principal.partition(":")
+        # As Terraform's read of a serving endpoint's permissions: the deployer's own grant is the one the
+        # Permissions resource adds (at CAN_MANAGE) to every list it writes, and the admins' grant cannot be
+        # changed (admins manage every endpoint); neither is the stack's to declare.
+        if is_deployer(name, deployer):
+            if level != "CAN_MANAGE":
+                adopted.findings.append(Finding(
+                    "access", f"the deploying identity {name} holds {level} today; pulumi up gives it CAN_MANAGE "
+                    "(the Permissions resource keeps it for the identity that runs pulumi up)", breaks_rules=False))
+            continue
+        if kind == "group" and name.strip().lower() == ADMINS_GROUP:
+            continue
+        # How the config model tells principals apart (application ids and e-mails whatever their case).
+        identity = principal_identity(kind, name)
+        if identity in grants:
+            kind, name, held = grants[identity]
+            level = max(level, held, key=RANK.__getitem__)
+        grants[identity] = (kind, name, level)
+    query = [name for kind, name, level in grants.values() if kind == "service_principal" and level == "CAN_QUERY"]
+    kept = str((declared if isinstance(declared, Mapping) else {}).get("query_service_principal") or "")
+    chosen = next((name for name in query if name.lower() == kept.lower()), query[0] if query else None)
+    access: dict[str, Any] = {"query_service_principal": chosen}
+    if chosen is None:
         adopted.findings.append(Finding(
             "access", "no service principal holds CAN_QUERY today: set query_service_principal to the application "
             "id of the one that calls this endpoint"))
-    elif len(query) > 1:
-        adopted.findings.append(Finding(
-            "access", f"several query principals today ({', '.join(query)}); the stack grants CAN_QUERY to one, "
-            f"{query[0]}: pulumi up removes the others' grants"))
-    managers = []
-    for principal, level in grants.items():
-        kind, _, name = principal.partition(":")
-        if kind == "group" and level == "CAN_MANAGE" and name not in BROAD_PRINCIPALS:
-            managers.append(name)
-        elif kind == "group":
-            whom = "every workspace user" if name in BROAD_PRINCIPALS else f"group {name}"
-            adopted.findings.append(Finding(
-                "access", f"{whom} holds {level} today (`{name}`); groups only manage endpoints here, and never "
-                "`users`, `account users` or `admins`: pulumi up removes the grant"))
-        elif kind == "service_principal" and level == "CAN_QUERY":
+    managers: list[str] = []
+    extra: list[dict[str, str]] = []
+    for kind, name, level in grants.values():
+        if kind == "service_principal" and name == chosen:
             continue
-        elif name == creator and level == "CAN_MANAGE":
+        if kind == "group" and level == "CAN_MANAGE" and name.strip().lower() not in BROAD_PRINCIPALS:
+            managers.append(name)
+            continue
+        # Declared as it is today; the policy pack judges it by the stack's `policy` section.
+        extra.append(FlowMap({kind: name, "level": level}))
+        if kind == "user" and creator and name.casefold() == creator.casefold() and level == "CAN_MANAGE":
             adopted.findings.append(Finding(
-                "access", f"{kind.replace('_', ' ')} {name} created the endpoint and holds CAN_MANAGE, but the "
-                f"import runs as {deployer or 'an unknown identity'}; the Permissions resource keeps CAN_MANAGE only "
-                "for the identity that runs pulumi up: pulumi up removes this grant unless it runs as "
-                f"{name} (deploy as a service principal: an endpoint runs as its creator)",
-                breaks_rules=kind == "user"))
-        else:
-            # Where the extra grants of the access schema will be adopted (today's keys have no place for them).
-            adopted.findings.append(Finding(
-                "access", f"{kind.replace('_', ' ')} {name} holds {level} today; the stack grants CAN_QUERY to one "
-                "service principal and CAN_MANAGE to groups: pulumi up removes the grant"))
+                "access", f"user {name} created the endpoint and holds CAN_MANAGE, but the import runs as "
+                f"{deployer or 'an unknown identity'}: declared as a grant, since the Permissions resource keeps "
+                "CAN_MANAGE only for the identity that runs pulumi up (deploy as a service principal: an endpoint "
+                "runs as its creator)", breaks_rules=False))
     if managers:
         access["manager_groups"] = managers
+    if extra:
+        access["grants"] = extra
     return access
 
 
@@ -293,7 +308,7 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
     traffic = {name: routes[name] for name in served if name in routes} | routes
     if len(entry["served_models"]) > 1 or any(share != 100 for share in traffic.values()):
         entry["traffic"] = traffic
-    entry["access"] = _access(permissions, endpoint.get("creator"), deployer, adopted)
+    entry["access"] = _access(permissions, endpoint.get("creator"), deployer, (existing or {}).get("access"), adopted)
     tags = _tags(endpoint, defaults_tags, adopted)
     if tags:
         entry["tags"] = tags
@@ -483,7 +498,10 @@ def _commented(value: Any) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if isinstance(value, Mapping):
-        return CommentedMap((key, _commented(item)) for key, item in value.items())
+        node = CommentedMap((key, _commented(item)) for key, item in value.items())
+        if isinstance(value, FlowMap):
+            node.fa.set_flow_style()
+        return node
     if isinstance(value, list):
         return CommentedSeq(_commented(item) for item in value)
     return value

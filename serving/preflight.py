@@ -1,11 +1,11 @@
 """Preflight: what an endpoint's deployment needs from the workspace, checked before anything changes.
 
 The failures users meet most on Databricks surface only after a 10-30 minute deployment: a model version
-that is not registered or not READY yet, a query service principal or a manager group that this workspace
-does not have, a `{{secrets/scope/key}}` reference to a missing secret, an inference table schema that does
-not exist, a deploying identity without EXECUTE on the model. `check` looks for all of them with read-only
-calls (GETs) and returns every finding at once, each naming the stack key path to edit and what would be
-right. Secret values are never read: the secrets API lists key names only.
+that is not registered or not READY yet, a query service principal, a manager group or a granted principal
+that this workspace does not have, a `{{secrets/scope/key}}` reference to a missing secret, an inference
+table schema that does not exist, a deploying identity without EXECUTE on the model. `check` looks for all
+of them with read-only calls (GETs) and returns every finding at once, each naming the stack key path to
+edit and what would be right. Secret values are never read: the secrets API lists key names only.
 
 Model aliases are resolved here too (`resolve_version`): `@champion` is a Unity Catalog alias; for a
 workspace Model Registry model (a name without dots) `@Production` / `@Staging` mean the latest version in
@@ -60,6 +60,21 @@ class EntityToCheck:
 
 
 @dataclass(frozen=True)
+class GrantToCheck:
+    """A principal `access.grants` names: a service principal's application id, a group's name or a user's
+    e-mail (`kind`: `service_principal`, `group` or `user`, the stack file's keys)."""
+
+    kind: str
+    value: str
+    key_path: str
+    """Key path of the principal (`endpoints.risk-classifier.access.grants[0].group`)."""
+
+
+# Built into every workspace (all its users, all the account's): a SCIM search need not find them to be there.
+EVERYBODY_GROUPS = frozenset({"users", "account users"})
+
+
+@dataclass(frozen=True)
 class InferenceTableToCheck:
     catalog: str
     schema: str
@@ -78,6 +93,8 @@ class PreflightRequest:
     secret_references: tuple[Located, ...] = ()
     """Environment variable values that are secret references, `{{secrets/<scope>/<key>}}`."""
     inference_table: InferenceTableToCheck | None = None
+    grants: tuple[GrantToCheck, ...] = ()
+    """The principals of `access.grants`, in the stack file's order."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +241,24 @@ def _table_findings(client: ServingClient, table: InferenceTableToCheck) -> list
                     f"create it first (`CREATE SCHEMA {full_name}`) or name an existing schema")]
 
 
+def _grant_findings(client: ServingClient, grant: GrantToCheck) -> list[Finding]:
+    if grant.kind == "service_principal":
+        if client.service_principal(grant.value) is not None:
+            return []
+        return [Finding(grant.key_path, f"no service principal with application id {grant.value} in this workspace",
+                        "add the service principal to the workspace, or name the application id of one that is "
+                        "(not its display name)")]
+    if grant.kind == "group":
+        if grant.value in EVERYBODY_GROUPS or client.group(grant.value) is not None:
+            return []
+        return [Finding(grant.key_path, f"no group {grant.value} in this workspace",
+                        "add the group to the workspace, or name an existing one")]
+    if client.user(grant.value) is not None:
+        return []
+    return [Finding(grant.key_path, f"no user {grant.value} in this workspace",
+                    "add the user to the workspace, or name the e-mail address (user name) of one who is")]
+
+
 def _permission_findings(client: ServingClient, entities: Iterable[EntityToCheck]) -> list[Finding]:
     """EXECUTE on each Unity Catalog model, where the workspace tells (else no finding)."""
     models: dict[str, EntityToCheck] = {}
@@ -261,6 +296,8 @@ def check(client: ServingClient, request: PreflightRequest) -> list[Finding]:
         if client.group(group.value) is None:
             findings.append(Finding(group.key_path, f"no group {group.value} in this workspace",
                                     "add the group to the workspace, or name an existing one"))
+    for grant in request.grants:
+        findings += _grant_findings(client, grant)
     for reference in request.secret_references:
         findings += _secret_findings(workspace, reference)
     if request.inference_table is not None:

@@ -383,6 +383,13 @@ class ServingClient:
         found = body.get("Resources") or []
         return found[0] if found else None
 
+    def user(self, user_name: str) -> dict[str, Any] | None:
+        """The workspace user with this user name (an e-mail address), or None."""
+        body = self._lookup("/api/2.0/preview/scim/v2/Users", f"find user {user_name}",
+                            {"filter": f'userName eq "{user_name}"'}) or {}
+        found = body.get("Resources") or []
+        return found[0] if found else None
+
     def current_principal(self) -> str | None:
         """Who this client deploys as: a user's name or a service principal's application id."""
         body = self._lookup("/api/2.0/preview/scim/v2/Me", "who am I") or {}

@@ -72,15 +72,14 @@ def test_only_the_values_the_workspace_contradicts_are_rewritten_comments_and_al
         workspace, deployed_prod, tmp_path):
     drift(workspace, deployed_prod)  # traffic 50/50, a user's CAN_QUERY, tag team risk-ops
     status, _, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path))
-    assert status == 0
+    assert status == 1  # prod is strict: the user's grant, now declared, is a mandatory policy violation
     assert changed_lines(tmp_path / "Pulumi.prod.yaml") == [
         "-        risk_classifier-3: 90",
         "-        risk_classifier-4: 10",
         "+        risk_classifier-3: 50",
         "+        risk_classifier-4: 50",
-        "+      # ADOPT: user analyst@example.com holds CAN_QUERY today; the stack grants CAN_QUERY to one service "
-        "principal",
-        "+      #         and CAN_MANAGE to groups: pulumi up removes the grant",
+        "+        grants:",
+        "+          - {user: analyst@example.com, level: CAN_QUERY}",
         "-        team: credit-risk",
         "+        team: risk-ops",
     ]
@@ -89,12 +88,14 @@ def test_only_the_values_the_workspace_contradicts_are_rewritten_comments_and_al
 def test_what_the_import_overwrote_is_reported_by_key_path_declared_to_live(workspace, deployed_prod, tmp_path):
     drift(workspace, deployed_prod)
     status, out, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path))
-    assert status == 0
+    assert status == 1
     lines = out.splitlines()
     start = lines.index(next(line for line in lines if line.startswith("  prod-risk-classifier (")))
-    assert lines[start + 1:start + 4] == [
+    assert lines[start + 1:start + 5] == [
         "    ~ endpoints.risk-classifier.traffic.risk_classifier-3: 90 -> 50",
         "    ~ endpoints.risk-classifier.traffic.risk_classifier-4: 10 -> 50",
+        '    ~ endpoints.risk-classifier.access.grants: (absent) -> [{"user": "analyst@example.com", "level": '
+        '"CAN_QUERY"}]',
         "    ~ endpoints.risk-classifier.tags.team: credit-risk -> risk-ops",
     ]
 
@@ -102,11 +103,13 @@ def test_what_the_import_overwrote_is_reported_by_key_path_declared_to_live(work
 def test_the_json_report_lists_each_change_with_its_declared_and_live_value(workspace, deployed_prod, tmp_path):
     drift(workspace, deployed_prod)
     status, out, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path), "--json")
-    assert status == 0
+    assert status == 1
     endpoints = {endpoint["key"]: endpoint for endpoint in json.loads(out)["endpoints"]}
     assert endpoints["risk-classifier"]["changes"] == [
         {"path": "endpoints.risk-classifier.traffic.risk_classifier-3", "declared": 90, "live": 50},
         {"path": "endpoints.risk-classifier.traffic.risk_classifier-4", "declared": 10, "live": 50},
+        {"path": "endpoints.risk-classifier.access.grants",
+         "live": [{"user": "analyst@example.com", "level": "CAN_QUERY"}]},
         {"path": "endpoints.risk-classifier.tags.team", "declared": "credit-risk", "live": "risk-ops"},
     ]
     assert endpoints["fraud-scorer"]["changes"] == [] and endpoints["fraud-scorer"]["new"] is False
@@ -216,7 +219,7 @@ def test_the_deployers_own_can_manage_is_neither_a_finding_nor_a_declared_grant(
         "query_service_principal": QUERY_PRINCIPAL}
 
 
-def test_the_creators_can_manage_is_flagged_when_another_identity_deploys(workspace, tmp_path):
+def test_the_creators_can_manage_becomes_a_user_grant_when_another_identity_deploys(workspace, tmp_path):
     headers = workspace.headers(USER_TOKEN)
     body = {"name": "prod-recommender", "config": {"served_entities": [{
         "entity_name": "main.recs.recommender", "entity_version": "7", "workload_size": "Small",
@@ -231,12 +234,15 @@ def test_the_creators_can_manage_is_flagged_when_another_identity_deploys(worksp
     wait_until_not_updating(workspace, "prod-recommender")
     status, out, _ = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path), "--json")
     (endpoint,) = json.loads(out)["endpoints"]
-    flagged = [finding["message"] for finding in endpoint["findings"] if finding["breaks_rules"]]
-    assert flagged == [
-        f"user {USER} created the endpoint and holds CAN_MANAGE, but the import runs as {DEPLOYER}; the "
-        "Permissions resource keeps CAN_MANAGE only for the identity that runs pulumi up: pulumi up removes this "
-        f"grant unless it runs as {USER} (deploy as a service principal: an endpoint runs as its creator)"]
-    assert status == 0
+    written = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+    assert written["config"]["databricks-serving:endpoints"]["recommender"]["access"] == {
+        "query_service_principal": QUERY_PRINCIPAL, "grants": [{"user": USER, "level": "CAN_MANAGE"}]}
+    assert [finding["message"] for finding in endpoint["findings"] if finding["key"] == "access"] == [
+        f"user {USER} created the endpoint and holds CAN_MANAGE, but the import runs as {DEPLOYER}: declared as a "
+        "grant, since the Permissions resource keeps CAN_MANAGE only for the identity that runs pulumi up (deploy "
+        "as a service principal: an endpoint runs as its creator)"]
+    assert not [finding for finding in endpoint["findings"] if finding["breaks_rules"]]
+    assert status == 1  # prod is strict: a person's grant is a mandatory policy violation
 
 
 def test_the_deployer_is_matched_without_regard_to_case_as_terraform_does():

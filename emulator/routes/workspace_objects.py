@@ -69,6 +69,11 @@ async def groups(caller: Caller, workspace: CurrentWorkspace, filter: str | None
     return workspace.objects.groups_list(filter)
 
 
+@router.get("/api/2.0/preview/scim/v2/Users")
+async def users(caller: Caller, workspace: CurrentWorkspace, filter: str | None = None) -> dict:
+    return workspace.objects.users_list(filter)
+
+
 @router.get("/api/2.0/preview/scim/v2/Me")
 async def me(caller: Caller, workspace: CurrentWorkspace) -> dict:
     return workspace.objects.me(caller.principal, caller.groups)

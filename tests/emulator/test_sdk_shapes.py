@@ -200,6 +200,8 @@ def walk_workspace_objects(r: Recorder, emu) -> None:
     r.call(iam.ListServicePrincipalResponse, "GET", f'{SCIM}/ServicePrincipals?filter=applicationId eq "{DEPLOYER}"')
     r.call(iam.ListServicePrincipalResponse, "GET", f'{SCIM}/ServicePrincipals?filter=applicationId eq "nobody"')
     r.call(iam.ListGroupsResponse, "GET", f'{SCIM}/Groups?filter=displayName eq "ml-platform-oncall"')
+    r.call(iam.ListUsersResponse, "GET", f'{SCIM}/Users?filter=userName eq "support@example.com"')
+    r.call(iam.ListUsersResponse, "GET", f'{SCIM}/Users?filter=userName eq "nobody@example.com"')
     r.call(iam.User, "GET", f"{SCIM}/Me")
     r.call(workspace.ListScopesResponse, "GET", "/api/2.0/secrets/scopes/list")
     r.call(workspace.ListSecretsResponse, "GET", "/api/2.0/secrets/list?scope=fraud-scoring")

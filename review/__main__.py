@@ -198,12 +198,13 @@ class Review:
                     f"destroyed (changes from {self.diff[1]})")
         return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
 
-    def _file_label(self) -> str:
+    @property
+    def file_label(self) -> str:
         return f"{self.stack_file} (deleted)" if self.deleted else self.stack_file
 
     def text(self) -> str:
         head = "\n".join([f"{self._heading()}:", *(f"  {line}" for line in self.summary)])
-        sections = [head, f"# {self._file_label()}\n{render_tree(self.stack, self.summaries)}",
+        sections = [head, f"# {self.file_label}\n{render_tree(self.stack, self.summaries)}",
                     render_verdicts(self.verdicts)]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))

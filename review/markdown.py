@@ -37,6 +37,7 @@ class Reviewed(Protocol):
 
     stack: str
     stack_file: str
+    file_label: str  # the stack file as the review names it: `Pulumi.dev.yaml (deleted)` when it is gone
     summaries: list[ResourceSummary]
     verdicts: list[Verdict]
     diff: tuple[list[ResourceChange], str, str] | None
@@ -129,7 +130,7 @@ def comment(review: Reviewed, heading: str, full_location: str, budget: int = CO
     left out and where they are. Whatever the stack's size, never more than `budget` UTF-8 bytes."""
     full_location = full_location[:LOCATION_LIMIT]
     heading = f"### {heading[:LOCATION_LIMIT]}"
-    closing = (f"The full review, with every change and the resource tree of {review.stack_file[:LOCATION_LIMIT]}: "
+    closing = (f"The full review, with every change and the resource tree of {review.file_label[:LOCATION_LIMIT]}: "
                f"{full_location}.")
     parts = sections(review)
     skipped = [f"{section.title}: left out here (see {full_location})" for section in parts]
@@ -171,7 +172,7 @@ def full(review: Reviewed, heading: str) -> str:
              ""]
     for section in sections(review):
         lines += folded(section.title, "\n".join([section.head, *section.items]))
-    lines += folded(f"Resources of {review.stack_file}", render_tree(review.stack, review.summaries))
+    lines += folded(f"Resources of {review.file_label}", render_tree(review.stack, review.summaries))
     return "\n".join(lines)
 
 

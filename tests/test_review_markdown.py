@@ -140,6 +140,7 @@ class Reviewed:
     live: tuple[list[EndpointReport], str] | None = None
     stack: str = "prod"
     stack_file: str = "Pulumi.prod.yaml"
+    file_label: str = "Pulumi.prod.yaml"
     summaries: list = field(default_factory=list)
     verdicts: list = field(default_factory=list)
     diff: None = None

@@ -108,14 +108,18 @@ def test_a_deleted_stack_file_in_json_says_deleted_and_lists_every_resource_remo
     assert len(document["diff"]["resources"]) == 7
 
 
-def test_a_deleted_stack_file_in_markdown_heads_the_comment_with_the_deletion(deleted_dev):
-    status, out, _ = review("dev", "--against", "HEAD", "--markdown", project_dir=deleted_dev)
+def test_a_deleted_stack_file_in_markdown_heads_the_comment_with_the_deletion(deleted_dev, tmp_path):
+    full = tmp_path / "full.md"
+    status, out, _ = review("dev", "--against", "HEAD", "--markdown", "--markdown-full", str(full),
+                            project_dir=deleted_dev)
     lines = out.splitlines()
     assert status == 0
     assert lines[0].startswith("### Stack dev: Pulumi.dev.yaml is deleted, so every endpoint of the stack would be "
                                "destroyed")
     assert lines[2] == f"- **risk-classifier**: removed (endpoint {DEV_ENDPOINT} is deleted)"
-    assert "<details><summary>Resources of Pulumi.dev.yaml (deleted)</summary>" in lines
+    # The resource tree goes to the full review, not the bounded comment.
+    assert "<details><summary>Resources of Pulumi.dev.yaml (deleted)</summary>" not in lines
+    assert "<details><summary>Resources of Pulumi.dev.yaml (deleted)</summary>" in full.read_text().splitlines()
 
 
 def test_a_stack_file_absent_in_the_tree_and_at_the_revision_is_exit_2(deleted_dev):

@@ -167,6 +167,20 @@ def version_label(version: str) -> str:
     return version[1:] if is_alias(version) else version
 
 
+def default_served_entity_name(model: str, version: str) -> str:
+    """The name Databricks gives a served entity declared without one: the model's last dotted part and its
+    version (`main.credit.risk_classifier` v4 -> `risk_classifier-4`); an alias keeps its label (`-champion`)."""
+    return f"{model.rsplit('.', 1)[-1]}-{version_label(str(version))}"
+
+
+def is_plaintext_credential(name: str, value: str) -> bool:
+    """Whether a value held under `name` (an environment variable, a tag) is a credential in plain text: a
+    Databricks token, or anything under a secret-like name, unless it is a `{{secrets/<scope>/<key>}}` reference."""
+    return bool(SECRET_NAME_PATTERN.search(name) or TOKEN_VALUE_PATTERN.search(value)) and not (
+        SECRET_REFERENCE_PATTERN.match(value)
+    )
+
+
 ModelVersion = Annotated[str, BeforeValidator(_version_or_alias)]
 
 
@@ -297,7 +311,7 @@ def _served_name_of(entity: Any) -> str | None:
         version = _version_or_alias(entity.get("version"))
     except PydanticCustomError:
         return None
-    return f"{model.rsplit('.', 1)[-1]}-{version_label(version)}" if isinstance(model, str) else None
+    return default_served_entity_name(model, version) if isinstance(model, str) else None
 
 
 def _served_names(endpoint: Mapping[str, Any]) -> list[str] | None:
@@ -404,9 +418,7 @@ class ServedModelConfig(_Strict):
                 yield RuleProblem(
                     where, "secret_reference", "is not a secret reference; write it as `{{secrets/<scope>/<key>}}`"
                 )
-            elif (SECRET_NAME_PATTERN.search(str(key)) or TOKEN_VALUE_PATTERN.search(text)) and not (
-                SECRET_REFERENCE_PATTERN.match(text)
-            ):
+            elif is_plaintext_credential(str(key), text):
                 yield RuleProblem(
                     where,
                     "secret_in_plaintext",
@@ -429,7 +441,7 @@ class ServedModelConfig(_Strict):
         Declared by alias, `<model short name>-<alias>` (`risk_classifier-champion`): the name stays when the
         alias moves to another version.
         """
-        return self.name or f"{self.model.rsplit('.', 1)[-1]}-{version_label(self.version)}"
+        return self.name or default_served_entity_name(self.model, self.version)
 
     @property
     def in_unity_catalog(self) -> bool:

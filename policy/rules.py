@@ -29,12 +29,11 @@ from components.config import (
     ADMINS_GROUP,
     ALL_USERS_GROUPS,
     PROJECT,
-    SECRET_NAME_PATTERN,
     SECRET_REFERENCE_PATTERN,
-    TOKEN_VALUE_PATTERN,
     FindingLevel,
     PermissionLevel,
     PolicySettings,
+    is_plaintext_credential,
 )
 
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
@@ -541,7 +540,7 @@ def check_environment_secrets(resource: Resource, options: Options) -> list[str]
                     f"{subject}: is a malformed secret reference; write {where} as exactly "
                     "`{{secrets/<scope>/<key>}}`"
                 )
-            elif SECRET_NAME_PATTERN.search(key) or TOKEN_VALUE_PATTERN.search(value):
+            elif is_plaintext_credential(key, value):
                 messages.append(
                     f"{subject}: holds a credential in plain text; store it in a Databricks secret scope and "
                     f"write {where} as `{{{{secrets/<scope>/<key>}}}}` instead"

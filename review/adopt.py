@@ -49,11 +49,10 @@ from components.config import (
     ADMINS_GROUP,
     BROAD_PRINCIPALS,
     PROJECT,
-    SECRET_NAME_PATTERN,
-    SECRET_REFERENCE_PATTERN,
-    TOKEN_VALUE_PATTERN,
     EndpointConfig,
     StackConfigError,
+    default_served_entity_name,
+    is_plaintext_credential,
     parse_stack_config,
     principal_identity,
 )
@@ -122,7 +121,7 @@ def _served_models(config: Mapping[str, Any], adopted: Adopted) -> list[dict[str
         model = entity.get("entity_name") or entity.get("model_name")
         version = entity.get("entity_version") or entity.get("model_version")
         served: dict[str, Any] = {"model": model, "version": _version(version)}
-        if entity.get("name") and entity["name"] != f"{str(model).rsplit('.', 1)[-1]}-{version}":
+        if entity.get("name") and entity["name"] != default_served_entity_name(str(model), version):
             served["name"] = entity["name"]
         if entity.get("workload_size"):
             served["workload_size"] = entity["workload_size"]
@@ -135,10 +134,7 @@ def _served_models(config: Mapping[str, Any], adopted: Adopted) -> list[dict[str
         variables: dict[str, Any] = {}
         for name, value in (entity.get("environment_vars") or {}).items():
             text = str(value)
-            credential = (SECRET_NAME_PATTERN.search(name) or TOKEN_VALUE_PATTERN.search(text)) and not (
-                SECRET_REFERENCE_PATTERN.match(text)
-            )
-            if credential:
+            if is_plaintext_credential(name, text):
                 # Never copied: the stack file must not hold it, and the report must not show it.
                 variables[name] = None
                 adopted.findings.append(Finding(
@@ -300,7 +296,7 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
             "", "an update is in progress: the active config is adopted; run the import again once it is over",
             breaks_rules=False))
     entry["served_models"] = _served_models(config, adopted)
-    served = [model.get("name") or f"{str(model['model']).rsplit('.', 1)[-1]}-{model['version']}"
+    served = [model.get("name") or default_served_entity_name(str(model["model"]), model["version"])
               for model in entry["served_models"]]
     routes = live_traffic(config)
     # In the order of served_models, as people write them; a route to an entity not served stays, for the model

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from components.config import SECRET_REFERENCE_PATTERN, is_alias
+from components.config import SECRET_REFERENCE_PATTERN, default_served_entity_name, is_alias
 from review.changes import EndpointView, endpoint_views, format_split, format_value
 from review.defaults import ABSENT, same_setting
 from review.engine import DeclaredResource
@@ -67,7 +67,7 @@ def live_entities(config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]
         fields["scale_to_zero"] = bool(entity.get("scale_to_zero_enabled"))
         for name, value in sorted((entity.get("environment_vars") or {}).items()):
             fields[f"{ENVIRONMENT_PREFIX}{name}"] = value
-        name = entity.get("name") or f"{str(fields['model']).rsplit('.', 1)[-1]}-{fields['version']}"
+        name = entity.get("name") or default_served_entity_name(str(fields["model"]), fields["version"])
         entities[name] = fields
     return entities
 

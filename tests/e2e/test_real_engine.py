@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from emulator.settings import default_tokens
+from local_workspace.workspace import stack_file_for
 from tests.e2e.conftest import endpoints_of, short_bakes
 
 pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
@@ -98,6 +100,12 @@ def test_no_credential_reaches_the_state_the_outputs_or_any_log(deploy, tmp_path
     # The deployer's token as a secret of the stack, as a user would keep it (not the environment).
     secret = deployment.pulumi("config", "set", "--secret", "databricks:token", SECRET_TOKEN)
     assert secret.returncode == 0, secret.stderr
+    # `config set` rewrites the stack file with go-yaml, writing the example's `1200.0` as `1200` (README,
+    # "Stack secrets"): put the stack file's own text back with the encrypted token the CLI wrote.
+    copy = deployment.workspace.stack_file
+    cipher = yaml.safe_load(copy.read_text())["config"]["databricks:token"]["secure"]
+    own = stack_file_for("dev", deployment.workspace.url, project=copy.parent).read_text()
+    copy.write_text(own.replace("config:\n", f"config:\n  databricks:token:\n    secure: {cipher}\n", 1))
     deployment.workspace.env.pop("DATABRICKS_TOKEN")
 
     up = deployment.up()

@@ -7,7 +7,7 @@ import pulumi
 from components.aliases import resolve_aliases
 from components.config import load_stack_config
 from components.program import stop_quietly_on_interrupt, user_errors_as_messages
-from components.resources import Preflight, WorkspaceProvider
+from components.plugin_resources import Preflight, WorkspaceProvider
 from components.serving_endpoint import ServingEndpoint
 
 # Declaring hundreds of endpoints allocates millions of short-lived objects, and Python's cyclic collector

@@ -8,7 +8,7 @@ Children, each parented to the component and named from it:
   (rate limits, usage tracking, fallback, inference table). pulumi-databricks updates an existing endpoint's
   `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
   ignored (no perpetual diff), and `route_optimized` or, when opted in, the description recreate it;
-- `<key>-deployment`: `EndpointDeployment` (components.resources), beside the endpoint (after the preflight,
+- `<key>-deployment`: `EndpointDeployment` (components.plugin_resources), beside the endpoint (after the preflight,
   not after the endpoint): follows each deployment pulumi-databricks makes and puts the served entity, its
   message and the build log's tail on the endpoint's row when it fails (that provider says only
   UPDATE_FAILED, and deletes a failed new endpoint);
@@ -16,7 +16,7 @@ Children, each parented to the component and named from it:
   API only accepts the id), granting CAN_QUERY to the query service principal, CAN_MANAGE to the manager
   groups and the `access.grants` the stack declares beyond them; the resource is authoritative, so any other
   direct grant is removed;
-- `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.resources), after both:
+- `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.plugin_resources), after both:
   moves the candidate's traffic to its declared share step by step, with parity and health gates and
   automatic rollback. It then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
   ModelServing ignores later changes to them, so Pulumi never undoes the rollout's traffic;
@@ -42,7 +42,7 @@ from components.config import (
     PermissionLevel,
     PrincipalKind,
 )
-from components.resources import (
+from components.plugin_resources import (
     EndpointDeployment,
     EndpointNotifications,
     EndpointReadiness,

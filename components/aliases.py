@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi.runtime
@@ -49,7 +50,7 @@ class AliasResolution:
         return f"{self.alias} (unresolved: {self.reason})"
 
 
-def _ask(model: str, alias: str, provider: pulumi.ProviderResource | None) -> dict:
+def _ask(model: str, alias: str, provider: pulumi.ProviderResource | None) -> dict[str, Any]:
     result = pulumi.runtime.invoke(RESOLVE_MODEL_VERSION, {"model": model, "alias": alias},
                                    pulumi.InvokeOptions(provider=provider))
     return dict(result.value or {})

@@ -225,7 +225,7 @@ def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
         endpoint=spec.name, served_entities=(), target=inputs["target"], stable=rollout.stable,
         candidate=rollout.candidate, steps=tuple(rollout.steps), bake_seconds=inputs["bake_seconds"],
         examples=tuple(endpoint.rollout_examples), tolerance=rollout.parity.tolerance,
-        expected_predictions=rollout.parity.expected_predictions, max_error_rate=health.max_error_rate,
+        expected_predictions=_tuple_or_none(rollout.parity.expected_predictions), max_error_rate=health.max_error_rate,
         max_p95_latency_ms=health.max_p95_latency_ms, min_requests=health.min_requests,
     )
     inputs["plan"] = plan.describe()
@@ -351,3 +351,7 @@ class Preflight(pulumi.CustomResource):
         checks = {key: {"endpoint_name": spec.name, **preflight_inputs(spec, aliases)}
                   for key, (spec, aliases) in endpoints.items()}
         super().__init__(PREFLIGHT_TYPE, name, {"endpoints": checks, "outcome": None}, opts)
+
+
+def _tuple_or_none(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)

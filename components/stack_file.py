@@ -162,7 +162,7 @@ class _Walker:
                 node,
                 "bool_word",
                 "is a boolean in YAML 1.1 but text for the Pulumi CLI; write true or false, or quote it "
-                "(\"{value}\") if it is text",
+                '("{value}") if it is text',
             )
             return text  # what the CLI reads
         return text.lower() == "true"
@@ -171,7 +171,10 @@ class _Walker:
         text = node.value
         if _BASE_60.match(text):
             self._problem(
-                path, node, "base_60", "is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it (\"{value}\")"
+                path,
+                node,
+                "base_60",
+                'is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it ("{value}")',
             )
             return text
         number = _go_number(text)
@@ -181,7 +184,7 @@ class _Walker:
                 node,
                 "octal",
                 f"YAML reads {{value}} as the octal number {number}; write {number}, or quote it "
-                "(\"{value}\") if it is text",
+                '("{value}") if it is text',
             )
         return number if number is not None else yaml.SafeLoader.construct_yaml_int(_Loader(""), node)
 
@@ -205,7 +208,7 @@ class _Walker:
                 node,
                 "yaml_1_2_number",
                 f"the Pulumi CLI reads {{value}} as the number {number}, other YAML readers as text; write "
-                f"{number}, or quote it (\"{{value}}\") if it is text",
+                f'{number}, or quote it ("{{value}}") if it is text',
             )
             return number
         return text

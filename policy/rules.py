@@ -712,8 +712,10 @@ class Rule:
             if key not in self.options:
                 takes = f"it takes {', '.join(self.options)}" if self.options else "it takes no options"
                 raise PolicyConfigError(f"{self.name}: unknown option `{key}`; {takes}")
-            if isinstance(value, str) or not isinstance(value, Iterable) or not all(
-                isinstance(item, str) for item in value
+            if (
+                isinstance(value, str)
+                or not isinstance(value, Iterable)
+                or not all(isinstance(item, str) for item in value)
             ):
                 raise PolicyConfigError(f"{self.name}.{key}: must be a list of strings")
             values[key] = tuple(value)

@@ -71,7 +71,9 @@ def test_a_rule_runs_on_raw_values_even_where_another_field_is_invalid():
 
 def test_a_problem_carries_its_key_path_from_the_root_its_message_and_the_value_found():
     (found,) = problems({"routes": {"a": {"name": "x", "share": 120}}})
-    assert found == Problem(("routes", "a", "share"), "percentage", "120 is not a percentage 0-100", 120, {"share": 120})
+    assert found == Problem(
+        ("routes", "a", "share"), "percentage", "120 is not a percentage 0-100", 120, {"share": 120}
+    )
 
 
 def test_a_message_is_final_and_quotes_braces_as_written_through_every_level():

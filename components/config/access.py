@@ -136,9 +136,7 @@ class AccessConfig(StrictModel):
     query_service_principal: str = Field(
         description="Application id (UUID) of the one service principal that gets CAN_QUERY."
     )
-    manager_groups: list[str] = Field(
-        default_factory=list, description="Groups that get CAN_MANAGE."
-    )
+    manager_groups: list[str] = Field(default_factory=list, description="Groups that get CAN_MANAGE.")
     grants: list[GrantConfig] = Field(
         default_factory=list,
         description="More grants: principals of each kind at each level; flagged by the policy pack.",
@@ -172,7 +170,8 @@ class AccessConfig(StrictModel):
         query = data.get("query_service_principal")
         if isinstance(query, str):
             declared[principal_identity(PrincipalKind.SERVICE_PRINCIPAL, query)] = (
-                "CAN_QUERY", "access.query_service_principal"
+                "CAN_QUERY",
+                "access.query_service_principal",
             )
         groups = data.get("manager_groups")
         for index, group in enumerate(groups if isinstance(groups, list) else []):

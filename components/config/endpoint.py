@@ -35,9 +35,7 @@ class EndpointConfig(StrictModel):
         default=None, description="Endpoint name without the stack prefix; default the endpoint key."
     )
     description: str | None = Field(default=None, max_length=1000, description="Shown in the workspace.")
-    served_models: list[ServedModelConfig] = Field(
-        min_length=1, description="The served entities (at most 15)."
-    )
+    served_models: list[ServedModelConfig] = Field(min_length=1, description="The served entities (at most 15).")
     traffic: dict[str, int] | None = Field(
         default=None,
         description="Served name -> percentage; may be omitted when one model is served.",

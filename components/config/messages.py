@@ -169,11 +169,13 @@ def _message(problem: Problem) -> str:
         message = f"must be {wanted}, not {_kind(value)}"
         if code == "string_type" and isinstance(value, (bool, int, float)):
             written = json.dumps(value)
-            message += f"; YAML read it as {_kind(value)}: quote it (\"{written}\") if it is text"
+            message += f'; YAML read it as {_kind(value)}: quote it ("{written}") if it is text'
         return message
     if code in ("int_type", "int_parsing", "int_from_float"):
-        return f"must be a whole number, not {_kind(value)}" if code != "int_from_float" else (
-            "must be a whole number, not a fraction"
+        return (
+            f"must be a whole number, not {_kind(value)}"
+            if code != "int_from_float"
+            else ("must be a whole number, not a fraction")
         )
     if code in ("float_type", "float_parsing"):
         return f"must be a number, not {_kind(value)}"
@@ -194,8 +196,11 @@ def describe_problem(problem: Problem) -> Message:
         return Message(
             path,
             f"{path}: unknown key; "
-            + (f"{hint} (see the config reference in README.md)" if hint else
-               "check its spelling against the config reference in README.md"),
+            + (
+                f"{hint} (see the config reference in README.md)"
+                if hint
+                else "check its spelling against the config reference in README.md"
+            ),
         )
     if problem.code in _KEY_RULES or (
         _is_structure(value) and problem.code not in _TYPE_ERRORS and problem.code not in _SHOWS_VALUE
@@ -274,7 +279,9 @@ def namespace_messages(keys: Iterable[str], project: str = PROJECT) -> list[Mess
         elif difflib.get_close_matches(namespace, [project, PROVIDER_NAMESPACE], n=1, cutoff=0.8):
             (match,) = difflib.get_close_matches(namespace, [project, PROVIDER_NAMESPACE], n=1, cutoff=0.8)
             problems.append(
-                Message(key, f"{key}: unknown namespace `{namespace}`, nothing reads it; did you mean `{match}:{name}`?")
+                Message(
+                    key, f"{key}: unknown namespace `{namespace}`, nothing reads it; did you mean `{match}:{name}`?"
+                )
             )
     return problems
 
@@ -300,9 +307,7 @@ def parse_stack_config(
     its namespaces: `stack_file_messages`, `namespace_messages`), reported first; `deployer` the application
     id of the service principal that deploys (`databricks:clientId`), which no grant may name.
     """
-    messages = [
-        problem if isinstance(problem, Message) else Message(None, problem) for problem in stack_file_problems
-    ]
+    messages = [problem if isinstance(problem, Message) else Message(None, problem) for problem in stack_file_problems]
     messages.extend(
         Message(
             key,

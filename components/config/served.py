@@ -33,10 +33,10 @@ from components.config.problems import RuleProblem, StrictModel, fail, parsed_as
 def _positive_version(value: Any) -> str:
     """Model versions are positive integers; YAML gives `3` or `"3"`, Databricks wants `"3"`."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise fail("version", "must be a positive integer, written as 3 or \"3\"")
+        raise fail("version", 'must be a positive integer, written as 3 or "3"')
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
-        raise fail("version", "must be a positive integer, written as 3 or \"3\"")
+        raise fail("version", 'must be a positive integer, written as 3 or "3"')
     return str(int(text))
 
 
@@ -48,7 +48,7 @@ def _version_or_alias(value: Any) -> str:
             raise fail(
                 "version",
                 "an alias is `@` and its name: letters, digits, `_` or `-` (not `latest` or `v<number>`), "
-                "e.g. \"@champion\"",
+                'e.g. "@champion"',
             )
         return text
     return _positive_version(value)

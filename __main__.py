@@ -6,8 +6,8 @@ import pulumi
 
 from components.aliases import resolve_aliases
 from components.config import load_stack_config
+from components.plugin_resources import Preflight, WorkspaceProvider
 from components.program import stop_quietly_on_interrupt, user_errors_as_messages
-from components.resources import Preflight, WorkspaceProvider
 from components.serving_endpoint import ServingEndpoint
 
 # Declaring hundreds of endpoints allocates millions of short-lived objects, and Python's cyclic collector

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi.runtime
@@ -49,9 +50,10 @@ class AliasResolution:
         return f"{self.alias} (unresolved: {self.reason})"
 
 
-def _ask(model: str, alias: str, provider: pulumi.ProviderResource | None) -> dict:
-    result = pulumi.runtime.invoke(RESOLVE_MODEL_VERSION, {"model": model, "alias": alias},
-                                   pulumi.InvokeOptions(provider=provider))
+def _ask(model: str, alias: str, provider: pulumi.ProviderResource | None) -> dict[str, Any]:
+    result = pulumi.runtime.invoke(
+        RESOLVE_MODEL_VERSION, {"model": model, "alias": alias}, pulumi.InvokeOptions(provider=provider)
+    )
     return dict(result.value or {})
 
 
@@ -77,17 +79,21 @@ def resolve_aliases(
         except Exception as error:  # noqa: BLE001 - the invoke's failure, with the key path it is about
             raise AliasError(f"{key_path} = {model.version!r}: cannot be resolved: {error}") from None
         version, reason = answer.get("version"), answer.get("unresolved") or NO_CREDENTIALS
-        resolution = AliasResolution(model.served_name, model.version, str(version) if version else None,
-                                     None if version else reason, key_path)
+        resolution = AliasResolution(
+            model.served_name, model.version, str(version) if version else None, None if version else reason, key_path
+        )
         if resolution.version is None and reason != NO_CREDENTIALS:
             raise AliasError(f"{key_path} = {model.version!r}: {reason}; declare an alias that exists or a version")
         if resolution.version is None and not pulumi.runtime.is_dry_run():
-            raise AliasError(f"{key_path} = {model.version!r}: cannot be resolved without workspace credentials; "
-                             "set DATABRICKS_HOST and a token (or databricks:host / databricks:token), or declare "
-                             "the version number")
+            raise AliasError(
+                f"{key_path} = {model.version!r}: cannot be resolved without workspace credentials; "
+                "set DATABRICKS_HOST and a token (or databricks:host / databricks:token), or declare "
+                "the version number"
+            )
         resolutions[model.served_name] = resolution
         # The name is pinned, so that the entity keeps it whatever number the alias points at.
-        resolved_models.append(model.model_copy(update={
-            "name": model.served_name, "version": resolution.version or model.version}))
+        resolved_models.append(
+            model.model_copy(update={"name": model.served_name, "version": resolution.version or model.version})
+        )
     endpoint = spec.endpoint.model_copy(update={"served_models": resolved_models})
     return dataclasses.replace(spec, endpoint=endpoint), resolutions

@@ -8,7 +8,7 @@ Children, each parented to the component and named from it:
   (rate limits, usage tracking, fallback, inference table). pulumi-databricks updates an existing endpoint's
   `config`, `tags` and `ai_gateway` only: the description and notifications it sends at creation are then
   ignored (no perpetual diff), and `route_optimized` or, when opted in, the description recreate it;
-- `<key>-deployment`: `EndpointDeployment` (components.resources), beside the endpoint (after the preflight,
+- `<key>-deployment`: `EndpointDeployment` (components.plugin_resources), beside the endpoint (after the preflight,
   not after the endpoint): follows each deployment pulumi-databricks makes and puts the served entity, its
   message and the build log's tail on the endpoint's row when it fails (that provider says only
   UPDATE_FAILED, and deletes a failed new endpoint);
@@ -16,7 +16,7 @@ Children, each parented to the component and named from it:
   API only accepts the id), granting CAN_QUERY to the query service principal, CAN_MANAGE to the manager
   groups and the `access.grants` the stack declares beyond them; the resource is authoritative, so any other
   direct grant is removed;
-- `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.resources), after both:
+- `<key>-rollout` (only with a `rollout` block): `EndpointRollout` (components.plugin_resources), after both:
   moves the candidate's traffic to its declared share step by step, with parity and health gates and
   automatic rollback. It then owns served entities and traffic: the endpoint is created with the candidate at 0% and the
   ModelServing ignores later changes to them, so Pulumi never undoes the rollout's traffic;
@@ -42,7 +42,7 @@ from components.config import (
     PermissionLevel,
     PrincipalKind,
 )
-from components.resources import (
+from components.plugin_resources import (
     EndpointDeployment,
     EndpointNotifications,
     EndpointReadiness,
@@ -203,6 +203,52 @@ def _tags(tags: Mapping[str, str]) -> list[databricks.ModelServingTagArgs]:
     return [databricks.ModelServingTagArgs(key=key, value=tags[key]) for key in sorted(tags)]
 
 
+def model_serving_config(endpoint: EndpointConfig) -> databricks.ModelServingConfigArgs:
+    """The ModelServing's `config`: the served entities and the routes it is created with."""
+    routes = [
+        databricks.ModelServingConfigTrafficConfigRouteArgs(served_entity_name=served, traffic_percentage=share)
+        for served, share in endpoint.start_routes.items()
+    ]
+    return databricks.ModelServingConfigArgs(
+        served_entities=served_entities(endpoint),
+        traffic_config=databricks.ModelServingConfigTrafficConfigArgs(routes=routes),
+    )
+
+
+def email_notifications(endpoint: EndpointConfig) -> databricks.ModelServingEmailNotificationsArgs | None:
+    """The notifications pulumi-databricks sends at creation (`<key>-notifications` applies later changes)."""
+    notifications = endpoint.notifications
+    if not notifications:
+        return None
+    return databricks.ModelServingEmailNotificationsArgs(
+        on_update_successes=notifications.on_update_success or None,
+        on_update_failures=notifications.on_update_failure or None,
+    )
+
+
+def endpoint_invocation_url(
+    model_serving: databricks.ModelServing, route_optimized: bool, host: str | None
+) -> pulumi.Output[str]:
+    """Where callers POST: a route-optimized endpoint's own URL, else the workspace's (`host`, None: the stack's)."""
+    if route_optimized:
+        # Databricks fills endpoint_url only for route-optimized endpoints, queried there with OAuth.
+        return model_serving.endpoint_url
+    base = host if host is not None else workspace_host()
+    return model_serving.name.apply(lambda name: invocations_url(base, name))
+
+
+OUTPUTS = (
+    "endpoint_name",
+    "endpoint_id",
+    "invocation_url",
+    "verified_versions",
+    "served_versions",
+    "traffic",
+    "aliases",
+)
+"""The component's outputs, registered in this order."""
+
+
 class ServingEndpoint(pulumi.ComponentResource):
     """A Databricks serving endpoint with its served models, routes, permissions and tags.
 
@@ -248,43 +294,44 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint that is not route-optimized; None: the stack's (`workspace_host()`).
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
+        self._workspace = workspace
         # Aliases (`@champion`) become version numbers first: everything below declares the number.
+        spec = self._resolve_aliases(spec, aliases)
+        self.endpoint = self._model_serving(spec, preflight)
+        self.deployment = self._deployment(spec, preflight)
+        self.permissions = self._permissions(spec)
+        self.notifications = self._notifications(spec)
+        self.rollout = self._rollout(spec)
+        self.readiness = self._readiness(spec)
+        self.endpoint_name = self.endpoint.name
+        self.endpoint_id = self.endpoint.serving_endpoint_id
+        self.invocation_url = endpoint_invocation_url(self.endpoint, spec.endpoint.route_optimized, host)
+        self.verified_versions = self.readiness.verified_versions
+        self.served_versions = {model.served_name: model.version for model in spec.endpoint.served_models}
+        self.traffic = dict(spec.endpoint.routes)
+        self.register_outputs({name: getattr(self, name) for name in OUTPUTS})
+
+    def _resolve_aliases(self, spec: EndpointSpec, aliases: Mapping[str, AliasResolution] | None) -> EndpointSpec:
         if aliases is None:
-            spec, resolutions = resolve_aliases(spec, workspace)
+            spec, resolutions = resolve_aliases(spec, self._workspace)
         else:
             resolutions = dict(aliases)
         self.aliases = {name: resolution.shown for name, resolution in resolutions.items()}
         for resolution in resolutions.values():  # on the endpoint's row of the preview: `... version: @champion -> 4`
             pulumi.log.info(f"{resolution.key_path}: {resolution.shown}", resource=self)
-        endpoint = spec.endpoint
-        child = pulumi.ResourceOptions(parent=self)
+        return spec
 
-        notifications = endpoint.notifications
-        ignored, replaced = endpoint_options(endpoint)
-        self.endpoint = databricks.ModelServing(
+    def _model_serving(self, spec: EndpointSpec, preflight: pulumi.Resource | None) -> databricks.ModelServing:
+        ignored, replaced = endpoint_options(spec.endpoint)
+        return databricks.ModelServing(
             f"{spec.key}-endpoint",
             name=spec.name,
-            description=endpoint.description,
-            route_optimized=endpoint.route_optimized,
+            description=spec.endpoint.description,
+            route_optimized=spec.endpoint.route_optimized,
             ai_gateway=ai_gateway(spec),
-            config=databricks.ModelServingConfigArgs(
-                served_entities=served_entities(endpoint),
-                traffic_config=databricks.ModelServingConfigTrafficConfigArgs(
-                    routes=[
-                        databricks.ModelServingConfigTrafficConfigRouteArgs(
-                            served_entity_name=served, traffic_percentage=share
-                        )
-                        for served, share in endpoint.start_routes.items()
-                    ]
-                ),
-            ),
+            config=model_serving_config(spec.endpoint),
             tags=_tags(spec.tags),
-            email_notifications=databricks.ModelServingEmailNotificationsArgs(
-                on_update_successes=notifications.on_update_success or None,
-                on_update_failures=notifications.on_update_failure or None,
-            )
-            if notifications
-            else None,
+            email_notifications=email_notifications(spec.endpoint),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 ignore_changes=ignored,
@@ -296,76 +343,64 @@ class ServingEndpoint(pulumi.ComponentResource):
             ),
         )
 
+    def _deployment(self, spec: EndpointSpec, preflight: pulumi.Resource | None) -> EndpointDeployment:
         # Beside the endpoint, not after it: it reads why a deployment fails while pulumi-databricks makes it,
         # and changes exactly when the ModelServing sends a config (a rollout owns later changes to both).
-        self.deployment = EndpointDeployment(
+        return EndpointDeployment(
             f"{spec.key}-deployment",
             spec=spec,
             endpoint_resource=f"{spec.key}-endpoint",
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=workspace,
-                ignore_changes=DEPLOYMENT_ROLLOUT_OWNED if endpoint.rollout else None,
+                provider=self._workspace,
+                ignore_changes=DEPLOYMENT_ROLLOUT_OWNED if spec.endpoint.rollout else None,
                 depends_on=[preflight] if preflight is not None else None,
             ),
         )
 
-        self.permissions = databricks.Permissions(
+    def _permissions(self, spec: EndpointSpec) -> databricks.Permissions:
+        return databricks.Permissions(
             f"{spec.key}-permissions",
             serving_endpoint_id=self.endpoint.serving_endpoint_id,
-            access_controls=access_controls(endpoint),
-            opts=child,
+            access_controls=access_controls(spec.endpoint),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.notifications: EndpointNotifications | None = None
-        if notifications:
-            self.notifications = EndpointNotifications(
-                f"{spec.key}-notifications",
-                endpoint_name=self.endpoint.name,
-                on_update_success=notifications.on_update_success,
-                on_update_failure=notifications.on_update_failure,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint], provider=workspace),
-            )
+    def _notifications(self, spec: EndpointSpec) -> EndpointNotifications | None:
+        notifications = spec.endpoint.notifications
+        if not notifications:
+            return None
+        return EndpointNotifications(
+            f"{spec.key}-notifications",
+            endpoint_name=self.endpoint.name,
+            on_update_success=notifications.on_update_success,
+            on_update_failure=notifications.on_update_failure,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint], provider=self._workspace),
+        )
 
+    def _rollout(self, spec: EndpointSpec) -> EndpointRollout | None:
+        if not spec.endpoint.rollout:
+            return None
+        return EndpointRollout(
+            f"{spec.key}-rollout",
+            spec=spec,
+            endpoint_name=self.endpoint.name,
+            endpoint_id=self.endpoint.serving_endpoint_id,
+            # After the endpoint and its permissions: the rollout queries the endpoint as its callers do.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.endpoint, self.permissions], provider=self._workspace
+            ),
+        )
+
+    def _readiness(self, spec: EndpointSpec) -> EndpointReadiness:
+        # Last: the endpoint serves as declared only once its permissions and any rollout are applied.
         applied: list[pulumi.Resource] = [self.endpoint, self.permissions]
-        self.rollout: EndpointRollout | None = None
-        if endpoint.rollout:
-            self.rollout = EndpointRollout(
-                f"{spec.key}-rollout",
-                spec=spec,
-                endpoint_name=self.endpoint.name,
-                endpoint_id=self.endpoint.serving_endpoint_id,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=applied, provider=workspace),
-            )
-            applied = [*applied, self.rollout]
-
-        self.readiness = EndpointReadiness(
+        if self.rollout is not None:
+            applied.append(self.rollout)
+        return EndpointReadiness(
             f"{spec.key}-readiness",
             spec=spec,
             endpoint_name=self.endpoint.name,
             endpoint_id=self.endpoint.serving_endpoint_id,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=applied, provider=workspace),
-        )
-
-        self.endpoint_name = self.endpoint.name
-        self.endpoint_id = self.endpoint.serving_endpoint_id
-        if endpoint.route_optimized:
-            # Databricks fills endpoint_url only for route-optimized endpoints, queried there with OAuth.
-            self.invocation_url = self.endpoint.endpoint_url
-        else:
-            base = host if host is not None else workspace_host()
-            self.invocation_url = self.endpoint.name.apply(lambda name: invocations_url(base, name))
-        self.verified_versions = self.readiness.verified_versions
-        self.served_versions = {model.served_name: model.version for model in endpoint.served_models}
-        self.traffic = dict(endpoint.routes)
-        self.register_outputs(
-            {
-                "endpoint_name": self.endpoint_name,
-                "endpoint_id": self.endpoint_id,
-                "invocation_url": self.invocation_url,
-                "verified_versions": self.verified_versions,
-                "served_versions": self.served_versions,
-                "traffic": self.traffic,
-                "aliases": self.aliases,
-            }
+            opts=pulumi.ResourceOptions(parent=self, depends_on=applied, provider=self._workspace),
         )

@@ -120,12 +120,7 @@ class _Walker:
             # Aliases can make a small file expand to billions of values ("billion laughs").
             raise UnreadableStackFileError(f"holds more than {MAX_VALUES} values once its aliases are expanded")
         if not isinstance(node, ScalarNode) and node.tag not in (_MAP, _SEQ):
-            self._problem(
-                path,
-                node,
-                "tag",
-                f"the YAML tag `{_short(node.tag)}` is not supported in a stack file; write plain values"
-            )
+            self._unsupported_tag(node, path)
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -133,62 +128,77 @@ class _Walker:
         assert isinstance(node, ScalarNode)
         return self._scalar(node, path)
 
+    def _unsupported_tag(self, node: Node, path: KeyPath) -> None:
+        message = f"the YAML tag `{_short(node.tag)}` is not supported in a stack file; write plain values"
+        self._problem(path, node, "tag", message)
+
     def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
         text = node.value
         if node.tag not in (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP):
-            self._problem(
-                path,
-                node,
-                "tag",
-                f"the YAML tag `{_short(node.tag)}` is not supported in a stack file; write plain values"
-            )
+            self._unsupported_tag(node, path)
             return text
         if node.style is not None:
             return text  # quoted: text for every reader
-        if node.tag == _STR and _FLATTENER.resolve(ScalarNode, text, (True, False)) != _STR:
-            return text  # `!!str 010`: text for every reader
+        # `!!str 010`: text for every reader
+        if node.tag == _STR and _FLATTENER.resolve(ScalarNode, text, (True, False)) != _STR:  # type: ignore[no-untyped-call]  # PyYAML is untyped
+            return text
         if node.tag == _NULL:
             return None
-        if node.tag == _BOOL:
-            if text.lower() in _BOOL_WORDS_1_1:
-                self._problem(
-                    path,
-                    node,
-                    "bool_word",
-                    "is a boolean in YAML 1.1 but text for the Pulumi CLI; write true or false, or quote it "
-                    "(\"{value}\") if it is text",
-                )
-                return text  # what the CLI reads
-            return text.lower() == "true"
         if node.tag == _TIMESTAMP:
             return text  # go-yaml keeps a date's text when it decodes into an untyped value
+        if node.tag == _BOOL:
+            return self._boolean(node, path)
         if node.tag == _INT:
-            if _BASE_60.match(text):
-                self._problem(
-                    path,
-                    node,
-                    "base_60",
-                    "is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it (\"{value}\")",
-                )
-                return text
-            number = _go_number(text)
-            if _OCTAL_1_1.match(text) and number is not None:
-                self._problem(
-                    path,
-                    node,
-                    "octal",
-                    f"YAML reads {{value}} as the octal number {number}; write {number}, or quote it "
-                    "(\"{value}\") if it is text",
-                )
-            return number if number is not None else yaml.SafeLoader.construct_yaml_int(_Loader(""), node)
+            return self._integer(node, path)
         if node.tag == _FLOAT:
-            if _BASE_60.match(text):
-                self._problem(
-                    path, node, "base_60", "is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it"
-                )
-                return text
-            return yaml.SafeLoader.construct_yaml_float(_Loader(""), node)
-        # Plain text for PyYAML: go-yaml v3 may still read a number (`0o17`, `1e3`, `1.0e3`).
+            return self._float(node, path)
+        return self._plain_text(node, path)
+
+    def _boolean(self, node: ScalarNode, path: KeyPath) -> bool | str:
+        text: str = node.value
+        if text.lower() in _BOOL_WORDS_1_1:
+            self._problem(
+                path,
+                node,
+                "bool_word",
+                "is a boolean in YAML 1.1 but text for the Pulumi CLI; write true or false, or quote it "
+                '("{value}") if it is text',
+            )
+            return text  # what the CLI reads
+        return text.lower() == "true"
+
+    def _integer(self, node: ScalarNode, path: KeyPath) -> Any:
+        text = node.value
+        if _BASE_60.match(text):
+            self._problem(
+                path,
+                node,
+                "base_60",
+                'is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it ("{value}")',
+            )
+            return text
+        number = _go_number(text)
+        if _OCTAL_1_1.match(text) and number is not None:
+            self._problem(
+                path,
+                node,
+                "octal",
+                f"YAML reads {{value}} as the octal number {number}; write {number}, or quote it "
+                '("{value}") if it is text',
+            )
+        return number if number is not None else yaml.SafeLoader.construct_yaml_int(_Loader(""), node)
+
+    def _float(self, node: ScalarNode, path: KeyPath) -> Any:
+        if _BASE_60.match(node.value):
+            self._problem(
+                path, node, "base_60", "is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it"
+            )
+            return node.value
+        return yaml.SafeLoader.construct_yaml_float(_Loader(""), node)
+
+    def _plain_text(self, node: ScalarNode, path: KeyPath) -> Any:
+        """Plain text for PyYAML: go-yaml v3 may still read a number (`0o17`, `1e3`, `1.0e3`)."""
+        text = node.value
         number = _go_number(text) if text[:1] in "+-.0123456789" else None
         if number is not None and _GO_EXPONENT_FLOAT.match(text):
             return number
@@ -198,7 +208,7 @@ class _Walker:
                 node,
                 "yaml_1_2_number",
                 f"the Pulumi CLI reads {{value}} as the number {number}, other YAML readers as text; write "
-                f"{number}, or quote it (\"{{value}}\") if it is text",
+                f'{number}, or quote it ("{{value}}") if it is text',
             )
             return number
         return text

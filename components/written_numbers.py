@@ -41,5 +41,12 @@ def written_config(stack_file: Path | None, project: str) -> dict[str, Any]:
     except UnreadableStackFileError:
         return {}
     prefix = f"{project}:"
-    return {key[len(prefix):]: value for key, value in (config or {}).items()
-            if isinstance(key, str) and key.startswith(prefix)} if isinstance(config, dict) else {}
+    return (
+        {
+            key[len(prefix) :]: value
+            for key, value in (config or {}).items()
+            if isinstance(key, str) and key.startswith(prefix)
+        }
+        if isinstance(config, dict)
+        else {}
+    )

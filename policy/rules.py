@@ -196,7 +196,7 @@ def _tags(resource: Resource) -> dict[str, Any] | None:
     if tags is UNKNOWN:
         return None
     return {
-        tag.get("key"): tag.get("value")
+        tag["key"]: tag.get("value")
         for tag in (tags or [])
         if isinstance(tag, Mapping) and isinstance(tag.get("key"), str)
     }
@@ -301,44 +301,58 @@ def broad_grants(resource: Resource, options: Options) -> list[BroadGrant]:
         service_principal = grant.get("servicePrincipalName")
         if UNKNOWN in (level, group, user, service_principal):
             continue
-        if isinstance(group, str) and group.strip().lower() == ADMINS_GROUP:
-            found.append(BroadGrant(
-                Breadth.REFUSED,
-                f"{subject}: grants {level} to `{group}`; the permissions API refuses to change the admins' "
-                f"permissions (they manage every endpoint already): remove that grant from {declared_in}",
-            ))
-        elif isinstance(group, str) and group.strip().lower() in ALL_USERS_GROUPS:
-            found.append(BroadGrant(
-                Breadth.WORKSPACE_WIDE,
-                f"{subject}: grants {level} to `{group}`, a workspace-wide group: everybody in the workspace",
-            ))
-        elif group is not None and level != PermissionLevel.CAN_MANAGE:
-            found.append(BroadGrant(
-                Breadth.BEYOND_DEFAULT,
-                f"{subject}: grants {level} to group `{group}`; the secure default gives groups CAN_MANAGE only "
-                "and query access to one service principal",
-            ))
-        elif user is not None:
-            found.append(BroadGrant(
-                Breadth.BEYOND_DEFAULT,
-                f"{subject}: grants {level} to user `{user}`; the secure default grants nothing to a person "
-                "(query access is a service principal's, management a group's)",
-            ))
-        elif service_principal is not None and level == PermissionLevel.CAN_QUERY and not query_principal_seen:
-            query_principal_seen = True
-        elif service_principal is not None:
-            what = (
-                "another query principal; the secure default has one"
-                if level == PermissionLevel.CAN_QUERY
-                else "the secure default gives service principals CAN_QUERY only (management is a group's)"
-            )
-            found.append(BroadGrant(
-                Breadth.BEYOND_DEFAULT, f"{subject}: grants {level} to service principal `{service_principal}`; {what}"
-            ))
+        broad = _group_or_user_grant(subject, declared_in, level, group, user)
+        if broad is None and service_principal is not None:
+            if level == PermissionLevel.CAN_QUERY and not query_principal_seen:
+                query_principal_seen = True  # the one query principal of the secure default
+                continue
+            broad = _service_principal_grant(subject, level, service_principal)
+        if broad is not None:
+            found.append(broad)
     return [
         BroadGrant(grant.breadth, grant.message + _broad_grant_fix(grant.breadth, declared_in, options))
         for grant in found
     ]
+
+
+def _group_or_user_grant(subject: str, declared_in: str, level: Any, group: Any, user: Any) -> BroadGrant | None:
+    """A grant to a group or a user beyond the secure default (groups hold CAN_MANAGE, persons nothing)."""
+    if isinstance(group, str) and group.strip().lower() == ADMINS_GROUP:
+        return BroadGrant(
+            Breadth.REFUSED,
+            f"{subject}: grants {level} to `{group}`; the permissions API refuses to change the admins' "
+            f"permissions (they manage every endpoint already): remove that grant from {declared_in}",
+        )
+    if isinstance(group, str) and group.strip().lower() in ALL_USERS_GROUPS:
+        return BroadGrant(
+            Breadth.WORKSPACE_WIDE,
+            f"{subject}: grants {level} to `{group}`, a workspace-wide group: everybody in the workspace",
+        )
+    if group is not None and level != PermissionLevel.CAN_MANAGE:
+        return BroadGrant(
+            Breadth.BEYOND_DEFAULT,
+            f"{subject}: grants {level} to group `{group}`; the secure default gives groups CAN_MANAGE only "
+            "and query access to one service principal",
+        )
+    if user is not None:
+        return BroadGrant(
+            Breadth.BEYOND_DEFAULT,
+            f"{subject}: grants {level} to user `{user}`; the secure default grants nothing to a person "
+            "(query access is a service principal's, management a group's)",
+        )
+    return None
+
+
+def _service_principal_grant(subject: str, level: Any, service_principal: Any) -> BroadGrant:
+    """A service principal's grant other than the one query principal's."""
+    what = (
+        "another query principal; the secure default has one"
+        if level == PermissionLevel.CAN_QUERY
+        else "the secure default gives service principals CAN_QUERY only (management is a group's)"
+    )
+    return BroadGrant(
+        Breadth.BEYOND_DEFAULT, f"{subject}: grants {level} to service principal `{service_principal}`; {what}"
+    )
 
 
 def _broad_grant_fix(breadth: Breadth, declared_in: str, options: Options) -> str:
@@ -448,6 +462,15 @@ def check_traffic_routes(resource: Resource, options: Options) -> list[str]:
             ]
         return []
 
+    read = _route_shares(routes)
+    if read is None:
+        return []
+    shares, repeated = read
+    return _route_problems(subject, traffic_key, served, shares, repeated)
+
+
+def _route_shares(routes: Iterable[Any]) -> tuple[dict[str, Any], list[str]] | None:
+    """Each route's target and share, and the targets routed more than once; None while one is unknown."""
     shares: dict[str, Any] = {}
     repeated = []
     for route in routes:
@@ -456,11 +479,16 @@ def check_traffic_routes(resource: Resource, options: Options) -> list[str]:
         target = route.get("servedEntityName", route.get("servedModelName"))
         share = route.get("trafficPercentage")
         if UNKNOWN in (target, share):
-            return []
+            return None
         if target in shares:
             repeated.append(str(target))
         shares[str(target)] = share
+    return shares, repeated
 
+
+def _route_problems(
+    subject: str, traffic_key: str, served: list[str], shares: Mapping[str, Any], repeated: list[str]
+) -> list[str]:
     messages = []
     invalid = [f"{target}: {share}" for target, share in shares.items() if _percentage(share) is None]
     if invalid:
@@ -684,8 +712,10 @@ class Rule:
             if key not in self.options:
                 takes = f"it takes {', '.join(self.options)}" if self.options else "it takes no options"
                 raise PolicyConfigError(f"{self.name}: unknown option `{key}`; {takes}")
-            if isinstance(value, str) or not isinstance(value, Iterable) or not all(
-                isinstance(item, str) for item in value
+            if (
+                isinstance(value, str)
+                or not isinstance(value, Iterable)
+                or not all(isinstance(item, str) for item in value)
             ):
                 raise PolicyConfigError(f"{self.name}.{key}: must be a list of strings")
             values[key] = tuple(value)

@@ -9,7 +9,7 @@ import pytest
 from databricks.sdk.core import Config
 
 from components.config import parse_stack_config
-from components.resources import preflight_inputs
+from components.plugin_resources import preflight_inputs
 from provider.resources import preflight_request_of
 from serving.preflight import GrantToCheck, Located, check
 from serving.workspace import ServingClient

@@ -97,8 +97,11 @@ def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:
         "timeout_seconds": spec.readiness_timeout_minutes * 60,
         # JSON text, not a structure: the engine would turn every number into a double (serving.payloads).
         "warmup": {
-            **({"input_example_json": payloads.encode(warmup.input_example)}
-               if warmup.input_example is not None else {}),
+            **(
+                {"input_example_json": payloads.encode(warmup.input_example)}
+                if warmup.input_example is not None
+                else {}
+            ),
             "timeout_seconds": warmup.timeout_minutes * 60,
         },
         # A route-optimized endpoint is probed at its own URL with an OAuth token, not at the workspace URL.
@@ -162,8 +165,9 @@ class EndpointDeployment(pulumi.CustomResource):
 
     outcome: pulumi.Output[str]
 
-    def __init__(self, name: str, *, spec: EndpointSpec, endpoint_resource: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, *, spec: EndpointSpec, endpoint_resource: str, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         """`endpoint_resource`: the name of the ModelServing (same parent) whose row shows a failure."""
         readiness = readiness_inputs(spec)
         props = {
@@ -222,11 +226,19 @@ def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
     }
     health = rollout.health
     plan = RolloutPlan(
-        endpoint=spec.name, served_entities=(), target=inputs["target"], stable=rollout.stable,
-        candidate=rollout.candidate, steps=tuple(rollout.steps), bake_seconds=inputs["bake_seconds"],
-        examples=tuple(endpoint.rollout_examples), tolerance=rollout.parity.tolerance,
-        expected_predictions=rollout.parity.expected_predictions, max_error_rate=health.max_error_rate,
-        max_p95_latency_ms=health.max_p95_latency_ms, min_requests=health.min_requests,
+        endpoint=spec.name,
+        served_entities=(),
+        target=inputs["target"],
+        stable=rollout.stable,
+        candidate=rollout.candidate,
+        steps=tuple(rollout.steps),
+        bake_seconds=inputs["bake_seconds"],
+        examples=tuple(endpoint.rollout_examples),
+        tolerance=rollout.parity.tolerance,
+        expected_predictions=_tuple_or_none(rollout.parity.expected_predictions),
+        max_error_rate=health.max_error_rate,
+        max_p95_latency_ms=health.max_p95_latency_ms,
+        min_requests=health.min_requests,
     )
     inputs["plan"] = plan.describe()
     return inputs
@@ -300,29 +312,47 @@ def preflight_inputs(spec: EndpointSpec, aliases: Mapping[str, str] | None = Non
     endpoint, where = spec.endpoint, f"endpoints.{spec.key}"
     entities, secrets = [], []
     for index, model in enumerate(endpoint.served_models):
-        entity = {"name": model.served_name, "entity_name": model.model, "entity_version": model.version,
-                  "key_path": f"{where}.served_models[{index}].version"}
+        entity = {
+            "name": model.served_name,
+            "entity_name": model.model,
+            "entity_version": model.version,
+            "key_path": f"{where}.served_models[{index}].version",
+        }
         if aliases and model.served_name in aliases:
             entity["alias"] = aliases[model.served_name]
         entities.append(entity)
-        secrets += [{"value": value, "key_path": f"{where}.served_models[{index}].environment_vars.{name}"}
-                    for name, value in model.environment_vars.items() if SECRET_REFERENCE_PATTERN.match(value)]
+        secrets += [
+            {"value": value, "key_path": f"{where}.served_models[{index}].environment_vars.{name}"}
+            for name, value in model.environment_vars.items()
+            if SECRET_REFERENCE_PATTERN.match(value)
+        ]
     access = endpoint.access
     inputs: dict[str, Any] = {
         "served_entities": entities,
-        "query_service_principal": {"value": access.query_service_principal,
-                                    "key_path": f"{where}.access.query_service_principal"},
-        "manager_groups": [{"value": group, "key_path": f"{where}.access.manager_groups[{index}]"}
-                           for index, group in enumerate(access.manager_groups)],
+        "query_service_principal": {
+            "value": access.query_service_principal,
+            "key_path": f"{where}.access.query_service_principal",
+        },
+        "manager_groups": [
+            {"value": group, "key_path": f"{where}.access.manager_groups[{index}]"}
+            for index, group in enumerate(access.manager_groups)
+        ],
         "secret_references": secrets,
-        "grants": [{"kind": grant.kind.value, "value": grant.principal,
-                    "key_path": f"{where}.access.grants[{index}].{grant.kind.value}"}
-                   for index, grant in enumerate(access.grants)],
+        "grants": [
+            {
+                "kind": grant.kind.value,
+                "value": grant.principal,
+                "key_path": f"{where}.access.grants[{index}].{grant.kind.value}",
+            }
+            for index, grant in enumerate(access.grants)
+        ],
     }
     if endpoint.inference_table is not None:
-        inputs["inference_table"] = {"catalog": endpoint.inference_table.catalog,
-                                     "schema": endpoint.inference_table.schema_,
-                                     "key_path": f"{where}.inference_table"}
+        inputs["inference_table"] = {
+            "catalog": endpoint.inference_table.catalog,
+            "schema": endpoint.inference_table.schema_,
+            "key_path": f"{where}.inference_table",
+        }
     return inputs
 
 
@@ -348,6 +378,12 @@ class Preflight(pulumi.CustomResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`endpoints`: endpoint key -> its spec (aliases resolved) and how each alias resolved."""
-        checks = {key: {"endpoint_name": spec.name, **preflight_inputs(spec, aliases)}
-                  for key, (spec, aliases) in endpoints.items()}
+        checks = {
+            key: {"endpoint_name": spec.name, **preflight_inputs(spec, aliases)}
+            for key, (spec, aliases) in endpoints.items()
+        }
         super().__init__(PREFLIGHT_TYPE, name, {"endpoints": checks, "outcome": None}, opts)
+
+
+def _tuple_or_none(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)

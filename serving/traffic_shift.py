@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from serving.model import ServedEntity, ServingEndpoint
 from serving.verification import (
     DeclaredEntity,
     Expectation,
@@ -42,11 +43,6 @@ from serving.workspace import Invocation, ServingApiError, ServingClient
 
 ROUTE_ATTEMPTS = 200
 """Requests through a route-optimized endpoint's split to reach one entity, at most."""
-# Fields of a served entity that make a config different (what a PUT would change).
-ENTITY_FIELDS = (
-    "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
-    "min_provisioned_concurrency", "max_provisioned_concurrency", "environment_vars",
-)
 
 
 class RolloutError(Exception):
@@ -263,20 +259,6 @@ class RolloutReport:
 # The rollout
 
 
-def _entity_key(entity: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = []
-    for name in ENTITY_FIELDS:
-        value = entity.get(name)
-        if name == "entity_version" and value is not None:
-            value = str(value)
-        if name == "scale_to_zero_enabled":
-            value = bool(value)
-        if name == "environment_vars":
-            value = tuple(sorted((value or {}).items()))
-        values.append(value)
-    return tuple(values)
-
-
 class Rollout:
     """Moves one endpoint's traffic to its declared split through the plan's steps and gates."""
 
@@ -328,8 +310,8 @@ class Rollout:
 
     # --- config updates ----------------------------------------------------------------------------
 
-    def _live(self) -> dict[str, Any]:
-        endpoint = self.client.get_endpoint(self.plan.endpoint)
+    def _live(self) -> ServingEndpoint:
+        endpoint = self.client.get_serving_endpoint(self.plan.endpoint)
         if endpoint is None:
             raise RolloutError(f"endpoint {self.plan.endpoint} does not exist in the workspace")
         return endpoint
@@ -353,13 +335,13 @@ class Rollout:
         readiness = self._readiness(split)
         readiness.wait_until_ready(self.clock() + self.plan.update_timeout_seconds)
 
-    def _settle(self) -> dict[str, Any]:
+    def _settle(self) -> ServingEndpoint:
         """Wait for any update already running (an interrupted run may have left one), then read the endpoint."""
         deadline = self.clock() + self.plan.update_timeout_seconds
         attempt = 0
         while True:
             endpoint = self._live()
-            if (endpoint.get("state") or {}).get("config_update") != "IN_PROGRESS":
+            if not endpoint.state.updating:
                 return endpoint
             attempt += 1
             if self.clock() > deadline:
@@ -515,7 +497,7 @@ class Rollout:
         plan = self.plan
         started = self.clock()
         live = self._settle()
-        active = live.get("config") or {}
+        active = live.config
         live_split = routes_of(active)
         current = live_split.get(plan.candidate, 0)
         report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share,
@@ -525,8 +507,8 @@ class Rollout:
             self._say(f"found {plan.candidate} live at {current}% ({serving_summary(active)})")
 
         # The declared entities first, at the share the candidate has now: a new candidate starts at 0%.
-        declared = {entity["name"]: _entity_key(entity) for entity in plan.served_entities}
-        served = {entity.get("name"): _entity_key(entity) for entity in active.get("served_entities") or []}
+        declared = {entity["name"]: ServedEntity.from_dict(entity).config_key() for entity in plan.served_entities}
+        served = {entity.name: entity.config_key() for entity in active.served_entities} if active else {}
         if declared != served or live_split != plan.split(current):
             self._say(f"applying the declared served entities with {plan.candidate} at {current}%")
             self._apply(plan.split(current))
@@ -586,7 +568,7 @@ class Rollout:
         report.rolled_back = True
         report.last_good_split = plan.split(0)
         samples = ", ".join(f"{sample['status']}/{sample['latency_ms']:.0f}ms" for sample in step.samples)
-        serving = serving_summary(self._live().get("config"))
+        serving = self._live().serving()
         raise RolloutError(
             f"endpoint {plan.endpoint}: rollout of {plan.candidate} stopped at step {step.share}%: health gate "
             f"failed: {step.reason}; tripped by the {step.tripped_by} (sources: {', '.join(step.sources)}; last "
@@ -609,17 +591,16 @@ class Rollout:
         attempt = 0
         while True:
             endpoint = self._live()
-            state = (endpoint.get("state") or {}).get("config_update")
-            active = endpoint.get("config") or {}
-            if state != "IN_PROGRESS" and routes_of(active) == good:
-                return f"traffic is on the last good split: {serving_summary(active)}"
-            if state != "IN_PROGRESS":
+            updating = endpoint.state.updating
+            if not updating and endpoint.traffic == good:
+                return f"traffic is on the last good split: {endpoint.serving()}"
+            if not updating:
                 break
             attempt += 1
             if self.clock() > deadline:
-                landing = routes_of(endpoint.get("pending_config") or {})
+                landing = routes_of(endpoint.pending_config)
                 return (f"an update was still running when the restore had to give up; the endpoint serves "
-                        f"{serving_summary(active)}, the last good split is {good}. That update lands later"
+                        f"{endpoint.serving()}, the last good split is {good}. That update lands later"
                         + (f" and puts traffic at {landing}" if landing else "")
                         + ", a split no gate has judged: the next `pulumi up` judges it before moving on")
             sleep(self.policy.delay(attempt))
@@ -628,11 +609,10 @@ class Rollout:
         attempt = 0
         while True:
             endpoint = self._live()
-            active = endpoint.get("config") or {}
-            if (endpoint.get("state") or {}).get("config_update") != "IN_PROGRESS" and routes_of(active) == good:
-                return f"traffic is back on the last good split: {serving_summary(active)}"
+            if not endpoint.state.updating and endpoint.traffic == good:
+                return f"traffic is back on the last good split: {endpoint.serving()}"
             attempt += 1
             if self.clock() > deadline:
                 return (f"the last good split {good} was requested and is still being applied; the endpoint "
-                        f"serves {serving_summary(active)}")
+                        f"serves {endpoint.serving()}")
             sleep(self.policy.delay(attempt))

@@ -26,6 +26,8 @@ from urllib3.util.retry import Retry
 if TYPE_CHECKING:
     from databricks.sdk.core import Config
 
+    from serving.model import ServingEndpoint
+
 CONNECT_TIMEOUT_SECONDS = 10.0
 """How long a TCP connection to the workspace may take to open: the reachability check and every request."""
 CONTROL_PLANE_TIMEOUT_SECONDS = 30.0
@@ -299,7 +301,16 @@ class ServingClient:
             return None
         if response.status_code >= 400:
             raise _error_of(f"get endpoint {name}", response)
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def get_serving_endpoint(self, name: str) -> ServingEndpoint | None:
+        """The endpoint, typed (`serving.model.ServingEndpoint`), or None if it does not exist. What every
+        reader in serving/ uses; `get_endpoint` keeps the raw body for callers that still want it."""
+        from serving.model import ServingEndpoint  # imported here: serving.model is free of HTTP, this module is not
+
+        body = self.get_endpoint(name)
+        return None if body is None else ServingEndpoint.from_dict(body)
 
     def build_logs(self, name: str, served_entity: str) -> str:
         """The build logs of one served entity ('' when the workspace has none)."""
@@ -398,12 +409,12 @@ class ServingClient:
     def secret_scopes(self) -> list[str]:
         """The names of the workspace's secret scopes."""
         body = self._lookup("/api/2.0/secrets/scopes/list", "list secret scopes") or {}
-        return [scope.get("name") for scope in body.get("scopes") or []]
+        return [str(scope.get("name")) for scope in body.get("scopes") or []]
 
     def secret_keys(self, scope: str) -> list[str] | None:
         """The key names in a secret scope (never values: this API has none), or None if there is no scope."""
         body = self._lookup("/api/2.0/secrets/list", f"list secrets of {scope}", {"scope": scope})
-        return None if body is None else [secret.get("key") for secret in body.get("secrets") or []]
+        return None if body is None else [str(secret.get("key")) for secret in body.get("secrets") or []]
 
     def uc_schema(self, full_name: str) -> dict[str, Any] | None:
         """A Unity Catalog schema (`catalog.schema`), or None if it (or its catalog) does not exist."""
@@ -439,12 +450,12 @@ class ServingClient:
         OAuth token for one (as `serving_endpoints_data_plane.query` does), refreshing it before it expires.
         """
         if name not in self._query_info:
-            endpoint = self.get_endpoint(name) or {}
-            info = (endpoint.get("data_plane_info") or {}).get("query_info") or {}
-            if not info.get("endpoint_url"):
+            endpoint = self.get_serving_endpoint(name)
+            info = endpoint.query_info if endpoint else None
+            if info is None:
                 raise ServingApiError(f"query {name}", 400, "NOT_ROUTE_OPTIMIZED",
                                       f"endpoint {name} has no route-optimized URL (data_plane_info.query_info)")
-            self._query_info[name] = (info["endpoint_url"], info.get("authorization_details") or "")
+            self._query_info[name] = (info.endpoint_url, info.authorization_details)
         url, details = self._query_info[name]
         if self._data_plane_tokens is None:
             from databricks.sdk.data_plane import DataPlaneTokenSource

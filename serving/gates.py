@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from serving.traffic_shift import RolloutPlan
 
+
 def predictions(body: str) -> list[Any]:
     """The flat list of predictions in a response body."""
     value = json.loads(body)
@@ -53,7 +54,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
+_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$")
 
 
 def entity_metrics(text: str, served_entity: str) -> dict[str, Any]:
@@ -121,10 +122,9 @@ class StepReport:
     """The last probe answers (status, latency), for the report of a failed step."""
 
 
-
-
-def judge_step(plan: RolloutPlan, share: int, seconds: float, samples: list[tuple[int, float]],
-               metrics: dict[str, Any] | None) -> StepReport:
+def judge_step(
+    plan: RolloutPlan, share: int, seconds: float, samples: list[tuple[int, float]], metrics: dict[str, Any] | None
+) -> StepReport:
     """Each source judged on its own; the step fails when either does, and the report says which.
 
     Probes: our own requests straight to the candidate during the bake (error rate, p95). Metrics: the
@@ -133,17 +133,23 @@ def judge_step(plan: RolloutPlan, share: int, seconds: float, samples: list[tupl
     are reported). The export is judged only once it holds `min_requests` requests.
     """
     errors = sum(1 for status, _ in samples if status != 200)
-    observed: dict[str, dict[str, Any]] = {"probes": {
-        "requests": len(samples), "errors": errors, "error_rate": round(errors / len(samples), 4),
-        "p95_latency_ms": round(percentile([latency for _, latency in samples], 0.95), 1),
-    }}
+    observed: dict[str, dict[str, Any]] = {
+        "probes": {
+            "requests": len(samples),
+            "errors": errors,
+            "error_rate": round(errors / len(samples), 4),
+            "p95_latency_ms": round(percentile([latency for _, latency in samples], 0.95), 1),
+        }
+    }
     if metrics is not None:
         served = metrics["gauges"].get("request_count_total", 0.0)
         if served >= plan.min_requests:
             failed = metrics["gauges"].get("request_5xx_count_total", 0.0)
             exported = {q: histogram_quantile(metrics["buckets"], q) for q in (0.5, 0.95, 0.99)}
             observed["metrics"] = {
-                "requests": int(served), "errors": int(failed), "error_rate": round(failed / served, 4),
+                "requests": int(served),
+                "errors": int(failed),
+                "error_rate": round(failed / served, 4),
                 "p95_latency_ms": round(exported[0.95] or 0.0, 1),
                 "p50_latency_ms": round(exported[0.5] or 0.0, 1),
                 "p99_latency_ms": round(exported[0.99] or 0.0, 1),
@@ -151,11 +157,21 @@ def judge_step(plan: RolloutPlan, share: int, seconds: float, samples: list[tupl
     verdicts = []
     for source, seen in observed.items():
         if seen["error_rate"] > plan.max_error_rate:
-            verdicts.append((source, f"error rate {seen['error_rate']:.2%} > {plan.max_error_rate:.2%} over "
-                                     f"{seen['requests']} requests ({source})"))
+            verdicts.append(
+                (
+                    source,
+                    f"error rate {seen['error_rate']:.2%} > {plan.max_error_rate:.2%} over "
+                    f"{seen['requests']} requests ({source})",
+                )
+            )
         elif seen["p95_latency_ms"] > plan.max_p95_latency_ms:
-            verdicts.append((source, f"p95 latency {seen['p95_latency_ms']:.0f}ms > {plan.max_p95_latency_ms:g}ms "
-                                     f"over {seen['requests']} requests ({source})"))
+            verdicts.append(
+                (
+                    source,
+                    f"p95 latency {seen['p95_latency_ms']:.0f}ms > {plan.max_p95_latency_ms:g}ms "
+                    f"over {seen['requests']} requests ({source})",
+                )
+            )
     # The headline numbers are the worse of the sources, as before; `observed` keeps each.
     worst = max(observed.values(), key=lambda seen: (seen["error_rate"], seen["p95_latency_ms"]))
     report = StepReport(

@@ -152,8 +152,13 @@ class ServedEntity:
     def config_key(self) -> tuple[Any, ...]:
         """The fields that make a config different (what a config update would change), comparable."""
         return (
-            self.entity_name, self.entity_version, self.workload_size, self.workload_type,
-            self.scale_to_zero_enabled, self.min_provisioned_concurrency, self.max_provisioned_concurrency,
+            self.entity_name,
+            self.entity_version,
+            self.workload_size,
+            self.workload_type,
+            self.scale_to_zero_enabled,
+            self.min_provisioned_concurrency,
+            self.max_provisioned_concurrency,
             tuple(sorted(self.environment_vars.items())),
         )
 
@@ -266,7 +271,8 @@ class ServingEndpoint:
             pending_config=EndpointConfig.parse(_mapping(body.get("pending_config"))),
             route_optimized=bool(body.get("route_optimized")),
             query_info=QueryInfo(str(query["endpoint_url"]), str(query.get("authorization_details") or ""))
-            if query.get("endpoint_url") else None,
+            if query.get("endpoint_url")
+            else None,
             email_notifications={key: list(value) for key, value in _mapping(body.get("email_notifications")).items()},
         )
 

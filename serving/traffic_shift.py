@@ -50,8 +50,16 @@ from serving.verification import (
 from serving.workspace import Invocation, ServingApiError, ServingClient
 
 __all__ = [  # the gates' names stay importable from here, where callers found them before serving.gates
-    "Rollout", "RolloutError", "RolloutPlan", "RolloutReport", "StepReport", "difference", "entity_metrics",
-    "histogram_quantile", "percentile", "predictions",
+    "Rollout",
+    "RolloutError",
+    "RolloutPlan",
+    "RolloutReport",
+    "StepReport",
+    "difference",
+    "entity_metrics",
+    "histogram_quantile",
+    "percentile",
+    "predictions",
 ]
 
 ROUTE_ATTEMPTS = 200
@@ -117,8 +125,10 @@ class RolloutPlan:
         start = current or 0
         if current is None:
             # A preview cannot know the live share: the walk starts from wherever the candidate is then.
-            lines = [f"{self.candidate} to {self.target_share}% of {self.endpoint}; steps at or below its live "
-                     "share are skipped"]
+            lines = [
+                f"{self.candidate} to {self.target_share}% of {self.endpoint}; steps at or below its live "
+                "share are skipped"
+            ]
         else:
             lines = [f"{self.candidate} from {start}% to {self.target_share}% of {self.endpoint}"]
         walk = self.walk(start)
@@ -227,9 +237,7 @@ class Rollout:
         return {
             "served_entities": [dict(entity) for entity in self.plan.served_entities],
             "traffic_config": {
-                "routes": [
-                    {"served_entity_name": name, "traffic_percentage": share} for name, share in split.items()
-                ]
+                "routes": [{"served_entity_name": name, "traffic_percentage": share} for name, share in split.items()]
             },
         }
 
@@ -255,8 +263,9 @@ class Rollout:
 
     # --- gates -------------------------------------------------------------------------------------
 
-    def _answer_of(self, readiness: Readiness, entity: str, example: Mapping[str, Any], deadline: float,
-                   what: str) -> Invocation:
+    def _answer_of(
+        self, readiness: Readiness, entity: str, example: Mapping[str, Any], deadline: float, what: str
+    ) -> Invocation:
         """`entity`'s answer to `example`: asked directly, or on a route-optimized endpoint through the
         traffic split until `entity` is the one that answers (bounded)."""
         if not self.plan.route_optimized:
@@ -265,8 +274,10 @@ class Rollout:
             answer = readiness.answer(None, deadline, example, what=what, fix="rollout.parity.examples")[0]
             if answer.served_model == entity:
                 return answer
-        raise ReadinessError(f"endpoint {self.plan.endpoint}: {entity} did not answer {what} through the "
-                             f"route-optimized URL in {ROUTE_ATTEMPTS} requests")
+        raise ReadinessError(
+            f"endpoint {self.plan.endpoint}: {entity} did not answer {what} through the "
+            f"route-optimized URL in {ROUTE_ATTEMPTS} requests"
+        )
 
     def parity(self, moved: str = "before any traffic moved") -> dict[str, Any]:
         """The candidate and the stable (or the expected predictions) agree on every example."""
@@ -311,7 +322,8 @@ class Rollout:
         sent = 0
         while True:
             answer = self.client.invoke(
-                plan.endpoint, plan.examples[index % len(plan.examples)],
+                plan.endpoint,
+                plan.examples[index % len(plan.examples)],
                 # A route-optimized endpoint is probed through its split: the candidate's answers count.
                 served_entity=None if plan.route_optimized else plan.candidate,
                 timeout=max(1.0, min(130.0, plan.max_p95_latency_ms / 1000 * 4)),
@@ -324,8 +336,10 @@ class Rollout:
                 samples.append((answer.status, answer.seconds * 1000))
             if not samples:
                 if sent >= ROUTE_ATTEMPTS:
-                    raise RolloutError(f"endpoint {plan.endpoint}: {plan.candidate} answered none of {sent} probes "
-                                       f"through the route-optimized URL at {share}%")
+                    raise RolloutError(
+                        f"endpoint {plan.endpoint}: {plan.candidate} answered none of {sent} probes "
+                        f"through the route-optimized URL at {share}%"
+                    )
                 continue
             errors = sum(1 for status, _ in samples if status != 200)
             enough = len(samples) >= plan.min_requests
@@ -344,8 +358,9 @@ class Rollout:
         except ServingApiError:
             return None  # the workspace does not export metrics: probes alone decide
 
-    def _judge(self, share: int, started: float, samples: list[tuple[int, float]],
-               metrics: dict[str, Any] | None) -> StepReport:
+    def _judge(
+        self, share: int, started: float, samples: list[tuple[int, float]], metrics: dict[str, Any] | None
+    ) -> StepReport:
         """The health gate's verdict on one step (serving.gates.judge_step)."""
         return judge_step(self.plan, share, round(self.clock() - started, 3), samples, metrics)
 
@@ -358,8 +373,9 @@ class Rollout:
         active = live.config
         live_split = routes_of(active)
         current = live_split.get(plan.candidate, 0)
-        report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share,
-                               last_good_split=dict(live_split))
+        report = RolloutReport(
+            plan.endpoint, plan.candidate, plan.stable, current, plan.target_share, last_good_split=dict(live_split)
+        )
         self.report = report
         if current:
             self._say(f"found {plan.candidate} live at {current}% ({serving_summary(active)})")
@@ -412,8 +428,10 @@ class Rollout:
         """Bake the candidate at `share` and judge it; a failed gate rolls back (and raises)."""
         step = self.bake(share)
         report.steps.append(step)
-        self._say(f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
-                  f"{step.requests} requests)")
+        self._say(
+            f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
+            f"{step.requests} requests)"
+        )
         if step.verdict == "failed":
             self.rollback(report, step)
 
@@ -457,10 +475,12 @@ class Rollout:
             attempt += 1
             if self.clock() > deadline:
                 landing = routes_of(endpoint.pending_config)
-                return (f"an update was still running when the restore had to give up; the endpoint serves "
-                        f"{endpoint.serving()}, the last good split is {good}. That update lands later"
-                        + (f" and puts traffic at {landing}" if landing else "")
-                        + ", a split no gate has judged: the next `pulumi up` judges it before moving on")
+                return (
+                    f"an update was still running when the restore had to give up; the endpoint serves "
+                    f"{endpoint.serving()}, the last good split is {good}. That update lands later"
+                    + (f" and puts traffic at {landing}" if landing else "")
+                    + ", a split no gate has judged: the next `pulumi up` judges it before moving on"
+                )
             sleep(self.policy.delay(attempt))
         self._say(f"stopped: putting the last good split back ({good})")
         self.client.update_config(self.plan.endpoint, self._config(good))
@@ -471,6 +491,8 @@ class Rollout:
                 return f"traffic is back on the last good split: {endpoint.serving()}"
             attempt += 1
             if self.clock() > deadline:
-                return (f"the last good split {good} was requested and is still being applied; the endpoint "
-                        f"serves {endpoint.serving()}")
+                return (
+                    f"the last good split {good} was requested and is still being applied; the endpoint "
+                    f"serves {endpoint.serving()}"
+                )
             sleep(self.policy.delay(attempt))

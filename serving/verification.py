@@ -189,8 +189,9 @@ def _stale(endpoint: ServingEndpoint, expectation: Expectation) -> bool:
     return endpoint.state.config_update == NOT_UPDATING and not config_matches(endpoint.config, expectation)
 
 
-def assess(endpoint: ServingEndpoint | Mapping[str, Any], expectation: Expectation, stale_for: float,
-           grace: float) -> Assessment:
+def assess(
+    endpoint: ServingEndpoint | Mapping[str, Any], expectation: Expectation, stale_for: float, grace: float
+) -> Assessment:
     """Ready, still waiting, or failed, from one GET of the endpoint.
 
     `stale_for` is how long the endpoint has shown NOT_UPDATING with a config other than the declared one.
@@ -206,8 +207,13 @@ def assess(endpoint: ServingEndpoint | Mapping[str, Any], expectation: Expectati
     failed = _failed_entity(watched, expectation, progress)
     if failed is not None:
         if not matches and active and active.served_entities and update != IN_PROGRESS:
-            return Assessment(failed.verdict, progress, failed.failed_entity,
-                              f"{failed.reason}; the endpoint still serves {serving_summary(active)}", failed.suspects)
+            return Assessment(
+                failed.verdict,
+                progress,
+                failed.failed_entity,
+                f"{failed.reason}; the endpoint still serves {serving_summary(active)}",
+                failed.suspects,
+            )
         return failed
     if update.failed and not matches:
         serving = active.names if active else set()
@@ -241,8 +247,12 @@ def assess(endpoint: ServingEndpoint | Mapping[str, Any], expectation: Expectati
 def _failed_entity(watched: tuple[ServedEntity, ...], expectation: Expectation, progress: str) -> Assessment | None:
     """The declared served entity whose deployment failed, the cause first (FAILED before ABORTED)."""
     declared_names = {entity.name for entity in expectation.served_entities}
-    by_cause = sorted(watched, key=lambda entity: FAILED_DEPLOYMENTS.index(entity.deployment)
-                      if entity.state.failed else len(FAILED_DEPLOYMENTS))
+    by_cause = sorted(
+        watched,
+        key=lambda entity: (
+            FAILED_DEPLOYMENTS.index(entity.deployment) if entity.state.failed else len(FAILED_DEPLOYMENTS)
+        ),
+    )
     for entity in by_cause:
         if entity.state.failed and entity.name in declared_names:
             reason = f"{entity.deployment.value}: {entity.state.deployment_state_message or 'no message'}"
@@ -376,7 +386,9 @@ class Readiness:
             stale = _stale(endpoint, self.expectation)
             stale_since = (stale_since if stale_since is not None else now) if stale else None
             assessment = assess(
-                endpoint, self.expectation, now - stale_since if stale_since is not None else 0.0,
+                endpoint,
+                self.expectation,
+                now - stale_since if stale_since is not None else 0.0,
                 self.policy.stale_config_grace,
             )
             if assessment.verdict == "ready":
@@ -389,8 +401,9 @@ class Readiness:
                 last_progress, last_logged = assessment.progress, now
             self._wait_or_fail(polls, now, started, deadline, assessment.progress, last_serving)
 
-    def _wait_or_fail(self, polls: int, now: float, started: float, deadline: float, progress: str,
-                      serving: str | None) -> None:
+    def _wait_or_fail(
+        self, polls: int, now: float, started: float, deadline: float, progress: str, serving: str | None
+    ) -> None:
         """Sleep before the next poll, or fail when the next poll would come after the deadline."""
         delay = self.policy.delay(polls)
         if now + delay > deadline:
@@ -434,12 +447,14 @@ class Readiness:
             entity = pending.pop(answer.served_model or "", None)
             if entity is not None:
                 warmups[entity.name] = EntityWarmup(
-                    version=entity.entity_version, attempts=attempts,
+                    version=entity.entity_version,
+                    attempts=attempts,
                     first_request_seconds=round(self.clock() - started, 3),
                     warm_latency_ms=round(answer.seconds * 1000, 1),
                 )
-                self.log(f"{self.expectation.endpoint}: {entity.name} answered through the route after "
-                         f"{attempts} request(s)")
+                self.log(
+                    f"{self.expectation.endpoint}: {entity.name} answered through the route after {attempts} request(s)"
+                )
         if pending:
             raise ReadinessError(
                 f"endpoint {self.expectation.endpoint}: {', '.join(sorted(pending))} never answered through the "
@@ -448,7 +463,8 @@ class Readiness:
         if answer is None:
             answer = self.answer(None, deadline)[0]
         route = {
-            "served_model": answer.served_model, "latency_ms": round(answer.seconds * 1000, 1),
+            "served_model": answer.served_model,
+            "latency_ms": round(answer.seconds * 1000, 1),
             "not_warmed": sorted(e.name for e in self.expectation.served_entities if e.name not in warmups),
         }
         return warmups, route
@@ -476,12 +492,21 @@ class Readiness:
         timeout = max(1.0, min(MAX_INVOCATION_SECONDS, deadline - self.clock()))
         body = body if body is not None else self.expectation.input_example
         assert body is not None
-        return self.client.invoke(self.expectation.endpoint, body, served_entity=served_entity, timeout=timeout,
-                                  route_optimized=self.expectation.route_optimized)
+        return self.client.invoke(
+            self.expectation.endpoint,
+            body,
+            served_entity=served_entity,
+            timeout=timeout,
+            route_optimized=self.expectation.route_optimized,
+        )
 
     def answer(
-        self, served_entity: str | None, deadline: float, body: Mapping[str, Any] | None = None,
-        what: str = "the warmup input example", fix: str = "readiness.warmup.input_example",
+        self,
+        served_entity: str | None,
+        deadline: float,
+        body: Mapping[str, Any] | None = None,
+        what: str = "the warmup input example",
+        fix: str = "readiness.warmup.input_example",
     ) -> tuple[Invocation, int]:
         """Send a request until it is answered; 'still starting' answers are retried until `deadline`."""
         target = f"served entity {served_entity}" if served_entity else "the endpoint's traffic split"
@@ -567,7 +592,8 @@ def watch_deployment(
             raise ReadinessError(
                 f"endpoint {name} was deleted while it deployed, before its state could be read (pulumi-databricks "
                 "deletes an endpoint whose creation failed): its error on the endpoint's row is all there is; "
-                "the workspace's serving UI keeps no build log of a deleted endpoint")
+                "the workspace's serving UI keeps no build log of a deleted endpoint"
+            )
         elif not unanswered and now - started >= grace and not seen:
             return f"endpoint {name} did not appear within {grace:g}s"
         # Quick at first (a create is seen from its first second), then once every `interval`; slower while

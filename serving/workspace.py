@@ -39,8 +39,10 @@ RETRY_AFTER_CAP_SECONDS = 30.0
 """The longest Retry-After a control-plane read waits for; a longer one is cut short, the read retried."""
 MAX_BODY_SHOWN = 2000
 
-HOST_SETTINGS = ("databricks:host in the stack file (Pulumi.<stack>.yaml), DATABRICKS_HOST, or the host of the "
-                 "~/.databrickscfg profile named by databricks:profile / DATABRICKS_CONFIG_PROFILE")
+HOST_SETTINGS = (
+    "databricks:host in the stack file (Pulumi.<stack>.yaml), DATABRICKS_HOST, or the host of the "
+    "~/.databrickscfg profile named by databricks:profile / DATABRICKS_CONFIG_PROFILE"
+)
 CREDENTIAL_SETTINGS = (
     "DATABRICKS_TOKEN (or the secret databricks:token) for a personal access token; DATABRICKS_CLIENT_ID and "
     "DATABRICKS_CLIENT_SECRET (or databricks:clientId and the secret databricks:clientSecret) for a service "
@@ -184,8 +186,9 @@ def sdk_config(lookup: Callable[[str], Any]) -> Config:
         host = values.get("host") or os.environ.get("DATABRICKS_HOST") or "the workspace"
         if SDK_NO_CREDENTIALS in cause:
             raise MissingCredentialsError(f"no Databricks credentials for {host}: set {CREDENTIAL_SETTINGS}") from None
-        raise WorkspaceConfigError(f"cannot configure authentication for {host}: {cause} (credentials come from "
-                                   f"{CREDENTIAL_SETTINGS})") from None
+        raise WorkspaceConfigError(
+            f"cannot configure authentication for {host}: {cause} (credentials come from {CREDENTIAL_SETTINGS})"
+        ) from None
 
 
 class ServingApiError(Exception):
@@ -327,8 +330,9 @@ class ServingClient:
     def update_notifications(self, name: str, email_notifications: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the endpoint's e-mail notifications (PATCH .../notifications); `{}` clears them."""
         body = {"email_notifications": dict(email_notifications)}
-        return self._json("PATCH", f"/api/2.0/serving-endpoints/{name}/notifications",
-                          f"update notifications of {name}", body)
+        return self._json(
+            "PATCH", f"/api/2.0/serving-endpoints/{name}/notifications", f"update notifications of {name}", body
+        )
 
     def metrics(self, name: str) -> str:
         """The endpoint's metrics export (Prometheus text)."""
@@ -352,18 +356,25 @@ class ServingClient:
 
     def uc_model_version(self, full_name: str, version: str) -> dict[str, Any] | None:
         """A Unity Catalog model version (`ModelVersionInfo`: `status`, ...), or None if it does not exist."""
-        return self._lookup(f"/api/2.1/unity-catalog/models/{quote(full_name)}/versions/{quote(version)}",
-                            f"get model version {full_name} {version}")
+        return self._lookup(
+            f"/api/2.1/unity-catalog/models/{quote(full_name)}/versions/{quote(version)}",
+            f"get model version {full_name} {version}",
+        )
 
     def uc_model_alias(self, full_name: str, alias: str) -> dict[str, Any] | None:
         """The Unity Catalog model version an alias points at, or None if there is no such alias (or model)."""
-        return self._lookup(f"/api/2.1/unity-catalog/models/{quote(full_name)}/aliases/{quote(alias)}",
-                            f"get alias {alias} of {full_name}")
+        return self._lookup(
+            f"/api/2.1/unity-catalog/models/{quote(full_name)}/aliases/{quote(alias)}",
+            f"get alias {alias} of {full_name}",
+        )
 
     def registry_model_version(self, name: str, version: str) -> dict[str, Any] | None:
         """A workspace Model Registry version (`ModelVersion`: `status`, `current_stage`), or None."""
-        body = self._lookup("/api/2.0/mlflow/model-versions/get", f"get model version {name} {version}",
-                            {"name": name, "version": version})
+        body = self._lookup(
+            "/api/2.0/mlflow/model-versions/get",
+            f"get model version {name} {version}",
+            {"name": name, "version": version},
+        )
         return None if body is None else body.get("model_version") or {}
 
     def registry_latest_versions(self, name: str, stages: list[str]) -> list[dict[str, Any]] | None:
@@ -372,8 +383,9 @@ class ServingClient:
         A POST that only reads (the registry's API has no GET for it).
         """
         operation = f"get latest versions of {name}"
-        response = self._request("POST", "/api/2.0/mlflow/registered-models/get-latest-versions", operation,
-                                 {"name": name, "stages": stages})
+        response = self._request(
+            "POST", "/api/2.0/mlflow/registered-models/get-latest-versions", operation, {"name": name, "stages": stages}
+        )
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -382,22 +394,38 @@ class ServingClient:
 
     def service_principal(self, application_id: str) -> dict[str, Any] | None:
         """The workspace's service principal with this application id, or None."""
-        body = self._lookup("/api/2.0/preview/scim/v2/ServicePrincipals", f"find service principal {application_id}",
-                            {"filter": f'applicationId eq "{application_id}"'}) or {}
+        body = (
+            self._lookup(
+                "/api/2.0/preview/scim/v2/ServicePrincipals",
+                f"find service principal {application_id}",
+                {"filter": f'applicationId eq "{application_id}"'},
+            )
+            or {}
+        )
         found = body.get("Resources") or []
         return found[0] if found else None
 
     def group(self, display_name: str) -> dict[str, Any] | None:
         """The workspace group with this name, or None."""
-        body = self._lookup("/api/2.0/preview/scim/v2/Groups", f"find group {display_name}",
-                            {"filter": f'displayName eq "{display_name}"'}) or {}
+        body = (
+            self._lookup(
+                "/api/2.0/preview/scim/v2/Groups",
+                f"find group {display_name}",
+                {"filter": f'displayName eq "{display_name}"'},
+            )
+            or {}
+        )
         found = body.get("Resources") or []
         return found[0] if found else None
 
     def user(self, user_name: str) -> dict[str, Any] | None:
         """The workspace user with this user name (an e-mail address), or None."""
-        body = self._lookup("/api/2.0/preview/scim/v2/Users", f"find user {user_name}",
-                            {"filter": f'userName eq "{user_name}"'}) or {}
+        body = (
+            self._lookup(
+                "/api/2.0/preview/scim/v2/Users", f"find user {user_name}", {"filter": f'userName eq "{user_name}"'}
+            )
+            or {}
+        )
         found = body.get("Resources") or []
         return found[0] if found else None
 
@@ -437,8 +465,12 @@ class ServingClient:
             raise
         if body is None:
             return None
-        return {privilege.get("privilege") for assignment in body.get("privilege_assignments") or []
-                if assignment.get("principal") == principal for privilege in assignment.get("privileges") or []}
+        return {
+            privilege.get("privilege")
+            for assignment in body.get("privilege_assignments") or []
+            if assignment.get("principal") == principal
+            for privilege in assignment.get("privileges") or []
+        }
 
     # --- data plane ------------------------------------------------------------------------------
 
@@ -453,8 +485,12 @@ class ServingClient:
             endpoint = self.get_serving_endpoint(name)
             info = endpoint.query_info if endpoint else None
             if info is None:
-                raise ServingApiError(f"query {name}", 400, "NOT_ROUTE_OPTIMIZED",
-                                      f"endpoint {name} has no route-optimized URL (data_plane_info.query_info)")
+                raise ServingApiError(
+                    f"query {name}",
+                    400,
+                    "NOT_ROUTE_OPTIMIZED",
+                    f"endpoint {name} has no route-optimized URL (data_plane_info.query_info)",
+                )
             self._query_info[name] = (info.endpoint_url, info.authorization_details)
         url, details = self._query_info[name]
         if self._data_plane_tokens is None:
@@ -465,16 +501,25 @@ class ServingClient:
             token = self._data_plane_tokens.token(url, details)
         except Exception as error:  # noqa: BLE001 - the sdk raises several kinds; the message says what to do
             raise ServingApiError(
-                f"query {name}", 401, "OAUTH_REQUIRED",
+                f"query {name}",
+                401,
+                "OAUTH_REQUIRED",
                 f"endpoint {name} is route-optimized and answers only OAuth tokens; authenticate the deployment as "
                 f"a service principal (clientId/clientSecret), not with a personal access token "
                 f"({type(error).__name__})",
             ) from None
-        return url, {"Authorization": f"{token.token_type or 'Bearer'} {token.access_token}",
-                     "Content-Type": "application/json"}
+        return url, {
+            "Authorization": f"{token.token_type or 'Bearer'} {token.access_token}",
+            "Content-Type": "application/json",
+        }
 
     def invoke(
-        self, name: str, body: Mapping[str, Any], *, served_entity: str | None = None, timeout: float = 130.0,
+        self,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        served_entity: str | None = None,
+        timeout: float = 130.0,
         route_optimized: bool = False,
     ) -> Invocation:
         """POST a request to the endpoint (through its traffic split) or to one served entity directly.
@@ -517,5 +562,6 @@ def list_endpoints(client: ServingClient) -> list[dict[str, Any]]:
 
 def get_permissions(client: ServingClient, endpoint_id: str) -> dict[str, Any]:
     """The endpoint's access control list (`GET /api/2.0/permissions/serving-endpoints/{id}`), by id, not name."""
-    return client._json("GET", f"/api/2.0/permissions/serving-endpoints/{endpoint_id}",
-                        f"get permissions of endpoint id {endpoint_id}")
+    return client._json(
+        "GET", f"/api/2.0/permissions/serving-endpoints/{endpoint_id}", f"get permissions of endpoint id {endpoint_id}"
+    )

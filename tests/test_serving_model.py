@@ -17,20 +17,39 @@ EMULATOR_BODY = {
     "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
     "config": {
         "served_entities": [
-            {"name": "risk_classifier-3", "entity_name": "main.risk.risk_classifier", "entity_version": "3",
-             "workload_type": "CPU", "workload_size": "Small", "scale_to_zero_enabled": True,
-             "environment_vars": {"MODE": "strict"},
-             "state": {"deployment": "DEPLOYMENT_READY", "deployment_state_message": ""}},
-            {"name": "risk_classifier-4", "entity_name": "main.risk.risk_classifier", "entity_version": "4",
-             "min_provisioned_concurrency": 4, "max_provisioned_concurrency": 8,
-             "state": {"deployment": "DEPLOYMENT_FAILED", "deployment_state_message": "build failed"}},
+            {
+                "name": "risk_classifier-3",
+                "entity_name": "main.risk.risk_classifier",
+                "entity_version": "3",
+                "workload_type": "CPU",
+                "workload_size": "Small",
+                "scale_to_zero_enabled": True,
+                "environment_vars": {"MODE": "strict"},
+                "state": {"deployment": "DEPLOYMENT_READY", "deployment_state_message": ""},
+            },
+            {
+                "name": "risk_classifier-4",
+                "entity_name": "main.risk.risk_classifier",
+                "entity_version": "4",
+                "min_provisioned_concurrency": 4,
+                "max_provisioned_concurrency": 8,
+                "state": {"deployment": "DEPLOYMENT_FAILED", "deployment_state_message": "build failed"},
+            },
         ],
-        "traffic_config": {"routes": [
-            {"served_model_name": "risk_classifier-3", "served_entity_name": "risk_classifier-3",
-             "traffic_percentage": 90},
-            {"served_model_name": "risk_classifier-4", "served_entity_name": "risk_classifier-4",
-             "traffic_percentage": 10},
-        ]},
+        "traffic_config": {
+            "routes": [
+                {
+                    "served_model_name": "risk_classifier-3",
+                    "served_entity_name": "risk_classifier-3",
+                    "traffic_percentage": 90,
+                },
+                {
+                    "served_model_name": "risk_classifier-4",
+                    "served_entity_name": "risk_classifier-4",
+                    "traffic_percentage": 10,
+                },
+            ]
+        },
         "config_version": 2,
     },
 }
@@ -43,7 +62,10 @@ def test_an_emulator_body_parses_into_states_entities_and_routes():
     assert endpoint.state.config_update is EndpointStateConfigUpdate.NOT_UPDATING
     stable, candidate = endpoint.config.served_entities
     assert (stable.scale_to_zero_enabled, stable.workload_size, dict(stable.environment_vars)) == (
-        True, "Small", {"MODE": "strict"})
+        True,
+        "Small",
+        {"MODE": "strict"},
+    )
     assert stable.ready and not candidate.ready
     assert candidate.deployment is ServedModelStateDeployment.DEPLOYMENT_FAILED and candidate.state.failed
     assert candidate.state.deployment_state_message == "build failed"
@@ -72,11 +94,21 @@ def test_an_absent_state_reads_as_unknown():
 
 
 def test_a_legacy_served_models_config_is_read_as_served_entities():
-    body = {"name": "old", "state": {"ready": "READY"}, "config": {
-        "served_models": [{"name": "fraud-2", "model_name": "fraud", "model_version": "2",
-                           "state": {"deployment": "DEPLOYMENT_CREATING"}}],
-        "traffic_config": {"routes": [{"served_model_name": "fraud-2", "traffic_percentage": 100}]},
-    }}
+    body = {
+        "name": "old",
+        "state": {"ready": "READY"},
+        "config": {
+            "served_models": [
+                {
+                    "name": "fraud-2",
+                    "model_name": "fraud",
+                    "model_version": "2",
+                    "state": {"deployment": "DEPLOYMENT_CREATING"},
+                }
+            ],
+            "traffic_config": {"routes": [{"served_model_name": "fraud-2", "traffic_percentage": 100}]},
+        },
+    }
     config = ServingEndpoint.from_dict(body).config
     assert config is not None
     [entity] = config.served_entities
@@ -86,15 +118,25 @@ def test_a_legacy_served_models_config_is_read_as_served_entities():
 
 
 def test_a_served_entity_without_a_name_gets_the_default_name():
-    body = {"name": "e", "config": {"served_entities": [{"entity_name": "main.credit.risk_classifier",
-                                                         "entity_version": "4"}]}}
+    body = {
+        "name": "e",
+        "config": {"served_entities": [{"entity_name": "main.credit.risk_classifier", "entity_version": "4"}]},
+    }
     config = ServingEndpoint.from_dict(body).config
     assert config is not None and config.served_entities[0].name == "risk_classifier-4"
 
 
 def test_a_route_optimized_endpoint_says_where_it_answers():
-    body = {**EMULATOR_BODY, "route_optimized": True, "data_plane_info": {"query_info": {
-        "endpoint_url": "https://x/serving-endpoints/risk/invocations", "authorization_details": "[]"}}}
+    body = {
+        **EMULATOR_BODY,
+        "route_optimized": True,
+        "data_plane_info": {
+            "query_info": {
+                "endpoint_url": "https://x/serving-endpoints/risk/invocations",
+                "authorization_details": "[]",
+            }
+        },
+    }
     endpoint = ServingEndpoint.from_dict(body)
     assert endpoint.route_optimized and endpoint.query_info is not None
     assert endpoint.query_info.endpoint_url == "https://x/serving-endpoints/risk/invocations"

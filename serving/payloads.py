@@ -76,8 +76,8 @@ def same_payload(olds: Mapping[str, Any], news: Mapping[str, Any], text_key: str
     value (an older record lost the JSON types, so `42` and `42.0` cannot be told apart there)."""
     old_text, new_text = olds.get(text_key), news.get(text_key)
     if old_text is not None and new_text is not None:
-        return old_text == new_text
+        return bool(old_text == new_text)
     try:
-        return _by_value(recorded(olds, text_key, legacy_key)) == _by_value(recorded(news, text_key, legacy_key))
+        return bool(_by_value(recorded(olds, text_key, legacy_key)) == _by_value(recorded(news, text_key, legacy_key)))
     except PayloadError:
         return False

@@ -150,13 +150,19 @@ def resolve_version(client: ServingClient, model: str, alias: str) -> Resolution
     if in_unity_catalog(model):
         found = client.uc_model_alias(model, alias)
         if found is None or found.get("version") is None:
-            return Resolution(None, f"model {model} has no alias @{alias} in this workspace (or the model does not "
-                                    "exist, or the deploying identity cannot see it)")
+            return Resolution(
+                None,
+                f"model {model} has no alias @{alias} in this workspace (or the model does not "
+                "exist, or the deploying identity cannot see it)",
+            )
         return Resolution(str(found["version"]))
     stage = next((stage for stage in REGISTRY_STAGES if stage.lower() == alias.lower()), None)
     if stage is None:
-        return Resolution(None, f"{model} is a workspace Model Registry model: its aliases are its stages, "
-                                f"{' or '.join('@' + s for s in REGISTRY_STAGES)}, not @{alias}")
+        return Resolution(
+            None,
+            f"{model} is a workspace Model Registry model: its aliases are its stages, "
+            f"{' or '.join('@' + s for s in REGISTRY_STAGES)}, not @{alias}",
+        )
     latest = client.registry_latest_versions(model, [stage])
     if latest is None:
         return Resolution(None, f"{model} is not a registered model in this workspace's Model Registry")
@@ -190,8 +196,13 @@ def _entity_findings(client: ServingClient, entity: EntityToCheck) -> list[Findi
     if version.startswith("@"):
         resolved = resolve_version(client, model, version)
         if resolved.version is None:
-            return [Finding(entity.key_path, f"alias {version} cannot be resolved: {resolved.problem}",
-                            "declare a version number or an alias that exists")]
+            return [
+                Finding(
+                    entity.key_path,
+                    f"alias {version} cannot be resolved: {resolved.problem}",
+                    "declare a version number or an alias that exists",
+                )
+            ]
         version = resolved.version
     if in_unity_catalog(model):
         found = client.uc_model_version(model, version)
@@ -200,16 +211,31 @@ def _entity_findings(client: ServingClient, entity: EntityToCheck) -> list[Findi
         found = client.registry_model_version(model, version)
         registry = "the workspace Model Registry"
     if found is None:
-        return [Finding(entity.key_path, f"version {version} of {model} does not exist in {registry} (or the model "
-                                         "does not, or the deploying identity cannot see it)",
-                        "declare a registered version, or register this one first")]
+        return [
+            Finding(
+                entity.key_path,
+                f"version {version} of {model} does not exist in {registry} (or the model "
+                "does not, or the deploying identity cannot see it)",
+                "declare a registered version, or register this one first",
+            )
+        ]
     status = found.get("status") or "READY"
     if status == "PENDING_REGISTRATION":
-        return [Finding(entity.key_path, f"version {version} of {model} is PENDING_REGISTRATION, not READY",
-                        "wait until its registration finishes, then deploy (it would fail after the build now)")]
+        return [
+            Finding(
+                entity.key_path,
+                f"version {version} of {model} is PENDING_REGISTRATION, not READY",
+                "wait until its registration finishes, then deploy (it would fail after the build now)",
+            )
+        ]
     if status != "READY":
-        return [Finding(entity.key_path, f"version {version} of {model} is {status}, not READY",
-                        "register the model again and declare the new version")]
+        return [
+            Finding(
+                entity.key_path,
+                f"version {version} of {model} is {status}, not READY",
+                "register the model again and declare the new version",
+            )
+        ]
     return []
 
 
@@ -219,14 +245,23 @@ def _secret_findings(workspace: _Workspace, reference: Located) -> list[Finding]
         return [Finding(reference.key_path, "is not a secret reference", "write it as {{secrets/<scope>/<key>}}")]
     scope, key = match.groups()
     if scope not in workspace.scopes():
-        return [Finding(reference.key_path, f"secret scope {scope} does not exist in this workspace "
-                                            f"(scopes: {_names(workspace.scopes())})",
-                        f"create it (`databricks secrets create-scope {scope}`) and put the key {key} in it, or "
-                        "name an existing scope")]
+        return [
+            Finding(
+                reference.key_path,
+                f"secret scope {scope} does not exist in this workspace (scopes: {_names(workspace.scopes())})",
+                f"create it (`databricks secrets create-scope {scope}`) and put the key {key} in it, or "
+                "name an existing scope",
+            )
+        ]
     keys = workspace.keys(scope)
     if keys is None or key not in keys:
-        return [Finding(reference.key_path, f"secret scope {scope} has no key {key} (keys: {_names(keys or [])})",
-                        f"put it there (`databricks secrets put-secret {scope} {key}`) or name an existing key")]
+        return [
+            Finding(
+                reference.key_path,
+                f"secret scope {scope} has no key {key} (keys: {_names(keys or [])})",
+                f"put it there (`databricks secrets put-secret {scope} {key}`) or name an existing key",
+            )
+        ]
     return []
 
 
@@ -235,28 +270,53 @@ def _table_findings(client: ServingClient, table: InferenceTableToCheck) -> list
     if client.uc_schema(full_name) is not None:
         return []
     if client.uc_catalog(table.catalog) is None:
-        return [Finding(f"{table.key_path}.catalog", f"catalog {table.catalog} does not exist in this workspace's "
-                                                     "metastore", "name an existing catalog, or create it first")]
-    return [Finding(f"{table.key_path}.schema", f"schema {full_name} does not exist",
-                    f"create it first (`CREATE SCHEMA {full_name}`) or name an existing schema")]
+        return [
+            Finding(
+                f"{table.key_path}.catalog",
+                f"catalog {table.catalog} does not exist in this workspace's metastore",
+                "name an existing catalog, or create it first",
+            )
+        ]
+    return [
+        Finding(
+            f"{table.key_path}.schema",
+            f"schema {full_name} does not exist",
+            f"create it first (`CREATE SCHEMA {full_name}`) or name an existing schema",
+        )
+    ]
 
 
 def _grant_findings(client: ServingClient, grant: GrantToCheck) -> list[Finding]:
     if grant.kind == "service_principal":
         if client.service_principal(grant.value) is not None:
             return []
-        return [Finding(grant.key_path, f"no service principal with application id {grant.value} in this workspace",
-                        "add the service principal to the workspace, or name the application id of one that is "
-                        "(not its display name)")]
+        return [
+            Finding(
+                grant.key_path,
+                f"no service principal with application id {grant.value} in this workspace",
+                "add the service principal to the workspace, or name the application id of one that is "
+                "(not its display name)",
+            )
+        ]
     if grant.kind == "group":
         if grant.value in EVERYBODY_GROUPS or client.group(grant.value) is not None:
             return []
-        return [Finding(grant.key_path, f"no group {grant.value} in this workspace",
-                        "add the group to the workspace, or name an existing one")]
+        return [
+            Finding(
+                grant.key_path,
+                f"no group {grant.value} in this workspace",
+                "add the group to the workspace, or name an existing one",
+            )
+        ]
     if client.user(grant.value) is not None:
         return []
-    return [Finding(grant.key_path, f"no user {grant.value} in this workspace",
-                    "add the user to the workspace, or name the e-mail address (user name) of one who is")]
+    return [
+        Finding(
+            grant.key_path,
+            f"no user {grant.value} in this workspace",
+            "add the user to the workspace, or name the e-mail address (user name) of one who is",
+        )
+    ]
 
 
 def _permission_findings(client: ServingClient, entities: Iterable[EntityToCheck]) -> list[Finding]:
@@ -274,9 +334,13 @@ def _permission_findings(client: ServingClient, entities: Iterable[EntityToCheck
     for model, entity in models.items():
         privileges = client.model_privileges(model, deployer)
         if privileges is not None and not privileges & EXECUTE_PRIVILEGES:
-            findings.append(Finding(entity.model_key_path, f"the deploying identity {deployer} has no EXECUTE on "
-                                                           f"model {model} (holds: {_names(privileges)})",
-                                    "grant it EXECUTE on the model (or on its schema or catalog)"))
+            findings.append(
+                Finding(
+                    entity.model_key_path,
+                    f"the deploying identity {deployer} has no EXECUTE on model {model} (holds: {_names(privileges)})",
+                    "grant it EXECUTE on the model (or on its schema or catalog)",
+                )
+            )
     return findings
 
 
@@ -288,14 +352,23 @@ def check(client: ServingClient, request: PreflightRequest) -> list[Finding]:
         findings += _entity_findings(client, entity)
     principal = request.query_service_principal
     if principal is not None and client.service_principal(principal.value) is None:
-        findings.append(Finding(principal.key_path, f"no service principal with application id {principal.value} "
-                                                    "in this workspace",
-                                "add the service principal to the workspace, or name the application id of one "
-                                "that is (not its display name)"))
+        findings.append(
+            Finding(
+                principal.key_path,
+                f"no service principal with application id {principal.value} in this workspace",
+                "add the service principal to the workspace, or name the application id of one "
+                "that is (not its display name)",
+            )
+        )
     for group in request.manager_groups:
         if client.group(group.value) is None:
-            findings.append(Finding(group.key_path, f"no group {group.value} in this workspace",
-                                    "add the group to the workspace, or name an existing one"))
+            findings.append(
+                Finding(
+                    group.key_path,
+                    f"no group {group.value} in this workspace",
+                    "add the group to the workspace, or name an existing one",
+                )
+            )
     for grant in request.grants:
         findings += _grant_findings(client, grant)
     for reference in request.secret_references:

@@ -22,12 +22,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from serving.gates import (  # the measurement maths; importable from here as before
+    StepReport,
+    difference,
+    entity_metrics,
+    histogram_quantile,
+    judge_step,
+    percentile,
+    predictions,
+)
+from serving.model import ServedEntity, ServingEndpoint
 from serving.verification import (
     DeclaredEntity,
     Expectation,
@@ -40,13 +49,21 @@ from serving.verification import (
 )
 from serving.workspace import Invocation, ServingApiError, ServingClient
 
+__all__ = [  # the gates' names stay importable from here, where callers found them before serving.gates
+    "Rollout",
+    "RolloutError",
+    "RolloutPlan",
+    "RolloutReport",
+    "StepReport",
+    "difference",
+    "entity_metrics",
+    "histogram_quantile",
+    "percentile",
+    "predictions",
+]
+
 ROUTE_ATTEMPTS = 200
 """Requests through a route-optimized endpoint's split to reach one entity, at most."""
-# Fields of a served entity that make a config different (what a PUT would change).
-ENTITY_FIELDS = (
-    "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
-    "min_provisioned_concurrency", "max_provisioned_concurrency", "environment_vars",
-)
 
 
 class RolloutError(Exception):
@@ -108,8 +125,10 @@ class RolloutPlan:
         start = current or 0
         if current is None:
             # A preview cannot know the live share: the walk starts from wherever the candidate is then.
-            lines = [f"{self.candidate} to {self.target_share}% of {self.endpoint}; steps at or below its live "
-                     "share are skipped"]
+            lines = [
+                f"{self.candidate} to {self.target_share}% of {self.endpoint}; steps at or below its live "
+                "share are skipped"
+            ]
         else:
             lines = [f"{self.candidate} from {start}% to {self.target_share}% of {self.endpoint}"]
         walk = self.walk(start)
@@ -129,114 +148,6 @@ class RolloutPlan:
             )
         lines.append(f"a failed gate puts {self.candidate}'s share back on {self.stable} in one config update")
         return lines
-
-
-# --------------------------------------------------------------------------------------------------
-# Measurements
-
-
-def predictions(body: str) -> list[Any]:
-    """The flat list of predictions in a response body."""
-    value = json.loads(body)
-    value = value.get("predictions", value) if isinstance(value, dict) else value
-
-    def flat(item: Any) -> list[Any]:
-        if isinstance(item, list):
-            return [leaf for child in item for leaf in flat(child)]
-        if isinstance(item, dict):
-            return [leaf for key in sorted(item) for leaf in flat(item[key])]
-        return [item]
-
-    return flat(value)
-
-
-def difference(left: Sequence[Any], right: Sequence[Any]) -> float:
-    """Largest absolute difference between two prediction lists (inf when they cannot be compared)."""
-    if len(left) != len(right):
-        return math.inf
-    worst = 0.0
-    for a, b in zip(left, right, strict=True):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-            worst = max(worst, abs(float(a) - float(b)))
-        elif a != b:
-            return math.inf
-    return worst
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
-
-
-def entity_metrics(text: str, served_entity: str) -> dict[str, Any]:
-    """One served entity's values from a metrics export: gauges and the latency histogram's buckets.
-
-    Databricks exports per-minute values (every series covers the last minute at the moment of the
-    scrape), so one scrape is read as it is, never as the difference of two.
-    """
-    gauges: dict[str, float] = {}
-    buckets: dict[float, float] = {}
-    for line in text.splitlines():
-        match = _SAMPLE.match(line.strip())
-        if not match:
-            continue
-        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match["labels"]))
-        if labels.get("served_entity_name") != served_entity:
-            continue
-        name, value = match["name"], float(match["value"])
-        if name == "request_latency_ms_bucket":
-            bound = labels.get("le", "+Inf")
-            buckets[math.inf if bound == "+Inf" else float(bound)] = value
-        else:
-            gauges[name] = value
-    return {"gauges": gauges, "buckets": buckets}
-
-
-def histogram_quantile(buckets: Mapping[float, float], fraction: float) -> float | None:
-    """A quantile of the requests a (cumulative-bucket) histogram holds, interpolated within its bucket as
-    Prometheus' histogram_quantile does; None when it holds no request."""
-    bounds = sorted(buckets)
-    counts = [buckets[b] for b in bounds]
-    total = counts[-1] if counts else 0
-    if total <= 0:
-        return None
-    rank = fraction * total
-    lower, previous = 0.0, 0.0
-    for bound, cumulative in zip(bounds, counts, strict=True):
-        if cumulative >= rank:
-            if math.isinf(bound):
-                return lower
-            share = (rank - previous) / (cumulative - previous) if cumulative > previous else 1.0
-            return lower + (bound - lower) * share
-        lower, previous = (bound if not math.isinf(bound) else lower), cumulative
-    return lower
-
-
-@dataclass
-class StepReport:
-    """One step of a rollout and the health gate's verdict on it."""
-
-    share: int
-    verdict: str  # "passed" | "failed"
-    seconds: float
-    requests: int
-    errors: int
-    error_rate: float
-    p95_latency_ms: float
-    sources: list[str]
-    reason: str = ""
-    tripped_by: str = ""
-    """Which source failed the step: `probes` (our own requests) or `metrics` (the endpoint's export)."""
-    observed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per source, what it saw: requests, errors, error rate, p95 (and the export's p50/p99)."""
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    """The last probe answers (status, latency), for the report of a failed step."""
 
 
 @dataclass
@@ -261,20 +172,6 @@ class RolloutReport:
 
 # --------------------------------------------------------------------------------------------------
 # The rollout
-
-
-def _entity_key(entity: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = []
-    for name in ENTITY_FIELDS:
-        value = entity.get(name)
-        if name == "entity_version" and value is not None:
-            value = str(value)
-        if name == "scale_to_zero_enabled":
-            value = bool(value)
-        if name == "environment_vars":
-            value = tuple(sorted((value or {}).items()))
-        values.append(value)
-    return tuple(values)
 
 
 class Rollout:
@@ -328,8 +225,8 @@ class Rollout:
 
     # --- config updates ----------------------------------------------------------------------------
 
-    def _live(self) -> dict[str, Any]:
-        endpoint = self.client.get_endpoint(self.plan.endpoint)
+    def _live(self) -> ServingEndpoint:
+        endpoint = self.client.get_serving_endpoint(self.plan.endpoint)
         if endpoint is None:
             raise RolloutError(f"endpoint {self.plan.endpoint} does not exist in the workspace")
         return endpoint
@@ -340,9 +237,7 @@ class Rollout:
         return {
             "served_entities": [dict(entity) for entity in self.plan.served_entities],
             "traffic_config": {
-                "routes": [
-                    {"served_entity_name": name, "traffic_percentage": share} for name, share in split.items()
-                ]
+                "routes": [{"served_entity_name": name, "traffic_percentage": share} for name, share in split.items()]
             },
         }
 
@@ -353,13 +248,13 @@ class Rollout:
         readiness = self._readiness(split)
         readiness.wait_until_ready(self.clock() + self.plan.update_timeout_seconds)
 
-    def _settle(self) -> dict[str, Any]:
+    def _settle(self) -> ServingEndpoint:
         """Wait for any update already running (an interrupted run may have left one), then read the endpoint."""
         deadline = self.clock() + self.plan.update_timeout_seconds
         attempt = 0
         while True:
             endpoint = self._live()
-            if (endpoint.get("state") or {}).get("config_update") != "IN_PROGRESS":
+            if not endpoint.state.updating:
                 return endpoint
             attempt += 1
             if self.clock() > deadline:
@@ -368,8 +263,9 @@ class Rollout:
 
     # --- gates -------------------------------------------------------------------------------------
 
-    def _answer_of(self, readiness: Readiness, entity: str, example: Mapping[str, Any], deadline: float,
-                   what: str) -> Invocation:
+    def _answer_of(
+        self, readiness: Readiness, entity: str, example: Mapping[str, Any], deadline: float, what: str
+    ) -> Invocation:
         """`entity`'s answer to `example`: asked directly, or on a route-optimized endpoint through the
         traffic split until `entity` is the one that answers (bounded)."""
         if not self.plan.route_optimized:
@@ -378,8 +274,10 @@ class Rollout:
             answer = readiness.answer(None, deadline, example, what=what, fix="rollout.parity.examples")[0]
             if answer.served_model == entity:
                 return answer
-        raise ReadinessError(f"endpoint {self.plan.endpoint}: {entity} did not answer {what} through the "
-                             f"route-optimized URL in {ROUTE_ATTEMPTS} requests")
+        raise ReadinessError(
+            f"endpoint {self.plan.endpoint}: {entity} did not answer {what} through the "
+            f"route-optimized URL in {ROUTE_ATTEMPTS} requests"
+        )
 
     def parity(self, moved: str = "before any traffic moved") -> dict[str, Any]:
         """The candidate and the stable (or the expected predictions) agree on every example."""
@@ -424,7 +322,8 @@ class Rollout:
         sent = 0
         while True:
             answer = self.client.invoke(
-                plan.endpoint, plan.examples[index % len(plan.examples)],
+                plan.endpoint,
+                plan.examples[index % len(plan.examples)],
                 # A route-optimized endpoint is probed through its split: the candidate's answers count.
                 served_entity=None if plan.route_optimized else plan.candidate,
                 timeout=max(1.0, min(130.0, plan.max_p95_latency_ms / 1000 * 4)),
@@ -437,8 +336,10 @@ class Rollout:
                 samples.append((answer.status, answer.seconds * 1000))
             if not samples:
                 if sent >= ROUTE_ATTEMPTS:
-                    raise RolloutError(f"endpoint {plan.endpoint}: {plan.candidate} answered none of {sent} probes "
-                                       f"through the route-optimized URL at {share}%")
+                    raise RolloutError(
+                        f"endpoint {plan.endpoint}: {plan.candidate} answered none of {sent} probes "
+                        f"through the route-optimized URL at {share}%"
+                    )
                 continue
             errors = sum(1 for status, _ in samples if status != 200)
             enough = len(samples) >= plan.min_requests
@@ -457,57 +358,11 @@ class Rollout:
         except ServingApiError:
             return None  # the workspace does not export metrics: probes alone decide
 
-    def _judge(self, share: int, started: float, samples: list[tuple[int, float]],
-               metrics: dict[str, Any] | None) -> StepReport:
-        """Each source judged on its own; the step fails when either does, and the report says which.
-
-        Probes: our own requests straight to the candidate during the bake (error rate, p95). Metrics: the
-        endpoint's export at the end of the bake, per-minute values that count every request the candidate
-        answered in the last minute, callers' included (5xx rate, p95 of its latency histogram; its P50/P99
-        are reported). The export is judged only once it holds `min_requests` requests.
-        """
-        plan = self.plan
-        errors = sum(1 for status, _ in samples if status != 200)
-        observed: dict[str, dict[str, Any]] = {"probes": {
-            "requests": len(samples), "errors": errors, "error_rate": round(errors / len(samples), 4),
-            "p95_latency_ms": round(percentile([latency for _, latency in samples], 0.95), 1),
-        }}
-        if metrics is not None:
-            served = metrics["gauges"].get("request_count_total", 0.0)
-            if served >= plan.min_requests:
-                failed = metrics["gauges"].get("request_5xx_count_total", 0.0)
-                exported = {q: histogram_quantile(metrics["buckets"], q) for q in (0.5, 0.95, 0.99)}
-                observed["metrics"] = {
-                    "requests": int(served), "errors": int(failed), "error_rate": round(failed / served, 4),
-                    "p95_latency_ms": round(exported[0.95] or 0.0, 1),
-                    "p50_latency_ms": round(exported[0.5] or 0.0, 1),
-                    "p99_latency_ms": round(exported[0.99] or 0.0, 1),
-                }
-        verdicts = []
-        for source, seen in observed.items():
-            if seen["error_rate"] > plan.max_error_rate:
-                verdicts.append((source, f"error rate {seen['error_rate']:.2%} > {plan.max_error_rate:.2%} over "
-                                         f"{seen['requests']} requests ({source})"))
-            elif seen["p95_latency_ms"] > plan.max_p95_latency_ms:
-                verdicts.append((source, f"p95 latency {seen['p95_latency_ms']:.0f}ms > {plan.max_p95_latency_ms:g}ms "
-                                         f"over {seen['requests']} requests ({source})"))
-        # The headline numbers are the worse of the sources, as before; `observed` keeps each.
-        worst = max(observed.values(), key=lambda seen: (seen["error_rate"], seen["p95_latency_ms"]))
-        report = StepReport(
-            share=share,
-            verdict="failed" if verdicts else "passed",
-            seconds=round(self.clock() - started, 3),
-            requests=max(seen["requests"] for seen in observed.values()),
-            errors=worst["errors"],
-            error_rate=max(seen["error_rate"] for seen in observed.values()),
-            p95_latency_ms=max(seen["p95_latency_ms"] for seen in observed.values()),
-            sources=list(observed),
-            samples=[{"status": status, "latency_ms": round(latency, 1)} for status, latency in samples[-10:]],
-            observed=observed,
-        )
-        if verdicts:
-            report.tripped_by, report.reason = verdicts[0]
-        return report
+    def _judge(
+        self, share: int, started: float, samples: list[tuple[int, float]], metrics: dict[str, Any] | None
+    ) -> StepReport:
+        """The health gate's verdict on one step (serving.gates.judge_step)."""
+        return judge_step(self.plan, share, round(self.clock() - started, 3), samples, metrics)
 
     # --- the run -----------------------------------------------------------------------------------
 
@@ -515,18 +370,19 @@ class Rollout:
         plan = self.plan
         started = self.clock()
         live = self._settle()
-        active = live.get("config") or {}
+        active = live.config
         live_split = routes_of(active)
         current = live_split.get(plan.candidate, 0)
-        report = RolloutReport(plan.endpoint, plan.candidate, plan.stable, current, plan.target_share,
-                               last_good_split=dict(live_split))
+        report = RolloutReport(
+            plan.endpoint, plan.candidate, plan.stable, current, plan.target_share, last_good_split=dict(live_split)
+        )
         self.report = report
         if current:
             self._say(f"found {plan.candidate} live at {current}% ({serving_summary(active)})")
 
         # The declared entities first, at the share the candidate has now: a new candidate starts at 0%.
-        declared = {entity["name"]: _entity_key(entity) for entity in plan.served_entities}
-        served = {entity.get("name"): _entity_key(entity) for entity in active.get("served_entities") or []}
+        declared = {entity["name"]: ServedEntity.from_dict(entity).config_key() for entity in plan.served_entities}
+        served = {entity.name: entity.config_key() for entity in active.served_entities} if active else {}
         if declared != served or live_split != plan.split(current):
             self._say(f"applying the declared served entities with {plan.candidate} at {current}%")
             self._apply(plan.split(current))
@@ -572,8 +428,10 @@ class Rollout:
         """Bake the candidate at `share` and judge it; a failed gate rolls back (and raises)."""
         step = self.bake(share)
         report.steps.append(step)
-        self._say(f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
-                  f"{step.requests} requests)")
+        self._say(
+            f"{share}%: {step.verdict} ({step.error_rate:.2%} errors, p95 {step.p95_latency_ms:.0f}ms, "
+            f"{step.requests} requests)"
+        )
         if step.verdict == "failed":
             self.rollback(report, step)
 
@@ -586,7 +444,7 @@ class Rollout:
         report.rolled_back = True
         report.last_good_split = plan.split(0)
         samples = ", ".join(f"{sample['status']}/{sample['latency_ms']:.0f}ms" for sample in step.samples)
-        serving = serving_summary(self._live().get("config"))
+        serving = self._live().serving()
         raise RolloutError(
             f"endpoint {plan.endpoint}: rollout of {plan.candidate} stopped at step {step.share}%: health gate "
             f"failed: {step.reason}; tripped by the {step.tripped_by} (sources: {', '.join(step.sources)}; last "
@@ -609,30 +467,32 @@ class Rollout:
         attempt = 0
         while True:
             endpoint = self._live()
-            state = (endpoint.get("state") or {}).get("config_update")
-            active = endpoint.get("config") or {}
-            if state != "IN_PROGRESS" and routes_of(active) == good:
-                return f"traffic is on the last good split: {serving_summary(active)}"
-            if state != "IN_PROGRESS":
+            updating = endpoint.state.updating
+            if not updating and endpoint.traffic == good:
+                return f"traffic is on the last good split: {endpoint.serving()}"
+            if not updating:
                 break
             attempt += 1
             if self.clock() > deadline:
-                landing = routes_of(endpoint.get("pending_config") or {})
-                return (f"an update was still running when the restore had to give up; the endpoint serves "
-                        f"{serving_summary(active)}, the last good split is {good}. That update lands later"
-                        + (f" and puts traffic at {landing}" if landing else "")
-                        + ", a split no gate has judged: the next `pulumi up` judges it before moving on")
+                landing = routes_of(endpoint.pending_config)
+                return (
+                    f"an update was still running when the restore had to give up; the endpoint serves "
+                    f"{endpoint.serving()}, the last good split is {good}. That update lands later"
+                    + (f" and puts traffic at {landing}" if landing else "")
+                    + ", a split no gate has judged: the next `pulumi up` judges it before moving on"
+                )
             sleep(self.policy.delay(attempt))
         self._say(f"stopped: putting the last good split back ({good})")
         self.client.update_config(self.plan.endpoint, self._config(good))
         attempt = 0
         while True:
             endpoint = self._live()
-            active = endpoint.get("config") or {}
-            if (endpoint.get("state") or {}).get("config_update") != "IN_PROGRESS" and routes_of(active) == good:
-                return f"traffic is back on the last good split: {serving_summary(active)}"
+            if not endpoint.state.updating and endpoint.traffic == good:
+                return f"traffic is back on the last good split: {endpoint.serving()}"
             attempt += 1
             if self.clock() > deadline:
-                return (f"the last good split {good} was requested and is still being applied; the endpoint "
-                        f"serves {serving_summary(active)}")
+                return (
+                    f"the last good split {good} was requested and is still being applied; the endpoint "
+                    f"serves {endpoint.serving()}"
+                )
             sleep(self.policy.delay(attempt))

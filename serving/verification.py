@@ -24,14 +24,23 @@ from typing import Any
 
 import requests
 
+from serving.model import (
+    FAILED_DEPLOYMENTS,
+    EndpointConfig,
+    EndpointStateConfigUpdate,
+    EndpointStateReady,
+    ServedEntity,
+    ServedModelStateDeployment,
+    ServingEndpoint,
+)
 from serving.workspace import Invocation, ServingClient
 
-READY = "READY"
-NOT_UPDATING = "NOT_UPDATING"
-IN_PROGRESS = "IN_PROGRESS"
-FAILED_UPDATES = ("UPDATE_FAILED", "UPDATE_CANCELED")
-DEPLOYMENT_READY = "DEPLOYMENT_READY"
-FAILED_DEPLOYMENTS = ("DEPLOYMENT_FAILED", "DEPLOYMENT_ABORTED")
+# The API's states, named as before for the callers that import them from here.
+READY = EndpointStateReady.READY
+NOT_UPDATING = EndpointStateConfigUpdate.NOT_UPDATING
+IN_PROGRESS = EndpointStateConfigUpdate.IN_PROGRESS
+FAILED_UPDATES = (EndpointStateConfigUpdate.UPDATE_FAILED, EndpointStateConfigUpdate.UPDATE_CANCELED)
+DEPLOYMENT_READY = ServedModelStateDeployment.DEPLOYMENT_READY
 # Answers that mean "still starting": worth another try until the warmup deadline. 0 = no answer.
 STILL_STARTING = frozenset({0, 429, 500, 502, 503, 504})
 BUILD_LOG_LINES = 20
@@ -140,36 +149,20 @@ class Assessment:
     """Served entities whose build logs explain a failure."""
 
 
-def routes_of(config: Mapping[str, Any] | None) -> dict[str, int]:
-    """Served entity -> traffic percentage of a config as the serving API returns it."""
-    routes = ((config or {}).get("traffic_config") or {}).get("routes") or []
-    return {
-        route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
-        for route in routes
-    }
+ConfigBody = EndpointConfig | Mapping[str, Any] | None
+"""A config as the model holds it, or as the raw API body (the plugin's callers still pass those)."""
 
 
-def _entities(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    if not config:
-        return []
-    return list(config.get("served_entities") or config.get("served_models") or [])
+def routes_of(config: ConfigBody) -> dict[str, int]:
+    """Served entity -> traffic percentage of a config."""
+    parsed = EndpointConfig.parse(config)
+    return parsed.traffic if parsed else {}
 
 
-def _deployment(entity: Mapping[str, Any]) -> tuple[str, str]:
-    state = entity.get("state") or {}
-    return state.get("deployment") or "UNKNOWN", state.get("deployment_state_message") or ""
-
-
-def serving_summary(config: Mapping[str, Any] | None) -> str:
+def serving_summary(config: ConfigBody) -> str:
     """`risk_classifier-3 v3 90%, risk_classifier-4 v4 10%`: what a config serves, for messages."""
-    if not config:
-        return "nothing"
-    routes = routes_of(config)
-    return ", ".join(
-        f"{entity.get('name')} v{entity.get('entity_version') or entity.get('model_version')} "
-        f"{routes.get(entity.get('name'), 0)}%"
-        for entity in _entities(config)
-    )
+    parsed = EndpointConfig.parse(config)
+    return parsed.summary() if parsed else "nothing"
 
 
 def declared_summary(expectation: Expectation) -> str:
@@ -179,55 +172,57 @@ def declared_summary(expectation: Expectation) -> str:
     )
 
 
-def config_matches(config: Mapping[str, Any] | None, expectation: Expectation) -> bool:
+def config_matches(config: ConfigBody, expectation: Expectation) -> bool:
     """The config serves exactly the declared entities, versions and traffic."""
-    if not config:
+    parsed = EndpointConfig.parse(config)
+    if not parsed:
         return False
-    served = {
-        entity.get("name"): (entity.get("entity_name"), str(entity.get("entity_version")))
-        for entity in _entities(config)
-    }
+    served = {entity.name: (entity.entity_name, str(entity.entity_version)) for entity in parsed.served_entities}
     declared = {entity.name: (entity.entity_name, entity.entity_version) for entity in expectation.served_entities}
-    routes = {name: share for name, share in routes_of(config).items() if share}
+    routes = {name: share for name, share in parsed.traffic.items() if share}
     declared_routes = {name: share for name, share in expectation.traffic.items() if share}
     return served == declared and routes == declared_routes
 
 
-def assess(endpoint: Mapping[str, Any], expectation: Expectation, stale_for: float, grace: float) -> Assessment:
+def _stale(endpoint: ServingEndpoint, expectation: Expectation) -> bool:
+    """Not updating, yet serving another config than the declared one (lag, or someone else's change)."""
+    return endpoint.state.config_update == NOT_UPDATING and not config_matches(endpoint.config, expectation)
+
+
+def assess(
+    endpoint: ServingEndpoint | Mapping[str, Any], expectation: Expectation, stale_for: float, grace: float
+) -> Assessment:
     """Ready, still waiting, or failed, from one GET of the endpoint.
 
     `stale_for` is how long the endpoint has shown NOT_UPDATING with a config other than the declared one.
     """
-    state = endpoint.get("state") or {}
-    update = state.get("config_update") or "UNKNOWN"
-    ready = state.get("ready") or "UNKNOWN"
-    active, pending = endpoint.get("config"), endpoint.get("pending_config")
+    if not isinstance(endpoint, ServingEndpoint):
+        endpoint = ServingEndpoint.from_dict(endpoint)
+    update, ready = endpoint.state.config_update, endpoint.state.ready
+    active, pending = endpoint.config, endpoint.pending_config
     matches = config_matches(active, expectation)
-    watched = _entities(pending) if pending else _entities(active)
-    deployed = sum(1 for entity in watched if _deployment(entity)[0] == DEPLOYMENT_READY)
-    progress = f"{update}, {ready}, {deployed} of {len(watched)} served entities ready"
-
-    declared_names = {entity.name for entity in expectation.served_entities}
-    # A failed entity is the cause; the siblings Databricks aborted because of it are not.
-    by_cause = sorted(watched, key=lambda entity: FAILED_DEPLOYMENTS.index(_deployment(entity)[0])
-                      if _deployment(entity)[0] in FAILED_DEPLOYMENTS else len(FAILED_DEPLOYMENTS))
-    for entity in by_cause:
-        deployment, message = _deployment(entity)
-        if deployment in FAILED_DEPLOYMENTS and entity.get("name") in declared_names:
-            name = entity.get("name")
-            reason = f"{deployment}: {message or 'no message'}"
-            if not matches and _entities(active) and update != IN_PROGRESS:
-                reason += f"; the endpoint still serves {serving_summary(active)}"
-            return Assessment("failed", progress, name, reason, (name,))
-
-    if update in FAILED_UPDATES and not matches:
-        serving = {entity.get("name") for entity in _entities(active)}
+    watched = (pending or active or EndpointConfig()).served_entities
+    deployed = sum(1 for entity in watched if entity.ready)
+    progress = f"{update.value}, {ready.value}, {deployed} of {len(watched)} served entities ready"
+    failed = _failed_entity(watched, expectation, progress)
+    if failed is not None:
+        if not matches and active and active.served_entities and update != IN_PROGRESS:
+            return Assessment(
+                failed.verdict,
+                progress,
+                failed.failed_entity,
+                f"{failed.reason}; the endpoint still serves {serving_summary(active)}",
+                failed.suspects,
+            )
+        return failed
+    if update.failed and not matches:
+        serving = active.names if active else set()
         return Assessment(
             "failed",
             progress,
             None,
-            f"{update}: the update did not apply; the endpoint still serves {serving_summary(active)}",
-            tuple(sorted(declared_names - serving)),
+            f"{update.value}: the update did not apply; the endpoint still serves {serving_summary(active)}",
+            tuple(sorted({entity.name for entity in expectation.served_entities} - serving)),
         )
     if update == IN_PROGRESS or pending:
         return Assessment("waiting", progress)
@@ -243,10 +238,26 @@ def assess(endpoint: Mapping[str, Any], expectation: Expectation, stale_for: flo
         return Assessment("waiting", f"{progress}; active config is not the declared one yet")
     if ready != READY:
         return Assessment("waiting", progress)
-    not_ready = [entity.get("name") for entity in watched if _deployment(entity)[0] != DEPLOYMENT_READY]
+    not_ready = [entity.name for entity in watched if not entity.ready]
     if not_ready:
         return Assessment("waiting", f"{progress}; waiting for {', '.join(not_ready)}")
     return Assessment("ready", progress)
+
+
+def _failed_entity(watched: tuple[ServedEntity, ...], expectation: Expectation, progress: str) -> Assessment | None:
+    """The declared served entity whose deployment failed, the cause first (FAILED before ABORTED)."""
+    declared_names = {entity.name for entity in expectation.served_entities}
+    by_cause = sorted(
+        watched,
+        key=lambda entity: (
+            FAILED_DEPLOYMENTS.index(entity.deployment) if entity.state.failed else len(FAILED_DEPLOYMENTS)
+        ),
+    )
+    for entity in by_cause:
+        if entity.state.failed and entity.name in declared_names:
+            reason = f"{entity.deployment.value}: {entity.state.deployment_state_message or 'no message'}"
+            return Assessment("failed", progress, entity.name, reason, (entity.name,))
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,8 +346,8 @@ class Readiness:
         started = self.clock()
         endpoint, polls = self.wait_until_ready(started + self.expectation.timeout_seconds)
         verified = Verified(
-            endpoint_id=str(endpoint.get("id") or ""),
-            config_version=(endpoint.get("config") or {}).get("config_version"),
+            endpoint_id=endpoint.id,
+            config_version=endpoint.config.config_version if endpoint.config else None,
             verified_versions=self.expectation.served_versions,
             verified_traffic={name: int(share) for name, share in self.expectation.traffic.items()},
             waited_seconds=0.0,
@@ -349,7 +360,7 @@ class Readiness:
         self.log(f"{self.expectation.endpoint}: serving {declared_summary(self.expectation)}, verified")
         return verified
 
-    def wait_until_ready(self, deadline: float) -> tuple[dict[str, Any], int]:
+    def wait_until_ready(self, deadline: float) -> tuple[ServingEndpoint, int]:
         """Poll until the endpoint is ready as declared; raise `ReadinessError` on failure or deadline."""
         started = self.clock()
         polls, stale_since = 0, None
@@ -358,7 +369,7 @@ class Readiness:
         while True:
             polls += 1
             try:
-                endpoint = self.client.get_endpoint(self.expectation.endpoint)
+                endpoint = self.client.get_serving_endpoint(self.expectation.endpoint)
             except requests.RequestException as error:
                 # The workspace did not answer (after the client's own retries): an outage is waited out
                 # until the deadline like any other delay, and the message then says it was one.
@@ -372,27 +383,27 @@ class Readiness:
             now = self.clock()
             if endpoint is None:
                 raise ReadinessError(f"endpoint {self.expectation.endpoint} does not exist in the workspace")
-            state = endpoint.get("state") or {}
-            stale = state.get("config_update") == NOT_UPDATING and not config_matches(
-                endpoint.get("config"), self.expectation
-            )
+            stale = _stale(endpoint, self.expectation)
             stale_since = (stale_since if stale_since is not None else now) if stale else None
             assessment = assess(
-                endpoint, self.expectation, now - stale_since if stale_since is not None else 0.0,
+                endpoint,
+                self.expectation,
+                now - stale_since if stale_since is not None else 0.0,
                 self.policy.stale_config_grace,
             )
             if assessment.verdict == "ready":
                 return endpoint, polls
             if assessment.verdict == "failed":
                 raise _failure(self.client, self.expectation, assessment)
-            last_serving = serving_summary(endpoint.get("config"))
+            last_serving = endpoint.serving()
             if assessment.progress != last_progress or now - last_logged >= self.policy.progress_every:
                 self.log(f"{self.expectation.endpoint}: {assessment.progress}, {_format_elapsed(now - started)}")
                 last_progress, last_logged = assessment.progress, now
             self._wait_or_fail(polls, now, started, deadline, assessment.progress, last_serving)
 
-    def _wait_or_fail(self, polls: int, now: float, started: float, deadline: float, progress: str,
-                      serving: str | None) -> None:
+    def _wait_or_fail(
+        self, polls: int, now: float, started: float, deadline: float, progress: str, serving: str | None
+    ) -> None:
         """Sleep before the next poll, or fail when the next poll would come after the deadline."""
         delay = self.policy.delay(polls)
         if now + delay > deadline:
@@ -436,12 +447,14 @@ class Readiness:
             entity = pending.pop(answer.served_model or "", None)
             if entity is not None:
                 warmups[entity.name] = EntityWarmup(
-                    version=entity.entity_version, attempts=attempts,
+                    version=entity.entity_version,
+                    attempts=attempts,
                     first_request_seconds=round(self.clock() - started, 3),
                     warm_latency_ms=round(answer.seconds * 1000, 1),
                 )
-                self.log(f"{self.expectation.endpoint}: {entity.name} answered through the route after "
-                         f"{attempts} request(s)")
+                self.log(
+                    f"{self.expectation.endpoint}: {entity.name} answered through the route after {attempts} request(s)"
+                )
         if pending:
             raise ReadinessError(
                 f"endpoint {self.expectation.endpoint}: {', '.join(sorted(pending))} never answered through the "
@@ -450,7 +463,8 @@ class Readiness:
         if answer is None:
             answer = self.answer(None, deadline)[0]
         route = {
-            "served_model": answer.served_model, "latency_ms": round(answer.seconds * 1000, 1),
+            "served_model": answer.served_model,
+            "latency_ms": round(answer.seconds * 1000, 1),
             "not_warmed": sorted(e.name for e in self.expectation.served_entities if e.name not in warmups),
         }
         return warmups, route
@@ -478,12 +492,21 @@ class Readiness:
         timeout = max(1.0, min(MAX_INVOCATION_SECONDS, deadline - self.clock()))
         body = body if body is not None else self.expectation.input_example
         assert body is not None
-        return self.client.invoke(self.expectation.endpoint, body, served_entity=served_entity, timeout=timeout,
-                                  route_optimized=self.expectation.route_optimized)
+        return self.client.invoke(
+            self.expectation.endpoint,
+            body,
+            served_entity=served_entity,
+            timeout=timeout,
+            route_optimized=self.expectation.route_optimized,
+        )
 
     def answer(
-        self, served_entity: str | None, deadline: float, body: Mapping[str, Any] | None = None,
-        what: str = "the warmup input example", fix: str = "readiness.warmup.input_example",
+        self,
+        served_entity: str | None,
+        deadline: float,
+        body: Mapping[str, Any] | None = None,
+        what: str = "the warmup input example",
+        fix: str = "readiness.warmup.input_example",
     ) -> tuple[Invocation, int]:
         """Send a request until it is answered; 'still starting' answers are retried until `deadline`."""
         target = f"served entity {served_entity}" if served_entity else "the endpoint's traffic split"
@@ -546,7 +569,7 @@ def watch_deployment(
     polls = 0
     while True:
         try:
-            endpoint = client.get_endpoint(name)
+            endpoint = client.get_serving_endpoint(name)
         except requests.RequestException:
             endpoint, unanswered = None, True
         else:
@@ -555,13 +578,12 @@ def watch_deployment(
         deploying = False
         if endpoint is not None:
             seen = True
-            deploying = (endpoint.get("state") or {}).get("config_update") == IN_PROGRESS
-            stale = (endpoint.get("state") or {}).get("config_update") == NOT_UPDATING and not config_matches(
-                endpoint.get("config"), expectation)
+            deploying = endpoint.state.updating
+            stale = _stale(endpoint, expectation)
             stale_since = (stale_since if stale_since is not None else now) if stale else None
             assessment = assess(endpoint, expectation, 0.0, math.inf)
             if assessment.verdict == "ready":
-                return f"deployed: {serving_summary(endpoint.get('config'))}"
+                return f"deployed: {endpoint.serving()}"
             if assessment.verdict == "failed":
                 raise _failure(client, expectation, assessment)
             if stale_since is not None and now - stale_since >= grace:
@@ -570,7 +592,8 @@ def watch_deployment(
             raise ReadinessError(
                 f"endpoint {name} was deleted while it deployed, before its state could be read (pulumi-databricks "
                 "deletes an endpoint whose creation failed): its error on the endpoint's row is all there is; "
-                "the workspace's serving UI keeps no build log of a deleted endpoint")
+                "the workspace's serving UI keeps no build log of a deleted endpoint"
+            )
         elif not unanswered and now - started >= grace and not seen:
             return f"endpoint {name} did not appear within {grace:g}s"
         # Quick at first (a create is seen from its first second), then once every `interval`; slower while

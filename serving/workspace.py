@@ -26,6 +26,8 @@ from urllib3.util.retry import Retry
 if TYPE_CHECKING:
     from databricks.sdk.core import Config
 
+    from serving.model import ServingEndpoint
+
 CONNECT_TIMEOUT_SECONDS = 10.0
 """How long a TCP connection to the workspace may take to open: the reachability check and every request."""
 CONTROL_PLANE_TIMEOUT_SECONDS = 30.0
@@ -37,8 +39,10 @@ RETRY_AFTER_CAP_SECONDS = 30.0
 """The longest Retry-After a control-plane read waits for; a longer one is cut short, the read retried."""
 MAX_BODY_SHOWN = 2000
 
-HOST_SETTINGS = ("databricks:host in the stack file (Pulumi.<stack>.yaml), DATABRICKS_HOST, or the host of the "
-                 "~/.databrickscfg profile named by databricks:profile / DATABRICKS_CONFIG_PROFILE")
+HOST_SETTINGS = (
+    "databricks:host in the stack file (Pulumi.<stack>.yaml), DATABRICKS_HOST, or the host of the "
+    "~/.databrickscfg profile named by databricks:profile / DATABRICKS_CONFIG_PROFILE"
+)
 CREDENTIAL_SETTINGS = (
     "DATABRICKS_TOKEN (or the secret databricks:token) for a personal access token; DATABRICKS_CLIENT_ID and "
     "DATABRICKS_CLIENT_SECRET (or databricks:clientId and the secret databricks:clientSecret) for a service "
@@ -182,8 +186,9 @@ def sdk_config(lookup: Callable[[str], Any]) -> Config:
         host = values.get("host") or os.environ.get("DATABRICKS_HOST") or "the workspace"
         if SDK_NO_CREDENTIALS in cause:
             raise MissingCredentialsError(f"no Databricks credentials for {host}: set {CREDENTIAL_SETTINGS}") from None
-        raise WorkspaceConfigError(f"cannot configure authentication for {host}: {cause} (credentials come from "
-                                   f"{CREDENTIAL_SETTINGS})") from None
+        raise WorkspaceConfigError(
+            f"cannot configure authentication for {host}: {cause} (credentials come from {CREDENTIAL_SETTINGS})"
+        ) from None
 
 
 class ServingApiError(Exception):
@@ -299,7 +304,16 @@ class ServingClient:
             return None
         if response.status_code >= 400:
             raise _error_of(f"get endpoint {name}", response)
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def get_serving_endpoint(self, name: str) -> ServingEndpoint | None:
+        """The endpoint, typed (`serving.model.ServingEndpoint`), or None if it does not exist. What every
+        reader in serving/ uses; `get_endpoint` keeps the raw body for callers that still want it."""
+        from serving.model import ServingEndpoint  # imported here: serving.model is free of HTTP, this module is not
+
+        body = self.get_endpoint(name)
+        return None if body is None else ServingEndpoint.from_dict(body)
 
     def build_logs(self, name: str, served_entity: str) -> str:
         """The build logs of one served entity ('' when the workspace has none)."""
@@ -316,8 +330,9 @@ class ServingClient:
     def update_notifications(self, name: str, email_notifications: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the endpoint's e-mail notifications (PATCH .../notifications); `{}` clears them."""
         body = {"email_notifications": dict(email_notifications)}
-        return self._json("PATCH", f"/api/2.0/serving-endpoints/{name}/notifications",
-                          f"update notifications of {name}", body)
+        return self._json(
+            "PATCH", f"/api/2.0/serving-endpoints/{name}/notifications", f"update notifications of {name}", body
+        )
 
     def metrics(self, name: str) -> str:
         """The endpoint's metrics export (Prometheus text)."""
@@ -341,18 +356,25 @@ class ServingClient:
 
     def uc_model_version(self, full_name: str, version: str) -> dict[str, Any] | None:
         """A Unity Catalog model version (`ModelVersionInfo`: `status`, ...), or None if it does not exist."""
-        return self._lookup(f"/api/2.1/unity-catalog/models/{quote(full_name)}/versions/{quote(version)}",
-                            f"get model version {full_name} {version}")
+        return self._lookup(
+            f"/api/2.1/unity-catalog/models/{quote(full_name)}/versions/{quote(version)}",
+            f"get model version {full_name} {version}",
+        )
 
     def uc_model_alias(self, full_name: str, alias: str) -> dict[str, Any] | None:
         """The Unity Catalog model version an alias points at, or None if there is no such alias (or model)."""
-        return self._lookup(f"/api/2.1/unity-catalog/models/{quote(full_name)}/aliases/{quote(alias)}",
-                            f"get alias {alias} of {full_name}")
+        return self._lookup(
+            f"/api/2.1/unity-catalog/models/{quote(full_name)}/aliases/{quote(alias)}",
+            f"get alias {alias} of {full_name}",
+        )
 
     def registry_model_version(self, name: str, version: str) -> dict[str, Any] | None:
         """A workspace Model Registry version (`ModelVersion`: `status`, `current_stage`), or None."""
-        body = self._lookup("/api/2.0/mlflow/model-versions/get", f"get model version {name} {version}",
-                            {"name": name, "version": version})
+        body = self._lookup(
+            "/api/2.0/mlflow/model-versions/get",
+            f"get model version {name} {version}",
+            {"name": name, "version": version},
+        )
         return None if body is None else body.get("model_version") or {}
 
     def registry_latest_versions(self, name: str, stages: list[str]) -> list[dict[str, Any]] | None:
@@ -361,8 +383,9 @@ class ServingClient:
         A POST that only reads (the registry's API has no GET for it).
         """
         operation = f"get latest versions of {name}"
-        response = self._request("POST", "/api/2.0/mlflow/registered-models/get-latest-versions", operation,
-                                 {"name": name, "stages": stages})
+        response = self._request(
+            "POST", "/api/2.0/mlflow/registered-models/get-latest-versions", operation, {"name": name, "stages": stages}
+        )
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -371,22 +394,38 @@ class ServingClient:
 
     def service_principal(self, application_id: str) -> dict[str, Any] | None:
         """The workspace's service principal with this application id, or None."""
-        body = self._lookup("/api/2.0/preview/scim/v2/ServicePrincipals", f"find service principal {application_id}",
-                            {"filter": f'applicationId eq "{application_id}"'}) or {}
+        body = (
+            self._lookup(
+                "/api/2.0/preview/scim/v2/ServicePrincipals",
+                f"find service principal {application_id}",
+                {"filter": f'applicationId eq "{application_id}"'},
+            )
+            or {}
+        )
         found = body.get("Resources") or []
         return found[0] if found else None
 
     def group(self, display_name: str) -> dict[str, Any] | None:
         """The workspace group with this name, or None."""
-        body = self._lookup("/api/2.0/preview/scim/v2/Groups", f"find group {display_name}",
-                            {"filter": f'displayName eq "{display_name}"'}) or {}
+        body = (
+            self._lookup(
+                "/api/2.0/preview/scim/v2/Groups",
+                f"find group {display_name}",
+                {"filter": f'displayName eq "{display_name}"'},
+            )
+            or {}
+        )
         found = body.get("Resources") or []
         return found[0] if found else None
 
     def user(self, user_name: str) -> dict[str, Any] | None:
         """The workspace user with this user name (an e-mail address), or None."""
-        body = self._lookup("/api/2.0/preview/scim/v2/Users", f"find user {user_name}",
-                            {"filter": f'userName eq "{user_name}"'}) or {}
+        body = (
+            self._lookup(
+                "/api/2.0/preview/scim/v2/Users", f"find user {user_name}", {"filter": f'userName eq "{user_name}"'}
+            )
+            or {}
+        )
         found = body.get("Resources") or []
         return found[0] if found else None
 
@@ -398,12 +437,12 @@ class ServingClient:
     def secret_scopes(self) -> list[str]:
         """The names of the workspace's secret scopes."""
         body = self._lookup("/api/2.0/secrets/scopes/list", "list secret scopes") or {}
-        return [scope.get("name") for scope in body.get("scopes") or []]
+        return [str(scope.get("name")) for scope in body.get("scopes") or []]
 
     def secret_keys(self, scope: str) -> list[str] | None:
         """The key names in a secret scope (never values: this API has none), or None if there is no scope."""
         body = self._lookup("/api/2.0/secrets/list", f"list secrets of {scope}", {"scope": scope})
-        return None if body is None else [secret.get("key") for secret in body.get("secrets") or []]
+        return None if body is None else [str(secret.get("key")) for secret in body.get("secrets") or []]
 
     def uc_schema(self, full_name: str) -> dict[str, Any] | None:
         """A Unity Catalog schema (`catalog.schema`), or None if it (or its catalog) does not exist."""
@@ -426,8 +465,12 @@ class ServingClient:
             raise
         if body is None:
             return None
-        return {privilege.get("privilege") for assignment in body.get("privilege_assignments") or []
-                if assignment.get("principal") == principal for privilege in assignment.get("privileges") or []}
+        return {
+            privilege.get("privilege")
+            for assignment in body.get("privilege_assignments") or []
+            if assignment.get("principal") == principal
+            for privilege in assignment.get("privileges") or []
+        }
 
     # --- data plane ------------------------------------------------------------------------------
 
@@ -439,12 +482,16 @@ class ServingClient:
         OAuth token for one (as `serving_endpoints_data_plane.query` does), refreshing it before it expires.
         """
         if name not in self._query_info:
-            endpoint = self.get_endpoint(name) or {}
-            info = (endpoint.get("data_plane_info") or {}).get("query_info") or {}
-            if not info.get("endpoint_url"):
-                raise ServingApiError(f"query {name}", 400, "NOT_ROUTE_OPTIMIZED",
-                                      f"endpoint {name} has no route-optimized URL (data_plane_info.query_info)")
-            self._query_info[name] = (info["endpoint_url"], info.get("authorization_details") or "")
+            endpoint = self.get_serving_endpoint(name)
+            info = endpoint.query_info if endpoint else None
+            if info is None:
+                raise ServingApiError(
+                    f"query {name}",
+                    400,
+                    "NOT_ROUTE_OPTIMIZED",
+                    f"endpoint {name} has no route-optimized URL (data_plane_info.query_info)",
+                )
+            self._query_info[name] = (info.endpoint_url, info.authorization_details)
         url, details = self._query_info[name]
         if self._data_plane_tokens is None:
             from databricks.sdk.data_plane import DataPlaneTokenSource
@@ -454,16 +501,25 @@ class ServingClient:
             token = self._data_plane_tokens.token(url, details)
         except Exception as error:  # noqa: BLE001 - the sdk raises several kinds; the message says what to do
             raise ServingApiError(
-                f"query {name}", 401, "OAUTH_REQUIRED",
+                f"query {name}",
+                401,
+                "OAUTH_REQUIRED",
                 f"endpoint {name} is route-optimized and answers only OAuth tokens; authenticate the deployment as "
                 f"a service principal (clientId/clientSecret), not with a personal access token "
                 f"({type(error).__name__})",
             ) from None
-        return url, {"Authorization": f"{token.token_type or 'Bearer'} {token.access_token}",
-                     "Content-Type": "application/json"}
+        return url, {
+            "Authorization": f"{token.token_type or 'Bearer'} {token.access_token}",
+            "Content-Type": "application/json",
+        }
 
     def invoke(
-        self, name: str, body: Mapping[str, Any], *, served_entity: str | None = None, timeout: float = 130.0,
+        self,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        served_entity: str | None = None,
+        timeout: float = 130.0,
         route_optimized: bool = False,
     ) -> Invocation:
         """POST a request to the endpoint (through its traffic split) or to one served entity directly.
@@ -506,5 +562,6 @@ def list_endpoints(client: ServingClient) -> list[dict[str, Any]]:
 
 def get_permissions(client: ServingClient, endpoint_id: str) -> dict[str, Any]:
     """The endpoint's access control list (`GET /api/2.0/permissions/serving-endpoints/{id}`), by id, not name."""
-    return client._json("GET", f"/api/2.0/permissions/serving-endpoints/{endpoint_id}",
-                        f"get permissions of endpoint id {endpoint_id}")
+    return client._json(
+        "GET", f"/api/2.0/permissions/serving-endpoints/{endpoint_id}", f"get permissions of endpoint id {endpoint_id}"
+    )

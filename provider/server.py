@@ -3,7 +3,7 @@
 How the engine drives it (../shared/notes/pulumi-engine.md, read from the engine's source):
 - Check and Diff are called one at a time from the engine's single loop: here they are pure and answer
   at once (no request to the workspace, no thread), however many Creates are waiting.
-- Create/Update run the resource's work (provider.resources) on the plugin's own thread pool, sized for
+- Create/Update run the resource's work (provider.implementations) on the plugin's own thread pool, sized for
   large stacks, so waiting never holds the gRPC event loop; with `preview=True` they send nothing and
   return unknown outputs, except a kind that `works_in_preview` (the preflight), which reads (GETs only).
 - Invoke serves the plugin's functions (provider.functions: alias resolution), read-only.
@@ -35,7 +35,7 @@ from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, plugin_pb2, provid
 
 from provider import wire
 from provider.functions import FUNCTIONS, FunctionError
-from provider.resources import KINDS, ResourceKind, Work
+from provider.implementations import KINDS, ResourceKind, Work
 from provider.schema import VERSION, schema_json
 from serving.preflight import PreflightError
 from serving.traffic_shift import RolloutError

@@ -86,8 +86,15 @@ class ResourceKind:
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:
         raise NotImplementedError
 
-    def work(self, props: Mapping[str, Any], client: ServingClient, policy: PollPolicy, log: Log,
-             sleep: Callable[[float], None], recorded: Mapping[str, Any] | None = None) -> Work:
+    def work(
+        self,
+        props: Mapping[str, Any],
+        client: ServingClient,
+        policy: PollPolicy,
+        log: Log,
+        sleep: Callable[[float], None],
+        recorded: Mapping[str, Any] | None = None,
+    ) -> Work:
         """The work of a Create (`recorded` None) or an Update (`recorded`: the state's outputs)."""
         raise NotImplementedError
 
@@ -100,6 +107,7 @@ class ResourceKind:
         to its ModelServing)."""
 
     deletes_in_workspace: ClassVar[bool] = False
+
     def preview_work(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> Work | None:
         """The read-only work a preview does (only with `works_in_preview`); None: return unknowns."""
         return None
@@ -141,8 +149,9 @@ def _version(value: Any) -> str:
     return str(_whole(value))
 
 
-def _payload_failures(news: Mapping[str, Any], text_key: str, legacy_key: str, where: str,
-                      bodies: bool) -> list[Failure]:
+def _payload_failures(
+    news: Mapping[str, Any], text_key: str, legacy_key: str, where: str, bodies: bool
+) -> list[Failure]:
     """What is wrong with a JSON-text input (or the list of them): not JSON text, or (`bodies`) a body not
     in exactly one Databricks input format."""
     text = news.get(text_key)
@@ -210,8 +219,16 @@ class ReadinessKind(ResourceKind):
     token = "servingops:index:EndpointReadiness"
     id_suffix = "readiness"
     watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup", "route_optimized")
-    computed = ("verified_versions", "verified_traffic", "warmed", "route", "waited_seconds", "polls",
-                "config_version", "fingerprint")
+    computed = (
+        "verified_versions",
+        "verified_traffic",
+        "warmed",
+        "route",
+        "waited_seconds",
+        "polls",
+        "config_version",
+        "fingerprint",
+    )
 
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:
         failures = _name_failure(news.get("endpoint_name"))
@@ -224,8 +241,9 @@ class ReadinessKind(ResourceKind):
                 if not isinstance(traffic, dict) or sum(int(v) for v in traffic.values()) != 100:
                     failures.append(Failure("traffic", "routes must sum to 100"))
                 elif set(traffic) != names:
-                    failures.append(Failure(
-                        "traffic", f"routes {sorted(traffic)} must cover the served entities {sorted(names)}"))
+                    failures.append(
+                        Failure("traffic", f"routes {sorted(traffic)} must cover the served entities {sorted(names)}")
+                    )
         timeout = news.get("timeout_seconds")
         if timeout != UNKNOWN and not (isinstance(timeout, (int, float)) and timeout > 0):
             failures.append(Failure("timeout_seconds", "must be a positive number of seconds"))
@@ -234,8 +252,9 @@ class ReadinessKind(ResourceKind):
         if isinstance(example, dict) and sum(1 for key in INPUT_FORMATS if key in example) != 1:
             failures.append(Failure("warmup.input_example", f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
         if isinstance(warmup, dict):
-            failures += _payload_failures(warmup, "input_example_json", "input_example",
-                                          "warmup.input_example_json", bodies=True)
+            failures += _payload_failures(
+                warmup, "input_example_json", "input_example", "warmup.input_example_json", bodies=True
+            )
         return failures
 
     def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -245,8 +264,9 @@ class ReadinessKind(ResourceKind):
         old, new = olds.get("warmup") or {}, news.get("warmup") or {}
         if not isinstance(old, dict) or not isinstance(new, dict) or has_unknowns(new):
             return changes + (["warmup"] if _normal(old) != _normal(new) else [])
-        if (not payloads.same_payload(old, new, "input_example_json", "input_example")
-                or _normal(old.get("timeout_seconds")) != _normal(new.get("timeout_seconds"))):
+        if not payloads.same_payload(old, new, "input_example_json", "input_example") or _normal(
+            old.get("timeout_seconds")
+        ) != _normal(new.get("timeout_seconds")):
             changes.append("warmup")
         return [key for key in self.watched if key in changes]
 
@@ -330,8 +350,17 @@ def _served_entity_body(entity: Mapping[str, Any]) -> dict[str, Any]:
 
 def _entity_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
     """A served entity reduced to what the rollout declares (live bodies carry more)."""
-    keys = ("name", "entity_name", "entity_version", "workload_size", "workload_type", "scale_to_zero_enabled",
-            "min_provisioned_concurrency", "max_provisioned_concurrency", "environment_vars")
+    keys = (
+        "name",
+        "entity_name",
+        "entity_version",
+        "workload_size",
+        "workload_type",
+        "scale_to_zero_enabled",
+        "min_provisioned_concurrency",
+        "max_provisioned_concurrency",
+        "environment_vars",
+    )
     return _served_entity_body({key: entity.get(key) for key in keys if entity.get(key) is not None})
 
 
@@ -340,9 +369,21 @@ class RolloutKind(ResourceKind):
 
     token = "servingops:index:EndpointRollout"
     id_suffix = "rollout"
-    watched = ("endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
-               "bake_seconds", "examples_json", "tolerance", "expected_predictions_json", "health",
-               "route_optimized")
+    watched = (
+        "endpoint_name",
+        "endpoint_id",
+        "served_entities",
+        "target",
+        "stable",
+        "candidate",
+        "steps",
+        "bake_seconds",
+        "examples_json",
+        "tolerance",
+        "expected_predictions_json",
+        "health",
+        "route_optimized",
+    )
     json_inputs = (("examples_json", "examples"), ("expected_predictions_json", "expected_predictions"))
     """(JSON-text input, the structure an older plugin recorded instead)."""
     computed = ("report", "last_good_split")
@@ -358,8 +399,9 @@ class RolloutKind(ResourceKind):
         if not news.get("examples_json") and not news.get("examples"):
             failures.append(Failure("examples_json", "the gates need at least one request to send"))
         failures += _payload_failures(news, "examples_json", "examples", "examples_json", bodies=True)
-        failures += _payload_failures(news, "expected_predictions_json", "expected_predictions",
-                                      "expected_predictions_json", bodies=False)
+        failures += _payload_failures(
+            news, "expected_predictions_json", "expected_predictions", "expected_predictions_json", bodies=False
+        )
         return failures
 
     def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -409,8 +451,7 @@ class RolloutKind(ResourceKind):
 
 
 def _notifications_body(props: Mapping[str, Any]) -> dict[str, list[str]]:
-    return {key: list(props.get(key) or []) for key in ("on_update_success", "on_update_failure")
-            if props.get(key)}
+    return {key: list(props.get(key) or []) for key in ("on_update_success", "on_update_failure") if props.get(key)}
 
 
 class NotificationsKind(ResourceKind):
@@ -425,8 +466,9 @@ class NotificationsKind(ResourceKind):
         failures = _name_failure(news.get("endpoint_name"))
         for key in ("on_update_success", "on_update_failure"):
             value = news.get(key)
-            if value not in (None, UNKNOWN) and not (isinstance(value, list) and all(
-                    isinstance(address, str) and "@" in address for address in value)):
+            if value not in (None, UNKNOWN) and not (
+                isinstance(value, list) and all(isinstance(address, str) and "@" in address for address in value)
+            ):
                 failures.append(Failure(key, "must be a list of e-mail addresses"))
         return failures
 
@@ -457,10 +499,13 @@ class NotificationsKind(ResourceKind):
         live = endpoint.get("email_notifications") or {}
         outs = {**props, "live_email_notifications": live}
         if {key: sorted(value) for key, value in live.items() if value} != {
-                key: sorted(value) for key, value in _notifications_body(props).items()}:
+            key: sorted(value) for key, value in _notifications_body(props).items()
+        }:
             # Changed by hand: the outputs say what is live, so the next `up` applies the declared ones again.
-            outs.update(on_update_success=list(live.get("on_update_success") or []),
-                        on_update_failure=list(live.get("on_update_failure") or []))
+            outs.update(
+                on_update_success=list(live.get("on_update_success") or []),
+                on_update_failure=list(live.get("on_update_failure") or []),
+            )
         return outs
 
 
@@ -476,8 +521,12 @@ def preflight_request_of(props: Mapping[str, Any]) -> PreflightRequest:
     return PreflightRequest(
         endpoint=props["endpoint_name"],
         served_entities=tuple(
-            EntityToCheck(name=entity["name"], entity_name=entity["entity_name"],
-                          entity_version=_version(entity["entity_version"]), key_path=entity["key_path"])
+            EntityToCheck(
+                name=entity["name"],
+                entity_name=entity["entity_name"],
+                entity_version=_version(entity["entity_version"]),
+                key_path=entity["key_path"],
+            )
             for entity in props.get("served_entities") or []
         ),
         query_service_principal=Located(principal["value"], principal["key_path"]) if principal else None,
@@ -502,8 +551,15 @@ class PreflightKind(ResourceKind):
     id_suffix = "preflight"
     watched = ("endpoints",)
     computed = ("outcome",)
-    fields = ("endpoint_name", "served_entities", "query_service_principal", "manager_groups",
-              "secret_references", "inference_table", "grants")
+    fields = (
+        "endpoint_name",
+        "served_entities",
+        "query_service_principal",
+        "manager_groups",
+        "secret_references",
+        "inference_table",
+        "grants",
+    )
     needs_credentials = False
     works_in_preview = True
 
@@ -518,8 +574,12 @@ class PreflightKind(ResourceKind):
     def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
         """Per endpoint and field (`endpoints.risk-classifier.served_entities`), for a readable preview."""
         old, new = self._endpoints(olds), self._endpoints(news)
-        return [f"endpoints.{key}.{field}" for key in sorted(set(old) | set(new)) for field in self.fields
-                if _normal((old.get(key) or {}).get(field)) != _normal((new.get(key) or {}).get(field))]
+        return [
+            f"endpoints.{key}.{field}"
+            for key in sorted(set(old) | set(new))
+            for field in self.fields
+            if _normal((old.get(key) or {}).get(field)) != _normal((new.get(key) or {}).get(field))
+        ]
 
     def failures(self, news: Mapping[str, Any]) -> list[Failure]:
         endpoints = news.get("endpoints")
@@ -529,16 +589,22 @@ class PreflightKind(ResourceKind):
             return [Failure("endpoints", "must be a map of endpoint key -> what to check")]
         failures = []
         for key, checks in endpoints.items():
-            failures += [Failure(f"endpoints.{key}.{f.property}", f.reason)
-                         for f in _name_failure(checks.get("endpoint_name"))]
+            failures += [
+                Failure(f"endpoints.{key}.{f.property}", f.reason) for f in _name_failure(checks.get("endpoint_name"))
+            ]
             for field in ("served_entities", "manager_groups", "secret_references", "grants"):
                 value = checks.get(field)
                 if value in (None, UNKNOWN) or has_unknowns(value):
                     continue
-                if not isinstance(value, list) or not all(isinstance(item, dict) and item.get("key_path")
-                                                          for item in value):
-                    failures.append(Failure(f"endpoints.{key}.{field}",
-                                            "must be a list of objects, each with its stack key path (key_path)"))
+                if not isinstance(value, list) or not all(
+                    isinstance(item, dict) and item.get("key_path") for item in value
+                ):
+                    failures.append(
+                        Failure(
+                            f"endpoints.{key}.{field}",
+                            "must be a list of objects, each with its stack key path (key_path)",
+                        )
+                    )
         return failures
 
     def _check(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> dict[str, Any]:
@@ -551,8 +617,10 @@ class PreflightKind(ResourceKind):
                 errors.append(PreflightError(checks["endpoint_name"], findings))
         if errors:
             raise PreflightError.of_stack(errors)
-        log(f"preflight passed for {len(self._endpoints(props))} endpoint(s): model versions, principals, secrets "
-            "and tables exist")
+        log(
+            f"preflight passed for {len(self._endpoints(props))} endpoint(s): model versions, principals, secrets "
+            "and tables exist"
+        )
         return {**props, "outcome": "passed"}
 
     def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
@@ -597,12 +665,16 @@ class DeploymentKind(ResourceKind):
         endpoint_resource = props.get("endpoint_resource") or ""
 
         def watch() -> None:
-            outcome = watch_deployment(client, expectation, sleep=sleep, grace=expectation.timeout_seconds,
-                                       not_seen_policy=policy)
+            outcome = watch_deployment(
+                client, expectation, sleep=sleep, grace=expectation.timeout_seconds, not_seen_policy=policy
+            )
             log(f"{expectation.endpoint}: deployment {outcome}")
 
-        return Work(lambda: {**props, "outcome": "watched while pulumi-databricks deploys it"}, watch=watch,
-                    watch_reports_on=(MODEL_SERVING_TYPE, endpoint_resource) if endpoint_resource else None)
+        return Work(
+            lambda: {**props, "outcome": "watched while pulumi-databricks deploys it"},
+            watch=watch,
+            watch_reports_on=(MODEL_SERVING_TYPE, endpoint_resource) if endpoint_resource else None,
+        )
 
     def read(self, props, client):
         return dict(props)  # nothing live to record: the endpoint's own resources read it
@@ -612,4 +684,3 @@ KINDS: dict[str, ResourceKind] = {
     kind.token: kind
     for kind in (ReadinessKind(), RolloutKind(), NotificationsKind(), PreflightKind(), DeploymentKind())
 }
-

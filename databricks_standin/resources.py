@@ -42,8 +42,7 @@ DELETE_CALL_SECONDS = 10
 
 _RATE_LIMIT = obj(calls=scalar(), key=scalar(), principal=scalar(), renewalPeriod=scalar(), tokens=scalar())
 _ENABLED = obj(enabled=scalar())
-_GUARDRAIL = obj(invalidKeywords=lst(scalar()), pii=obj(behavior=scalar()), safety=scalar(),
-                 validTopics=lst(scalar()))
+_GUARDRAIL = obj(invalidKeywords=lst(scalar()), pii=obj(behavior=scalar()), safety=scalar(), validTopics=lst(scalar()))
 _SERVED_ENTITY = obj(
     name=scalar(computed=True),
     entityName=scalar(),
@@ -74,8 +73,7 @@ MODEL_SERVING_SHAPE = shape.resource(
     aiGateway=obj(
         fallbackConfig=_ENABLED,
         guardrails=obj(input=_GUARDRAIL, output=_GUARDRAIL),
-        inferenceTableConfig=obj(catalogName=scalar(), schemaName=scalar(), tableNamePrefix=scalar(),
-                                 enabled=scalar()),
+        inferenceTableConfig=obj(catalogName=scalar(), schemaName=scalar(), tableNamePrefix=scalar(), enabled=scalar()),
         rateLimits=lst(_RATE_LIMIT),
         usageTrackingConfig=_ENABLED,
     ),
@@ -84,21 +82,39 @@ MODEL_SERVING_SHAPE = shape.resource(
         servedEntities=lst(_SERVED_ENTITY),
         trafficConfig=obj(
             computed=True,
-            routes=lst(obj(servedEntityName=scalar(), servedModelName=scalar(), trafficPercentage=scalar(),
-                           equivalent=("servedEntityName", "servedModelName"))),
+            routes=lst(
+                obj(
+                    servedEntityName=scalar(),
+                    servedModelName=scalar(),
+                    trafficPercentage=scalar(),
+                    equivalent=("servedEntityName", "servedModelName"),
+                )
+            ),
         ),
-        autoCaptureConfig=obj(catalogName=scalar(), schemaName=scalar(),
-                              tableNamePrefix=scalar(computed=True), enabled=scalar(computed=True)),
+        autoCaptureConfig=obj(
+            catalogName=scalar(),
+            schemaName=scalar(),
+            tableNamePrefix=scalar(computed=True),
+            enabled=scalar(computed=True),
+        ),
     ),
 )
 MODEL_SERVING_OUTPUTS = ("servingEndpointId", "endpointUrl")
-MODEL_SERVING_REPLACES = ("name", "routeOptimized", "config.autoCaptureConfig.catalogName",
-                          "config.autoCaptureConfig.schemaName", "config.autoCaptureConfig.tableNamePrefix")
+MODEL_SERVING_REPLACES = (
+    "name",
+    "routeOptimized",
+    "config.autoCaptureConfig.catalogName",
+    "config.autoCaptureConfig.schemaName",
+    "config.autoCaptureConfig.tableNamePrefix",
+)
 
 PERMISSIONS_SHAPE = shape.resource(
     servingEndpointId=scalar(),
-    accessControls=lst(obj(groupName=scalar(), userName=scalar(), servicePrincipalName=scalar(),
-                           permissionLevel=scalar()), "access_control_list", as_set=True),
+    accessControls=lst(
+        obj(groupName=scalar(), userName=scalar(), servicePrincipalName=scalar(), permissionLevel=scalar()),
+        "access_control_list",
+        as_set=True,
+    ),
 )
 PERMISSIONS_REPLACES = ("servingEndpointId",)
 
@@ -192,8 +208,10 @@ def update_model_serving(api: Api, olds: dict[str, Any], news: dict[str, Any], t
         wait_not_updating(api, name, timeout or DEFAULT_PROVISION_SECONDS)
     if "tags" in top:
         current = {(t["key"], t.get("value")) for t in _endpoint_state(api, name).get("tags") or []}
-        declared = [{"key": t["key"], **({"value": t["value"]} if t.get("value") is not None else {})}
-                    for t in body.get("tags") or []]
+        declared = [
+            {"key": t["key"], **({"value": t["value"]} if t.get("value") is not None else {})}
+            for t in body.get("tags") or []
+        ]
         add = [t for t in declared if (t["key"], t.get("value")) not in current]
         keys = {t["key"] for t in declared}
         delete = [key for key, _ in current if key not in keys]
@@ -239,8 +257,11 @@ def write_permissions(api: Api, object_id: str, inputs: dict[str, Any]) -> None:
             raise ApiError("it is not possible to modify admin permissions for serving-endpoint resources")
     if not _declares(entries, me):
         entries = [*entries, {"user_name": me, "permission_level": "CAN_MANAGE"}]
-    api("PUT", f"/api/2.0/permissions/serving-endpoints/{_endpoint_id(object_id)}",
-        body={"access_control_list": entries})
+    api(
+        "PUT",
+        f"/api/2.0/permissions/serving-endpoints/{_endpoint_id(object_id)}",
+        body={"access_control_list": entries},
+    )
 
 
 def permissions_state(api: Api, object_id: str, recorded: dict[str, Any]) -> dict[str, Any] | None:
@@ -263,12 +284,14 @@ def permissions_state(api: Api, object_id: str, recorded: dict[str, Any]) -> dic
         for level in entry.get("all_permissions") or []:
             if level.get("inherited"):
                 continue
-            kept.append({
-                "groupName": entry.get("group_name"),
-                "userName": (entry.get("user_name") or "").lower() or None,
-                "servicePrincipalName": (entry.get("service_principal_name") or "").lower() or None,
-                "permissionLevel": level.get("permission_level"),
-            })
+            kept.append(
+                {
+                    "groupName": entry.get("group_name"),
+                    "userName": (entry.get("user_name") or "").lower() or None,
+                    "servicePrincipalName": (entry.get("service_principal_name") or "").lower() or None,
+                    "permissionLevel": level.get("permission_level"),
+                }
+            )
     if not kept:
         return None
     return {"servingEndpointId": _endpoint_id(object_id), "accessControls": kept, "objectType": "serving-endpoint"}
@@ -307,5 +330,8 @@ def delete_permissions(api: Api, object_id: str) -> None:
             entries.append({"group_name": "admins", "permission_level": direct[0]["permission_level"]})
     me = current_user(api)
     entries.append({"user_name": me, "permission_level": "CAN_MANAGE"})
-    api("PUT", f"/api/2.0/permissions/serving-endpoints/{_endpoint_id(object_id)}",
-        body={"access_control_list": entries})
+    api(
+        "PUT",
+        f"/api/2.0/permissions/serving-endpoints/{_endpoint_id(object_id)}",
+        body={"access_control_list": entries},
+    )

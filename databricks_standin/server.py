@@ -31,6 +31,7 @@ ENGINE_CHECK_SECONDS = 5.0
 VERSION = "1.118.0"
 """The pulumi-databricks version this stands in for (requirements.txt)."""
 
+
 @dataclass(frozen=True)
 class Kind:
     shapes: dict[str, shape.Shape]
@@ -43,10 +44,15 @@ class Kind:
 
 
 KINDS = {
-    resources.MODEL_SERVING: Kind(resources.MODEL_SERVING_SHAPE, resources.MODEL_SERVING_REPLACES,
-                                  resources.MODEL_SERVING_OUTPUTS, "model serving"),
-    resources.PERMISSIONS: Kind(resources.PERMISSIONS_SHAPE, resources.PERMISSIONS_REPLACES, ("objectType",),
-                                "permissions"),
+    resources.MODEL_SERVING: Kind(
+        resources.MODEL_SERVING_SHAPE,
+        resources.MODEL_SERVING_REPLACES,
+        resources.MODEL_SERVING_OUTPUTS,
+        "model serving",
+    ),
+    resources.PERMISSIONS: Kind(
+        resources.PERMISSIONS_SHAPE, resources.PERMISSIONS_REPLACES, ("objectType",), "permissions"
+    ),
 }
 
 
@@ -86,8 +92,9 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
     def _kind(self, urn: str) -> Kind:
         kind = KINDS.get(_type(urn))
         if kind is None:
-            raise StandinError(f"the databricks stand-in has no resource type {_type(urn)!r}; it has "
-                               f"{', '.join(KINDS)}")
+            raise StandinError(
+                f"the databricks stand-in has no resource type {_type(urn)!r}; it has {', '.join(KINDS)}"
+            )
         return kind
 
     def _run(self, context: grpc.ServicerContext, action: str, label: str, work: Any) -> Any:
@@ -96,8 +103,9 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
         except (resources.ApiError, StandinError) as error:
             context.abort(grpc.StatusCode.UNKNOWN, f"cannot {action} {label}: {error}")
         except ValueError as error:  # databricks-sdk: no credentials, a bad host
-            context.abort(grpc.StatusCode.UNKNOWN, f"cannot {action} {label}: cannot configure default "
-                                                   f"credentials: {error}")
+            context.abort(
+                grpc.StatusCode.UNKNOWN, f"cannot {action} {label}: cannot configure default credentials: {error}"
+            )
         raise AssertionError("unreachable: abort raises")
 
     # --- the provider itself -----------------------------------------------------------------------------
@@ -139,16 +147,21 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
         changed = shape.changed_paths(olds, news, kind.shapes)
         # ignore_changes applies to the engine's inputs before Diff; a path under an ignored one is not sent.
         ignored = tuple(request.ignoreChanges)
-        changed = [p for p in changed if not any(p == i or p.startswith(i + ".") or p.startswith(i + "[")
-                                                 for i in ignored)]
+        changed = [
+            p for p in changed if not any(p == i or p.startswith(i + ".") or p.startswith(i + "[") for i in ignored)
+        ]
         replacing = [p for p in changed if any(p == r or p.startswith(r + ".") for r in kind.replaces)]
         diff = provider_pb2.PropertyDiff
         return provider_pb2.DiffResponse(
             changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
             diffs=sorted({p.split(".")[0].split("[")[0] for p in changed}),
             replaces=sorted({p.split(".")[0].split("[")[0] for p in replacing}),
-            detailedDiff={p: provider_pb2.PropertyDiff(
-                kind=diff.UPDATE_REPLACE if p in replacing else diff.UPDATE, inputDiff=True) for p in changed},
+            detailedDiff={
+                p: provider_pb2.PropertyDiff(
+                    kind=diff.UPDATE_REPLACE if p in replacing else diff.UPDATE, inputDiff=True
+                )
+                for p in changed
+            },
             hasDetailedDiff=True,
         )
 
@@ -196,8 +209,11 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
             return provider_pb2.ReadResponse(id="")
         # The inputs a refresh or an import records: the state less what only the provider computes.
         inputs = {key: value for key, value in state.items() if key not in kind.outputs and value is not None}
-        return provider_pb2.ReadResponse(id=request.id, properties=wire.encode(state, values.secret_keys),
-                                         inputs=wire.encode(inputs, values.secret_keys))
+        return provider_pb2.ReadResponse(
+            id=request.id,
+            properties=wire.encode(state, values.secret_keys),
+            inputs=wire.encode(inputs, values.secret_keys),
+        )
 
     def Delete(self, request, context):
         kind = self._kind(request.urn)
@@ -216,8 +232,9 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
 
 
 def _engine_answers(channel: grpc.Channel) -> bool:
-    check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda _: b"",
-                                response_deserializer=lambda data: data)
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check", request_serializer=lambda _: b"", response_deserializer=lambda data: data
+    )
     try:
         check(None, timeout=5)
     except grpc.RpcError as error:
@@ -226,8 +243,9 @@ def _engine_answers(channel: grpc.Channel) -> bool:
 
 
 def serve(engine_address: str | None) -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64),
-                         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=64), options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)]
+    )
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(DatabricksStandin(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

@@ -49,14 +49,20 @@ def _build(name: str, spec: Any) -> Shape:
         return Shape(api=spec[1] or _snake(name), kind="map")
     if kind == "object":
         _, api, fields, computed, equivalent = spec
-        return Shape(api=api or _snake(name), kind="object", computed=computed, equivalent=equivalent,
-                     fields={key: _build(key, child) for key, child in fields.items()})
+        return Shape(
+            api=api or _snake(name),
+            kind="object",
+            computed=computed,
+            equivalent=equivalent,
+            fields={key: _build(key, child) for key, child in fields.items()},
+        )
     _, api, element, as_set = spec
     return Shape(api=api or _snake(name), kind="list", element=_build(name, element), as_set=as_set)
 
 
-def obj(api: str | None = None, *, computed: bool = False, equivalent: tuple[str, str] | None = None,
-        **fields: Any) -> Any:
+def obj(
+    api: str | None = None, *, computed: bool = False, equivalent: tuple[str, str] | None = None, **fields: Any
+) -> Any:
     return ("object", api, fields, computed, equivalent)
 
 

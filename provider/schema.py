@@ -38,17 +38,22 @@ READINESS_INPUTS = {
     "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage of the endpoint's traffic (sums to 100)."),
     "timeout_seconds": _p(_NUMBER, "How long the endpoint may take to be ready; then the deployment fails."),
     "warmup": _p({"$ref": "#/types/servingops:index:Warmup"}, "What every served entity is sent before the end."),
-    "route_optimized": _p({"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an "
-                                               "OAuth token."),
+    "route_optimized": _p(
+        {"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an OAuth token."
+    ),
 }
 READINESS_OUTPUTS = {
     **READINESS_INPUTS,
     "verified_versions": _p(_STRING_MAP, "Served entity -> model version, as verified serving."),
     "verified_traffic": _p(_INTEGER_MAP, "Served entity -> percentage, as verified."),
-    "warmed": _p({"type": "object", "additionalProperties": _ANY},
-                 "Per served entity: attempts, first-request seconds and warm latency."),
-    "route": _p({"type": "object", "additionalProperties": _ANY},
-                "Who answered the request sent through the traffic split, and how fast."),
+    "warmed": _p(
+        {"type": "object", "additionalProperties": _ANY},
+        "Per served entity: attempts, first-request seconds and warm latency.",
+    ),
+    "route": _p(
+        {"type": "object", "additionalProperties": _ANY},
+        "Who answered the request sent through the traffic split, and how fast.",
+    ),
     "waited_seconds": _p(_NUMBER, "From the start of verification to the end of warmup."),
     "polls": _p({"type": "integer"}, "How many times the endpoint was read while waiting."),
     "config_version": _p({"type": "integer"}, "The endpoint config version that was verified."),
@@ -60,8 +65,10 @@ READINESS_OUTPUTS = {
 
 DEPLOYMENT_INPUTS = {
     "endpoint_name": _p(_STRING, "The serving endpoint's name in the workspace."),
-    "endpoint_resource": _p(_STRING, "The name of the endpoint's ModelServing resource (same parent): its row "
-                                     "shows why a deployment failed."),
+    "endpoint_resource": _p(
+        _STRING,
+        "The name of the endpoint's ModelServing resource (same parent): its row shows why a deployment failed.",
+    ),
     "served_entities": READINESS_INPUTS["served_entities"],
     "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage, as the endpoint's ModelServing declares it."),
     "timeout_seconds": _p(_NUMBER, "How long the deployment is followed at most."),
@@ -73,34 +80,45 @@ DEPLOYMENT_OUTPUTS = {
 
 ROLLOUT_INPUTS = {
     **_ENDPOINT,
-    "served_entities": _p({"type": "array", "items": _ANY},
-                          "The declared served entities as the serving API takes them (a config update's body)."),
+    "served_entities": _p(
+        {"type": "array", "items": _ANY},
+        "The declared served entities as the serving API takes them (a config update's body).",
+    ),
     "target": _p(_INTEGER_MAP, "The declared traffic: where the rollout ends."),
     "stable": _p(_STRING, "Served entity that takes traffic back when a gate fails."),
     "candidate": _p(_STRING, "Served entity whose share walks to its declared traffic."),
     "steps": _p({"type": "array", "items": {"type": "integer"}}, "Candidate shares to pass through."),
     "bake_seconds": _p(_NUMBER, "Time at each step before the health gate judges it."),
-    "examples_json": _p({"type": "array", "items": _STRING},
-                        "Request bodies the gates send, each as JSON text, sent as written (numbers keep their "
-                        "JSON type, which the engine's numbers, all doubles, would not)."),
-    "examples": _p({"type": "array", "items": _ANY},
-                   "Read only, from state recorded before `examples_json`: the request bodies, numbers as doubles."),
+    "examples_json": _p(
+        {"type": "array", "items": _STRING},
+        "Request bodies the gates send, each as JSON text, sent as written (numbers keep their "
+        "JSON type, which the engine's numbers, all doubles, would not).",
+    ),
+    "examples": _p(
+        {"type": "array", "items": _ANY},
+        "Read only, from state recorded before `examples_json`: the request bodies, numbers as doubles.",
+    ),
     "tolerance": _p(_NUMBER, "Parity gate: largest absolute difference between predictions."),
-    "expected_predictions_json": _p({"type": "array", "items": _STRING},
-                                    "Parity gate: per example, the predictions the candidate must give, as JSON "
-                                    "text."),
-    "expected_predictions": _p({"type": "array", "items": _ANY},
-                               "Read only, from state recorded before `expected_predictions_json`."),
+    "expected_predictions_json": _p(
+        {"type": "array", "items": _STRING},
+        "Parity gate: per example, the predictions the candidate must give, as JSON text.",
+    ),
+    "expected_predictions": _p(
+        {"type": "array", "items": _ANY}, "Read only, from state recorded before `expected_predictions_json`."
+    ),
     "health": _p({"$ref": "#/types/servingops:index:HealthGate"}, "Health gate thresholds."),
     "update_timeout_seconds": _p(_NUMBER, "How long one config update may take to serve."),
-    "route_optimized": _p({"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an "
-                                               "OAuth token."),
+    "route_optimized": _p(
+        {"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an OAuth token."
+    ),
     "plan": _p({"type": "array", "items": _STRING}, "The steps and gates in words, for `pulumi preview`."),
 }
 ROLLOUT_OUTPUTS = {
     **ROLLOUT_INPUTS,
-    "report": _p({"type": "object", "additionalProperties": _ANY},
-                 "Where the run started, each step with its verdict, the parity result, whether it rolled back."),
+    "report": _p(
+        {"type": "object", "additionalProperties": _ANY},
+        "Where the run started, each step with its verdict, the parity result, whether it rolled back.",
+    ),
     "last_good_split": _p(_INTEGER_MAP, "The split the endpoint serves after the last passed step."),
     "live_split": _p(_INTEGER_MAP, "After a refresh: the live traffic split."),
     "live_serving": _p(_STRING, "After a refresh: what the endpoint serves, in words."),
@@ -113,8 +131,9 @@ NOTIFICATIONS_INPUTS = {
 }
 NOTIFICATIONS_OUTPUTS = {
     **NOTIFICATIONS_INPUTS,
-    "live_email_notifications": _p({"type": "object", "additionalProperties": _ANY},
-                                   "After a refresh: the endpoint's notifications as live."),
+    "live_email_notifications": _p(
+        {"type": "object", "additionalProperties": _ANY}, "After a refresh: the endpoint's notifications as live."
+    ),
 }
 
 _LOCATED = {"$ref": "#/types/servingops:index:LocatedValue"}
@@ -126,12 +145,18 @@ PREFLIGHT_INPUTS = {
     ),
     "query_service_principal": _p(_LOCATED, "Application id of the query service principal: must exist."),
     "manager_groups": _p({"type": "array", "items": _LOCATED}, "Groups that get CAN_MANAGE: each must exist."),
-    "secret_references": _p({"type": "array", "items": _LOCATED},
-                            "`{{secrets/<scope>/<key>}}` environment values: each scope and key must exist."),
-    "inference_table": _p({"$ref": "#/types/servingops:index:PreflightTable"},
-                          "The inference table's catalog and schema: both must exist."),
-    "grants": _p({"type": "array", "items": {"$ref": "#/types/servingops:index:PreflightGrant"}},
-                 "The principals of `access.grants`: each must exist."),
+    "secret_references": _p(
+        {"type": "array", "items": _LOCATED},
+        "`{{secrets/<scope>/<key>}}` environment values: each scope and key must exist.",
+    ),
+    "inference_table": _p(
+        {"$ref": "#/types/servingops:index:PreflightTable"},
+        "The inference table's catalog and schema: both must exist.",
+    ),
+    "grants": _p(
+        {"type": "array", "items": {"$ref": "#/types/servingops:index:PreflightGrant"}},
+        "The principals of `access.grants`: each must exist.",
+    ),
 }
 TYPES_PREFLIGHT_ENDPOINT = {
     "type": "object",
@@ -140,8 +165,10 @@ TYPES_PREFLIGHT_ENDPOINT = {
     "required": ["endpoint_name", "served_entities"],
 }
 STACK_PREFLIGHT_INPUTS = {
-    "endpoints": _p({"type": "object", "additionalProperties": {"$ref": "#/types/servingops:index:PreflightEndpoint"}},
-                    "Endpoint key -> what its deployment needs."),
+    "endpoints": _p(
+        {"type": "object", "additionalProperties": {"$ref": "#/types/servingops:index:PreflightEndpoint"}},
+        "Endpoint key -> what its deployment needs.",
+    ),
 }
 STACK_PREFLIGHT_OUTPUTS = {
     **STACK_PREFLIGHT_INPUTS,
@@ -153,8 +180,11 @@ PROVIDER_INPUTS = {
     "token": _p(_STRING, "Personal access token; default: unified authentication.", secret=True),
     "clientId": _p(_STRING, "OAuth M2M client id of the deploying service principal."),
     "clientSecret": _p(_STRING, "OAuth M2M client secret of the deploying service principal.", secret=True),
-    "pollSeconds": _p(_NUMBER, "Longest pause between two polls of an endpoint (default 10, like databricks-sdk's "
-                               "waiter); lower only against the local emulator."),
+    "pollSeconds": _p(
+        _NUMBER,
+        "Longest pause between two polls of an endpoint (default 10, like databricks-sdk's "
+        "waiter); lower only against the local emulator.",
+    ),
 }
 
 TYPES = {
@@ -174,11 +204,17 @@ TYPES = {
         "type": "object",
         "description": "The warmup request and its deadline.",
         "properties": {
-            "input_example_json": _p(_STRING, "A request body in a Databricks input format, as JSON text, sent as "
-                                              "written (numbers keep their JSON type, which the engine's numbers, "
-                                              "all doubles, would not); none: no warmup request."),
-            "input_example": _p(_ANY, "Read only, from state recorded before `input_example_json`: the body as "
-                                      "a structure, numbers as doubles."),
+            "input_example_json": _p(
+                _STRING,
+                "A request body in a Databricks input format, as JSON text, sent as "
+                "written (numbers keep their JSON type, which the engine's numbers, "
+                "all doubles, would not); none: no warmup request.",
+            ),
+            "input_example": _p(
+                _ANY,
+                "Read only, from state recorded before `input_example_json`: the body as "
+                "a structure, numbers as doubles.",
+            ),
             "timeout_seconds": _p(_NUMBER, "Warmup deadline per served entity."),
         },
     },
@@ -256,36 +292,52 @@ SCHEMA: dict[str, Any] = {
     "resources": {
         "servingops:index:EndpointReadiness": _resource(
             "The endpoint serves as declared, every served entity warm; renewed on every relevant change.",
-            READINESS_INPUTS, READINESS_OUTPUTS,
+            READINESS_INPUTS,
+            READINESS_OUTPUTS,
             ["endpoint_name", "endpoint_id", "served_entities", "traffic", "timeout_seconds"],
         ),
         "servingops:index:EndpointDeployment": _resource(
             "Follows the endpoint while pulumi-databricks creates or updates it; when the deployment fails, puts "
             "the served entity, its message and the build log's tail on the ModelServing's row (that provider says "
             "only UPDATE_FAILED, and deletes an endpoint whose creation failed).",
-            DEPLOYMENT_INPUTS, DEPLOYMENT_OUTPUTS,
+            DEPLOYMENT_INPUTS,
+            DEPLOYMENT_OUTPUTS,
             ["endpoint_name", "endpoint_resource", "served_entities", "timeout_seconds"],
         ),
         "servingops:index:EndpointRollout": _resource(
             "Staged traffic shifting with parity and health gates and automatic rollback.",
-            ROLLOUT_INPUTS, ROLLOUT_OUTPUTS,
-            ["endpoint_name", "endpoint_id", "served_entities", "target", "stable", "candidate", "steps",
-             "bake_seconds", "examples_json"],
+            ROLLOUT_INPUTS,
+            ROLLOUT_OUTPUTS,
+            [
+                "endpoint_name",
+                "endpoint_id",
+                "served_entities",
+                "target",
+                "stable",
+                "candidate",
+                "steps",
+                "bake_seconds",
+                "examples_json",
+            ],
         ),
         "servingops:index:EndpointNotifications": _resource(
             "The e-mail notifications of an existing endpoint, applied on every change (PATCH .../notifications).",
-            NOTIFICATIONS_INPUTS, NOTIFICATIONS_OUTPUTS, ["endpoint_name"],
+            NOTIFICATIONS_INPUTS,
+            NOTIFICATIONS_OUTPUTS,
+            ["endpoint_name"],
         ),
         "servingops:index:Preflight": _resource(
             "Read-only checks, in the preview and the update, that what every endpoint's deployment needs exists "
             "in the workspace; one per stack; fails with every finding at once, each naming its stack key path.",
-            STACK_PREFLIGHT_INPUTS, STACK_PREFLIGHT_OUTPUTS, ["endpoints"],
+            STACK_PREFLIGHT_INPUTS,
+            STACK_PREFLIGHT_OUTPUTS,
+            ["endpoints"],
         ),
     },
     "functions": {
         "servingops:index:resolveModelVersion": {
             "description": "The version a model alias points at now (`@champion`; `@Production`/`@Staging` for a "
-                           "workspace Model Registry model), read-only.",
+            "workspace Model Registry model), read-only.",
             "inputs": {
                 "properties": {
                     "model": _p(_STRING, "Unity Catalog `catalog.schema.model`, or a workspace Model Registry name."),

@@ -3,7 +3,7 @@
 How the engine drives it (../shared/notes/pulumi-engine.md, read from the engine's source):
 - Check and Diff are called one at a time from the engine's single loop: here they are pure and answer
   at once (no request to the workspace, no thread), however many Creates are waiting.
-- Create/Update run the resource's work (provider.resources) on the plugin's own thread pool, sized for
+- Create/Update run the resource's work (provider.implementations) on the plugin's own thread pool, sized for
   large stacks, so waiting never holds the gRPC event loop; with `preview=True` they send nothing and
   return unknown outputs, except a kind that `works_in_preview` (the preflight), which reads (GETs only).
 - Invoke serves the plugin's functions (provider.functions: alias resolution), read-only.
@@ -35,7 +35,7 @@ from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, plugin_pb2, provid
 
 from provider import wire
 from provider.functions import FUNCTIONS, FunctionError
-from provider.resources import KINDS, ResourceKind, Work
+from provider.implementations import KINDS, ResourceKind, Work
 from provider.schema import VERSION, schema_json
 from serving.preflight import PreflightError
 from serving.traffic_shift import RolloutError
@@ -74,8 +74,13 @@ class PluginError(Exception):
 def policy_of(poll_seconds: float | None) -> PollPolicy:
     """The poll cadence: with the default 10 s exactly databricks-sdk's waiter (1 s, 2 s, ... 10 s)."""
     longest = float(poll_seconds or 10.0)
-    return PollPolicy(first_delay=longest / 10, max_delay=longest, jitter=0.1, stale_config_grace=6 * longest,
-                      progress_every=1.5 * longest)
+    return PollPolicy(
+        first_delay=longest / 10,
+        max_delay=longest,
+        jitter=0.1,
+        stale_config_grace=6 * longest,
+        progress_every=1.5 * longest,
+    )
 
 
 class EngineLog:
@@ -88,8 +93,9 @@ class EngineLog:
         if self._stub is None:
             return
         try:
-            self._stub.Log(engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn,
-                                                 ephemeral=True), timeout=5)
+            self._stub.Log(
+                engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn, ephemeral=True), timeout=5
+            )
         except grpc.RpcError:
             pass  # a progress line is not worth failing a deployment for
 
@@ -190,9 +196,12 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         client = await loop.run_in_executor(self.pool, self.optional_client)
         if client is None and not self._said_no_credentials:
             self._said_no_credentials = True
-            self.engine.warning(urn, "servingops: no workspace credentials (neither the provider's configuration "
-                                     "nor DATABRICKS_* variables or a profile): preflight skipped; to check the "
-                                     f"workspace, set {CREDENTIAL_SETTINGS}")
+            self.engine.warning(
+                urn,
+                "servingops: no workspace credentials (neither the provider's configuration "
+                "nor DATABRICKS_* variables or a profile): preflight skipped; to check the "
+                f"workspace, set {CREDENTIAL_SETTINGS}",
+            )
         return client
 
     def _sleep(self, seconds: float) -> None:
@@ -220,8 +229,11 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             failures = []
             host = news.get("host")
             if host not in (None, "", wire.UNKNOWN) and not str(host).startswith(("https://", "http://")):
-                failures.append(provider_pb2.CheckFailure(
-                    property="host", reason=f"{host!r} is not a workspace URL (https://<workspace>)"))
+                failures.append(
+                    provider_pb2.CheckFailure(
+                        property="host", reason=f"{host!r} is not a workspace URL (https://<workspace>)"
+                    )
+                )
             poll = news.get("pollSeconds")
             if poll not in (None, wire.UNKNOWN) and not (isinstance(poll, float) and poll > 0):
                 failures.append(provider_pb2.CheckFailure(property="pollSeconds", reason="must be a positive number"))
@@ -231,8 +243,11 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     async def DiffConfig(self, request, context):
         olds, news = wire.decode(request.olds).plain, wire.decode(request.news).plain
-        changed = [key for key in ("host", "token", "clientId", "clientSecret", "pollSeconds")
-                   if olds.get(key) != news.get(key)]
+        changed = [
+            key
+            for key in ("host", "token", "clientId", "clientSecret", "pollSeconds")
+            if olds.get(key) != news.get(key)
+        ]
         # Nothing the plugin manages depends on how it reached the workspace: never a replacement.
         return provider_pb2.DiffResponse(
             changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
@@ -240,8 +255,11 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
         )
 
     async def Configure(self, request, context):
-        settings = {key: value for key, value in wire.decode(request.args).plain.items()
-                    if value not in (None, "", wire.UNKNOWN)}
+        settings = {
+            key: value
+            for key, value in wire.decode(request.args).plain.items()
+            if value not in (None, "", wire.UNKNOWN)
+        }
         # Older engines send the configuration as `variables` ("servingops:config:host") as well.
         for key, value in request.variables.items():
             settings.setdefault(key.rsplit(":", 1)[-1], value)
@@ -256,8 +274,10 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
     async def Check(self, request, context):
         async def check():
             kind = self._kind(request.urn)
-            failures = [provider_pb2.CheckFailure(property=f.property, reason=f.reason)
-                        for f in kind.failures(wire.decode(request.news).plain)]
+            failures = [
+                provider_pb2.CheckFailure(property=f.property, reason=f.reason)
+                for f in kind.failures(wire.decode(request.news).plain)
+            ]
             return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
 
         return await self._guard(context, check())
@@ -269,8 +289,10 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             return provider_pb2.DiffResponse(
                 changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
                 diffs=changed,
-                detailedDiff={key: provider_pb2.PropertyDiff(kind=provider_pb2.PropertyDiff.UPDATE, inputDiff=True)
-                              for key in changed},
+                detailedDiff={
+                    key: provider_pb2.PropertyDiff(kind=provider_pb2.PropertyDiff.UPDATE, inputDiff=True)
+                    for key in changed
+                },
                 hasDetailedDiff=True,
             )
 
@@ -296,11 +318,13 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             kind, values = self._kind(request.urn), wire.decode(request.properties)
             if request.preview:
                 return provider_pb2.CreateResponse(
-                    id="", properties=wire.encode(await self._preview(request.urn, kind, values.plain),
-                                                  values.secret_keys))
+                    id="",
+                    properties=wire.encode(await self._preview(request.urn, kind, values.plain), values.secret_keys),
+                )
             outs = await self._work(request.urn, kind, values.plain)
-            return provider_pb2.CreateResponse(id=kind.resource_id(values.plain),
-                                               properties=wire.encode(outs, values.secret_keys))
+            return provider_pb2.CreateResponse(
+                id=kind.resource_id(values.plain), properties=wire.encode(outs, values.secret_keys)
+            )
 
         return await self._guard(context, create())
 
@@ -309,7 +333,8 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             kind, values = self._kind(request.urn), wire.decode(request.news)
             if request.preview:
                 return provider_pb2.UpdateResponse(
-                    properties=wire.encode(await self._preview(request.urn, kind, values.plain), values.secret_keys))
+                    properties=wire.encode(await self._preview(request.urn, kind, values.plain), values.secret_keys)
+                )
             outs = await self._work(request.urn, kind, values.plain, recorded=wire.decode(request.olds).plain)
             return provider_pb2.UpdateResponse(properties=wire.encode(outs, values.secret_keys))
 
@@ -336,10 +361,16 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             outs = await loop.run_in_executor(self.pool, kind.read, values.plain, client)
             if outs is None:
                 return provider_pb2.ReadResponse(id="")  # deleted out of band: gone from the state
-            inputs = request.inputs if request.inputs.fields else wire.encode(
-                {key: value for key, value in values.plain.items() if key in kind.watched}, values.secret_keys)
-            return provider_pb2.ReadResponse(id=request.id, properties=wire.encode(outs, values.secret_keys),
-                                             inputs=inputs)
+            inputs = (
+                request.inputs
+                if request.inputs.fields
+                else wire.encode(
+                    {key: value for key, value in values.plain.items() if key in kind.watched}, values.secret_keys
+                )
+            )
+            return provider_pb2.ReadResponse(
+                id=request.id, properties=wire.encode(outs, values.secret_keys), inputs=inputs
+            )
 
         return await self._guard(context, read())
 
@@ -353,15 +384,17 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
             return kind.preview_outputs(props)
         return await asyncio.get_running_loop().run_in_executor(self.pool, work.run)
 
-    async def _work(self, urn: str, kind: ResourceKind, props: dict[str, Any],
-                    recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _work(
+        self, urn: str, kind: ResourceKind, props: dict[str, Any], recorded: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         name = _name(urn)
         if self.stopping.is_set():
             raise PluginError(f"{name}: not started, the deployment was cancelled")
         loop = asyncio.get_running_loop()
         client = await self._client_for(urn, kind)
-        work = kind.work(props, client, self.policy, lambda line: self.engine.info(urn, line), self._sleep,
-                         recorded=recorded)
+        work = kind.work(
+            props, client, self.policy, lambda line: self.engine.info(urn, line), self._sleep, recorded=recorded
+        )
         run = InFlight(urn, name, work, loop.run_in_executor(self.pool, work.run))
         self.runs[urn] = run
         # The run stays registered until its thread is done, even when this call ends first: the engine's
@@ -374,8 +407,10 @@ class ServingOpsProvider(provider_pb2_grpc.ResourceProviderServicer):
                 await asyncio.shield(self._cancelling)
             if not run.settled.is_set():  # registered after Cancel looked: settle it here
                 await self._settle(run, time.monotonic() + CANCEL_SECONDS)
-            raise PluginError(f"{name}: stopped by a cancellation (Ctrl-C); {run.outcome}. The next `pulumi up` "
-                              "starts again from what the endpoint serves then.") from None
+            raise PluginError(
+                f"{name}: stopped by a cancellation (Ctrl-C); {run.outcome}. The next `pulumi up` "
+                "starts again from what the endpoint serves then."
+            ) from None
         if work.watch is not None:
             loop.run_in_executor(self.pool, self._watch, urn, work)
         return outputs
@@ -447,8 +482,9 @@ async def engine_is_gone(address: str, checks: int = 2) -> None:
     """Returns once the engine has stopped answering `checks` health checks in a row, as the engine's own
     plugins watch it (`rpcutil.Healthcheck`: an answer of any kind, UNIMPLEMENTED included, means alive)."""
     async with grpc.aio.insecure_channel(address) as channel:
-        check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda _: b"",
-                                    response_deserializer=lambda data: data)
+        check = channel.unary_unary(
+            "/grpc.health.v1.Health/Check", request_serializer=lambda _: b"", response_deserializer=lambda data: data
+        )
         missed = 0
         while missed < checks:
             await asyncio.sleep(ENGINE_CHECK_SECONDS)

@@ -58,9 +58,7 @@ def _value(item: Any) -> PropertyValue:
 
 
 def encode(plain: Mapping[str, Any], secret_keys: set[str] = frozenset()) -> struct_pb2.Struct:
-    return PropertyValue.marshal_map(
-        {key: _value(item).with_secret(key in secret_keys) for key, item in plain.items()}
-    )
+    return PropertyValue.marshal_map({key: _value(item).with_secret(key in secret_keys) for key, item in plain.items()})
 
 
 def has_unknowns(value: Any) -> bool:

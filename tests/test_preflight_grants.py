@@ -10,7 +10,7 @@ from databricks.sdk.core import Config
 
 from components.config import parse_stack_config
 from components.plugin_resources import preflight_inputs
-from provider.resources import preflight_request_of
+from provider.implementations import preflight_request_of
 from serving.preflight import GrantToCheck, Located, check
 from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN

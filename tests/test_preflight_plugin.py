@@ -9,7 +9,7 @@ import pytest
 from pulumi.runtime.proto import provider_pb2
 
 from provider import wire
-from provider.resources import PREFLIGHT_SKIPPED
+from provider.implementations import PREFLIGHT_SKIPPED
 from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import Plugin, Step, everything_said, urn
 

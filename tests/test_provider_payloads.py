@@ -13,7 +13,7 @@ import grpc
 import pytest
 from databricks.sdk.core import Config
 
-from provider.resources import KINDS, plan_of
+from provider.implementations import KINDS, plan_of
 from serving.workspace import ServingClient
 from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import READINESS, ROLLOUT, Step, urn

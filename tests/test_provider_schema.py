@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provider.resources import KINDS
+from provider.implementations import KINDS
 from provider.schema import SCHEMA
 from review.engine import unwrap
 from tests.conftest import STACKS

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from databricks.sdk.core import Config
 
-from provider.resources import ReadinessKind
+from provider.implementations import ReadinessKind
 from provider.wire import UNKNOWN
 from serving.verification import DeclaredEntity, Expectation, PollPolicy, Readiness, ReadinessError
 from serving.workspace import ServingClient
@@ -221,7 +221,7 @@ def test_warmup_gives_up_at_its_deadline(workspace, client):
     workspace.clear_faults(name)
 
 
-# --- what the plugin's readiness resource does (provider.resources) -------------------------------------
+# --- what the plugin's readiness resource does (provider.implementations) -------------------------------------
 # Pure logic here; the same calls over gRPC, in the engine's order, are in tests/test_provider_engine.py.
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -39,9 +40,9 @@ class LocalWorkspaceError(Exception):
 class Emulator:
     url: str
     admin_token: str
-    process: subprocess.Popen
+    process: subprocess.Popen[str]
 
-    def admin(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         """The emulator's admin API (`/_emulator/...`): faults, changes made by hand."""
         return requests.request(method, f"{self.url}/_emulator/{path}", json=body, timeout=10,
                                 headers={"Authorization": f"Bearer {self.admin_token}"})
@@ -185,12 +186,18 @@ class LocalWorkspace:
             finally:
                 self.emulator = None
 
-    def pulumi(self, *args: str, capture: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess:
+    def pulumi(
+        self, *args: str, capture: bool = False, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run `pulumi ARGS` on the project copy (standard streams shown unless `capture`)."""
         return subprocess.run(["pulumi", "--non-interactive", *args], cwd=self.project, env=self.env,
                               capture_output=capture, text=True, timeout=timeout, check=False)
 
-    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen:
+    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
         """Start `pulumi ARGS` on the project copy without waiting (for signals mid-run)."""
-        return subprocess.Popen(["pulumi", "--non-interactive", *args], cwd=self.project, env=self.env,
-                                text=True, **kwargs)  # type: ignore[call-overload]
+        # kwargs pass through untyped (stdout=..., start_new_session=...): no Popen overload takes **object.
+        command = ["pulumi", "--non-interactive", *args]
+        process: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
+            command, cwd=self.project, env=self.env, text=True, **kwargs
+        )
+        return process

@@ -420,8 +420,9 @@ def _checked_stack_file(path: str) -> Iterator[None]:
             os.environ[STACK_FILE_VARIABLE] = previous
 
 
-def _install_mock_engine(monitor: Any, config: dict[str, str], secret_keys: list[str], project: str, stack: str,
-                         preview: bool) -> None:
+def _install_mock_engine(
+    monitor: Any, config: dict[str, str], secret_keys: list[str], project: str, stack: str, preview: bool
+) -> None:
     """Reset the SDK's process-wide settings and point them at `monitor` (see PRIVATE_PULUMI_API)."""
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime import mocks as runtime_mocks

@@ -73,8 +73,10 @@ def first_request(workspace, client: ServingClient) -> None:
     ours_deploy = time.monotonic() - started
     print("\n1. First user request after deploy (scale-to-zero entity)")
     print(f"   {'deploy waits for':<34} {'deploy (s)':>10} {'first (ms)':>11} {'warm (ms)':>10} {'first/warm':>11}")
-    for label, name, deploy in (("NOT_UPDATING (sdk waiter)", baseline, baseline_deploy),
-                                ("readiness + warmup (ours)", ours, ours_deploy)):
+    for label, name, deploy in (
+        ("NOT_UPDATING (sdk waiter)", baseline, baseline_deploy),
+        ("readiness + warmup (ours)", ours, ours_deploy),
+    ):
         first, warm = _first_and_warm(client, name)
         print(f"   {label:<34} {deploy:>10.2f} {first * 1000:>11.1f} {warm * 1000:>10.1f} {first / warm:>10.2f}x")
 
@@ -87,8 +89,14 @@ def _readiness_props(name: str, endpoint_id: str) -> dict:
     return {
         "endpoint_name": name,
         "endpoint_id": endpoint_id,
-        "served_entities": [{"name": "risk_classifier-4", "entity_name": "main.risk.risk_classifier",
-                             "entity_version": "4", "scale_to_zero": True}],
+        "served_entities": [
+            {
+                "name": "risk_classifier-4",
+                "entity_name": "main.risk.risk_classifier",
+                "entity_version": "4",
+                "scale_to_zero": True,
+            }
+        ],
         "traffic": {"risk_classifier-4": 100},
         "timeout_seconds": 600,
         "warmup": {"input_example_json": json.dumps(EXAMPLE), "timeout_seconds": 600},
@@ -101,8 +109,9 @@ def _through_plugin(workspace, count: int) -> float:
     endpoints = {name: create_endpoint(workspace, name, {4: 100}, scale_to_zero=True) for name in names}
     with Plugin() as plugin:
         plugin.configure({"host": workspace.url, "token": DEPLOYER_TOKEN}, secret_keys={"token"})
-        steps = [Step(urn(READINESS, f"{name}-readiness"), _readiness_props(name, endpoints[name]["id"]))
-                 for name in names]
+        steps = [
+            Step(urn(READINESS, f"{name}-readiness"), _readiness_props(name, endpoints[name]["id"])) for name in names
+        ]
         registered: queue.Queue = queue.Queue()
         engine = threading.Thread(target=plugin.deploy, args=(steps,), kwargs={"registered": registered})
         started = time.monotonic()
@@ -121,8 +130,10 @@ def _through_plugin(workspace, count: int) -> float:
 def many_endpoints(workspace) -> None:
     one = _through_plugin(workspace, 1)
     twelve = _through_plugin(workspace, 12)
-    print("\n2. Readiness through the servingops plugin in the engine's order, new scale-to-zero endpoints "
-          f"(registered {REGISTRATION_GAP_SECONDS:g} s apart)")
+    print(
+        "\n2. Readiness through the servingops plugin in the engine's order, new scale-to-zero endpoints "
+        f"(registered {REGISTRATION_GAP_SECONDS:g} s apart)"
+    )
     print(f"   1 endpoint: {one:.2f} s   12 endpoints: {twelve:.2f} s   ratio {twelve / one:.2f}x")
 
 
@@ -132,10 +143,14 @@ def get_calls(workspace, client: ServingClient) -> None:
     for name in (ours, baseline):
         create_endpoint(workspace, name, {4: 100})
     waiters = [
-        threading.Thread(target=lambda: sdk.serving_endpoints.wait_get_serving_endpoint_not_updating(
-            baseline, timeout=timedelta(minutes=10))),
-        threading.Thread(target=lambda: Readiness(client, _expectation(ours, False)).wait_until_ready(
-            time.monotonic() + 600)),
+        threading.Thread(
+            target=lambda: sdk.serving_endpoints.wait_get_serving_endpoint_not_updating(
+                baseline, timeout=timedelta(minutes=10)
+            )
+        ),
+        threading.Thread(
+            target=lambda: Readiness(client, _expectation(ours, False)).wait_until_ready(time.monotonic() + 600)
+        ),
     ]
     for waiter in waiters:
         waiter.start()

@@ -42,14 +42,16 @@ def stack_document(endpoints: int) -> dict[str, Any]:
 
 
 @contextmanager
-def workspace(directory: Path, document: dict[str, Any], settings: dict[str, Any],
-              program: Path | None = None) -> Iterator[Deployment]:
+def workspace(
+    directory: Path, document: dict[str, Any], settings: dict[str, Any], program: Path | None = None
+) -> Iterator[Deployment]:
     source = directory / "Pulumi.bench.yaml"
     source.write_text(yaml.dump(copy.deepcopy(document), Dumper=_Dumper, sort_keys=False), encoding="utf-8")
     settings_file = directory / "emulator.yaml"
     settings_file.write_text(yaml.safe_dump(settings), encoding="utf-8")
-    local = LocalWorkspace(directory / "local", "bench", free_port(), stack_source=source,
-                           emulator_settings=settings_file, program=program)
+    local = LocalWorkspace(
+        directory / "local", "bench", free_port(), stack_source=source, emulator_settings=settings_file, program=program
+    )
     with local.started():
         yield Deployment(local)
 
@@ -68,29 +70,41 @@ def preview_ratio(endpoints: int, repeat: int, settings: dict[str, Any]) -> None
     times: dict[str, list[float]] = {"ours": [], "bare": []}
     for _ in range(repeat):
         for label, program in (("ours", None), ("bare", BARE_PROGRAM)):
-            with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as directory, \
-                    workspace(Path(directory), document, settings, program) as deployment:
+            with (
+                tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as directory,
+                workspace(Path(directory), document, settings, program) as deployment,
+            ):
                 times[label].append(timed(deployment, "preview"))
     ours, bare = statistics.median(times["ours"]), statistics.median(times["bare"])
     print(f"1. pulumi preview, new stack of {endpoints} endpoints (median of {repeat}, alternating)")
-    print(f"   ours {ours:.2f} s   bare {bare:.2f} s   ratio {ours / bare:.2f}x   "
-          f"(runs: ours {', '.join(f'{t:.2f}' for t in times['ours'])}; "
-          f"bare {', '.join(f'{t:.2f}' for t in times['bare'])})", flush=True)
+    print(
+        f"   ours {ours:.2f} s   bare {bare:.2f} s   ratio {ours / bare:.2f}x   "
+        f"(runs: ours {', '.join(f'{t:.2f}' for t in times['ours'])}; "
+        f"bare {', '.join(f'{t:.2f}' for t in times['bare'])})",
+        flush=True,
+    )
 
 
 def up_ratio(settings: dict[str, Any]) -> None:
     times = {}
     for count, parallel in ((1, None), (12, None), (12, 64)):
         extra = ("--parallel", str(parallel)) if parallel else ()
-        with tempfile.TemporaryDirectory(prefix=f"bench-up{count}-") as directory, \
-                workspace(Path(directory), stack_document(count), settings) as deployment:
+        with (
+            tempfile.TemporaryDirectory(prefix=f"bench-up{count}-") as directory,
+            workspace(Path(directory), stack_document(count), settings) as deployment,
+        ):
             times[(count, parallel)] = timed(deployment, "up", "--yes", "--skip-preview", *extra)
     one = times[(1, None)]
-    print(f"2. pulumi up of new endpoints, readiness and warmup included (update {settings['update_seconds']} s, "
-          f"cold start {settings['cold_start_seconds']} s)")
-    print(f"   1 endpoint {one:.2f} s   12 endpoints {times[(12, None)]:.2f} s = {times[(12, None)] / one:.2f}x "
-          f"(the engine's default --parallel, 4 x cores)   12 endpoints with --parallel 64 "
-          f"{times[(12, 64)]:.2f} s = {times[(12, 64)] / one:.2f}x", flush=True)
+    print(
+        f"2. pulumi up of new endpoints, readiness and warmup included (update {settings['update_seconds']} s, "
+        f"cold start {settings['cold_start_seconds']} s)"
+    )
+    print(
+        f"   1 endpoint {one:.2f} s   12 endpoints {times[(12, None)]:.2f} s = {times[(12, None)] / one:.2f}x "
+        f"(the engine's default --parallel, 4 x cores)   12 endpoints with --parallel 64 "
+        f"{times[(12, 64)]:.2f} s = {times[(12, 64)] / one:.2f}x",
+        flush=True,
+    )
 
 
 def sigint_during_bake(settings: dict[str, Any]) -> None:
@@ -110,8 +124,13 @@ def sigint_during_bake(settings: dict[str, Any]) -> None:
         path = Path(directory)
         settings_file = path / "emulator.yaml"
         settings_file.write_text(yaml.safe_dump(settings), encoding="utf-8")
-        local = LocalWorkspace(path / "local", "prod", free_port(), emulator_settings=settings_file,
-                               stack_source=variant("prod", path, candidate_at(0, 3.0)))
+        local = LocalWorkspace(
+            path / "local",
+            "prod",
+            free_port(),
+            emulator_settings=settings_file,
+            stack_source=variant("prod", path, candidate_at(0, 3.0)),
+        )
         with local.started():
             deployment = Deployment(local)
             timed(deployment, "up", "--yes", "--skip-preview")
@@ -127,8 +146,11 @@ def sigint_during_bake(settings: dict[str, Any]) -> None:
             exited = time.perf_counter() - signalled
             updates = deployment.counters()["api_calls"].get("PUT /api/2.0/serving-endpoints/{name}/config", 0) - before
     print(f"3. SIGINT to `pulumi up` during the 50% bake (update {settings['update_seconds']} s)")
-    print(f"   all traffic on stable {on_stable:.2f} s after the signal, {updates} config update(s); "
-          f"the CLI exited after {exited:.2f} s", flush=True)
+    print(
+        f"   all traffic on stable {on_stable:.2f} s after the signal, {updates} config update(s); "
+        f"the CLI exited after {exited:.2f} s",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

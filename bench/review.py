@@ -45,7 +45,9 @@ def _clone(revision: str, destination: Path) -> str:
     subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(PROJECT_DIR), str(destination)], check=True)
     commit = subprocess.run(
         ["git", "-C", str(PROJECT_DIR), "rev-parse", "--verify", f"{revision}^{{commit}}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     subprocess.run(["git", "-C", str(destination), "checkout", "-q", "--detach", commit], check=True)
     return commit

@@ -33,18 +33,31 @@ CONFIG_UPDATE = "PUT /api/2.0/serving-endpoints/{name}/config"
 
 
 def _entity(version: int) -> dict:
-    return {"name": f"risk_classifier-{version}", "entity_name": "main.risk.risk_classifier",
-            "entity_version": str(version), "workload_size": "Small", "workload_type": "CPU",
-            "scale_to_zero_enabled": False}
+    return {
+        "name": f"risk_classifier-{version}",
+        "entity_name": "main.risk.risk_classifier",
+        "entity_version": str(version),
+        "workload_size": "Small",
+        "workload_type": "CPU",
+        "scale_to_zero_enabled": False,
+    }
 
 
 def _plan(name: str, bake: float) -> RolloutPlan:
     return RolloutPlan(
-        endpoint=name, served_entities=(_entity(3), _entity(4)),
+        endpoint=name,
+        served_entities=(_entity(3), _entity(4)),
         target={"risk_classifier-3": 0, "risk_classifier-4": 100},
-        stable="risk_classifier-3", candidate="risk_classifier-4", steps=(10, 50, 100),
-        bake_seconds=bake, examples=(EXAMPLE,), max_error_rate=0.01, max_p95_latency_ms=500,
-        min_requests=10, probe_interval_seconds=0.5, update_timeout_seconds=120,
+        stable="risk_classifier-3",
+        candidate="risk_classifier-4",
+        steps=(10, 50, 100),
+        bake_seconds=bake,
+        examples=(EXAMPLE,),
+        max_error_rate=0.01,
+        max_p95_latency_ms=500,
+        min_requests=10,
+        probe_interval_seconds=0.5,
+        update_timeout_seconds=120,
     )
 
 
@@ -72,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         baked = args.bake * len(report.steps)
         updates = args.update_seconds * len(report.steps)
         print(f"1. Rollout 0 -> {' -> '.join(str(step.share) for step in report.steps)}%")
-        print(f"   wall {wall:.2f} s   configured bake {baked:.2f} s   overhead {wall / baked - 1:.1%} "
-              f"(of which the workspace's config updates {updates:.2f} s = {updates / baked:.1%}, "
-              f"ours {(wall - baked - updates) / baked:.1%})")
+        print(
+            f"   wall {wall:.2f} s   configured bake {baked:.2f} s   overhead {wall / baked - 1:.1%} "
+            f"(of which the workspace's config updates {updates:.2f} s = {updates / baked:.1%}, "
+            f"ours {(wall - baked - updates) / baked:.1%})"
+        )
 
         name = _ready_endpoint(workspace, client, "trip")
         workspace.set_error_rate(name, 0.5, served_entity="risk_classifier-4")
@@ -88,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             tripped = next(at for at, line in lines if "health gate failed" in line)
             updates_after_trip = workspace.counters()["api_calls"].get(CONFIG_UPDATE, 0) - before - 1
             print("\n2. Failing candidate (50% errors) at the 10% step")
-            print(f"   gate tripped after {error.report['steps'][0]['seconds']:.2f} s of baking; all traffic back on "
-                  f"the stable entity {ended - tripped:.2f} s later, in {updates_after_trip} config update(s)")
+            print(
+                f"   gate tripped after {error.report['steps'][0]['seconds']:.2f} s of baking; all traffic back on "
+                f"the stable entity {ended - tripped:.2f} s later, in {updates_after_trip} config update(s)"
+            )
 
         ctrl_c(workspace, client, args.bake, args.update_seconds)
     return 0
@@ -98,22 +115,34 @@ def main(argv: list[str] | None = None) -> int:
 def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict:
     plan = _plan(name, bake)
     return {
-        "endpoint_name": name, "endpoint_id": endpoint_id, "served_entities": list(plan.served_entities),
-        "target": dict(plan.target), "stable": plan.stable, "candidate": plan.candidate, "steps": [50, 100],
-        "bake_seconds": bake, "examples_json": [json.dumps(EXAMPLE)], "tolerance": 1e-6,
-        "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 500, "min_requests": 10,
-                   "probe_interval_seconds": 0.5},
-        "update_timeout_seconds": 120, "plan": [],
+        "endpoint_name": name,
+        "endpoint_id": endpoint_id,
+        "served_entities": list(plan.served_entities),
+        "target": dict(plan.target),
+        "stable": plan.stable,
+        "candidate": plan.candidate,
+        "steps": [50, 100],
+        "bake_seconds": bake,
+        "examples_json": [json.dumps(EXAMPLE)],
+        "tolerance": 1e-6,
+        "health": {
+            "max_error_rate": 0.01,
+            "max_p95_latency_ms": 500,
+            "min_requests": 10,
+            "probe_interval_seconds": 0.5,
+        },
+        "update_timeout_seconds": 120,
+        "plan": [],
     }
 
 
 def ctrl_c(workspace, client: ServingClient, bake: float, update_seconds: float) -> None:
     name = _ready_endpoint(workspace, client, "ctrlc")
     with Plugin() as plugin:
-        plugin.configure({"host": workspace.url, "token": DEPLOYER_TOKEN, "pollSeconds": 0.5},
-                         secret_keys={"token"})
-        steps = [Step(urn(ROLLOUT, f"{name}-rollout"), _rollout_props(name, client.get_endpoint(name)["id"],
-                                                                      max(bake, 10)))]
+        plugin.configure({"host": workspace.url, "token": DEPLOYER_TOKEN, "pollSeconds": 0.5}, secret_keys={"token"})
+        steps = [
+            Step(urn(ROLLOUT, f"{name}-rollout"), _rollout_props(name, client.get_endpoint(name)["id"], max(bake, 10)))
+        ]
         engine = threading.Thread(target=plugin.deploy, args=(steps,))
         engine.start()
         plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4", timeout=120)
@@ -127,5 +156,7 @@ def ctrl_c(workspace, client: ServingClient, bake: float, update_seconds: float)
     routes = client.get_endpoint(name)["config"]["traffic_config"]["routes"]
     split = {route["served_entity_name"]: route["traffic_percentage"] for route in routes}
     print("\n3. Ctrl-C during the 50% bake (servingops plugin, Cancel RPC)")
-    print(f"   Cancel returned after {seconds:.2f} s (config update time {update_seconds:.2f} s + "
-          f"{seconds - update_seconds:.2f} s) with {split}, in {updates} config update(s)")
+    print(
+        f"   Cancel returned after {seconds:.2f} s (config update time {update_seconds:.2f} s + "
+        f"{seconds - update_seconds:.2f} s) with {split}, in {updates} config update(s)"
+    )

@@ -29,15 +29,23 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_workspace", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m local_workspace",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--stack", default="dev", help="the stack whose Pulumi.<stack>.yaml is deployed")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="the emulator's port: the stack's databricks:host, so keep it from run to run")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="the emulator's port: the stack's databricks:host, so keep it from run to run",
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after `--` goes to pulumi as it is.
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     options = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     try:
         return run(options.command, options.stack, extra, options.port)
@@ -48,17 +56,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(command: str, stack: str, extra: list[str], port: int = DEFAULT_PORT) -> int:
     with LocalWorkspace(LOCAL, stack, port).started() as workspace:
-        print(f"local workspace: {workspace.url} (stack {stack}, state {workspace.env['PULUMI_BACKEND_URL']})",
-              flush=True)
+        print(
+            f"local workspace: {workspace.url} (stack {stack}, state {workspace.env['PULUMI_BACKEND_URL']})", flush=True
+        )
         status = workspace.pulumi(*COMMANDS[command], *extra).returncode
         if command != "up" or status != 0:
             return status
         print("\nStack outputs:", flush=True)
         workspace.pulumi("stack", "output", "--json")
         print("\nLive drift report:", flush=True)
-        return subprocess.run([sys.executable, "-m", "review", stack, "--live",
-                               "--stack-file", str(workspace.stack_file)], cwd=ROOT, env=workspace.env,
-                              check=False).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "review", stack, "--live", "--stack-file", str(workspace.stack_file)],
+            cwd=ROOT,
+            env=workspace.env,
+            check=False,
+        ).returncode
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -39,12 +40,17 @@ class LocalWorkspaceError(Exception):
 class Emulator:
     url: str
     admin_token: str
-    process: subprocess.Popen
+    process: subprocess.Popen[str]
 
-    def admin(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         """The emulator's admin API (`/_emulator/...`): faults, changes made by hand."""
-        return requests.request(method, f"{self.url}/_emulator/{path}", json=body, timeout=10,
-                                headers={"Authorization": f"Bearer {self.admin_token}"})
+        return requests.request(
+            method,
+            f"{self.url}/_emulator/{path}",
+            json=body,
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
 
 
 @contextmanager
@@ -54,9 +60,22 @@ def running_emulator(state_dir: Path, port: int = DEFAULT_PORT, extra_args: Sequ
     state_dir.mkdir(parents=True, exist_ok=True)
     log = (state_dir / "emulator.log").open("w", encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port), "--log-level", "warning",
-         "--state-file", str(state_dir / "workspace.json"), *extra_args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--state-file",
+            str(state_dir / "workspace.json"),
+            *extra_args,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
@@ -93,8 +112,10 @@ def stack_file_for(stack: str, host: str, source: Path | None = None, project: P
     keeping the `encryptionsalt` the engine wrote into the copy before (the stack's secrets need it)."""
     source = source or ROOT / f"Pulumi.{stack}.yaml"
     if not source.is_file():
-        raise LocalWorkspaceError(f"{source}: no such stack file (stacks here: "
-                                  f"{', '.join(sorted(p.name for p in ROOT.glob('Pulumi.*.yaml')))})")
+        raise LocalWorkspaceError(
+            f"{source}: no such stack file (stacks here: "
+            f"{', '.join(sorted(p.name for p in ROOT.glob('Pulumi.*.yaml')))})"
+        )
     text = source.read_text(encoding="utf-8")
     if HOST_KEY.search(text):
         text = HOST_KEY.sub(lambda m: f"{m.group(1)} {host}", text, count=1)
@@ -131,8 +152,9 @@ def engine_environment(local: Path, emulator_url: str) -> dict[str, str]:
     # The databricks stand-in runs from the virtualenv of this tool (venv-dev/ under make), not from venv/.
     env = {"SERVINGOPS_DEV_VENV": sys.prefix, **os.environ, "SERVINGOPS_LOCAL": str(local)}
     for command in ("plugins", "env"):
-        done = subprocess.run([str(ROOT / "tools" / "engine.sh"), command], capture_output=True, text=True,
-                              env=env, check=False)
+        done = subprocess.run(
+            [str(ROOT / "tools" / "engine.sh"), command], capture_output=True, text=True, env=env, check=False
+        )
         if done.returncode != 0:
             raise LocalWorkspaceError(f"tools/engine.sh {command} failed: {done.stderr.strip() or done.stdout.strip()}")
     for line in done.stdout.splitlines():
@@ -140,8 +162,12 @@ def engine_environment(local: Path, emulator_url: str) -> dict[str, str]:
         env[name] = shlex.split(value)[0] if value else ""
     # The stack file's own credentials (databricks:token as a secret) would win; these fill what it leaves.
     env.update({"DATABRICKS_HOST": emulator_url, "DATABRICKS_TOKEN": DEPLOYER_TOKEN})
-    for name in ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE",
-                 "DATABRICKS_AUTH_TYPE"):
+    for name in (
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "DATABRICKS_CONFIG_PROFILE",
+        "DATABRICKS_AUTH_TYPE",
+    ):
         env.pop(name, None)
     return env
 
@@ -149,8 +175,15 @@ def engine_environment(local: Path, emulator_url: str) -> dict[str, str]:
 class LocalWorkspace:
     """One stack of this checkout, deployed by the real engine into an emulator whose state lives in `local`."""
 
-    def __init__(self, local: Path, stack: str, port: int = DEFAULT_PORT, stack_source: Path | None = None,
-                 emulator_settings: Path | None = None, program: Path | None = None):
+    def __init__(
+        self,
+        local: Path,
+        stack: str,
+        port: int = DEFAULT_PORT,
+        stack_source: Path | None = None,
+        emulator_settings: Path | None = None,
+        program: Path | None = None,
+    ):
         self.local = local
         self.program = program
         self.emulator_args = ["--settings", str(emulator_settings)] if emulator_settings else []
@@ -185,12 +218,25 @@ class LocalWorkspace:
             finally:
                 self.emulator = None
 
-    def pulumi(self, *args: str, capture: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess:
+    def pulumi(
+        self, *args: str, capture: bool = False, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run `pulumi ARGS` on the project copy (standard streams shown unless `capture`)."""
-        return subprocess.run(["pulumi", "--non-interactive", *args], cwd=self.project, env=self.env,
-                              capture_output=capture, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            ["pulumi", "--non-interactive", *args],
+            cwd=self.project,
+            env=self.env,
+            capture_output=capture,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
-    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen:
+    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
         """Start `pulumi ARGS` on the project copy without waiting (for signals mid-run)."""
-        return subprocess.Popen(["pulumi", "--non-interactive", *args], cwd=self.project, env=self.env,
-                                text=True, **kwargs)  # type: ignore[call-overload]
+        # kwargs pass through untyped (stdout=..., start_new_session=...): no Popen overload takes **object.
+        command = ["pulumi", "--non-interactive", *args]
+        process: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
+            command, cwd=self.project, env=self.env, text=True, **kwargs
+        )
+        return process

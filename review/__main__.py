@@ -94,9 +94,7 @@ def _parser(project_dir: Path) -> argparse.ArgumentParser:
         metavar="REVISION",
         help="show what changes from this git revision's program and stack file (e.g. HEAD~1, origin/main)",
     )
-    against.add_argument(
-        "--against-stack", metavar="STACK", choices=known, help="show what differs from another stack"
-    )
+    against.add_argument("--against-stack", metavar="STACK", choices=known, help="show what differs from another stack")
     against.add_argument(
         "--live",
         action="store_true",
@@ -146,8 +144,10 @@ def _run(stack: str, project_dir: Path, source: StackFile | None = None) -> Prog
     except StackConfigError as error:
         # The config model names the stack's own file; the review names the file it actually read.
         problems = list(error.problems)
-        header = (f"{shown_path(source.path)} has {len(problems)} configuration problem"
-                  f"{'s' if len(problems) != 1 else ''}; nothing was declared:")
+        header = (
+            f"{shown_path(source.path)} has {len(problems)} configuration problem"
+            f"{'s' if len(problems) != 1 else ''}; nothing was declared:"
+        )
         message = "\n".join([header, *(f"  - {problem}" for problem in problems)])
         raise ReviewError("invalid_stack_file", message, problems) from None
 
@@ -159,8 +159,10 @@ def _check_stack(parser: argparse.ArgumentParser, args: argparse.Namespace, proj
         parser.error(f"argument stack: {args.stack!r} is not a stack name (letters, digits, `_`, `.`, `-`)")
     if args.stack in known or args.stack_file or args.against:
         return
-    parser.error(f"argument stack: invalid choice: {args.stack!r} (choose from {', '.join(map(repr, known))}); "
-                 f"a stack without Pulumi.{args.stack}.yaml is reviewed with --stack-file PATH")
+    parser.error(
+        f"argument stack: invalid choice: {args.stack!r} (choose from {', '.join(map(repr, known))}); "
+        f"a stack without Pulumi.{args.stack}.yaml is reviewed with --stack-file PATH"
+    )
 
 
 @dataclass
@@ -194,8 +196,10 @@ class Review:
         if self.diff is None:
             return f"Stack {self.stack} ({self.stack_file}) declares"
         if self.deleted:
-            return (f"Stack {self.stack}: {self.stack_file} is deleted, so every endpoint of the stack would be "
-                    f"destroyed (changes from {self.diff[1]})")
+            return (
+                f"Stack {self.stack}: {self.stack_file} is deleted, so every endpoint of the stack would be "
+                f"destroyed (changes from {self.diff[1]})"
+            )
         return f"Stack {self.stack}: changes from {self.diff[1]} to {self.diff[2]}"
 
     @property
@@ -204,8 +208,11 @@ class Review:
 
     def text(self) -> str:
         head = "\n".join([f"{self._heading()}:", *(f"  {line}" for line in self.summary)])
-        sections = [head, f"# {self.file_label}\n{render_tree(self.stack, self.summaries)}",
-                    render_verdicts(self.verdicts)]
+        sections = [
+            head,
+            f"# {self.file_label}\n{render_tree(self.stack, self.summaries)}",
+            render_verdicts(self.verdicts),
+        ]
         if self.diff is not None:
             sections.append(render_diff(*self.diff))
         if self.live is not None:
@@ -278,8 +285,11 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
             kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
             raise ReviewError(kind, str(error)) from None
         if deleted and base.missing:
-            raise ReviewError("invalid_stack_file", f"stack {args.stack} has no {path.name}, neither in the working "
-                              f"tree nor at {args.against}; with --stack-file PATH another file is reviewed")
+            raise ReviewError(
+                "invalid_stack_file",
+                f"stack {args.stack} has no {path.name}, neither in the working "
+                f"tree nor at {args.against}; with --stack-file PATH another file is reviewed",
+            )
         # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
         named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
         label = named + (f", which has no {base.missing}" if base.missing else "")

@@ -126,8 +126,10 @@ def _served_models(config: Mapping[str, Any], adopted: Adopted) -> list[dict[str
         if entity.get("workload_size"):
             served["workload_size"] = entity["workload_size"]
         if entity.get("min_provisioned_concurrency") is not None or entity.get("max_provisioned_concurrency"):
-            served["provisioned_concurrency"] = {"min": entity.get("min_provisioned_concurrency") or 0,
-                                                 "max": entity.get("max_provisioned_concurrency")}
+            served["provisioned_concurrency"] = {
+                "min": entity.get("min_provisioned_concurrency") or 0,
+                "max": entity.get("max_provisioned_concurrency"),
+            }
         if entity.get("workload_type") and entity["workload_type"] != "CPU":
             served["workload_type"] = entity["workload_type"]
         served["scale_to_zero"] = bool(entity.get("scale_to_zero_enabled"))
@@ -137,10 +139,14 @@ def _served_models(config: Mapping[str, Any], adopted: Adopted) -> list[dict[str
             if is_plaintext_credential(name, text):
                 # Never copied: the stack file must not hold it, and the report must not show it.
                 variables[name] = None
-                adopted.findings.append(Finding(
-                    "served_models", f"{served.get('name') or model} environment variable {name} holds a credential "
-                    "in plain text on the live endpoint; not copied: store it as a Databricks secret and write "
-                    "`{{secrets/<scope>/<key>}}`"))
+                adopted.findings.append(
+                    Finding(
+                        "served_models",
+                        f"{served.get('name') or model} environment variable {name} holds a credential "
+                        "in plain text on the live endpoint; not copied: store it as a Databricks secret and write "
+                        "`{{secrets/<scope>/<key>}}`",
+                    )
+                )
             else:
                 variables[name] = text
         if variables:
@@ -159,8 +165,13 @@ class FlowMap(dict):
     """A mapping written in flow style (`{group: support, level: CAN_VIEW}`), as the README writes grants."""
 
 
-def _access(permissions: Mapping[str, Any], creator: str | None, deployer: str | None,
-            declared: Mapping[str, Any] | None, adopted: Adopted) -> dict[str, Any]:
+def _access(
+    permissions: Mapping[str, Any],
+    creator: str | None,
+    deployer: str | None,
+    declared: Mapping[str, Any] | None,
+    adopted: Adopted,
+) -> dict[str, Any]:
     """The live direct grants in the access schema: the query service principal, the manager groups, and every
     other grant under `grants`, each principal once at its highest direct level, in the live list's order."""
     grants: dict[str, tuple[str, str, str]] = {}
@@ -171,9 +182,14 @@ def _access(permissions: Mapping[str, Any], creator: str | None, deployer: str |
         # changed (admins manage every endpoint); neither is the stack's to declare.
         if is_deployer(name, deployer):
             if level != "CAN_MANAGE":
-                adopted.findings.append(Finding(
-                    "access", f"the deploying identity {name} holds {level} today; pulumi up gives it CAN_MANAGE "
-                    "(the Permissions resource keeps it for the identity that runs pulumi up)", breaks_rules=False))
+                adopted.findings.append(
+                    Finding(
+                        "access",
+                        f"the deploying identity {name} holds {level} today; pulumi up gives it CAN_MANAGE "
+                        "(the Permissions resource keeps it for the identity that runs pulumi up)",
+                        breaks_rules=False,
+                    )
+                )
             continue
         if kind == "group" and name.strip().lower() == ADMINS_GROUP:
             continue
@@ -188,9 +204,13 @@ def _access(permissions: Mapping[str, Any], creator: str | None, deployer: str |
     chosen = next((name for name in query if name.lower() == kept.lower()), query[0] if query else None)
     access: dict[str, Any] = {"query_service_principal": chosen}
     if chosen is None:
-        adopted.findings.append(Finding(
-            "access", "no service principal holds CAN_QUERY today: set query_service_principal to the application "
-            "id of the one that calls this endpoint"))
+        adopted.findings.append(
+            Finding(
+                "access",
+                "no service principal holds CAN_QUERY today: set query_service_principal to the application "
+                "id of the one that calls this endpoint",
+            )
+        )
     managers: list[str] = []
     extra: list[dict[str, str]] = []
     for kind, name, level in grants.values():
@@ -202,11 +222,16 @@ def _access(permissions: Mapping[str, Any], creator: str | None, deployer: str |
         # Declared as it is today; the policy pack judges it by the stack's `policy` section.
         extra.append(FlowMap({kind: name, "level": level}))
         if kind == "user" and creator and name.casefold() == creator.casefold() and level == "CAN_MANAGE":
-            adopted.findings.append(Finding(
-                "access", f"user {name} created the endpoint and holds CAN_MANAGE, but the import runs as "
-                f"{deployer or 'an unknown identity'}: declared as a grant, since the Permissions resource keeps "
-                "CAN_MANAGE only for the identity that runs pulumi up (deploy as a service principal: an endpoint "
-                "runs as its creator)", breaks_rules=False))
+            adopted.findings.append(
+                Finding(
+                    "access",
+                    f"user {name} created the endpoint and holds CAN_MANAGE, but the import runs as "
+                    f"{deployer or 'an unknown identity'}: declared as a grant, since the Permissions resource keeps "
+                    "CAN_MANAGE only for the identity that runs pulumi up (deploy as a service principal: an endpoint "
+                    "runs as its creator)",
+                    breaks_rules=False,
+                )
+            )
     if managers:
         access["manager_groups"] = managers
     if extra:
@@ -219,16 +244,21 @@ def _tags(endpoint: Mapping[str, Any], defaults: Mapping[str, Any], adopted: Ado
     tags = {}
     for key, value in live.items():
         if value is None:
-            adopted.findings.append(Finding("tags", f"tag {key} has no value live; written as empty text",
-                                            breaks_rules=False))
+            adopted.findings.append(
+                Finding("tags", f"tag {key} has no value live; written as empty text", breaks_rules=False)
+            )
             value = ""
         if defaults.get(key) != value:
             tags[key] = value
     for key in defaults:
         if key not in live:
-            adopted.findings.append(Finding(
-                "tags", f"tag {key} of the stack's defaults is not on the endpoint: pulumi up adds it",
-                breaks_rules=False))
+            adopted.findings.append(
+                Finding(
+                    "tags",
+                    f"tag {key} of the stack's defaults is not on the endpoint: pulumi up adds it",
+                    breaks_rules=False,
+                )
+            )
     return tags
 
 
@@ -246,9 +276,13 @@ def _gateway(endpoint: Mapping[str, Any], name: str, entry: dict[str, Any], adop
     if not gateway:
         return
     if not _has_field("ai_gateway"):
-        adopted.findings.append(Finding(
-            "", f"the endpoint has an AI Gateway ({', '.join(sorted(gateway))}); this stack schema has no key "
-            "for it yet"))
+        adopted.findings.append(
+            Finding(
+                "",
+                f"the endpoint has an AI Gateway ({', '.join(sorted(gateway))}); this stack schema has no key "
+                "for it yet",
+            )
+        )
         return
     declared: dict[str, Any] = {}
     limits = []
@@ -266,38 +300,54 @@ def _gateway(endpoint: Mapping[str, Any], name: str, entry: dict[str, Any], adop
     if (gateway.pop("fallback_config", None) or {}).get("enabled"):
         declared["fallback"] = True
     if gateway:
-        adopted.findings.append(Finding(
-            "ai_gateway", f"AI Gateway {', '.join(sorted(gateway))} not in the stack schema: not adopted"))
+        adopted.findings.append(
+            Finding("ai_gateway", f"AI Gateway {', '.join(sorted(gateway))} not in the stack schema: not adopted")
+        )
     if declared:
         entry["ai_gateway"] = declared
 
 
-def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], prefix: str,
-                   defaults_tags: Mapping[str, Any], existing: Mapping[str, Any] | None = None,
-                   deployer: str | None = None) -> Adopted:
+def adopt_endpoint(
+    endpoint: Mapping[str, Any],
+    permissions: Mapping[str, Any],
+    prefix: str,
+    defaults_tags: Mapping[str, Any],
+    existing: Mapping[str, Any] | None = None,
+    deployer: str | None = None,
+) -> Adopted:
     """One live endpoint (GET detail) and its permissions as a stack-file entry of a stack with `prefix`.
 
     `deployer` is the identity that deploys (runs the import and pulumi up): its CAN_MANAGE is not adopted.
     """
     name = endpoint["name"]
-    key = name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
+    key = name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else None
     adopted = Adopted(name, key, endpoint["id"])
     if key is None:
-        adopted.findings.append(Finding(
-            "", f"{name} does not start with the stack's name_prefix `{prefix}`: this stack cannot declare it "
-            "without a new name (a new endpoint); adopt it into a stack whose prefix it has"))
+        adopted.findings.append(
+            Finding(
+                "",
+                f"{name} does not start with the stack's name_prefix `{prefix}`: this stack cannot declare it "
+                "without a new name (a new endpoint); adopt it into a stack whose prefix it has",
+            )
+        )
         return adopted
     entry = adopted.entry
     if endpoint.get("description"):
         entry["description"] = endpoint["description"]
     config = endpoint.get("config") or {}
     if endpoint.get("pending_config"):
-        adopted.findings.append(Finding(
-            "", "an update is in progress: the active config is adopted; run the import again once it is over",
-            breaks_rules=False))
+        adopted.findings.append(
+            Finding(
+                "",
+                "an update is in progress: the active config is adopted; run the import again once it is over",
+                breaks_rules=False,
+            )
+        )
     entry["served_models"] = _served_models(config, adopted)
-    served = [model.get("name") or default_served_entity_name(str(model["model"]), model["version"])
-              for model in entry["served_models"]]
+    served = [
+        model.get("name") or default_served_entity_name(str(model["model"]), model["version"])
+        for model in entry["served_models"]
+    ]
     routes = live_traffic(config)
     # In the order of served_models, as people write them; a route to an entity not served stays, for the model
     # to refuse.
@@ -313,19 +363,31 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
         if _has_field("route_optimized"):
             entry["route_optimized"] = True
         else:
-            adopted.findings.append(Finding(
-                "", "the endpoint is route-optimized; this stack schema cannot declare it: pulumi up would replace it"))
-    notifications = {key: list(value) for key, value in (endpoint.get("email_notifications") or {}).items()
-                     if key in ("on_update_success", "on_update_failure") and value}
+            adopted.findings.append(
+                Finding(
+                    "",
+                    "the endpoint is route-optimized; this stack schema cannot declare it: pulumi up would replace it",
+                )
+            )
+    notifications = {
+        key: list(value)
+        for key, value in (endpoint.get("email_notifications") or {}).items()
+        if key in ("on_update_success", "on_update_failure") and value
+    }
     if notifications:
         entry["notifications"] = notifications
     for kept in NOT_LIVE_STATE:
         if existing and kept in existing:
             entry[kept] = existing[kept]
     if not (existing and "readiness" in existing):
-        adopted.findings.append(Finding(
-            "", "no readiness.warmup.input_example: pulumi up waits until the endpoint serves but warms nothing; "
-            "add a request body", breaks_rules=False))
+        adopted.findings.append(
+            Finding(
+                "",
+                "no readiness.warmup.input_example: pulumi up waits until the endpoint serves but warms nothing; "
+                "add a request body",
+                breaks_rules=False,
+            )
+        )
     return adopted
 
 
@@ -333,6 +395,7 @@ def adopt_endpoint(endpoint: Mapping[str, Any], permissions: Mapping[str, Any], 
 
 _ABSENT = object()
 """A key the file (or the live endpoint) does not have."""
+
 
 @dataclass(frozen=True)
 class Change:
@@ -370,8 +433,12 @@ def _shown(path: str, value: Any) -> str:
 
 def _paired(declared: Any, live: Any) -> bool:
     """Lists of mappings of one length are compared item by item (served models, rate limits)."""
-    return (isinstance(declared, list) and isinstance(live, list) and len(declared) == len(live)
-            and all(isinstance(item, Mapping) for item in [*declared, *live]))
+    return (
+        isinstance(declared, list)
+        and isinstance(live, list)
+        and len(declared) == len(live)
+        and all(isinstance(item, Mapping) for item in [*declared, *live])
+    )
 
 
 def _same(declared: Any, live: Any) -> bool:
@@ -386,8 +453,11 @@ def differences(declared: Any, live: Any, path: KeyPath = ()) -> list[tuple[KeyP
             found += differences(declared.get(key, _ABSENT), live.get(key, _ABSENT), (*path, key))
         return found
     if _paired(declared, live):
-        return [change for index, (was, now) in enumerate(zip(declared, live, strict=True))
-                for change in differences(was, now, (*path, index))]
+        return [
+            change
+            for index, (was, now) in enumerate(zip(declared, live, strict=True))
+            for change in differences(was, now, (*path, index))
+        ]
     return [] if _same(declared, live) else [(path, declared, live)]
 
 
@@ -418,8 +488,9 @@ def _meaning(stack: str, defaults: Any, key: str, entry: Mapping[str, Any]) -> A
     return spec.name, spec.endpoint.model_dump(mode="json", exclude={"tags"}), dict(spec.tags)
 
 
-def kept_as_declared(stack: str, defaults: Any, key: str, declared: Mapping[str, Any],
-                     live: Mapping[str, Any]) -> dict[str, Any]:
+def kept_as_declared(
+    stack: str, defaults: Any, key: str, declared: Mapping[str, Any], live: Mapping[str, Any]
+) -> dict[str, Any]:
     """The entry to write: `live`, except where the declared value means the same to the config model.
 
     `workload_type: CPU` written out, a version quoted, a default tag repeated: the file keeps its own way of
@@ -449,8 +520,14 @@ COMMENT_WIDTH = 116
 def comment(message: str, indent: int) -> list[str]:
     """`# ADOPT: message` at `indent`, wrapped so the stack file reads without scrolling."""
     first, rest = " " * indent + "# ADOPT: ", " " * indent + "#         "
-    return textwrap.wrap(message, COMMENT_WIDTH, initial_indent=first, subsequent_indent=rest,
-                         break_long_words=False, break_on_hyphens=False)
+    return textwrap.wrap(
+        message,
+        COMMENT_WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _comment_text(messages: Sequence[str], indent: int) -> str:
@@ -467,8 +544,9 @@ def _yaml(indent: tuple[int, int, int]) -> Any:
     rt.width = 4096  # never fold a long value the file holds on one line
     mapping, sequence, offset = indent
     rt.indent(mapping=mapping, sequence=sequence, offset=offset)
-    rt.representer.add_representer(type(None), lambda dumper, _: dumper.represent_scalar("tag:yaml.org,2002:null",
-                                                                                        "null"))
+    rt.representer.add_representer(
+        type(None), lambda dumper, _: dumper.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     return rt
 
 
@@ -542,8 +620,11 @@ def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
     if not hasattr(endpoints, "lc") or not keys:
         return text
     starts = sorted((endpoints.lc.key(key)[0], key) for key in endpoints)
-    following = [line for line, _ in (sorted((config.lc.key(key)[0], key) for key in config))
-                 if line > (starts[-1][0] if starts else 0)]
+    following = [
+        line
+        for line, _ in (sorted((config.lc.key(key)[0], key) for key in config))
+        if line > (starts[-1][0] if starts else 0)
+    ]
     ends = [line for line, _ in starts[1:]] + [following[0] if following else 1 << 30]
     spans = [(start, end) for (start, key), end in zip(starts, ends, strict=True) if key in keys]
     lines = text.splitlines(keepends=True)
@@ -568,11 +649,11 @@ def _place_findings(endpoints: Any, item: Adopted, indent: int) -> None:
         by_key.setdefault(key, []).append(finding.message)
     for key, messages in by_key.items():
         if key:
-            entry.yaml_set_comment_before_after_key(key, before=_comment_text(messages, 3 * indent),
-                                                    indent=3 * indent)
+            entry.yaml_set_comment_before_after_key(key, before=_comment_text(messages, 3 * indent), indent=3 * indent)
         else:
-            endpoints.yaml_set_comment_before_after_key(item.key, before=_comment_text(messages, 2 * indent),
-                                                        indent=2 * indent)
+            endpoints.yaml_set_comment_before_after_key(
+                item.key, before=_comment_text(messages, 2 * indent), indent=2 * indent
+            )
 
 
 @dataclass
@@ -590,8 +671,9 @@ class Rewrite:
     """Changes outside the endpoints (a workspace host the file lacked)."""
 
 
-def rewrite_stack_file(stack: str, host: str, declared: StackFile | None, adopted: Sequence[Adopted],
-                       name_prefix: str) -> Rewrite:
+def rewrite_stack_file(
+    stack: str, host: str, declared: StackFile | None, adopted: Sequence[Adopted], name_prefix: str
+) -> Rewrite:
     """The declared stack file with the adopted endpoints in place of its entries of the same key, as a round
     trip: the file's comments, key order and every untouched value stay as written."""
     from ruamel.yaml.comments import CommentedMap
@@ -611,7 +693,8 @@ def rewrite_stack_file(stack: str, host: str, declared: StackFile | None, adopte
         document = CommentedMap()
         document.yaml_set_start_comment(
             f"Stack {stack}: written by `python -m review import --stack {stack}` from {host}; values only.\n"
-            "`# ADOPT:` lines flag what exists today and breaks this project's rules, or needs a decision.")
+            "`# ADOPT:` lines flag what exists today and breaks this project's rules, or needs a decision."
+        )
     config = document.get("config")
     if not isinstance(config, CommentedMap):
         config = document["config"] = CommentedMap()
@@ -631,8 +714,10 @@ def rewrite_stack_file(stack: str, host: str, declared: StackFile | None, adopte
         if isinstance(was, Mapping) and isinstance(endpoints.get(item.key), CommentedMap):
             entry = kept_as_declared(stack, defaults, item.key, was, item.entry)
             _apply(endpoints[item.key], was, entry)
-            changes[item.key] = [Change(key_path(f"endpoints.{item.key}", path), before, after)
-                                 for path, before, after in differences(was, entry)]
+            changes[item.key] = [
+                Change(key_path(f"endpoints.{item.key}", path), before, after)
+                for path, before, after in differences(was, entry)
+            ]
         else:
             entry = copy.deepcopy(item.entry)
             endpoints[item.key] = _commented(entry)
@@ -655,17 +740,28 @@ def import_file(adopted: Sequence[Adopted]) -> dict[str, Any]:
         resources += [
             {"type": SERVING_ENDPOINT, "name": item.key, "component": True},
             # Terraform's databricks_model_serving (and so pulumi-databricks) is imported by the endpoint name.
-            {"type": MODEL_SERVING, "name": f"{item.key}-endpoint", "id": item.name, "parent": item.key,
-             "version": provider},
+            {
+                "type": MODEL_SERVING,
+                "name": f"{item.key}-endpoint",
+                "id": item.name,
+                "parent": item.key,
+                "version": provider,
+            },
             # databricks_permissions: `/<request object type>/<object id>`, the endpoint's id, not its name.
-            {"type": PERMISSIONS, "name": f"{item.key}-permissions", "id": f"/serving-endpoints/{item.endpoint_id}",
-             "parent": item.key, "version": provider},
+            {
+                "type": PERMISSIONS,
+                "name": f"{item.key}-permissions",
+                "id": f"/serving-endpoints/{item.endpoint_id}",
+                "parent": item.key,
+                "version": provider,
+            },
         ]
     return {"resources": resources}
 
 
-def judge(stack: str, written: Path, project_dir: Path,
-          pack_config: Mapping[str, Any] | None) -> tuple[list[str], list[Verdict] | None]:
+def judge(
+    stack: str, written: Path, project_dir: Path, pack_config: Mapping[str, Any] | None
+) -> tuple[list[str], list[Verdict] | None]:
     """The written stack file as the offline review judges it: (the config model's problems, the policy
     pack's verdicts; None when the file is invalid, since the program then declares nothing to judge)."""
     try:
@@ -688,12 +784,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--stack", required=True, help="the stack to adopt into (its Pulumi.<stack>.yaml if any)")
     parser.add_argument("endpoints", nargs="*", metavar="ENDPOINT", help="endpoint names in the workspace")
-    parser.add_argument("--match", metavar="PREFIX",
-                        help="without ENDPOINTs: every endpoint whose name starts with PREFIX (default: name_prefix)")
+    parser.add_argument(
+        "--match",
+        metavar="PREFIX",
+        help="without ENDPOINTs: every endpoint whose name starts with PREFIX (default: name_prefix)",
+    )
     parser.add_argument("--name-prefix", help="the stack's name_prefix when it has no stack file yet")
     parser.add_argument("--output-dir", type=Path, help="where to write (default: adopted/<stack>)")
-    parser.add_argument("--policy-config", type=Path, metavar="PATH",
-                        help="policy config JSON, as for `pulumi preview --policy-pack-config`")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        metavar="PATH",
+        help="policy config JSON, as for `pulumi preview --policy-pack-config`",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -702,20 +805,28 @@ def _denied(error: Any, principal: str | None, what: str, host: str) -> AdoptErr
     """A read the workspace refused, as what the principal lacks; other failures as they are."""
     who = f"principal {principal}" if principal else "the principal of these credentials"
     if error.status == 403:
-        return AdoptError(f"{who} cannot {what} in {host}: grant it CAN_VIEW on the endpoint (HTTP 403 "
-                          f"{error.error_code}: {error.message})", "permission_denied")
+        return AdoptError(
+            f"{who} cannot {what} in {host}: grant it CAN_VIEW on the endpoint (HTTP 403 "
+            f"{error.error_code}: {error.message})",
+            "permission_denied",
+        )
     if error.status == 401:
-        return AdoptError(f"{host} rejects the credentials ({error.operation}: HTTP 401 {error.error_code}); check "
-                          "the DATABRICKS_* variables or the profile", "live_read_failed")
+        return AdoptError(
+            f"{host} rejects the credentials ({error.operation}: HTTP 401 {error.error_code}); check "
+            "the DATABRICKS_* variables or the profile",
+            "live_read_failed",
+        )
     return AdoptError(str(error), "live_read_failed")
 
 
 def nothing_matching(match: str, principal: str | None, host: str, listed: Sequence[str]) -> AdoptError:
     """No endpoint to adopt: the listing shows only what the principal may view, so say both possible causes."""
     who = principal or "the principal of these credentials"
-    message = (f"no endpoint in {host} whose name starts with `{match}` is visible to {who}: none exists, or {who} "
-               "holds no permission on it (the list of endpoints shows only those a principal may view: grant it "
-               "CAN_VIEW); nothing written")
+    message = (
+        f"no endpoint in {host} whose name starts with `{match}` is visible to {who}: none exists, or {who} "
+        "holds no permission on it (the list of endpoints shows only those a principal may view: grant it "
+        "CAN_VIEW); nothing written"
+    )
     if listed:
         shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
         message += f"; {who} sees {shown} (name them, or give --match)"
@@ -745,8 +856,10 @@ def _read_live(client: Any, names: Sequence[str], match: str) -> tuple[str | Non
             except ServingApiError as error:
                 raise _denied(error, deployer, f"view endpoint {name}", host) from None
             if endpoint is None:
-                raise AdoptError(f"endpoint {name} does not exist in {host} (as seen by "
-                                 f"{deployer or 'the principal of these credentials'}); nothing written")
+                raise AdoptError(
+                    f"endpoint {name} does not exist in {host} (as seen by "
+                    f"{deployer or 'the principal of these credentials'}); nothing written"
+                )
             try:
                 permissions = get_permissions(client, endpoint["id"])
             except ServingApiError as error:
@@ -797,11 +910,16 @@ class Imported:
             "import_file": self.import_file,
             "stack_changes": [change.json() for change in (self.rewrite.stack_changes if self.rewrite else [])],
             "endpoints": [
-                {"name": item.name, "key": item.key, "id": item.endpoint_id,
-                 "new": bool(self.rewrite and item.key in self.rewrite.new),
-                 "changes": [change.json() for change in self._changes(item)],
-                 "findings": [{"key": f.key, "message": f.message, "breaks_rules": f.breaks_rules}
-                              for f in item.findings]}
+                {
+                    "name": item.name,
+                    "key": item.key,
+                    "id": item.endpoint_id,
+                    "new": bool(self.rewrite and item.key in self.rewrite.new),
+                    "changes": [change.json() for change in self._changes(item)],
+                    "findings": [
+                        {"key": f.key, "message": f.message, "breaks_rules": f.breaks_rules} for f in item.findings
+                    ],
+                }
                 for item in self.adopted
             ],
             "problems": self.problems,
@@ -810,8 +928,10 @@ class Imported:
         }
 
     def text(self) -> str:
-        lines = [f"Adopted from {self.host} into stack {self.stack} (the import runs as "
-                 f"{self.deployer or 'an identity the workspace did not name'}):"]
+        lines = [
+            f"Adopted from {self.host} into stack {self.stack} (the import runs as "
+            f"{self.deployer or 'an identity the workspace did not name'}):"
+        ]
         for item in self.adopted:
             lines.append(f"  {item.name} ({item.endpoint_id}) {f'as {item.key}' if item.key else 'NOT adopted'}")
             if self.rewrite and item.key:
@@ -828,15 +948,17 @@ class Imported:
             return "\n".join(lines)
         lines += [f"  ~ {change.line()}" for change in self.rewrite.stack_changes]
         source = self.declared_stack_file or "no stack file: a new one"
-        lines.append(f"Wrote {self.stack_file} (from {source}; `~` lines: declared -> live, everything else kept "
-                     f"as written) and {self.import_file}.")
+        lines.append(
+            f"Wrote {self.stack_file} (from {source}; `~` lines: declared -> live, everything else kept "
+            f"as written) and {self.import_file}."
+        )
         if self.problems:
             lines.append("The stack file needs an edit before it is valid (the policy pack judges it then):")
             lines += [f"  {problem}" for problem in self.problems]
         if self.verdicts is not None:
             lines.append(render_verdicts(self.verdicts))
         lines += [
-            "Next (README, \"Adopting existing endpoints\"): review the file, copy it to Pulumi.<stack>.yaml, then",
+            'Next (README, "Adopting existing endpoints"): review the file, copy it to Pulumi.<stack>.yaml, then',
             f"  pulumi stack select {self.stack}",
             f"  pulumi import --file {self.import_file} --protect=false --generate-code=false --yes",
             "  pulumi preview --diff    # no replace of an endpoint; readiness resources to create",
@@ -865,9 +987,12 @@ def run(args: argparse.Namespace, project_dir: Path) -> Imported:
     adopted = []
     for endpoint, permissions in read:
         name = endpoint["name"]
-        key = name[len(prefix):] if name.startswith(prefix) else None
-        adopted.append(adopt_endpoint(endpoint, permissions, prefix, defaults.get("tags") or {},
-                                      existing.get(key) if key else None, deployer))
+        key = name[len(prefix) :] if name.startswith(prefix) else None
+        adopted.append(
+            adopt_endpoint(
+                endpoint, permissions, prefix, defaults.get("tags") or {}, existing.get(key) if key else None, deployer
+            )
+        )
     result = Imported(args.stack, client.host, deployer, str(path) if declared else None, adopted)
     placed = [item for item in adopted if item.key is not None]
     if not placed:
@@ -888,8 +1013,11 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
     try:
         import ruamel.yaml  # noqa: F401 - a tool's dependency (requirements-dev.txt), asked for before any read
     except ImportError:
-        print("import: needs ruamel.yaml to rewrite the stack file keeping its comments: "
-              "make setup (venv-dev/bin/pip install -r requirements-dev.txt)", file=sys.stderr)
+        print(
+            "import: needs ruamel.yaml to rewrite the stack file keeping its comments: "
+            "make setup (venv-dev/bin/pip install -r requirements-dev.txt)",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     try:
         result = run(args, project_dir)
@@ -897,8 +1025,12 @@ def main(argv: list[str] | None = None, *, project_dir: Path = PROJECT_DIR) -> i
         message = f"import: {error}"
         kind = error.kind if isinstance(error, AdoptError) else "live_read_failed"
         if args.json:
-            print(json.dumps({"stack": args.stack, "error": {"kind": kind, "message": message},
-                              "exit_code": EXIT_INVALID}, indent=2))
+            print(
+                json.dumps(
+                    {"stack": args.stack, "error": {"kind": kind, "message": message}, "exit_code": EXIT_INVALID},
+                    indent=2,
+                )
+            )
         else:
             print(message, file=sys.stderr)
         return EXIT_INVALID

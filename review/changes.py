@@ -76,19 +76,24 @@ def endpoint_views(summaries: Sequence[ResourceSummary]) -> dict[str, EndpointVi
         if summary.type == MODEL_SERVING:
             view.name = summary.fields.get("name")
             view.entities = _entity_fields(summary.fields)
-            view.tags = {name[len("tags.") :]: value for name, value in summary.fields.items()
-                         if name.startswith("tags.")}
+            view.tags = {
+                name[len("tags.") :]: value for name, value in summary.fields.items() if name.startswith("tags.")
+            }
             view.traffic = view.traffic or _routes(summary.fields, "traffic.")
             view.gateway = _routes(summary.fields, "ai_gateway.")
         elif summary.type == PERMISSIONS:
-            view.access = {name[len("access.") :]: value for name, value in summary.fields.items()
-                           if name.startswith("access.")}
+            view.access = {
+                name[len("access.") :]: value for name, value in summary.fields.items() if name.startswith("access.")
+            }
         elif summary.type == READINESS:
             # The declared split, also when a rollout moves the traffic there.
             view.traffic = _routes(summary.fields, "traffic.") or view.traffic
         elif summary.type == ROLLOUT:
-            view.rollout = {"candidate": summary.fields.get("candidate"), "stable": summary.fields.get("stable"),
-                            "steps": list(summary.fields.get("steps") or [])}
+            view.rollout = {
+                "candidate": summary.fields.get("candidate"),
+                "stable": summary.fields.get("stable"),
+                "steps": list(summary.fields.get("steps") or []),
+            }
     return {view.key: view for view in views.values()}
 
 
@@ -138,10 +143,13 @@ def _version_changes(before: EndpointView, after: EndpointView) -> tuple[list[st
             parts.append(f"{label} {removed.pop(match).get('version')} -> {entity.get('version')}")
             replaced[match] = name
             del added[name]
-    parts += [f"serves {_short(entity.get('model'))} v{entity.get('version')} as {name}" for name, entity in
-              added.items()]
-    parts += [f"stops serving {_short(entity.get('model'))} v{entity.get('version')} ({name})" for name, entity in
-              removed.items()]
+    parts += [
+        f"serves {_short(entity.get('model'))} v{entity.get('version')} as {name}" for name, entity in added.items()
+    ]
+    parts += [
+        f"stops serving {_short(entity.get('model'))} v{entity.get('version')} ({name})"
+        for name, entity in removed.items()
+    ]
     return parts, replaced
 
 
@@ -225,17 +233,20 @@ def describe_endpoint_change(key: str, before: EndpointView | None, after: Endpo
     versions, replaced = _version_changes(before, after)
     parts += versions
     # A route that follows its entity to the new version is part of the version change, not a traffic change.
-    traffic = _traffic_change({replaced.get(name, name): share for name, share in before.traffic.items()},
-                              after.traffic)
+    traffic = _traffic_change(
+        {replaced.get(name, name): share for name, share in before.traffic.items()}, after.traffic
+    )
     if traffic:
         parts.append(traffic)
     rollout = _rollout_change(before, after)
     if rollout:
         parts.append(rollout)
     parts += _capacity_changes(before, after)
-    for label, prefix, old, new in (("access", "access.", before.access, after.access),
-                                    ("tags", "tags.", before.tags, after.tags),
-                                    ("AI Gateway", "ai_gateway.", before.gateway, after.gateway)):
+    for label, prefix, old, new in (
+        ("access", "access.", before.access, after.access),
+        ("tags", "tags.", before.tags, after.tags),
+        ("AI Gateway", "ai_gateway.", before.gateway, after.gateway),
+    ):
         change = _map_changes(label, prefix, old, new)
         if change:
             parts.append(change)
@@ -255,8 +266,9 @@ def describe_endpoint_change(key: str, before: EndpointView | None, after: Endpo
 def change_lines(base: Sequence[ResourceSummary], candidate: Sequence[ResourceSummary]) -> list[str]:
     """One line per endpoint either side declares, in key order."""
     before, after = endpoint_views(base), endpoint_views(candidate)
-    return [describe_endpoint_change(key, before.get(key), after.get(key)) for key in sorted(before.keys() |
-                                                                                              after.keys())]
+    return [
+        describe_endpoint_change(key, before.get(key), after.get(key)) for key in sorted(before.keys() | after.keys())
+    ]
 
 
 def declared_lines(summaries: Sequence[ResourceSummary]) -> list[str]:

@@ -4,6 +4,10 @@ No Pulumi CLI, backend, credentials or network: the SDK's `MockMonitor` stands i
 this module records what the program declares, as the engine would receive it (type, name, parent,
 dependencies, inputs with secrets still marked) and what the stack exports. The tests, the offline
 review (`python -m review`) and the benchmarks all run the program through `run_program`.
+
+The mock engine is driven through private names of the Pulumi SDK: `PRIVATE_PULUMI_API` lists each one,
+what it is used for and its public alternative; tests/test_pulumi_private_api.py checks them against the
+installed SDK, so an upgrade fails there first.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import json
 import os
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,149 @@ SECRET_PLACEHOLDER = "[secret]"
 
 # The mock engine keeps its settings in process globals: one program run at a time.
 _RUN_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------------------------------
+# The private Pulumi runtime this module drives
+
+PULUMI_VERSION = "3.272.0"
+"""The SDK version every entry below was checked against (requirements.txt pins it; the canary test,
+tests/test_pulumi_private_api.py, fails first, naming the entry, when an upgrade changes one)."""
+
+
+@dataclass(frozen=True)
+class PrivateApi:
+    """One name of the Pulumi SDK's private runtime the review relies on, and the shape it relies on.
+
+    Public names (`pulumi.runtime.Mocks`, `set_all_config`, `run_in_stack`) are left out: the SDK keeps
+    those stable. These are not exported by `pulumi.runtime` (or only their public half is), so a minor
+    SDK release may change them without notice.
+    """
+
+    name: str
+    """`module:attribute.path`, e.g. `pulumi.runtime.settings:SETTINGS.rpc_manager`."""
+    use: str
+    """What the review needs it for."""
+    since: str
+    """The first pulumi version this project relied on it with (the project has pinned 3.272.0 since
+    its first commit; older versions were never checked)."""
+    public_alternative: str
+    """The public API that comes closest, and why it does not do."""
+    parameters: tuple[str, ...] = ()
+    """A callable's parameters the review passes (by name): the canary checks the signature has them."""
+    members: tuple[str, ...] = ()
+    """Attributes the review reads or calls on it (class annotations count, for instance attributes)."""
+    fields: tuple[str, ...] = ()
+    """A protobuf message's fields the review reads."""
+
+
+PRIVATE_PULUMI_API: tuple[PrivateApi, ...] = (
+    PrivateApi(
+        name="pulumi.runtime.mocks:MockMonitor",
+        use="subclassed (RecordingMonitor) to record each registration's parent, dependencies and resource "
+        "options, and the stack's outputs, as the engine would receive them",
+        since="3.272.0",
+        public_alternative="pulumi.runtime.Mocks: new_resource sees a resource's type, name, inputs and "
+        "provider, not its parent, dependencies, options or the stack outputs",
+        members=("RegisterResource", "RegisterResourceOutputs", "mocks"),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.mocks:set_mocks",
+        use="installs the RecordingMonitor (the `monitor=` parameter takes a private MockMonitor)",
+        since="3.272.0",
+        public_alternative="set_mocks without monitor= (public) runs the SDK's own monitor, which records nothing",
+        parameters=("mocks", "project", "stack", "preview", "monitor"),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.proto.resource_pb2:RegisterResourceRequest",
+        use="the registration RecordingMonitor reads: what the engine would receive for each resource",
+        since="3.272.0",
+        public_alternative="none: the engine's gRPC protocol is versioned, its generated Python module is not public",
+        fields=(
+            "type",
+            "name",
+            "parent",
+            "custom",
+            "object",
+            "dependencies",
+            "additionalSecretOutputs",
+            "ignoreChanges",
+            "replaceOnChanges",
+            "deleteBeforeReplace",
+            "provider",
+        ),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.proto.resource_pb2:RegisterResourceOutputsRequest",
+        use="the stack's outputs RecordingMonitor records (`pulumi.export`)",
+        since="3.272.0",
+        public_alternative="none (as RegisterResourceRequest)",
+        fields=("urn", "outputs"),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.rpc:deserialize_properties",
+        use="a registration's protobuf inputs and outputs as Python values, secrets still wrapped, unknowns kept",
+        since="3.272.0",
+        public_alternative="none: Mocks.new_resource gets inputs already deserialized, without unknowns",
+        parameters=("props_struct", "keep_unknowns"),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.rpc:is_rpc_secret",
+        use="tells a secret in what the program registered (is_secret; the capture and the policy check)",
+        since="3.272.0",
+        public_alternative="pulumi.Output.is_secret works on Outputs, not on the registered wire values",
+        parameters=("value",),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.rpc:unwrap_rpc_secret",
+        use="a secret's plain value, for assertions and the policy check (unwrap)",
+        since="3.272.0",
+        public_alternative="none for wire values (pulumi.Output.unsecret works on Outputs)",
+        parameters=("value",),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.rpc:wrap_rpc_secret",
+        use="a masked secret in a capture (review.capture) keeps its secret marker",
+        since="3.272.0",
+        public_alternative="none for wire values (pulumi.Output.secret works on Outputs)",
+        parameters=("value",),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.rpc:UNKNOWN",
+        use="the marker of a value known only after apply, in the policy check (review.policy_check)",
+        since="3.272.0",
+        public_alternative="none",
+    ),
+    PrivateApi(
+        name="pulumi.runtime.settings:SETTINGS.rpc_manager",
+        use="cleared before each run: RPCs still pending from a previous run in this process would leak into it",
+        since="3.272.0",
+        public_alternative="none",
+        members=("clear",),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.settings:SETTINGS.outputs",
+        use="cleared before each run, as rpc_manager: a previous run's outputs would be awaited by this one",
+        since="3.272.0",
+        public_alternative="none",
+        members=("clear",),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.settings:set_root_resource",
+        use="set to None twice per run: before set_mocks (so it registers a fresh Stack) and after (so "
+        "run_in_stack's own Stack receives the exports); the SDK types its parameter as a Resource",
+        since="3.272.0",
+        public_alternative="none (pulumi.runtime.get_root_resource is public, its setter is not)",
+        parameters=("root",),
+    ),
+    PrivateApi(
+        name="pulumi.runtime.sync_await:_sync_await",
+        use="drives run_in_stack to the end on the event loop the SDK's settings keep, as the SDK's own mocks do",
+        since="3.272.0",
+        public_alternative="none: asyncio.run makes and closes an event loop of its own",
+        parameters=("awaitable",),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +250,7 @@ def unwrap(value: Any) -> Any:
 
 
 def project_name(project_dir: Path = PROJECT_DIR) -> str:
-    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
 
 
 def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
@@ -230,7 +378,7 @@ def _monitor_class() -> type:
             self._lock = threading.Lock()
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # SDK leaves it untyped
             if request.type != "pulumi:pulumi:Stack":
                 resource = DeclaredResource(
                     urn=response.urn,
@@ -253,9 +401,60 @@ def _monitor_class() -> type:
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             if "::pulumi:pulumi:Stack::" in request.urn:
                 self.run.outputs.update(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
-            return super().RegisterResourceOutputs(request)
+            return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]  # SDK leaves it untyped
 
     return RecordingMonitor
+
+
+@contextmanager
+def _checked_stack_file(path: str) -> Iterator[None]:
+    """The program checks the stack file's YAML itself, as under `pulumi up`: this file, or none ('')."""
+    previous = os.environ.get(STACK_FILE_VARIABLE)
+    os.environ[STACK_FILE_VARIABLE] = path
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(STACK_FILE_VARIABLE, None)
+        else:
+            os.environ[STACK_FILE_VARIABLE] = previous
+
+
+def _install_mock_engine(
+    monitor: Any, config: dict[str, str], secret_keys: list[str], project: str, stack: str, preview: bool
+) -> None:
+    """Reset the SDK's process-wide settings and point them at `monitor` (see PRIVATE_PULUMI_API)."""
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import mocks as runtime_mocks
+    from pulumi.runtime import settings as runtime_settings
+
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    # The SDK types the root as a Resource, but None is what makes set_mocks register a fresh Stack.
+    runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+    runtime_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    runtime_config.set_all_config(config, secret_keys)
+    # run_in_stack makes its own Stack; drop the one set_mocks registered so exports land on ours.
+    runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+
+def _run_main(main: str) -> None:
+    """Run the program file inside a Stack, to the end, as the engine's language host would."""
+    import pulumi
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _sync_await
+
+    def program() -> None:
+        runpy.run_path(main, run_name="__main__")
+
+    try:
+        _sync_await(run_in_stack(program))
+    except pulumi.RunError as error:
+        # The program raises a bad stack file or alias as a RunError for the engine's sake: the review
+        # wants the error itself (a StackConfigError lists its problems).
+        if error.__cause__ is not None:
+            raise error.__cause__ from None
+        raise
 
 
 def run_program(
@@ -278,13 +477,6 @@ def run_program(
     program raises (an invalid stack file) propagate unchanged. `program` replaces `__main__.py` (benchmarks
     run a bare program through the same engine).
     """
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-    from pulumi.runtime import mocks as runtime_mocks
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.stack import run_in_stack
-    from pulumi.runtime.sync_await import _sync_await
-
     checked_file = ""
     if document is None:
         try:
@@ -300,31 +492,9 @@ def run_program(
     run = ProgramRun(stack=stack, config={key: value for key, value in config.items() if key not in secret_keys})
 
     with _RUN_LOCK:
-        runtime_settings.SETTINGS.rpc_manager.clear()
-        runtime_settings.SETTINGS.outputs.clear()
-        runtime_settings.set_root_resource(None)
         monitor = _monitor_class()(mocks or WorkspaceMocks(config.get("databricks:host", "")), run)
-        runtime_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-        runtime_config.set_all_config(config, secret_keys)
-        # run_in_stack makes its own Stack; drop the one set_mocks registered so exports land on ours.
-        runtime_settings.set_root_resource(None)
+        _install_mock_engine(monitor, config, secret_keys, project, stack, preview)
         run.resources.clear()
-        main = str(program or project_dir / "__main__.py")
-        # The program checks the stack file's YAML itself, as under `pulumi up`: this file, or none.
-        previous = os.environ.get(STACK_FILE_VARIABLE)
-        os.environ[STACK_FILE_VARIABLE] = checked_file
-        try:
-            _sync_await(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
-        except pulumi.RunError as error:
-            # The program raises a bad stack file or alias as a RunError for the engine's sake: the review
-            # wants the error itself (a StackConfigError lists its problems).
-            if error.__cause__ is not None:
-                raise error.__cause__ from None
-            raise
-        finally:
-            if previous is None:
-                os.environ.pop(STACK_FILE_VARIABLE, None)
-            else:
-                os.environ[STACK_FILE_VARIABLE] = previous
-    assert pulumi is not None
+        with _checked_stack_file(checked_file):
+            _run_main(str(program or project_dir / "__main__.py"))
     return run

@@ -74,8 +74,10 @@ def live_entities(config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]
 
 def live_traffic(config: Mapping[str, Any] | None) -> dict[str, int]:
     routes = ((config or {}).get("traffic_config") or {}).get("routes") or []
-    return {route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
-            for route in routes}
+    return {
+        route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
+        for route in routes
+    }
 
 
 def direct_grants(permissions: Mapping[str, Any]) -> dict[str, str]:
@@ -83,8 +85,9 @@ def direct_grants(permissions: Mapping[str, Any]) -> dict[str, str]:
     grants: dict[str, str] = {}
     for entry in permissions.get("access_control_list") or []:
         principal = next((f"{kind}:{entry[key]}" for key, kind in PRINCIPAL_KINDS if entry.get(key)), None)
-        levels = [item.get("permission_level") for item in entry.get("all_permissions") or []
-                  if not item.get("inherited")]
+        levels = [
+            item.get("permission_level") for item in entry.get("all_permissions") or [] if not item.get("inherited")
+        ]
         levels = [level for level in levels if level in RANK]
         if principal and levels:
             grants[principal] = max(levels, key=RANK.__getitem__)
@@ -124,8 +127,14 @@ live one the stack does not declare (an extra tag, a gateway feature or notifica
 Live fields outside these (ids, timestamps, states, creators) are the workspace's own. tests/test_live_fields.py
 checks that every field the program declares falls under one of them."""
 
-ASPECTS = (("served_entities", "served_entities"), ("traffic", "traffic"), ("grants", "grants"), ("tags", "tags"),
-           ("ai_gateway", "ai_gateway"), ("email_notifications", "notifications"))
+ASPECTS = (
+    ("served_entities", "served_entities"),
+    ("traffic", "traffic"),
+    ("grants", "grants"),
+    ("tags", "tags"),
+    ("ai_gateway", "ai_gateway"),
+    ("email_notifications", "notifications"),
+)
 """Field prefix -> the aspect a drift is reported under; any other field is the endpoint's own (`endpoint`)."""
 
 
@@ -199,8 +208,10 @@ def endpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
             config = dict(value or {})
             for entity in config.pop("served_entities", None) or config.pop("served_models", None) or []:
                 entity = {LEGACY_ENTITY_FIELDS.get(field_name, field_name): item for field_name, item in entity.items()}
-                name = entity.get("name") or f"{str(entity.get('entity_name')).rsplit('.', 1)[-1]}-" \
-                                             f"{entity.get('entity_version')}"
+                name = (
+                    entity.get("name")
+                    or f"{str(entity.get('entity_name')).rsplit('.', 1)[-1]}-{entity.get('entity_version')}"
+                )
                 for attribute, item in entity.items():
                     if attribute != "name":
                         _leaves(f"served_entities.{name}.{attribute}", item, fields)
@@ -231,8 +242,9 @@ def endpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def declared_fields(model_serving: Mapping[str, Any], view: EndpointView,
-                    notifications: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def declared_fields(
+    model_serving: Mapping[str, Any], view: EndpointView, notifications: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Every field one endpoint declares, as `endpoint_fields` names them.
 
     `model_serving`: the ModelServing's inputs (secrets marked); `view`: the endpoint as the review sees it, whose
@@ -247,8 +259,9 @@ def declared_fields(model_serving: Mapping[str, Any], view: EndpointView,
         # A legacy inference table: Databricks only keeps request logs through the AI Gateway now (2026-02-20).
         body.setdefault("ai_gateway", {})["inference_table_config"] = capture
     if notifications is not None:
-        body["email_notifications"] = {kind: list(notifications.get(kind) or [])
-                                       for kind in ("on_update_success", "on_update_failure")}
+        body["email_notifications"] = {
+            kind: list(notifications.get(kind) or []) for kind in ("on_update_success", "on_update_failure")
+        }
     fields = {name: value for name, value in endpoint_fields(body).items() if not name.startswith("traffic.")}
     fields.update({f"traffic.{name}": _number(share) for name, share in view.traffic.items()})
     fields.update({f"grants.{principal}": level for principal, level in view.access.items()})
@@ -304,8 +317,11 @@ class EndpointReport:
 
     def aspect(self, prefix: str) -> dict[str, dict[str, Any]]:
         """The compared fields under `prefix` (`tags`), by the rest of their name, as {declared, live}."""
-        return {name[len(prefix) + 1 :]: {"declared": pair["declared"], "live": pair["live"]}
-                for name, pair in self.fields.items() if name.startswith(f"{prefix}.")}
+        return {
+            name[len(prefix) + 1 :]: {"declared": pair["declared"], "live": pair["live"]}
+            for name, pair in self.fields.items()
+            if name.startswith(f"{prefix}.")
+        }
 
     @property
     def traffic(self) -> dict[str, dict[str, Any]]:
@@ -380,8 +396,13 @@ def _version_shown(version: Any) -> str:
     return str(version) if str(version).startswith("@") else f"v{version}"
 
 
-def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping[str, Any] | None,
-            permissions: Mapping[str, Any], aliases: Mapping[str, Any] | None = None) -> EndpointReport:
+def compare(
+    declared: EndpointView,
+    wanted: Mapping[str, Any],
+    endpoint: Mapping[str, Any] | None,
+    permissions: Mapping[str, Any],
+    aliases: Mapping[str, Any] | None = None,
+) -> EndpointReport:
     """What differs between one declared endpoint and its live state (`endpoint` None: not in the workspace).
 
     `wanted`: the endpoint's `declared_fields`; `aliases`: served entity name -> what its declared alias points
@@ -415,8 +436,11 @@ def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping
                 problem = resolution.problem if resolution is not None else "not resolved"
                 report.notes.append(f"{entity} version {want} not compared: the alias cannot be resolved ({problem})")
                 differs[field_name] = False
-                report.fields[field_name] = {"declared": f"{want} (unresolved: {problem})", "live": _public(live),
-                                             "differs": False}
+                report.fields[field_name] = {
+                    "declared": f"{want} (unresolved: {problem})",
+                    "live": _public(live),
+                    "differs": False,
+                }
                 continue
             compared_want = resolution.version
             want = f"{want} (= {resolution.version})"
@@ -427,43 +451,64 @@ def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping
         differs[field_name] = not same_setting(field_name, compared_want, _plain(have.get(field_name, ABSENT)))
         report.fields[field_name] = {"declared": _public(want), "live": _public(live), "differs": differs[field_name]}
 
-    states = {entity.get("name"): (entity.get("state") or {}).get("deployment")
-              for entity in (endpoint.get("config") or {}).get("served_entities") or []}
-    entity_names = dict.fromkeys(name.split(".", 2)[1] for name in report.fields
-                                 if name.startswith("served_entities."))
+    states = {
+        entity.get("name"): (entity.get("state") or {}).get("deployment")
+        for entity in (endpoint.get("config") or {}).get("served_entities") or []
+    }
+    entity_names = dict.fromkeys(name.split(".", 2)[1] for name in report.fields if name.startswith("served_entities."))
     declared_entities = {name.split(".", 2)[1] for name in wanted if name.startswith("served_entities.")}
     live_entity_names = {name.split(".", 2)[1] for name in have if name.startswith("served_entities.")}
     for entity in entity_names:
         prefix = f"served_entities.{entity}."
         own = {name[len(prefix) :]: pair for name, pair in report.fields.items() if name.startswith(prefix)}
         version = own.get("entity_version", {})
-        report.entities.append({
-            "name": entity, "declared_version": version.get("declared"), "live_version": version.get("live"),
-            "state": states.get(entity), "fields": own,
-        })
+        report.entities.append(
+            {
+                "name": entity,
+                "declared_version": version.get("declared"),
+                "live_version": version.get("live"),
+                "state": states.get(entity),
+                "fields": own,
+            }
+        )
         if entity not in live_entity_names:
-            report.drift.append(Drift("served_entities", f"{entity} {_version_shown(version.get('declared'))} "
-                                                         "declared, not served"))
+            report.drift.append(
+                Drift("served_entities", f"{entity} {_version_shown(version.get('declared'))} declared, not served")
+            )
         elif entity not in declared_entities:
-            report.drift.append(Drift("served_entities", f"{entity} {_version_shown(version.get('live'))} "
-                                                         "serves, not declared"))
+            report.drift.append(
+                Drift("served_entities", f"{entity} {_version_shown(version.get('live'))} serves, not declared")
+            )
         else:
             for attribute, pair in own.items():
                 if pair["differs"]:
-                    report.drift.append(Drift("served_entities", f"{entity} {attribute} declared "
-                                              f"{_shown(pair['declared'])}, live {_shown(pair['live'])}"))
+                    report.drift.append(
+                        Drift(
+                            "served_entities",
+                            f"{entity} {attribute} declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
+                        )
+                    )
 
-    changed = {aspect: [name for name, pair in report.fields.items() if pair["differs"] and aspect_of(name) == aspect]
-               for aspect in ("endpoint", "traffic", "grants", "tags", "ai_gateway", "notifications")}
-    report.drift[:0] = [Drift("endpoint", f"{name} declared {_shown(report.fields[name]['declared'])}, live "
-                                          f"{_shown(report.fields[name]['live'])}") for name in changed["endpoint"]]
+    changed = {
+        aspect: [name for name, pair in report.fields.items() if pair["differs"] and aspect_of(name) == aspect]
+        for aspect in ("endpoint", "traffic", "grants", "tags", "ai_gateway", "notifications")
+    }
+    report.drift[:0] = [
+        Drift(
+            "endpoint",
+            f"{name} declared {_shown(report.fields[name]['declared'])}, live {_shown(report.fields[name]['live'])}",
+        )
+        for name in changed["endpoint"]
+    ]
     if changed["traffic"]:
         routes = report.traffic
         declared_split = {name: pair["declared"] for name, pair in routes.items() if pair["declared"] is not None}
         live_split = {name: pair["live"] for name, pair in routes.items() if pair["live"] is not None}
         if list(declared_split) == list(live_split):
-            shown = f"traffic declared {format_split(declared_split, list(declared_split))}, " \
-                    f"live {format_split(live_split, list(live_split))}"
+            shown = (
+                f"traffic declared {format_split(declared_split, list(declared_split))}, "
+                f"live {format_split(live_split, list(live_split))}"
+            )
         else:
             shown = f"traffic declared {declared_split}, live {live_split}"
         report.drift.append(Drift("traffic", shown))
@@ -477,21 +522,40 @@ def compare(declared: EndpointView, wanted: Mapping[str, Any], endpoint: Mapping
             report.drift.append(Drift("grants", f"grant {principal} declared {pair['declared']}, live {pair['live']}"))
     for name in changed["tags"]:
         pair = report.fields[name]
-        report.drift.append(Drift("tags", f"tag {name.removeprefix('tags.')} declared {_shown(pair['declared'])}, "
-                                          f"live {_shown(pair['live'])}"))
+        report.drift.append(
+            Drift(
+                "tags",
+                f"tag {name.removeprefix('tags.')} declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
+            )
+        )
     if changed["ai_gateway"]:
-        report.drift.append(Drift("ai_gateway", "AI Gateway " + ", ".join(
-            f"{name.removeprefix('ai_gateway.')} declared {_shown(report.fields[name]['declared'])}, live "
-            f"{_shown(report.fields[name]['live'])}" for name in changed["ai_gateway"])))
+        report.drift.append(
+            Drift(
+                "ai_gateway",
+                "AI Gateway "
+                + ", ".join(
+                    f"{name.removeprefix('ai_gateway.')} declared {_shown(report.fields[name]['declared'])}, live "
+                    f"{_shown(report.fields[name]['live'])}"
+                    for name in changed["ai_gateway"]
+                ),
+            )
+        )
     for name in changed["notifications"]:
         pair = report.fields[name]
-        report.drift.append(Drift("notifications", f"notifications {name.removeprefix('email_notifications.')} "
-                                  f"declared {_shown(pair['declared'])}, live {_shown(pair['live'])}"))
+        report.drift.append(
+            Drift(
+                "notifications",
+                f"notifications {name.removeprefix('email_notifications.')} "
+                f"declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
+            )
+        )
 
     pending = endpoint.get("pending_config")
     if pending:
-        report.pending = {"entities": {name: entity.get("version") for name, entity in live_entities(pending).items()},
-                          "traffic": live_traffic(pending)}
+        report.pending = {
+            "entities": {name: entity.get("version") for name, entity in live_entities(pending).items()},
+            "traffic": live_traffic(pending),
+        }
     return report
 
 
@@ -577,8 +641,13 @@ def live_report(declared: Sequence[DeclaredEndpoint], client: Any) -> list[Endpo
     return reports
 
 
-FIELD_LABELS = (("traffic.", "traffic "), ("grants.", "grant "), ("tags.", "tag "), ("ai_gateway.", "ai_gateway "),
-                ("email_notifications.", "notifications "))
+FIELD_LABELS = (
+    ("traffic.", "traffic "),
+    ("grants.", "grant "),
+    ("tags.", "tag "),
+    ("ai_gateway.", "ai_gateway "),
+    ("email_notifications.", "notifications "),
+)
 """How a field is named in the text details (`! grant user:a@example.com: declared (none), live CAN_QUERY`)."""
 
 
@@ -601,14 +670,22 @@ def render_report(reports: Sequence[EndpointReport], host: str) -> str:
                 lines.append(_detail(name, pair))
         for entity in report.entities:
             version = entity["fields"].get("entity_version", {"differs": False})
-            lines.append(f"  {'!' if version['differs'] else ' '} served entity {entity['name']}: declared "
-                         f"{_version_shown(entity['declared_version'])}, live {_version_shown(entity['live_version'])} "
-                         f"{entity['state'] or ''}".rstrip())
-            lines += [_detail(f"served entity {entity['name']} {attribute}", pair)
-                      for attribute, pair in entity["fields"].items() if attribute != "entity_version"]
+            lines.append(
+                f"  {'!' if version['differs'] else ' '} served entity {entity['name']}: declared "
+                f"{_version_shown(entity['declared_version'])}, live {_version_shown(entity['live_version'])} "
+                f"{entity['state'] or ''}".rstrip()
+            )
+            lines += [
+                _detail(f"served entity {entity['name']} {attribute}", pair)
+                for attribute, pair in entity["fields"].items()
+                if attribute != "entity_version"
+            ]
         for prefix, label in FIELD_LABELS:
-            lines += [_detail(label + name[len(prefix) :], pair) for name, pair in report.fields.items()
-                      if name.startswith(prefix)]
+            lines += [
+                _detail(label + name[len(prefix) :], pair)
+                for name, pair in report.fields.items()
+                if name.startswith(prefix)
+            ]
         if report.deployer:
             lines.append(f"    grant {report.deployer}: CAN_MANAGE (the deploying identity, kept by Permissions)")
         if report.pending:
@@ -627,13 +704,25 @@ def report_json(reports: Sequence[EndpointReport], host: str) -> dict[str, Any]:
         "drift": any(report.drift for report in reports),
         "endpoints": [
             {
-                "key": report.key, "name": report.name, "exists": report.exists, "state": report.state,
-                "fields": report.fields, "served_entities": report.entities, "traffic": report.traffic,
-                "grants": report.grants, "tags": report.tags, "ai_gateway": report.ai_gateway,
+                "key": report.key,
+                "name": report.name,
+                "exists": report.exists,
+                "state": report.state,
+                "fields": report.fields,
+                "served_entities": report.entities,
+                "traffic": report.traffic,
+                "grants": report.grants,
+                "tags": report.tags,
+                "ai_gateway": report.ai_gateway,
                 "notifications": report.notifications,
-                "endpoint": {name: {"declared": pair["declared"], "live": pair["live"]}
-                             for name, pair in report.fields.items() if aspect_of(name) == "endpoint"},
-                "pending_config": report.pending, "deployer": report.deployer, "summary": report.line(),
+                "endpoint": {
+                    name: {"declared": pair["declared"], "live": pair["live"]}
+                    for name, pair in report.fields.items()
+                    if aspect_of(name) == "endpoint"
+                },
+                "pending_config": report.pending,
+                "deployer": report.deployer,
+                "summary": report.line(),
                 "notes": report.notes,
                 "drift": [{"aspect": item.aspect, "message": item.message} for item in report.drift],
             }

@@ -92,11 +92,11 @@ def sections(review: Reviewed) -> list[Section]:
     """The detail sections in the order the comment shows them."""
     found = []
     if review.live is not None:
-        found.append(Section("Declared vs live, aspect by aspect", *split_items(render_report(*review.live)),
-                             "endpoint(s)"))
+        found.append(
+            Section("Declared vs live, aspect by aspect", *split_items(render_report(*review.live)), "endpoint(s)")
+        )
     if review.diff is not None:
-        found.append(Section("Changes field by field", *split_items(render_diff(*review.diff)),
-                             "resource change(s)"))
+        found.append(Section("Changes field by field", *split_items(render_diff(*review.diff)), "resource change(s)"))
     found.append(Section("Policy verdicts", *split_items(render_verdicts(review.verdicts)), "rule(s)"))
     return found
 
@@ -130,8 +130,10 @@ def comment(review: Reviewed, heading: str, full_location: str, budget: int = CO
     left out and where they are. Whatever the stack's size, never more than `budget` UTF-8 bytes."""
     full_location = full_location[:LOCATION_LIMIT]
     heading = f"### {heading[:LOCATION_LIMIT]}"
-    closing = (f"The full review, with every change and the resource tree of {review.file_label[:LOCATION_LIMIT]}: "
-               f"{full_location}.")
+    closing = (
+        f"The full review, with every change and the resource tree of {review.file_label[:LOCATION_LIMIT]}: "
+        f"{full_location}."
+    )
     parts = sections(review)
     skipped = [f"{section.title}: left out here (see {full_location})" for section in parts]
     # What frames the comment, and a line for each section that might not fit, is reserved up front; the
@@ -168,8 +170,7 @@ def comment(review: Reviewed, heading: str, full_location: str, budget: int = CO
 
 def full(review: Reviewed, heading: str) -> str:
     """Everything the review found, the resource tree included: for the job summary or an artifact."""
-    lines = [f"### {heading}", "", *(f"- {markdown_line(line)}" for line in review.summary), "", _verdict(review),
-             ""]
+    lines = [f"### {heading}", "", *(f"- {markdown_line(line)}" for line in review.summary), "", _verdict(review), ""]
     for section in sections(review):
         lines += folded(section.title, "\n".join([section.head, *section.items]))
     lines += folded(f"Resources of {review.file_label}", render_tree(review.stack, review.summaries))
@@ -178,5 +179,4 @@ def full(review: Reviewed, heading: str) -> str:
 
 def failure(stack: str, kind: str, message: str) -> str:
     """The comment when there is no review: why (an invalid stack file, revision, ...)."""
-    return "\n".join([f"### Stack {stack}: cannot be reviewed", "", *folded(kind, message[:COMMENT_BUDGET // 2])])
-
+    return "\n".join([f"### Stack {stack}: cannot be reviewed", "", *folded(kind, message[: COMMENT_BUDGET // 2])])

@@ -99,8 +99,7 @@ def check_run(run: ProgramRun, pack_config: Mapping[str, Any] | None = None) -> 
             verdict.rule,
             verdict.enforcement,
             tuple(
-                Finding(finding.resource, finding.urn, mask(finding.message, secrets))
-                for finding in verdict.findings
+                Finding(finding.resource, finding.urn, mask(finding.message, secrets)) for finding in verdict.findings
             ),
         )
         for verdict in verdicts
@@ -167,4 +166,3 @@ def verdicts_json(verdicts: list[Verdict]) -> dict[str, Any]:
             for verdict in verdicts
         ],
     }
-

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from emulator import persistence
 from emulator.server import NotLoopbackError, bind_loopback, make_server, url_of
-from emulator.settings import load_settings
+from emulator.settings import EmulatorSettings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     print(f"Models: {', '.join(settings.models)}", flush=True)
     server = make_server(settings, args.log_level, data_plane_url=data_plane_url)
-    workspace = server.config.app.state.workspace
+    workspace = server.workspace
     if args.state_file is not None:
         restored = persistence.load(workspace, args.state_file)
         print(f"Endpoints restored from {args.state_file}: {restored}", flush=True)
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _admin_token_hint(settings, settings_file: str | None) -> str:
+def _admin_token_hint(settings: EmulatorSettings, settings_file: str | None) -> str:
     if "admin_token" in settings.model_fields_set:
         return (f"Admin API: /_emulator with the admin_token from {settings_file or 'the settings'} "
                 f"(starts with {settings.admin_token[:4]!r})")

@@ -17,7 +17,8 @@ from emulator.state import Workspace
 
 
 async def workspace_of(request: Request) -> Workspace:
-    return request.app.state.workspace
+    workspace: Workspace = request.app.state.workspace  # set by create_app; Starlette's state is untyped
+    return workspace
 
 
 def _bearer_token(request: Request) -> str:

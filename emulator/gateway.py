@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.settings import PrincipalSpec
@@ -40,7 +41,7 @@ class Window:
 class RateLimiter:
     """The budgets of one endpoint's rate limits; replaced whenever its AI Gateway config is."""
 
-    rules: list[dict]
+    rules: list[dict[str, Any]]
     period_seconds: float
     windows: dict[tuple[int, Budget], Window] = field(default_factory=dict)
 

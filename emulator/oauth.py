@@ -26,6 +26,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from emulator.settings import PrincipalSpec
 
@@ -101,7 +102,7 @@ class TokenIssuer:
         self.lifetime_seconds = lifetime_seconds
         self._tokens: dict[str, IssuedToken] = {}
 
-    def issue(self, principal: PrincipalSpec, grants: tuple[EndpointGrant, ...] = ()) -> dict:
+    def issue(self, principal: PrincipalSpec, grants: tuple[EndpointGrant, ...] = ()) -> dict[str, Any]:
         """A token response body (RFC 6749 section 5.1)."""
         self._forget_expired()
         token = "emu-oauth-" + secrets.token_urlsafe(24)

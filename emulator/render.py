@@ -17,7 +17,7 @@ from emulator.state import Endpoint, EndpointConfig, ServedEntity
 
 
 def endpoint_detailed(endpoint: Endpoint, permission_level: str | None, settings: EmulatorSettings,
-                      data_plane_url: str) -> dict:
+                      data_plane_url: str) -> dict[str, Any]:
     """`data_plane_url`: the base URL where route-optimized endpoints are queried."""
     body: dict[str, Any] = _common(endpoint)
     if endpoint.config is not None:
@@ -52,7 +52,7 @@ def route_optimized_url(endpoint: Endpoint, settings: EmulatorSettings, data_pla
     return f"{data_plane_url}/{settings.workspace_id}/serving-endpoints/{endpoint.name}/invocations"
 
 
-def endpoint_summary(endpoint: Endpoint) -> dict:
+def endpoint_summary(endpoint: Endpoint) -> dict[str, Any]:
     body = _common(endpoint)
     if endpoint.config is not None:
         body["config"] = {"served_entities": [
@@ -64,16 +64,16 @@ def endpoint_summary(endpoint: Endpoint) -> dict:
     return body
 
 
-def tags(endpoint: Endpoint) -> list[dict]:
+def tags(endpoint: Endpoint) -> list[dict[str, Any]]:
     return [{"key": k, "value": v} if v is not None else {"key": k} for k, v in endpoint.tags.items()]
 
 
-def email_notifications(endpoint: Endpoint) -> dict:
+def email_notifications(endpoint: Endpoint) -> dict[str, Any]:
     """Non-empty lists only: the sdk's EmailNotifications drops an empty list."""
     return {k: list(v) for k, v in (endpoint.email_notifications or {}).items() if v}
 
 
-def _common(endpoint: Endpoint) -> dict:
+def _common(endpoint: Endpoint) -> dict[str, Any]:
     """Fields ServingEndpoint (list) and ServingEndpointDetailed (get) share."""
     body: dict[str, Any] = {
         "id": endpoint.id,
@@ -92,7 +92,7 @@ def _common(endpoint: Endpoint) -> dict:
     return body
 
 
-def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict:
+def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict[str, Any]:
     return {
         "served_entities": [_entity(e, settings) for e in config.entities],
         "traffic_config": {"routes": [
@@ -103,7 +103,7 @@ def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict:
     }
 
 
-def _entity(entity: ServedEntity, settings: EmulatorSettings) -> dict:
+def _entity(entity: ServedEntity, settings: EmulatorSettings) -> dict[str, Any]:
     spec = entity.spec
     message = entity.message
     if entity.is_scaled_to_zero(time.monotonic(), settings):

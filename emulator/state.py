@@ -26,6 +26,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from emulator.errors import already_exists, conflict, does_not_exist, invalid_parameter
 from emulator.faults import Faults
@@ -76,7 +77,7 @@ class ServedEntity:
     # is warm only within `scale_to_zero_idle_seconds` of its last activity.
     loaded: bool = False
     last_activity: float | None = None
-    warming: asyncio.Task | None = None
+    warming: asyncio.Task[None] | None = None
     recovering_until: float | None = None
 
     @property
@@ -128,10 +129,10 @@ class Endpoint:
     creation_timestamp: int
     last_updated_timestamp: int
     acl: AccessControlList
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str | None] = field(default_factory=dict)  # a tag may have no value
     description: str | None = None
-    email_notifications: dict | None = None
-    ai_gateway: dict | None = None
+    email_notifications: dict[str, Any] | None = None
+    ai_gateway: dict[str, Any] | None = None
     route_optimized: bool | None = None
     budget_policy_id: str | None = None
     config: EndpointConfig | None = None
@@ -159,7 +160,7 @@ class Counters:
         default_factory=lambda: defaultdict(lambda: deque(maxlen=REQUEST_BODIES_KEPT)))
     """Per endpoint, the last scoring request bodies as JSON text (a test sees `42`, not `42.0`)."""
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "api_calls": dict(self.api_calls),
             "get_calls": dict(self.get_calls),
@@ -251,7 +252,7 @@ class Workspace:
         self._start_update(endpoint, spec, caller)
         return endpoint
 
-    def set_ai_gateway(self, endpoint: Endpoint, gateway: dict) -> None:
+    def set_ai_gateway(self, endpoint: Endpoint, gateway: dict[str, Any]) -> None:
         """A new AI Gateway config; rate-limit budgets start afresh."""
         endpoint.ai_gateway = gateway or None
         rules = gateway.get("rate_limits", [])

@@ -17,10 +17,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, TypedDict
 
 import requests
 import yaml
@@ -28,7 +28,27 @@ import yaml
 from emulator.server import bind_loopback, make_server, url_of
 from emulator.settings import EmulatorSettings
 
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
 STARTUP_TIMEOUT_SECONDS = 15.0
+
+
+class PatClientConfig(TypedDict):
+    """`WorkspaceClient(**...)` keywords for a personal access token (typed, so the sdk's keywords are checked)."""
+
+    host: str
+    token: str
+    auth_type: str
+
+
+class OAuthClientConfig(TypedDict):
+    """`WorkspaceClient(**...)` keywords for OAuth M2M with a service principal's secret."""
+
+    host: str
+    client_id: str
+    client_secret: str
+    auth_type: str
 
 
 class EmulatorHandle:
@@ -58,31 +78,31 @@ class EmulatorHandle:
     def headers(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token()}"}
 
-    def client_config(self, token: str | None = None) -> dict[str, str]:
+    def client_config(self, token: str | None = None) -> PatClientConfig:
         """Keyword arguments for `WorkspaceClient(**...)` / `databricks.sdk.core.Config(**...)`.
         databricks-sdk accepts a plain-http loopback host with a personal access token."""
         return {"host": self.url, "token": token or self.token(), "auth_type": "pat"}
 
-    def workspace_client(self, token: str | None = None):
+    def workspace_client(self, token: str | None = None) -> WorkspaceClient:
         from databricks.sdk import WorkspaceClient
 
         return WorkspaceClient(**self.client_config(token))
 
-    def oauth_client_config(self, client_id: str | None = None) -> dict[str, str]:
+    def oauth_client_config(self, client_id: str | None = None) -> OAuthClientConfig:
         """Keyword arguments for an OAuth M2M `WorkspaceClient` of a service principal with an OAuth secret
         in `settings.oauth_clients` (by default the first one)."""
         client_id = client_id or next(iter(self.settings.oauth_clients))
         secret = self.settings.oauth_clients[client_id].client_secret
         return {"host": self.url, "client_id": client_id, "client_secret": secret, "auth_type": "oauth-m2m"}
 
-    def oauth_workspace_client(self, client_id: str | None = None):
+    def oauth_workspace_client(self, client_id: str | None = None) -> WorkspaceClient:
         from databricks.sdk import WorkspaceClient
 
         return WorkspaceClient(**self.oauth_client_config(client_id))
 
     # ---- admin API --------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict | None = None, **params: Any) -> Any:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
         response = self._admin.request(method, f"{self.url}/_emulator{path}", json=body,
                                        params={k: v for k, v in params.items() if v is not None}, timeout=10)
         response.raise_for_status()
@@ -91,13 +111,15 @@ class EmulatorHandle:
     def reset(self) -> None:
         self._call("POST", "/reset")
 
-    def counters(self) -> dict:
+    def counters(self) -> dict[str, Any]:
         """{"api_calls": {"GET /api/2.0/serving-endpoints/{name}": n, ...},
         "get_calls": {endpoint: n}, "invocations": {endpoint: {served_entity: n}}}"""
-        return self._call("GET", "/counters")
+        counters: dict[str, Any] = self._call("GET", "/counters")
+        return counters
 
-    def faults(self) -> dict:
-        return self._call("GET", "/faults")
+    def faults(self) -> dict[str, Any]:
+        faults: dict[str, Any] = self._call("GET", "/faults")
+        return faults
 
     def clear_faults(self, endpoint: str | None = None) -> None:
         self._call("DELETE", "/faults", endpoint=endpoint)
@@ -159,7 +181,7 @@ def _resolve(settings: EmulatorSettings | None, overrides: dict[str, Any]) -> Em
     return settings.with_overrides(**overrides) if overrides else settings
 
 
-def wait_until_healthy(url: str, alive) -> None:
+def wait_until_healthy(url: str, alive: Callable[[], bool]) -> None:
     """Until the emulator at `url` answers its health check; `alive()` False: it stopped (RuntimeError)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -194,7 +216,7 @@ def running_emulator(settings: EmulatorSettings | None = None, **overrides: Any)
         data_plane_sock.close()
 
 
-def _drain(stream) -> None:
+def _drain(stream: IO[str]) -> None:
     for _ in stream:
         pass
 

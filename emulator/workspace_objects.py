@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +48,14 @@ def _default_registry() -> dict[str, dict[str, RegistryVersionSpec]]:
     }
 
 
+def _default_secret_scopes() -> dict[str, tuple[str, ...]]:
+    return {"fraud-scoring": ("feature-store-token",)}
+
+
+def _default_grants() -> dict[str, dict[str, tuple[str, ...]]]:
+    return {"main": {DEPLOYER: ("USE_CATALOG", "USE_SCHEMA", "EXECUTE")}}
+
+
 class WorkspaceObjectsSpec(_Strict):
     """What exists in the workspace besides endpoints. Unity Catalog models and their READY versions are the
     emulator's `models`; here only what a preflight reads on top of them."""
@@ -78,11 +87,11 @@ class WorkspaceObjectsSpec(_Strict):
         default=("support@example.com",), description="user names (e-mails) besides the users of `tokens`"
     )
     secret_scopes: dict[str, tuple[str, ...]] = Field(
-        default_factory=lambda: {"fraud-scoring": ("feature-store-token",)}, description="scope -> secret keys"
+        default_factory=_default_secret_scopes, description="scope -> secret keys"
     )
     schemas: tuple[str, ...] = Field(default=("main.serving_logs",), description="`catalog.schema` full names")
     grants: dict[str, dict[str, tuple[str, ...]]] = Field(
-        default_factory=lambda: {"main": {DEPLOYER: ("USE_CATALOG", "USE_SCHEMA", "EXECUTE")}},
+        default_factory=_default_grants,
         description="securable (catalog, catalog.schema or catalog.schema.model) -> principal -> privileges; "
         "a model inherits what its schema and catalog grant",
     )
@@ -96,7 +105,7 @@ class WorkspaceObjects:
     """The objects' state, mutable through the admin API only."""
 
     def __init__(self, spec: WorkspaceObjectsSpec, uc_models: dict[str, tuple[str, ...]],
-                 principals: dict[str, tuple[str, tuple[str, ...]]]):
+                 principals: Mapping[str, tuple[str, tuple[str, ...]]]):
         """`uc_models`: model -> READY versions (the registry); `principals`: name -> (kind, groups)."""
         self.uc_models = {model: set(versions) for model, versions in uc_models.items()}
         self.version_status = {model: dict(versions) for model, versions in spec.version_status.items()}
@@ -314,7 +323,7 @@ class WorkspaceObjects:
         else:
             if status not in ("READY", "PENDING_REGISTRATION", "FAILED_REGISTRATION"):
                 raise ValueError(f"status {status!r}")
-            self.version_status.setdefault(model, {})[version] = status
+            self.version_status.setdefault(model, {})[version] = cast(VersionStatus, status)  # checked above
 
     def _change_aliases(self, remove: bool, model: str, alias: str, version: str | None = None) -> None:
         if remove:
@@ -327,7 +336,8 @@ class WorkspaceObjects:
         if remove:
             self.registry.get(model, {}).pop(version, None)
         else:
-            self.registry.setdefault(model, {})[version] = RegistryVersionSpec(status=status, stage=stage).model_dump()
+            self.registry.setdefault(model, {})[version] = RegistryVersionSpec.model_validate(
+                {"status": status, "stage": stage}).model_dump()
 
     def _change_service_principals(self, remove: bool, application_id: str, display_name: str = "") -> None:
         if remove:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -88,7 +89,7 @@ async def _invoke(workspace: Workspace, endpoint: Endpoint, served_name: str | N
     if served_name is None and (endpoint.ai_gateway or {}).get("fallback_config", {}).get("enabled"):
         assert endpoint.config is not None
         names = [e.name for e in endpoint.config.entities]
-        candidates += [endpoint.config.entity(n) for n in fallback_order(names, first.name)]
+        candidates += [e for n in fallback_order(names, first.name) if (e := endpoint.config.entity(n)) is not None]
     for attempt, entity in enumerate(candidates):
         attempt_started = started if attempt == 0 else time.monotonic()
         try:
@@ -103,6 +104,8 @@ async def _invoke(workspace: Workspace, endpoint: Endpoint, served_name: str | N
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-async def _attempt(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict):
+async def _attempt(
+    workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict[str, Any]
+) -> invocation.Answer:
     workspace.counters.invocations[endpoint.name][entity.name] += 1
     return await invocation.answer(workspace, endpoint, entity, body)

@@ -157,7 +157,7 @@ async def register_version(model: str, body: ModelVersionBody, workspace: Curren
     try:
         spec = ModelVersionSpec(weights=body.weights, bias=body.bias, same_as=body.same_as)
         workspace.registry.register_version(model, body.version, spec, tuple(body.columns or ()))
-        workspace.objects.uc_models.setdefault(model, set()).add(body.version)  # READY in Unity Catalog too
+        workspace.objects.catalog.uc_models.setdefault(model, set()).add(body.version)  # READY in Unity Catalog too
     except ValueError as error:
         raise invalid_parameter(str(error)) from None
     return {}

@@ -51,56 +51,14 @@ class OAuthClientConfig(TypedDict):
     auth_type: str
 
 
-class EmulatorHandle:
-    """Where the emulator listens, which tokens it accepts, and its admin API as methods."""
+class EmulatorAdmin:
+    """The admin API (`/_emulator`: faults, counters, reset, workspace objects) of the emulator at `url`."""
 
-    def __init__(self, url: str, settings: EmulatorSettings, data_plane_url: str | None = None):
+    def __init__(self, url: str, admin_token: str):
         self.url = url
-        self.data_plane_url = data_plane_url
-        """Where route-optimized endpoints are queried (their `endpoint_url` starts with it)."""
-        self.settings = settings
-        self.admin_token = settings.admin_token
+        self.admin_token = admin_token
         self._admin = requests.Session()
         self._admin.headers["Authorization"] = f"Bearer {self.admin_token}"
-
-    def __repr__(self) -> str:  # never show tokens
-        return f"EmulatorHandle(url={self.url!r})"
-
-    # ---- workspace credentials --------------------------------------------------------------
-
-    def token(self, principal: str | None = None) -> str:
-        """The token of `principal` (user name or service principal id); by default an admin's."""
-        for token, spec in self.settings.tokens.items():
-            if (principal is None and spec.is_admin) or spec.principal == principal:
-                return token
-        raise KeyError(f"no token configured for {principal or 'an admin'}")
-
-    def headers(self, token: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.token()}"}
-
-    def client_config(self, token: str | None = None) -> PatClientConfig:
-        """Keyword arguments for `WorkspaceClient(**...)` / `databricks.sdk.core.Config(**...)`.
-        databricks-sdk accepts a plain-http loopback host with a personal access token."""
-        return {"host": self.url, "token": token or self.token(), "auth_type": "pat"}
-
-    def workspace_client(self, token: str | None = None) -> WorkspaceClient:
-        from databricks.sdk import WorkspaceClient
-
-        return WorkspaceClient(**self.client_config(token))
-
-    def oauth_client_config(self, client_id: str | None = None) -> OAuthClientConfig:
-        """Keyword arguments for an OAuth M2M `WorkspaceClient` of a service principal with an OAuth secret
-        in `settings.oauth_clients` (by default the first one)."""
-        client_id = client_id or next(iter(self.settings.oauth_clients))
-        secret = self.settings.oauth_clients[client_id].client_secret
-        return {"host": self.url, "client_id": client_id, "client_secret": secret, "auth_type": "oauth-m2m"}
-
-    def oauth_workspace_client(self, client_id: str | None = None) -> WorkspaceClient:
-        from databricks.sdk import WorkspaceClient
-
-        return WorkspaceClient(**self.oauth_client_config(client_id))
-
-    # ---- admin API --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
         response = self._admin.request(method, f"{self.url}/_emulator{path}", json=body,
@@ -174,6 +132,53 @@ class EmulatorHandle:
     def remove_object(self, kind: str, **body: Any) -> None:
         """Take one away (same names as `add_object`; `secrets` without a key removes the scope)."""
         self._call("DELETE", f"/objects/{kind}", body)
+
+
+class EmulatorHandle(EmulatorAdmin):
+    """Where the emulator listens, which tokens it accepts, and (inherited) its admin API as methods."""
+
+    def __init__(self, url: str, settings: EmulatorSettings, data_plane_url: str | None = None):
+        super().__init__(url, settings.admin_token)
+        self.data_plane_url = data_plane_url
+        """Where route-optimized endpoints are queried (their `endpoint_url` starts with it)."""
+        self.settings = settings
+
+    def __repr__(self) -> str:  # never show tokens
+        return f"EmulatorHandle(url={self.url!r})"
+
+    # ---- workspace credentials --------------------------------------------------------------
+
+    def token(self, principal: str | None = None) -> str:
+        """The token of `principal` (user name or service principal id); by default an admin's."""
+        for token, spec in self.settings.tokens.items():
+            if (principal is None and spec.is_admin) or spec.principal == principal:
+                return token
+        raise KeyError(f"no token configured for {principal or 'an admin'}")
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token()}"}
+
+    def client_config(self, token: str | None = None) -> PatClientConfig:
+        """Keyword arguments for `WorkspaceClient(**...)` / `databricks.sdk.core.Config(**...)`.
+        databricks-sdk accepts a plain-http loopback host with a personal access token."""
+        return {"host": self.url, "token": token or self.token(), "auth_type": "pat"}
+
+    def workspace_client(self, token: str | None = None) -> WorkspaceClient:
+        from databricks.sdk import WorkspaceClient
+
+        return WorkspaceClient(**self.client_config(token))
+
+    def oauth_client_config(self, client_id: str | None = None) -> OAuthClientConfig:
+        """Keyword arguments for an OAuth M2M `WorkspaceClient` of a service principal with an OAuth secret
+        in `settings.oauth_clients` (by default the first one)."""
+        client_id = client_id or next(iter(self.settings.oauth_clients))
+        secret = self.settings.oauth_clients[client_id].client_secret
+        return {"host": self.url, "client_id": client_id, "client_secret": secret, "auth_type": "oauth-m2m"}
+
+    def oauth_workspace_client(self, client_id: str | None = None) -> WorkspaceClient:
+        from databricks.sdk import WorkspaceClient
+
+        return WorkspaceClient(**self.oauth_client_config(client_id))
 
 
 def _resolve(settings: EmulatorSettings | None, overrides: dict[str, Any]) -> EmulatorSettings:

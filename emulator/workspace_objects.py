@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.errors import invalid_parameter
+from emulator.objects.grants import CatalogGrants
 from emulator.objects.ids import EPOCH_MS, stable_id
 from emulator.objects.model_registry import RegistryVersionSpec, Stage, WorkspaceModelRegistry
 from emulator.objects.scim import SCIM_LIST, ScimDirectory
@@ -96,9 +97,9 @@ class WorkspaceObjects:
     def __init__(self, spec: WorkspaceObjectsSpec, uc_models: Mapping[str, tuple[str, ...]],
                  principals: Mapping[str, tuple[str, tuple[str, ...]]]):
         """`uc_models`: model -> READY versions (the registry); `principals`: name -> (kind, groups)."""
-        self.catalog = UnityCatalog(
-            uc_models, spec.version_status, spec.aliases, spec.schemas, spec.grants,
-            member_groups={name: tuple(groups) for name, (_, groups) in principals.items()},
+        self.catalog = UnityCatalog(uc_models, spec.version_status, spec.aliases, spec.schemas)
+        self.grants = CatalogGrants(
+            spec.grants, {name: tuple(groups) for name, (_, groups) in principals.items()}, self.catalog
         )
         self.model_registry = WorkspaceModelRegistry(spec.registry_models)
         self.scim = ScimDirectory(
@@ -114,7 +115,7 @@ class WorkspaceObjects:
         Each part has a `_change_<kind>` for each kind it owns."""
         method = f"_change_{kind.replace('-', '_')}"
         try:
-            owner = next((part for part in (self.catalog, self.model_registry, self.scim, self.secrets)
+            owner = next((part for part in (self.catalog, self.grants, self.model_registry, self.scim, self.secrets)
                           if hasattr(part, method)), None)
             if owner is None:  # the message the single class before the split gave
                 raise AttributeError(f"'WorkspaceObjects' object has no attribute '{method}'")

@@ -1,20 +1,20 @@
-"""Unity Catalog as a preflight reads it: model versions and their status, aliases, catalogs, schemas and
-the grants behind effective permissions. Bodies are databricks-sdk `ModelVersionInfo`, `SchemaInfo`,
-`CatalogInfo`, `EffectivePermissionsList`."""
+"""Unity Catalog as a preflight reads it: model versions and their status, aliases, catalogs and schemas
+(the grants are `emulator.objects.grants`). Bodies are databricks-sdk `ModelVersionInfo`, `SchemaInfo`,
+`CatalogInfo`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from emulator.errors import ApiError, does_not_exist, invalid_parameter
+from emulator.errors import ApiError, does_not_exist
 from emulator.objects.ids import stable_id
 
 VersionStatus = Literal["READY", "PENDING_REGISTRATION", "FAILED_REGISTRATION"]
 
 
 class UnityCatalog:
-    """Models, versions, aliases, schemas and grants; changed through the admin API only."""
+    """Models, versions, aliases and schemas; changed through the admin API only."""
 
     def __init__(
         self,
@@ -22,19 +22,12 @@ class UnityCatalog:
         version_status: Mapping[str, Mapping[str, VersionStatus]],
         aliases: Mapping[str, Mapping[str, str]],
         schemas: tuple[str, ...],
-        grants: Mapping[str, Mapping[str, tuple[str, ...]]],
-        member_groups: Mapping[str, tuple[str, ...]],
     ):
-        """`uc_models`: model -> READY versions (the registry); `member_groups`: principal -> its groups."""
+        """`uc_models`: model -> READY versions (the registry)."""
         self.uc_models = {model: set(versions) for model, versions in uc_models.items()}
         self.version_status = {model: dict(versions) for model, versions in version_status.items()}
         self.aliases = {model: dict(by_alias) for model, by_alias in aliases.items()}
         self.schemas = set(schemas)
-        self.grants = {
-            securable: {p: set(privileges) for p, privileges in by_principal.items()}
-            for securable, by_principal in grants.items()
-        }
-        self.member_groups = dict(member_groups)
 
     def _uc_status(self, model: str, version: str) -> str | None:
         status = self.version_status.get(model, {}).get(version)
@@ -72,18 +65,18 @@ class UnityCatalog:
                 body["aliases"] = aliases
         return body
 
-    def _require_model(self, model: str) -> None:
+    def require_model(self, model: str) -> None:
         if model.count(".") != 2 or not self._uc_model_exists(model):
             raise does_not_exist(f"Routine or Model '{model}' does not exist.")
 
     def uc_model_version(self, model: str, version: str, include_aliases: bool = False) -> dict[str, Any]:
-        self._require_model(model)
+        self.require_model(model)
         if not version.isdigit() or self._uc_status(model, version) is None:
             raise does_not_exist(f"Model Version '{model}' version {version} does not exist.")
         return self._version_info(model, version, include_aliases)
 
     def uc_alias(self, model: str, alias: str, include_aliases: bool = False) -> dict[str, Any]:
-        self._require_model(model)
+        self.require_model(model)
         version = self.aliases.get(model, {}).get(alias)
         if version is None:
             raise does_not_exist(f"Alias '{alias}' does not exist on model '{model}'.")
@@ -102,35 +95,6 @@ class UnityCatalog:
         if name not in self.catalogs():
             raise ApiError(404, "CATALOG_DOES_NOT_EXIST", f"Catalog '{name}' does not exist.")
         return {"name": name, "full_name": name, "catalog_type": "MANAGED_CATALOG"}
-
-    def effective_permissions(self, securable_type: str, full_name: str, principal: str | None) -> dict[str, Any]:
-        # Registered models are FUNCTION securables in Unity Catalog's grants APIs.
-        if securable_type.lower() != "function":
-            raise invalid_parameter(f"Securable type '{securable_type}' is not supported by this emulator; "
-                                    "registered models are 'function' securables.")
-        self._require_model(full_name)
-        catalog, schema, _ = full_name.split(".")
-        chain = [(full_name, None), (f"{catalog}.{schema}", "SCHEMA"), (catalog, "CATALOG")]
-        granted = {holder for securable, _ in chain for holder in self.grants.get(securable, {})}
-        subjects = [principal] if principal is not None else sorted(granted)
-        assignments = []
-        for subject in subjects:
-            privileges = self._privileges(chain, {subject, *self.member_groups.get(subject, ())})
-            if privileges:
-                assignments.append({"principal": subject, "privileges": privileges})
-        return {"privilege_assignments": assignments} if assignments else {}
-
-    def _privileges(self, chain: list[tuple[str, str | None]], members: set[str]) -> list[dict[str, Any]]:
-        """What `members` (a principal and its groups) hold along `chain`, the model then what it inherits."""
-        privileges = []
-        for securable, kind in chain:
-            for holder in sorted(members):
-                for privilege in sorted(self.grants.get(securable, {}).get(holder, ())):
-                    entry: dict[str, Any] = {"privilege": privilege}
-                    if kind is not None:
-                        entry |= {"inherited_from_type": kind, "inherited_from_name": securable}
-                    privileges.append(entry)
-        return privileges
 
     # ---- admin API changes (emulator.workspace_objects.WorkspaceObjects.change) ----------------
 
@@ -153,10 +117,3 @@ class UnityCatalog:
         if full_name.count(".") != 1:
             raise ValueError("a schema's full name is catalog.schema")
         (self.schemas.discard if remove else self.schemas.add)(full_name)
-
-    def _change_grants(self, remove: bool, securable: str, principal: str, privileges: list[str]) -> None:
-        held = self.grants.setdefault(securable, {}).setdefault(principal, set())
-        if remove:
-            held.difference_update(privileges)
-        else:
-            held.update(privileges)

@@ -42,7 +42,7 @@ async def catalog(name: str, caller: Caller, workspace: CurrentWorkspace) -> dic
 @router.get(UC + "/effective-permissions/{securable_type}/{full_name}")
 async def effective_permissions(securable_type: str, full_name: str, caller: Caller, workspace: CurrentWorkspace,
                                 principal: str | None = None) -> dict[str, Any]:
-    return workspace.objects.catalog.effective_permissions(securable_type, full_name, principal)
+    return workspace.objects.grants.effective_permissions(securable_type, full_name, principal)
 
 
 @router.get("/api/2.0/mlflow/model-versions/get")

@@ -49,8 +49,9 @@ async def data_plane_token(request: Request) -> IssuedToken:
     workspace: Workspace = request.app.state.workspace
     if token in workspace.settings.tokens:
         # Choice: the status and wording of Databricks' refusal are not documented; this is 401 with the docs' rule.
-        raise unauthenticated("Route-optimized endpoints can only be queried with OAuth tokens; "
-                              "personal access tokens are not supported.")
+        raise unauthenticated(
+            "Route-optimized endpoints can only be queried with OAuth tokens; personal access tokens are not supported."
+        )
     issued = workspace.tokens.lookup(token)
     if issued is None:
         raise unauthenticated("Invalid access token.")

@@ -66,8 +66,10 @@ class ServedEntity:
         return 0.0 if self.loaded else settings.model_load_seconds
 
     def is_scaled_to_zero(self, now: float, settings: EmulatorSettings) -> bool:
-        return self.spec.scale_to_zero_enabled and self.deployment == READY and (
-            self.last_activity is None or now - self.last_activity >= settings.scale_to_zero_idle_seconds
+        return (
+            self.spec.scale_to_zero_enabled
+            and self.deployment == READY
+            and (self.last_activity is None or now - self.last_activity >= settings.scale_to_zero_idle_seconds)
         )
 
 

@@ -102,8 +102,10 @@ class Faults:
 
     def as_json(self) -> dict[str, Any]:
         def keyed(table: Mapping[Target, V], describe: Callable[[V], dict[str, Any]]) -> list[dict[str, Any]]:
-            return [{"endpoint": endpoint, "served_entity": entity, **describe(value)}
-                    for (endpoint, entity), value in table.items()]
+            return [
+                {"endpoint": endpoint, "served_entity": entity, **describe(value)}
+                for (endpoint, entity), value in table.items()
+            ]
 
         return {
             "fail_next_deployment": keyed(self.fail_next_deployment, lambda m: {"message": m}),

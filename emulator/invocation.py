@@ -58,15 +58,22 @@ def choose_entity(endpoint: Endpoint, served_name: str | None) -> ServedEntity:
 
 async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict[str, Any]) -> Answer:
     if entity.deployment == RECOVERING:
-        raise ApiError(503, "TEMPORARILY_UNAVAILABLE",
-                       f"Served entity '{entity.name}' is not ready: {entity.message}", {"Retry-After": "1"})
+        raise ApiError(
+            503,
+            "TEMPORARILY_UNAVAILABLE",
+            f"Served entity '{entity.name}' is not ready: {entity.message}",
+            {"Retry-After": "1"},
+        )
     if entity.deployment != READY:
         raise invalid_state(f"Served entity '{entity.name}' is not ready ({entity.deployment}).")
     faults = workspace.faults
     burst = faults.take_burst(endpoint.name, entity.name)
     if burst is not None:
-        raise injected(burst.status_code, f"Injected fault: burst of {burst.status_code} responses.",
-                       burst.retry_after_seconds if burst.status_code in (429, 503) else None)
+        raise injected(
+            burst.status_code,
+            f"Injected fault: burst of {burst.status_code} responses.",
+            burst.retry_after_seconds if burst.status_code in (429, 503) else None,
+        )
     await _warm_up(workspace, entity)
     delay = faults.added_latency(endpoint.name, entity.name)
     if delay > 0:

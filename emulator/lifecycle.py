@@ -45,8 +45,7 @@ from emulator.workspace_objects import WorkspaceObjects
 class Lifecycle:
     """Starts updates and moves endpoints forward to where the clock (and the faults) say they are."""
 
-    def __init__(self, settings: EmulatorSettings, faults: Faults, registry: ModelRegistry,
-                 objects: WorkspaceObjects):
+    def __init__(self, settings: EmulatorSettings, faults: Faults, registry: ModelRegistry, objects: WorkspaceObjects):
         self.settings = settings
         self.faults = faults
         self.registry = registry
@@ -68,8 +67,9 @@ class Lifecycle:
                 f"/{entity_spec.workload_type}."
             )
             entities.append(entity)
-        config = EndpointConfig(spec=spec, entities=entities, config_version=endpoint.next_config_version,
-                                start_time=started)
+        config = EndpointConfig(
+            spec=spec, entities=entities, config_version=endpoint.next_config_version, start_time=started
+        )
         endpoint.next_config_version += 1
         stuck = self.faults.take_stuck(endpoint.name)
         completes_at = None if stuck else time.monotonic() + self.settings.update_seconds
@@ -81,12 +81,19 @@ class Lifecycle:
     def refresh(self, endpoint: Endpoint) -> None:
         now = time.monotonic()
         pending = endpoint.pending
-        if pending is not None and not pending.failed and pending.completes_at is not None \
-                and now >= pending.completes_at:
+        if (
+            pending is not None
+            and not pending.failed
+            and pending.completes_at is not None
+            and now >= pending.completes_at
+        ):
             self._complete(endpoint, pending, now)
         for entity in endpoint.config.entities if endpoint.config else []:
-            if entity.deployment == RECOVERING and entity.recovering_until is not None \
-                    and now >= entity.recovering_until:
+            if (
+                entity.deployment == RECOVERING
+                and entity.recovering_until is not None
+                and now >= entity.recovering_until
+            ):
                 self.recovered(entity)
 
     def _complete(self, endpoint: Endpoint, pending: PendingUpdate, now: float) -> None:
@@ -109,17 +116,21 @@ class Lifecycle:
         for entity in new:
             entity.deployment, entity.message = READY, ""
             entity.log_build("Container image built; served entity deployed.")
-            entity.log_server(f"Model server started for {entity.spec.entity_name} version "
-                              f"{entity.spec.entity_version}; listening for requests.")
+            entity.log_server(
+                f"Model server started for {entity.spec.entity_name} version "
+                f"{entity.spec.entity_version}; listening for requests."
+            )
         endpoint.config, endpoint.pending, endpoint.config_update = pending.config, None, "NOT_UPDATING"
         endpoint.router = make_router(
-            self.settings.routing, pending.config.spec.routes,
+            self.settings.routing,
+            pending.config.spec.routes,
             seed=f"{self.settings.routing_seed}:{endpoint.name}:{pending.config.config_version}",
         )
         self._apply_not_ready_fault(endpoint, new, now)
 
-    def _fail(self, endpoint: Endpoint, pending: PendingUpdate, new: list[ServedEntity],
-              failures: dict[str, str]) -> None:
+    def _fail(
+        self, endpoint: Endpoint, pending: PendingUpdate, new: list[ServedEntity], failures: dict[str, str]
+    ) -> None:
         first = next(iter(failures), None)
         for entity in new:
             if entity.name in failures:
@@ -128,8 +139,9 @@ class Lifecycle:
                 entity.log_build("Build failed; the served entity was not deployed.")
             else:
                 entity.deployment = ABORTED
-                entity.message = f"Deployment aborted because served entity '{first}' failed." if first \
-                    else "Deployment aborted."
+                entity.message = (
+                    f"Deployment aborted because served entity '{first}' failed." if first else "Deployment aborted."
+                )
                 entity.log_build("Deployment aborted.")
         pending.failed = True
         endpoint.config_update = "UPDATE_FAILED"

@@ -67,13 +67,23 @@ class AccessControlList:
             {grantee[0]: grantee[1], "all_permissions": [{"permission_level": level, "inherited": False}]}
             for grantee, level in self.grants.items()
         ]
-        acl.append({
-            "group_name": ADMINS_GROUP,
-            "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": True,
-                                 "inherited_from_object": ["/serving-endpoints/"]}],
-        })
-        return {"object_id": f"/serving-endpoints/{object_id}", "object_type": "serving-endpoint",
-                "access_control_list": acl}
+        acl.append(
+            {
+                "group_name": ADMINS_GROUP,
+                "all_permissions": [
+                    {
+                        "permission_level": "CAN_MANAGE",
+                        "inherited": True,
+                        "inherited_from_object": ["/serving-endpoints/"],
+                    }
+                ],
+            }
+        )
+        return {
+            "object_id": f"/serving-endpoints/{object_id}",
+            "object_type": "serving-endpoint",
+            "access_control_list": acl,
+        }
 
 
 def _parse(entries: list[AccessControlInput]) -> list[tuple[Grantee, str]]:
@@ -98,5 +108,8 @@ def _parse(entries: list[AccessControlInput]) -> list[tuple[Grantee, str]]:
 
 
 def permission_levels_json() -> dict[str, Any]:
-    return {"permission_levels": [{"permission_level": level, "description": LEVEL_DESCRIPTIONS[level]}
-                                  for level in PERMISSION_LEVELS]}
+    return {
+        "permission_levels": [
+            {"permission_level": level, "description": LEVEL_DESCRIPTIONS[level]} for level in PERMISSION_LEVELS
+        ]
+    }

@@ -62,8 +62,9 @@ class EmulatorServer(uvicorn.Server):
             hook()
 
 
-def make_server(settings: EmulatorSettings, log_level: str = "warning",
-                data_plane_url: str | None = None) -> EmulatorServer:
+def make_server(
+    settings: EmulatorSettings, log_level: str = "warning", data_plane_url: str | None = None
+) -> EmulatorServer:
     """`data_plane_url`: the URL of a second socket the same server listens on, where route-optimized
     endpoints are queried (pass both sockets to `Server.run(sockets=[...])`)."""
     app = create_app(settings, data_plane_url=data_plane_url)

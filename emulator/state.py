@@ -38,8 +38,20 @@ from emulator.schemas import CoreConfigInput, CreateEndpointInput, check_endpoin
 from emulator.settings import EmulatorSettings, PrincipalSpec
 from emulator.workspace_objects import WorkspaceObjects
 
-__all__ = ["ABORTED", "CREATING", "FAILED", "READY", "RECOVERING", "Counters", "Endpoint", "EndpointConfig",
-           "PendingUpdate", "ServedEntity", "Workspace", "now_ms"]
+__all__ = [
+    "ABORTED",
+    "CREATING",
+    "FAILED",
+    "READY",
+    "RECOVERING",
+    "Counters",
+    "Endpoint",
+    "EndpointConfig",
+    "PendingUpdate",
+    "ServedEntity",
+    "Workspace",
+    "now_ms",
+]
 
 REQUEST_BODIES_KEPT = 50
 """Scoring request bodies kept per endpoint for tests (bounded: a benchmark sends thousands)."""
@@ -53,7 +65,8 @@ class Counters:
     get_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     invocations: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     request_bodies: dict[str, deque[str]] = field(
-        default_factory=lambda: defaultdict(lambda: deque(maxlen=REQUEST_BODIES_KEPT)))
+        default_factory=lambda: defaultdict(lambda: deque(maxlen=REQUEST_BODIES_KEPT))
+    )
     """Per endpoint, the last scoring request bodies as JSON text (a test sees `42`, not `42.0`)."""
 
     def as_json(self) -> dict[str, Any]:
@@ -133,7 +146,8 @@ class Workspace:
             tags={t.key: t.value for t in request.tags or []},
             description=request.description,
             email_notifications=request.email_notifications.model_dump(exclude_none=True)
-            if request.email_notifications else None,
+            if request.email_notifications
+            else None,
             route_optimized=request.route_optimized,
             budget_policy_id=request.budget_policy_id,
             metrics=EndpointMetrics(self.settings.metrics_window_seconds),

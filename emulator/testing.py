@@ -61,8 +61,13 @@ class EmulatorAdmin:
         self._admin.headers["Authorization"] = f"Bearer {self.admin_token}"
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
-        response = self._admin.request(method, f"{self.url}/_emulator{path}", json=body,
-                                       params={k: v for k, v in params.items() if v is not None}, timeout=10)
+        response = self._admin.request(
+            method,
+            f"{self.url}/_emulator{path}",
+            json=body,
+            params={k: v for k, v in params.items() if v is not None},
+            timeout=10,
+        )
         response.raise_for_status()
         return response.json()
 
@@ -82,24 +87,51 @@ class EmulatorAdmin:
     def clear_faults(self, endpoint: str | None = None) -> None:
         self._call("DELETE", "/faults", endpoint=endpoint)
 
-    def fail_next_deployment(self, endpoint: str, served_entity: str | None = None,
-                             message: str = "Injected fault: the container image build failed.") -> None:
-        self._call("POST", "/faults/fail-next-deployment",
-                   {"endpoint": endpoint, "served_entity": served_entity, "message": message})
+    def fail_next_deployment(
+        self,
+        endpoint: str,
+        served_entity: str | None = None,
+        message: str = "Injected fault: the container image build failed.",
+    ) -> None:
+        self._call(
+            "POST",
+            "/faults/fail-next-deployment",
+            {"endpoint": endpoint, "served_entity": served_entity, "message": message},
+        )
 
-    def burst(self, endpoint: str, count: int, status_code: int = 429, served_entity: str | None = None,
-              retry_after_seconds: int = 1) -> None:
-        self._call("POST", "/faults/burst", {"endpoint": endpoint, "served_entity": served_entity, "count": count,
-                                             "status_code": status_code, "retry_after_seconds": retry_after_seconds})
+    def burst(
+        self,
+        endpoint: str,
+        count: int,
+        status_code: int = 429,
+        served_entity: str | None = None,
+        retry_after_seconds: int = 1,
+    ) -> None:
+        self._call(
+            "POST",
+            "/faults/burst",
+            {
+                "endpoint": endpoint,
+                "served_entity": served_entity,
+                "count": count,
+                "status_code": status_code,
+                "retry_after_seconds": retry_after_seconds,
+            },
+        )
 
     def set_latency(self, endpoint: str, seconds: float, served_entity: str | None = None) -> None:
-        self._call("POST", "/faults/latency",
-                   {"endpoint": endpoint, "served_entity": served_entity, "seconds": seconds})
+        self._call(
+            "POST", "/faults/latency", {"endpoint": endpoint, "served_entity": served_entity, "seconds": seconds}
+        )
 
-    def set_error_rate(self, endpoint: str, rate: float, served_entity: str | None = None,
-                       status_code: int = 500) -> None:
-        self._call("POST", "/faults/error-rate", {"endpoint": endpoint, "served_entity": served_entity,
-                                                  "rate": rate, "status_code": status_code})
+    def set_error_rate(
+        self, endpoint: str, rate: float, served_entity: str | None = None, status_code: int = 500
+    ) -> None:
+        self._call(
+            "POST",
+            "/faults/error-rate",
+            {"endpoint": endpoint, "served_entity": served_entity, "rate": rate, "status_code": status_code},
+        )
 
     def stick_update(self, endpoint: str) -> None:
         self._call("POST", "/faults/stuck-update", {"endpoint": endpoint})
@@ -107,20 +139,33 @@ class EmulatorAdmin:
     def release_update(self, endpoint: str) -> None:
         self._call("POST", "/faults/release-update", {"endpoint": endpoint})
 
-    def not_ready_after_update(self, endpoint: str, seconds: float | None = None,
-                               served_entity: str | None = None) -> None:
-        self._call("POST", "/faults/not-ready-after-update",
-                   {"endpoint": endpoint, "served_entity": served_entity, "seconds": seconds})
+    def not_ready_after_update(
+        self, endpoint: str, seconds: float | None = None, served_entity: str | None = None
+    ) -> None:
+        self._call(
+            "POST",
+            "/faults/not-ready-after-update",
+            {"endpoint": endpoint, "served_entity": served_entity, "seconds": seconds},
+        )
 
     def delete_out_of_band(self, endpoint: str) -> None:
         self._call("DELETE", f"/endpoints/{endpoint}")
 
-    def register_model_version(self, model: str, version: str, *, weights: dict[str, float] | None = None,
-                               bias: float = 0.0, same_as: str | None = None,
-                               columns: list[str] | None = None) -> None:
-        self._call("POST", f"/models/{model}/versions", {"version": version, "weights": weights, "bias": bias,
-                                                         "same_as": same_as, "columns": columns})
-
+    def register_model_version(
+        self,
+        model: str,
+        version: str,
+        *,
+        weights: dict[str, float] | None = None,
+        bias: float = 0.0,
+        same_as: str | None = None,
+        columns: list[str] | None = None,
+    ) -> None:
+        self._call(
+            "POST",
+            f"/models/{model}/versions",
+            {"version": version, "weights": weights, "bias": bias, "same_as": same_as, "columns": columns},
+        )
 
     def add_object(self, kind: str, **body: Any) -> None:
         """Add a workspace object a preflight reads: `model-versions` (model, version, status), `aliases`
@@ -208,8 +253,9 @@ def running_emulator(settings: EmulatorSettings | None = None, **overrides: Any)
     sock, data_plane_sock = bind_loopback("127.0.0.1", 0), bind_loopback("127.0.0.1", 0)
     url, data_plane_url = url_of(sock), url_of(data_plane_sock)
     server = make_server(settings, data_plane_url=data_plane_url)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock, data_plane_sock]}, name="emulator",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock, data_plane_sock]}, name="emulator", daemon=True
+    )
     thread.start()
     try:
         wait_until_healthy(url, thread.is_alive)
@@ -227,8 +273,9 @@ def _drain(stream: IO[str]) -> None:
 
 
 @contextmanager
-def emulator_process(settings: EmulatorSettings | None = None, *, args: Sequence[str] = (),
-                     **overrides: Any) -> Iterator[EmulatorHandle]:
+def emulator_process(
+    settings: EmulatorSettings | None = None, *, args: Sequence[str] = (), **overrides: Any
+) -> Iterator[EmulatorHandle]:
     """Run `python -m emulator --port 0 --settings <file> [args]` as a child process for the `with` block;
     it is stopped with SIGTERM (a graceful stop: a `--state-file` is saved)."""
     settings = _resolve(settings, overrides)
@@ -238,9 +285,22 @@ def emulator_process(settings: EmulatorSettings | None = None, *, args: Sequence
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", "0", "--settings", str(settings_file),
-             "--log-level", "warning", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "--port",
+                "0",
+                "--settings",
+                str(settings_file),
+                "--log-level",
+                "warning",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         try:
             first_line = process.stdout.readline() if process.stdout else ""

@@ -24,8 +24,17 @@ from emulator.objects.unity_catalog import UnityCatalog, VersionStatus
 
 DEPLOYER = "6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01"
 # Re-exported for code that imported them from here before the split.
-__all__ = ["DEPLOYER", "EPOCH_MS", "SCIM_LIST", "RegistryVersionSpec", "Stage", "VersionStatus", "WorkspaceObjects",
-           "WorkspaceObjectsSpec", "stable_id"]
+__all__ = [
+    "DEPLOYER",
+    "EPOCH_MS",
+    "SCIM_LIST",
+    "RegistryVersionSpec",
+    "Stage",
+    "VersionStatus",
+    "WorkspaceObjects",
+    "WorkspaceObjectsSpec",
+    "stable_id",
+]
 
 
 class _Strict(BaseModel):
@@ -94,8 +103,12 @@ class WorkspaceObjectsSpec(_Strict):
 class WorkspaceObjects:
     """The objects' state, one part per API family; mutable through the admin API only."""
 
-    def __init__(self, spec: WorkspaceObjectsSpec, uc_models: Mapping[str, tuple[str, ...]],
-                 principals: Mapping[str, tuple[str, tuple[str, ...]]]):
+    def __init__(
+        self,
+        spec: WorkspaceObjectsSpec,
+        uc_models: Mapping[str, tuple[str, ...]],
+        principals: Mapping[str, tuple[str, tuple[str, ...]]],
+    ):
         """`uc_models`: model -> READY versions (the registry); `principals`: name -> (kind, groups)."""
         self.catalog = UnityCatalog(uc_models, spec.version_status, spec.aliases, spec.schemas)
         self.grants = CatalogGrants(
@@ -115,8 +128,14 @@ class WorkspaceObjects:
         Each part has a `_change_<kind>` for each kind it owns."""
         method = f"_change_{kind.replace('-', '_')}"
         try:
-            owner = next((part for part in (self.catalog, self.grants, self.model_registry, self.scim, self.secrets)
-                          if hasattr(part, method)), None)
+            owner = next(
+                (
+                    part
+                    for part in (self.catalog, self.grants, self.model_registry, self.scim, self.secrets)
+                    if hasattr(part, method)
+                ),
+                None,
+            )
             if owner is None:  # the message the single class before the split gave
                 raise AttributeError(f"'WorkspaceObjects' object has no attribute '{method}'")
             getattr(owner, method)(remove, **body)

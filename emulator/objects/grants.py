@@ -30,8 +30,10 @@ class CatalogGrants:
     def effective_permissions(self, securable_type: str, full_name: str, principal: str | None) -> dict[str, Any]:
         # Registered models are FUNCTION securables in Unity Catalog's grants APIs.
         if securable_type.lower() != "function":
-            raise invalid_parameter(f"Securable type '{securable_type}' is not supported by this emulator; "
-                                    "registered models are 'function' securables.")
+            raise invalid_parameter(
+                f"Securable type '{securable_type}' is not supported by this emulator; "
+                "registered models are 'function' securables."
+            )
         self.catalog.require_model(full_name)
         catalog, schema, _ = full_name.split(".")
         chain = [(full_name, None), (f"{catalog}.{schema}", "SCHEMA"), (catalog, "CATALOG")]

@@ -32,8 +32,13 @@ class WorkspaceModelRegistry:
 
     def _registry_version(self, model: str, version: str) -> dict[str, Any]:
         spec = self.registry[model][version]
-        return {"name": model, "version": version, "current_stage": spec["stage"], "status": spec["status"],
-                "last_updated_timestamp": EPOCH_MS}
+        return {
+            "name": model,
+            "version": version,
+            "current_stage": spec["stage"],
+            "status": spec["status"],
+            "last_updated_timestamp": EPOCH_MS,
+        }
 
     def registry_version(self, model: str, version: str) -> dict[str, Any]:
         if model not in self.registry:
@@ -51,14 +56,18 @@ class WorkspaceModelRegistry:
             if stage not in latest or int(version) > int(latest[stage]):
                 latest[stage] = version
         wanted = {stage.lower() for stage in stages} if stages else None
-        found = [self._registry_version(model, version) for stage, version in sorted(latest.items())
-                 if wanted is None or stage.lower() in wanted]
+        found = [
+            self._registry_version(model, version)
+            for stage, version in sorted(latest.items())
+            if wanted is None or stage.lower() in wanted
+        ]
         return {"model_versions": found} if found else {}
 
     # ---- admin API changes (emulator.workspace_objects.WorkspaceObjects.change) ----------------
 
-    def _change_registry_versions(self, remove: bool, model: str, version: str, status: str = "READY",
-                                  stage: str = "None") -> None:
+    def _change_registry_versions(
+        self, remove: bool, model: str, version: str, status: str = "READY", stage: str = "None"
+    ) -> None:
         if remove:
             self.registry.get(model, {}).pop(version, None)
         else:

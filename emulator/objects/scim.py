@@ -31,41 +31,70 @@ class ScimDirectory:
 
     @staticmethod
     def _list(resources: list[dict[str, Any]]) -> dict[str, Any]:
-        body: dict[str, Any] = {"totalResults": len(resources), "startIndex": 1, "itemsPerPage": len(resources),
-                                "schemas": [SCIM_LIST]}
+        body: dict[str, Any] = {
+            "totalResults": len(resources),
+            "startIndex": 1,
+            "itemsPerPage": len(resources),
+            "schemas": [SCIM_LIST],
+        }
         if resources:
             body["Resources"] = resources
         return body
 
     def service_principals_list(self, filter_text: str | None) -> dict[str, Any]:
         wanted = self._filter(filter_text, "applicationId")
-        return self._list([
-            {"id": stable_id("sp", app_id)[:16], "applicationId": app_id, "displayName": name, "active": True,
-             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"]}
-            for app_id, name in sorted(self.service_principals.items()) if wanted is None or app_id == wanted.lower()
-        ])
+        return self._list(
+            [
+                {
+                    "id": stable_id("sp", app_id)[:16],
+                    "applicationId": app_id,
+                    "displayName": name,
+                    "active": True,
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"],
+                }
+                for app_id, name in sorted(self.service_principals.items())
+                if wanted is None or app_id == wanted.lower()
+            ]
+        )
 
     def groups_list(self, filter_text: str | None) -> dict[str, Any]:
         wanted = self._filter(filter_text, "displayName")
-        return self._list([
-            {"id": stable_id("group", group)[:16], "displayName": group,
-             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]}
-            for group in sorted(self.groups) if wanted is None or group == wanted
-        ])
+        return self._list(
+            [
+                {
+                    "id": stable_id("group", group)[:16],
+                    "displayName": group,
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                }
+                for group in sorted(self.groups)
+                if wanted is None or group == wanted
+            ]
+        )
 
     def users_list(self, filter_text: str | None) -> dict[str, Any]:
         wanted = self._filter(filter_text, "userName")
         # SCIM's userName is not case-exact (RFC 7643 4.1.1): `eq` matches it whatever the case.
-        return self._list([
-            {"id": stable_id("user", user)[:16], "userName": user, "active": True,
-             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}
-            for user in sorted(self.users) if wanted is None or user.lower() == wanted.lower()
-        ])
+        return self._list(
+            [
+                {
+                    "id": stable_id("user", user)[:16],
+                    "userName": user,
+                    "active": True,
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                }
+                for user in sorted(self.users)
+                if wanted is None or user.lower() == wanted.lower()
+            ]
+        )
 
     @staticmethod
     def me(principal: str, groups: tuple[str, ...]) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": stable_id("me", principal)[:16], "userName": principal, "active": True,
-                                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}
+        body: dict[str, Any] = {
+            "id": stable_id("me", principal)[:16],
+            "userName": principal,
+            "active": True,
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        }
         if groups:
             body["groups"] = [{"display": group, "value": stable_id("group", group)[:16]} for group in groups]
         return body

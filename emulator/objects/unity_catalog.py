@@ -52,14 +52,24 @@ class UnityCatalog:
     def _version_info(self, model: str, version: str, include_aliases: bool) -> dict[str, Any]:
         catalog, schema, name = model.split(".")
         body: dict[str, Any] = {
-            "catalog_name": catalog, "schema_name": schema, "model_name": name, "version": int(version),
-            "status": self._uc_status(model, version), "id": stable_id(model, version),
+            "catalog_name": catalog,
+            "schema_name": schema,
+            "model_name": name,
+            "version": int(version),
+            "status": self._uc_status(model, version),
+            "id": stable_id(model, version),
         }
         if include_aliases:
             aliases = [
-                {"alias_name": alias, "catalog_name": catalog, "schema_name": schema, "model_name": name,
-                 "version_num": int(version)}
-                for alias, target in sorted(self.aliases.get(model, {}).items()) if target == version
+                {
+                    "alias_name": alias,
+                    "catalog_name": catalog,
+                    "schema_name": schema,
+                    "model_name": name,
+                    "version_num": int(version),
+                }
+                for alias, target in sorted(self.aliases.get(model, {}).items())
+                if target == version
             ]
             if aliases:
                 body["aliases"] = aliases
@@ -88,8 +98,13 @@ class UnityCatalog:
             raise ApiError(404, "CATALOG_DOES_NOT_EXIST", f"Catalog '{catalog}' does not exist.")
         if full_name not in self.schemas or not name:
             raise ApiError(404, "SCHEMA_DOES_NOT_EXIST", f"Schema '{full_name}' does not exist.")
-        return {"name": name, "catalog_name": catalog, "full_name": full_name, "catalog_type": "MANAGED_CATALOG",
-                "schema_id": stable_id("schema", full_name)}
+        return {
+            "name": name,
+            "catalog_name": catalog,
+            "full_name": full_name,
+            "catalog_type": "MANAGED_CATALOG",
+            "schema_id": stable_id("schema", full_name),
+        }
 
     def catalog(self, name: str) -> dict[str, Any]:
         if name not in self.catalogs():

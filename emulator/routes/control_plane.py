@@ -36,8 +36,9 @@ def _detailed(endpoint: Endpoint, level: str | None, workspace: Workspace, reque
 
 
 @router.post("")
-async def create_endpoint(body: CreateEndpointInput, caller: Caller, workspace: CurrentWorkspace,
-                          request: Request) -> dict[str, Any]:
+async def create_endpoint(
+    body: CreateEndpointInput, caller: Caller, workspace: CurrentWorkspace, request: Request
+) -> dict[str, Any]:
     endpoint = workspace.create(body, caller)
     return _detailed(endpoint, "CAN_MANAGE", workspace, request)
 
@@ -57,8 +58,9 @@ async def get_endpoint(name: str, caller: Caller, workspace: CurrentWorkspace, r
 
 
 @router.put("/{name}/config")
-async def update_config(name: str, body: CoreConfigInput, caller: Caller, workspace: CurrentWorkspace,
-                        request: Request) -> dict[str, Any]:
+async def update_config(
+    name: str, body: CoreConfigInput, caller: Caller, workspace: CurrentWorkspace, request: Request
+) -> dict[str, Any]:
     """Changes served entities and traffic only (Databricks: PUT config replaces `served_entities`,
     `served_models`, `traffic_config`; the legacy `auto_capture_config` is refused). Anything else in the
     body (tags, description, route_optimized...) is ignored, as the real endpoint ignores it."""
@@ -88,12 +90,14 @@ async def put_ai_gateway(
 
 
 @router.patch("/{name}/notifications")
-async def update_notifications(name: str, body: NotificationsInput, caller: Caller,
-                               workspace: CurrentWorkspace) -> dict[str, Any]:
+async def update_notifications(
+    name: str, body: NotificationsInput, caller: Caller, workspace: CurrentWorkspace
+) -> dict[str, Any]:
     """Replaces the endpoint's email notifications (UpdateInferenceEndpointNotificationsResponse)."""
     endpoint = _managed(workspace, name, caller)
-    endpoint.email_notifications = body.email_notifications.model_dump(exclude_none=True) \
-        if body.email_notifications else None
+    endpoint.email_notifications = (
+        body.email_notifications.model_dump(exclude_none=True) if body.email_notifications else None
+    )
     notifications = render.email_notifications(endpoint)
     return {"name": name, **({"email_notifications": notifications} if notifications else {})}
 
@@ -124,8 +128,12 @@ async def export_metrics(name: str, caller: Caller, workspace: CurrentWorkspace)
     endpoint = _viewed(workspace, name, caller)
     now = time.monotonic()
     active = [
-        capacity_of(e.name, e.spec.workload_size, e.spec.min_provisioned_concurrency,
-                    e.is_scaled_to_zero(now, workspace.settings) or e.deployment != READY)
+        capacity_of(
+            e.name,
+            e.spec.workload_size,
+            e.spec.min_provisioned_concurrency,
+            e.is_scaled_to_zero(now, workspace.settings) or e.deployment != READY,
+        )
         for e in (endpoint.config.entities if endpoint.config else [])
     ]
     return PlainTextResponse(endpoint.metrics.exposition(name, active), media_type=CONTENT_TYPE)
@@ -151,4 +159,3 @@ def _latest_entity(endpoint: Endpoint, served_name: str) -> ServedEntity:
         if entity is not None:
             return entity
     raise does_not_exist(f"Served entity '{served_name}' does not exist in endpoint '{endpoint.name}'.")
-

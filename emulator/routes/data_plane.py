@@ -43,14 +43,16 @@ async def invoke_endpoint(name: str, request: Request, caller: Caller, workspace
 
 
 @router.post("/{name}/served-models/{served_name}/invocations")
-async def invoke_served_entity(name: str, served_name: str, request: Request, caller: Caller,
-                               workspace: CurrentWorkspace) -> JSONResponse:
+async def invoke_served_entity(
+    name: str, served_name: str, request: Request, caller: Caller, workspace: CurrentWorkspace
+) -> JSONResponse:
     return await _invoke(workspace, _on_workspace_host(workspace, name, caller), served_name, request, caller)
 
 
 @route_optimized.post("/{workspace_id}/serving-endpoints/{name}/invocations")
-async def invoke_route_optimized(workspace_id: str, name: str, request: Request, token: DataPlaneToken,
-                                 workspace: CurrentWorkspace) -> JSONResponse:
+async def invoke_route_optimized(
+    workspace_id: str, name: str, request: Request, token: DataPlaneToken, workspace: CurrentWorkspace
+) -> JSONResponse:
     endpoint = workspace.get(name)
     if workspace_id != workspace.settings.workspace_id or not endpoint.route_optimized:
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No route-optimized endpoint '{name}' at this URL.")
@@ -73,8 +75,9 @@ def _on_workspace_host(workspace: Workspace, name: str, caller: PrincipalSpec) -
     return endpoint
 
 
-async def _invoke(workspace: Workspace, endpoint: Endpoint, served_name: str | None, request: Request,
-                  caller: PrincipalSpec) -> JSONResponse:
+async def _invoke(
+    workspace: Workspace, endpoint: Endpoint, served_name: str | None, request: Request, caller: PrincipalSpec
+) -> JSONResponse:
     started = time.monotonic()
     endpoint.acl.require(caller, "CAN_QUERY", endpoint.name)
     if endpoint.rate_limiter is not None:

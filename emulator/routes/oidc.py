@@ -101,5 +101,6 @@ def _check_grants(workspace: Workspace, principal: PrincipalSpec, grants: tuple[
         level = endpoint.acl.level_of(principal) if endpoint is not None else None
         if level not in ("CAN_QUERY", "CAN_MANAGE"):
             # Databricks' wording (seen when a service principal lacks CAN_QUERY on the endpoint).
-            raise OAuthError(400, "invalid_authorization_details",
-                             "User is not authorized to the requested authorizations")
+            raise OAuthError(
+                400, "invalid_authorization_details", "User is not authorized to the requested authorizations"
+            )

@@ -22,8 +22,9 @@ async def get_permissions(endpoint_id: str, caller: Caller, workspace: CurrentWo
 
 
 @router.put("/{endpoint_id}")
-async def set_permissions(endpoint_id: str, body: PermissionsInput, caller: Caller,
-                          workspace: CurrentWorkspace) -> dict[str, Any]:
+async def set_permissions(
+    endpoint_id: str, body: PermissionsInput, caller: Caller, workspace: CurrentWorkspace
+) -> dict[str, Any]:
     endpoint = workspace.get_by_id(endpoint_id)
     endpoint.acl.require(caller, "CAN_MANAGE", endpoint.name)
     endpoint.acl.replace(body.access_control_list, caller)
@@ -31,8 +32,9 @@ async def set_permissions(endpoint_id: str, body: PermissionsInput, caller: Call
 
 
 @router.patch("/{endpoint_id}")
-async def update_permissions(endpoint_id: str, body: PermissionsInput, caller: Caller,
-                       workspace: CurrentWorkspace) -> dict[str, Any]:
+async def update_permissions(
+    endpoint_id: str, body: PermissionsInput, caller: Caller, workspace: CurrentWorkspace
+) -> dict[str, Any]:
     endpoint = workspace.get_by_id(endpoint_id)
     endpoint.acl.require(caller, "CAN_MANAGE", endpoint.name)
     endpoint.acl.merge(body.access_control_list)

@@ -18,14 +18,16 @@ UC = "/api/2.1/unity-catalog"
 
 
 @router.get(UC + "/models/{full_name}/versions/{version}")
-async def uc_model_version(full_name: str, version: str, caller: Caller, workspace: CurrentWorkspace,
-                           include_aliases: bool = False) -> dict[str, Any]:
+async def uc_model_version(
+    full_name: str, version: str, caller: Caller, workspace: CurrentWorkspace, include_aliases: bool = False
+) -> dict[str, Any]:
     return workspace.objects.catalog.uc_model_version(full_name, version, include_aliases)
 
 
 @router.get(UC + "/models/{full_name}/aliases/{alias}")
-async def uc_model_alias(full_name: str, alias: str, caller: Caller, workspace: CurrentWorkspace,
-                         include_aliases: bool = False) -> dict[str, Any]:
+async def uc_model_alias(
+    full_name: str, alias: str, caller: Caller, workspace: CurrentWorkspace, include_aliases: bool = False
+) -> dict[str, Any]:
     return workspace.objects.catalog.uc_alias(full_name, alias, include_aliases)
 
 
@@ -40,8 +42,9 @@ async def catalog(name: str, caller: Caller, workspace: CurrentWorkspace) -> dic
 
 
 @router.get(UC + "/effective-permissions/{securable_type}/{full_name}")
-async def effective_permissions(securable_type: str, full_name: str, caller: Caller, workspace: CurrentWorkspace,
-                                principal: str | None = None) -> dict[str, Any]:
+async def effective_permissions(
+    securable_type: str, full_name: str, caller: Caller, workspace: CurrentWorkspace, principal: str | None = None
+) -> dict[str, Any]:
     return workspace.objects.grants.effective_permissions(securable_type, full_name, principal)
 
 

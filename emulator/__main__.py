@@ -8,19 +8,26 @@ from pathlib import Path
 
 from emulator import persistence
 from emulator.server import NotLoopbackError, bind_loopback, make_server, url_of
-from emulator.settings import load_settings
+from emulator.settings import EmulatorSettings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description="Local Databricks serving emulator")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on start)")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address; anything else is refused")
-    parser.add_argument("--data-plane-port", type=int, default=0,
-                        help="where route-optimized endpoints are queried; 0 picks a free port")
+    parser.add_argument(
+        "--data-plane-port",
+        type=int,
+        default=0,
+        help="where route-optimized endpoints are queried; 0 picks a free port",
+    )
     parser.add_argument("--settings", help="YAML file of EmulatorSettings fields")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    parser.add_argument("--state-file", type=Path,
-                        help="keep the endpoints across runs: restored from this file on start, saved to it on stop")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="keep the endpoints across runs: restored from this file on start, saved to it on stop",
+    )
     args = parser.parse_args(argv)
 
     settings = load_settings(args.settings)
@@ -36,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     print(_admin_token_hint(settings, args.settings), flush=True)
     principals = ", ".join(f"{p.principal}{' (admin)' if p.is_admin else ''}" for p in settings.tokens.values())
     print(f"Workspace principals with a token: {principals}", flush=True)
-    print(f"OAuth M2M clients (service principals with a secret): {', '.join(settings.oauth_clients) or 'none'}",
-          flush=True)
+    print(
+        f"OAuth M2M clients (service principals with a secret): {', '.join(settings.oauth_clients) or 'none'}",
+        flush=True,
+    )
     print(f"Models: {', '.join(settings.models)}", flush=True)
     server = make_server(settings, args.log_level, data_plane_url=data_plane_url)
-    workspace = server.config.app.state.workspace
+    workspace = server.workspace
     if args.state_file is not None:
         restored = persistence.load(workspace, args.state_file)
         print(f"Endpoints restored from {args.state_file}: {restored}", flush=True)
@@ -49,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _admin_token_hint(settings, settings_file: str | None) -> str:
+def _admin_token_hint(settings: EmulatorSettings, settings_file: str | None) -> str:
     if "admin_token" in settings.model_fields_set:
-        return (f"Admin API: /_emulator with the admin_token from {settings_file or 'the settings'} "
-                f"(starts with {settings.admin_token[:4]!r})")
+        return (
+            f"Admin API: /_emulator with the admin_token from {settings_file or 'the settings'} "
+            f"(starts with {settings.admin_token[:4]!r})"
+        )
     # Generated for this run only: without printing it nobody could use the admin API.
     return f"Admin API: /_emulator with 'Authorization: Bearer {settings.admin_token}' (generated for this run)"
 

@@ -28,9 +28,10 @@ def create_app(settings: EmulatorSettings | None = None, data_plane_url: str | N
     app.include_router(admin.public)
     app.include_router(admin.router)
 
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Starlette types a handler as taking any Exception, not the class it is registered for.
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_middleware(CallCounter)
     if data_plane_url is not None:
         app.add_middleware(SeparateListeners, data_plane_port=urlsplit(data_plane_url).port)

@@ -17,7 +17,8 @@ from emulator.state import Workspace
 
 
 async def workspace_of(request: Request) -> Workspace:
-    return request.app.state.workspace
+    workspace: Workspace = request.app.state.workspace  # set by create_app; Starlette's state is untyped
+    return workspace
 
 
 def _bearer_token(request: Request) -> str:
@@ -48,8 +49,9 @@ async def data_plane_token(request: Request) -> IssuedToken:
     workspace: Workspace = request.app.state.workspace
     if token in workspace.settings.tokens:
         # Choice: the status and wording of Databricks' refusal are not documented; this is 401 with the docs' rule.
-        raise unauthenticated("Route-optimized endpoints can only be queried with OAuth tokens; "
-                              "personal access tokens are not supported.")
+        raise unauthenticated(
+            "Route-optimized endpoints can only be queried with OAuth tokens; personal access tokens are not supported."
+        )
     issued = workspace.tokens.lookup(token)
     if issued is None:
         raise unauthenticated("Invalid access token.")

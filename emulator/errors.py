@@ -58,7 +58,11 @@ def invalid_state(message: str) -> ApiError:
 
 def injected(status: int, message: str, retry_after_seconds: int | None = None) -> ApiError:
     """An error a fault asked for; codes follow what the sdk maps for each status."""
-    codes = {429: "REQUEST_LIMIT_EXCEEDED", 500: "INTERNAL_ERROR", 503: "TEMPORARILY_UNAVAILABLE",
-             504: "DEADLINE_EXCEEDED"}
+    codes = {
+        429: "REQUEST_LIMIT_EXCEEDED",
+        500: "INTERNAL_ERROR",
+        503: "TEMPORARILY_UNAVAILABLE",
+        504: "DEADLINE_EXCEEDED",
+    }
     headers = {"Retry-After": str(retry_after_seconds)} if retry_after_seconds is not None else None
     return ApiError(status, codes.get(status, "INTERNAL_ERROR"), message, headers)

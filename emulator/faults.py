@@ -7,9 +7,12 @@ endpoint). Bursts and deployment failures are used up; latency and error rates s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 Target = tuple[str, "str | None"]  # (endpoint name, served entity name or None)
+V = TypeVar("V")
 
 
 @dataclass
@@ -97,10 +100,12 @@ class Faults:
         for name in [n for n in self.not_ready_after_update if endpoint is None or n == endpoint]:
             del self.not_ready_after_update[name]
 
-    def as_json(self) -> dict:
-        def keyed(table: dict, describe) -> list[dict]:
-            return [{"endpoint": endpoint, "served_entity": entity, **describe(value)}
-                    for (endpoint, entity), value in table.items()]
+    def as_json(self) -> dict[str, Any]:
+        def keyed(table: Mapping[Target, V], describe: Callable[[V], dict[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                {"endpoint": endpoint, "served_entity": entity, **describe(value)}
+                for (endpoint, entity), value in table.items()
+            ]
 
         return {
             "fail_next_deployment": keyed(self.fail_next_deployment, lambda m: {"message": m}),

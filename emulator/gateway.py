@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.settings import PrincipalSpec
@@ -40,7 +41,7 @@ class Window:
 class RateLimiter:
     """The budgets of one endpoint's rate limits; replaced whenever its AI Gateway config is."""
 
-    rules: list[dict]
+    rules: list[dict[str, Any]]
     period_seconds: float
     windows: dict[tuple[int, Budget], Window] = field(default_factory=dict)
 
@@ -54,7 +55,8 @@ class RateLimiter:
             if window.calls >= limit:
                 retry_after = max(1, math.ceil(window.started + self.period_seconds - now))
                 raise ApiError(
-                    429, "REQUEST_LIMIT_EXCEEDED",
+                    429,
+                    "REQUEST_LIMIT_EXCEEDED",
                     f"Rate limit exceeded on endpoint '{endpoint_name}': {limit} calls per minute "
                     f"for {_describe(budget)}.",
                     {"Retry-After": str(retry_after)},
@@ -90,8 +92,12 @@ class RateLimiter:
 
 def _describe(budget: Budget) -> str:
     key, whose = budget
-    return {"endpoint": "the whole endpoint", "user": f"user '{whose}'",
-            "service_principal": f"service principal '{whose}'", "user_group": f"group '{whose}'"}[key]
+    return {
+        "endpoint": "the whole endpoint",
+        "user": f"user '{whose}'",
+        "service_principal": f"service principal '{whose}'",
+        "user_group": f"group '{whose}'",
+    }[key]
 
 
 def fallback_order(entity_names: list[str], failed: str) -> list[str]:
@@ -99,4 +105,4 @@ def fallback_order(entity_names: list[str], failed: str) -> list[str]:
     if failed not in entity_names:
         return []
     start = entity_names.index(failed)
-    return entity_names[start + 1:] + entity_names[:start]
+    return entity_names[start + 1 :] + entity_names[:start]

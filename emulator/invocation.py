@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from emulator.errors import ApiError, bad_request, does_not_exist, injected, invalid_state
 from emulator.registry import parse_rows
@@ -26,7 +27,7 @@ class Answer:
     predictions: list[float]
 
 
-def parse_body(raw: bytes, limit: int) -> dict:
+def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         raise bad_request(f"Request payload of {len(raw)} bytes exceeds the limit of {limit} bytes (16 MB).")
     try:
@@ -34,7 +35,7 @@ def parse_body(raw: bytes, limit: int) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise bad_request(f"The request body is not valid JSON: {error}.") from None
     parse_rows(body)  # format rules apply before routing
-    return body
+    return body  # type: ignore[no-any-return]  # parse_rows refused anything but a JSON object
 
 
 def choose_entity(endpoint: Endpoint, served_name: str | None) -> ServedEntity:
@@ -55,17 +56,24 @@ def choose_entity(endpoint: Endpoint, served_name: str | None) -> ServedEntity:
     return entity
 
 
-async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict) -> Answer:
+async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict[str, Any]) -> Answer:
     if entity.deployment == RECOVERING:
-        raise ApiError(503, "TEMPORARILY_UNAVAILABLE",
-                       f"Served entity '{entity.name}' is not ready: {entity.message}", {"Retry-After": "1"})
+        raise ApiError(
+            503,
+            "TEMPORARILY_UNAVAILABLE",
+            f"Served entity '{entity.name}' is not ready: {entity.message}",
+            {"Retry-After": "1"},
+        )
     if entity.deployment != READY:
         raise invalid_state(f"Served entity '{entity.name}' is not ready ({entity.deployment}).")
     faults = workspace.faults
     burst = faults.take_burst(endpoint.name, entity.name)
     if burst is not None:
-        raise injected(burst.status_code, f"Injected fault: burst of {burst.status_code} responses.",
-                       burst.retry_after_seconds if burst.status_code in (429, 503) else None)
+        raise injected(
+            burst.status_code,
+            f"Injected fault: burst of {burst.status_code} responses.",
+            burst.retry_after_seconds if burst.status_code in (429, 503) else None,
+        )
     await _warm_up(workspace, entity)
     delay = faults.added_latency(endpoint.name, entity.name)
     if delay > 0:

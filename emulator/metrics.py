@@ -57,8 +57,12 @@ class EntityCapacity:
     provisioned_concurrency: int  # 0 while scaled to zero
 
 
-def capacity_of(name: str, workload_size: str | None, min_concurrency: int | None, scaled_to_zero: bool,
-                ) -> EntityCapacity:
+def capacity_of(
+    name: str,
+    workload_size: str | None,
+    min_concurrency: int | None,
+    scaled_to_zero: bool,
+) -> EntityCapacity:
     if scaled_to_zero:
         return EntityCapacity(name, 0)
     concurrency = CONCURRENCY_OF_SIZE.get(workload_size or "", 0) or (min_concurrency or 0) or 4
@@ -90,15 +94,27 @@ class EndpointMetrics:
         lines: list[str] = []
         for metric, help_text, value_of in (
             ("cpu_usage_percentage", "Average CPU usage across replicas during the last minute (%)", self._cpu),
-            ("mem_usage_percentage", "Average memory usage across replicas during the last minute (%)",
-             lambda c, obs: UP_MEMORY_PERCENT if c.provisioned_concurrency else 0.0),
-            ("provisioned_concurrent_requests_total", "Provisioned concurrency during the last minute",
-             lambda c, obs: c.provisioned_concurrency),
+            (
+                "mem_usage_percentage",
+                "Average memory usage across replicas during the last minute (%)",
+                lambda c, obs: UP_MEMORY_PERCENT if c.provisioned_concurrency else 0.0,
+            ),
+            (
+                "provisioned_concurrent_requests_total",
+                "Provisioned concurrency during the last minute",
+                lambda c, obs: c.provisioned_concurrency,
+            ),
             ("request_count_total", "Requests during the last minute", lambda c, obs: len(obs)),
-            ("request_4xx_count_total", "4xx errors during the last minute",
-             lambda c, obs: sum(1 for o in obs if 400 <= o.status < 500)),
-            ("request_5xx_count_total", "5xx errors during the last minute",
-             lambda c, obs: sum(1 for o in obs if o.status >= 500)),
+            (
+                "request_4xx_count_total",
+                "4xx errors during the last minute",
+                lambda c, obs: sum(1 for o in obs if 400 <= o.status < 500),
+            ),
+            (
+                "request_5xx_count_total",
+                "5xx errors during the last minute",
+                lambda c, obs: sum(1 for o in obs if o.status >= 500),
+            ),
         ):
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge"]
             lines += [f"{metric}{{{labels}}} {_number(value_of(c, obs))}" for labels, (c, obs) in labelled.items()]

@@ -26,6 +26,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from emulator.settings import PrincipalSpec
 
@@ -68,12 +69,17 @@ class IssuedToken:
 def authorization_details_for(endpoint_id: str) -> str:
     """The `authorization_details` a client requests to query one route-optimized endpoint (a JSON string,
     as `DataPlaneInfo.authorization_details` carries it)."""
-    return json.dumps([{
-        "type": "workspace_permission",
-        "object_type": "serving-endpoints",
-        "object_path": f"/serving-endpoints/{endpoint_id}",
-        "actions": [QUERY_ACTION],
-    }], separators=(",", ":"))
+    return json.dumps(
+        [
+            {
+                "type": "workspace_permission",
+                "object_type": "serving-endpoints",
+                "object_path": f"/serving-endpoints/{endpoint_id}",
+                "actions": [QUERY_ACTION],
+            }
+        ],
+        separators=(",", ":"),
+    )
 
 
 def parse_authorization_details(raw: str) -> tuple[EndpointGrant, ...]:
@@ -86,12 +92,19 @@ def parse_authorization_details(raw: str) -> tuple[EndpointGrant, ...]:
     grants = []
     for detail in details:
         path = detail.get("object_path", "") if isinstance(detail, dict) else ""
-        if not isinstance(detail, dict) or detail.get("type") != "workspace_permission" \
-                or detail.get("object_type") != "serving-endpoints" or not path.startswith("/serving-endpoints/") \
-                or detail.get("actions") != [QUERY_ACTION]:
-            raise OAuthError(400, "invalid_authorization_details",
-                             "Each authorization detail must be a workspace_permission on serving-endpoints "
-                             f"'/serving-endpoints/<endpoint id>' with actions ['{QUERY_ACTION}'].")
+        if (
+            not isinstance(detail, dict)
+            or detail.get("type") != "workspace_permission"
+            or detail.get("object_type") != "serving-endpoints"
+            or not path.startswith("/serving-endpoints/")
+            or detail.get("actions") != [QUERY_ACTION]
+        ):
+            raise OAuthError(
+                400,
+                "invalid_authorization_details",
+                "Each authorization detail must be a workspace_permission on serving-endpoints "
+                f"'/serving-endpoints/<endpoint id>' with actions ['{QUERY_ACTION}'].",
+            )
         grants.append(EndpointGrant(path.removeprefix("/serving-endpoints/")))
     return tuple(grants)
 
@@ -101,7 +114,7 @@ class TokenIssuer:
         self.lifetime_seconds = lifetime_seconds
         self._tokens: dict[str, IssuedToken] = {}
 
-    def issue(self, principal: PrincipalSpec, grants: tuple[EndpointGrant, ...] = ()) -> dict:
+    def issue(self, principal: PrincipalSpec, grants: tuple[EndpointGrant, ...] = ()) -> dict[str, Any]:
         """A token response body (RFC 6749 section 5.1)."""
         self._forget_expired()
         token = "emu-oauth-" + secrets.token_urlsafe(24)

@@ -8,6 +8,7 @@ workspace-admin rights. Every workspace principal is implicitly in the `users` g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from emulator.errors import invalid_parameter, permission_denied
 from emulator.schemas import PERMISSION_LEVELS, AccessControlInput
@@ -61,18 +62,28 @@ class AccessControlList:
         """PATCH: each given principal gets the given level; others keep theirs."""
         self.grants.update(_parse(entries))
 
-    def as_json(self, object_id: str) -> dict:
+    def as_json(self, object_id: str) -> dict[str, Any]:
         acl = [
             {grantee[0]: grantee[1], "all_permissions": [{"permission_level": level, "inherited": False}]}
             for grantee, level in self.grants.items()
         ]
-        acl.append({
-            "group_name": ADMINS_GROUP,
-            "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": True,
-                                 "inherited_from_object": ["/serving-endpoints/"]}],
-        })
-        return {"object_id": f"/serving-endpoints/{object_id}", "object_type": "serving-endpoint",
-                "access_control_list": acl}
+        acl.append(
+            {
+                "group_name": ADMINS_GROUP,
+                "all_permissions": [
+                    {
+                        "permission_level": "CAN_MANAGE",
+                        "inherited": True,
+                        "inherited_from_object": ["/serving-endpoints/"],
+                    }
+                ],
+            }
+        )
+        return {
+            "object_id": f"/serving-endpoints/{object_id}",
+            "object_type": "serving-endpoint",
+            "access_control_list": acl,
+        }
 
 
 def _parse(entries: list[AccessControlInput]) -> list[tuple[Grantee, str]]:
@@ -96,6 +107,9 @@ def _parse(entries: list[AccessControlInput]) -> list[tuple[Grantee, str]]:
     return parsed
 
 
-def permission_levels_json() -> dict:
-    return {"permission_levels": [{"permission_level": level, "description": LEVEL_DESCRIPTIONS[level]}
-                                  for level in PERMISSION_LEVELS]}
+def permission_levels_json() -> dict[str, Any]:
+    return {
+        "permission_levels": [
+            {"permission_level": level, "description": LEVEL_DESCRIPTIONS[level]} for level in PERMISSION_LEVELS
+        ]
+    }

@@ -31,28 +31,46 @@ FORMAT = 1
 
 
 def _entity(entity: ServedEntity) -> dict[str, Any]:
-    return {"spec": entity.spec.model_dump(mode="json"), "creator": entity.creator,
-            "creation_timestamp": entity.creation_timestamp, "deployment": entity.deployment,
-            "message": entity.message, "build_logs": entity.build_logs, "server_logs": entity.server_logs}
+    return {
+        "spec": entity.spec.model_dump(mode="json"),
+        "creator": entity.creator,
+        "creation_timestamp": entity.creation_timestamp,
+        "deployment": entity.deployment,
+        "message": entity.message,
+        "build_logs": entity.build_logs,
+        "server_logs": entity.server_logs,
+    }
 
 
 def _config(config: EndpointConfig) -> dict[str, Any]:
-    return {"spec": config.spec.model_dump(mode="json"), "entities": [_entity(e) for e in config.entities],
-            "config_version": config.config_version, "start_time": config.start_time}
+    return {
+        "spec": config.spec.model_dump(mode="json"),
+        "entities": [_entity(e) for e in config.entities],
+        "config_version": config.config_version,
+        "start_time": config.start_time,
+    }
 
 
 def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
     return {
-        "id": endpoint.id, "name": endpoint.name, "creator": endpoint.creator,
-        "creation_timestamp": endpoint.creation_timestamp, "last_updated_timestamp": endpoint.last_updated_timestamp,
+        "id": endpoint.id,
+        "name": endpoint.name,
+        "creator": endpoint.creator,
+        "creation_timestamp": endpoint.creation_timestamp,
+        "last_updated_timestamp": endpoint.last_updated_timestamp,
         "grants": [[kind, name, level] for (kind, name), level in endpoint.acl.grants.items()],
-        "tags": endpoint.tags, "description": endpoint.description,
-        "email_notifications": endpoint.email_notifications, "ai_gateway": endpoint.ai_gateway,
-        "route_optimized": endpoint.route_optimized, "budget_policy_id": endpoint.budget_policy_id,
+        "tags": endpoint.tags,
+        "description": endpoint.description,
+        "email_notifications": endpoint.email_notifications,
+        "ai_gateway": endpoint.ai_gateway,
+        "route_optimized": endpoint.route_optimized,
+        "budget_policy_id": endpoint.budget_policy_id,
         "config": _config(endpoint.config) if endpoint.config else None,
         "pending": {"config": _config(endpoint.pending.config), "failed": endpoint.pending.failed}
-        if endpoint.pending else None,
-        "config_update": endpoint.config_update, "next_config_version": endpoint.next_config_version,
+        if endpoint.pending
+        else None,
+        "config_update": endpoint.config_update,
+        "next_config_version": endpoint.next_config_version,
     }
 
 
@@ -64,15 +82,24 @@ def save(workspace: Workspace, path: Path) -> None:
 
 
 def _entity_from(data: dict[str, Any]) -> ServedEntity:
-    return ServedEntity(spec=EntitySpec.model_validate(data["spec"]), creator=data["creator"],
-                        creation_timestamp=data["creation_timestamp"], deployment=data["deployment"],
-                        message=data["message"], build_logs=data["build_logs"], server_logs=data["server_logs"])
+    return ServedEntity(
+        spec=EntitySpec.model_validate(data["spec"]),
+        creator=data["creator"],
+        creation_timestamp=data["creation_timestamp"],
+        deployment=data["deployment"],
+        message=data["message"],
+        build_logs=data["build_logs"],
+        server_logs=data["server_logs"],
+    )
 
 
 def _config_from(data: dict[str, Any]) -> EndpointConfig:
-    return EndpointConfig(spec=ConfigSpec.model_validate(data["spec"]),
-                          entities=[_entity_from(e) for e in data["entities"]],
-                          config_version=data["config_version"], start_time=data["start_time"])
+    return EndpointConfig(
+        spec=ConfigSpec.model_validate(data["spec"]),
+        entities=[_entity_from(e) for e in data["entities"]],
+        config_version=data["config_version"],
+        start_time=data["start_time"],
+    )
 
 
 def load(workspace: Workspace, path: Path) -> int:
@@ -97,21 +124,34 @@ def load(workspace: Workspace, path: Path) -> int:
 def _restore(workspace: Workspace, data: dict[str, Any]) -> Endpoint:
     settings = workspace.settings
     endpoint = Endpoint(
-        id=data["id"], name=data["name"], creator=data["creator"], creation_timestamp=data["creation_timestamp"],
+        id=data["id"],
+        name=data["name"],
+        creator=data["creator"],
+        creation_timestamp=data["creation_timestamp"],
         last_updated_timestamp=data["last_updated_timestamp"],
         acl=AccessControlList({(kind, name): level for kind, name, level in data["grants"]}),
-        tags=data["tags"], description=data["description"], email_notifications=data["email_notifications"],
-        route_optimized=data["route_optimized"], budget_policy_id=data["budget_policy_id"],
+        tags=data["tags"],
+        description=data["description"],
+        email_notifications=data["email_notifications"],
+        route_optimized=data["route_optimized"],
+        budget_policy_id=data["budget_policy_id"],
         config=_config_from(data["config"]) if data["config"] else None,
-        config_update=data["config_update"], next_config_version=data["next_config_version"],
+        config_update=data["config_update"],
+        next_config_version=data["next_config_version"],
         metrics=EndpointMetrics(settings.metrics_window_seconds),
     )
     workspace.set_ai_gateway(endpoint, data["ai_gateway"] or {})
     if data["pending"]:
         failed = data["pending"]["failed"]
-        endpoint.pending = PendingUpdate(config=_config_from(data["pending"]["config"]),
-                                         completes_at=time.monotonic() + settings.update_seconds, failed=failed)
+        endpoint.pending = PendingUpdate(
+            config=_config_from(data["pending"]["config"]),
+            completes_at=time.monotonic() + settings.update_seconds,
+            failed=failed,
+        )
     if endpoint.config is not None:
-        endpoint.router = make_router(settings.routing, endpoint.config.spec.routes,
-                                      seed=f"{settings.routing_seed}:{endpoint.name}:{endpoint.config.config_version}")
+        endpoint.router = make_router(
+            settings.routing,
+            endpoint.config.spec.routes,
+            seed=f"{settings.routing_seed}:{endpoint.name}:{endpoint.config.config_version}",
+        )
     return endpoint

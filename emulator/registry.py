@@ -38,8 +38,9 @@ class ModelRegistry:
             return f"Model version '{version}' of '{model}' does not exist (registered: {sorted(spec.versions)})."
         return None
 
-    def register_version(self, model: str, version: str, spec: ModelVersionSpec,
-                         columns: tuple[str, ...] | None = None) -> None:
+    def register_version(
+        self, model: str, version: str, spec: ModelVersionSpec, columns: tuple[str, ...] | None = None
+    ) -> None:
         """Add a version (and the model, given its columns) while the server runs."""
         if not MODEL_NAME_PATTERN.match(model):
             raise ValueError(f"model name '{model}' must be catalog.schema.model")
@@ -122,8 +123,10 @@ def parse_rows(body: Any, columns: tuple[str, ...] | None = None) -> list[Row]:
 
 
 def _from_split(value: Any) -> list[Row]:
-    if not isinstance(value, dict) or not isinstance(value.get("columns"), list) or not isinstance(
-        value.get("data"), list
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("columns"), list)
+        or not isinstance(value.get("data"), list)
     ):
         raise bad_request("'dataframe_split' must be an object with 'columns' (list) and 'data' (list of rows).")
     columns = value["columns"]

@@ -16,15 +16,18 @@ from emulator.settings import EmulatorSettings
 from emulator.state import Endpoint, EndpointConfig, ServedEntity
 
 
-def endpoint_detailed(endpoint: Endpoint, permission_level: str | None, settings: EmulatorSettings,
-                      data_plane_url: str) -> dict:
+def endpoint_detailed(
+    endpoint: Endpoint, permission_level: str | None, settings: EmulatorSettings, data_plane_url: str
+) -> dict[str, Any]:
     """`data_plane_url`: the base URL where route-optimized endpoints are queried."""
     body: dict[str, Any] = _common(endpoint)
     if endpoint.config is not None:
         body["config"] = _config(endpoint.config, settings)
     if endpoint.pending is not None:
-        body["pending_config"] = {**_config(endpoint.pending.config, settings),
-                                  "start_time": endpoint.pending.config.start_time}
+        body["pending_config"] = {
+            **_config(endpoint.pending.config, settings),
+            "start_time": endpoint.pending.config.start_time,
+        }
     if permission_level is not None:
         body["permission_level"] = permission_level
     notifications = email_notifications(endpoint)
@@ -39,9 +42,12 @@ def endpoint_detailed(endpoint: Endpoint, permission_level: str | None, settings
         # route-optimized endpoints only.
         url = route_optimized_url(endpoint, settings, data_plane_url)
         body["endpoint_url"] = url
-        body["data_plane_info"] = {"query_info": {
-            "endpoint_url": url, "authorization_details": authorization_details_for(endpoint.id),
-        }}
+        body["data_plane_info"] = {
+            "query_info": {
+                "endpoint_url": url,
+                "authorization_details": authorization_details_for(endpoint.id),
+            }
+        }
     return body
 
 
@@ -52,28 +58,30 @@ def route_optimized_url(endpoint: Endpoint, settings: EmulatorSettings, data_pla
     return f"{data_plane_url}/{settings.workspace_id}/serving-endpoints/{endpoint.name}/invocations"
 
 
-def endpoint_summary(endpoint: Endpoint) -> dict:
+def endpoint_summary(endpoint: Endpoint) -> dict[str, Any]:
     body = _common(endpoint)
     if endpoint.config is not None:
-        body["config"] = {"served_entities": [
-            {"name": e.name, "entity_name": e.spec.entity_name, "entity_version": e.spec.entity_version}
-            for e in endpoint.config.entities
-        ]}
+        body["config"] = {
+            "served_entities": [
+                {"name": e.name, "entity_name": e.spec.entity_name, "entity_version": e.spec.entity_version}
+                for e in endpoint.config.entities
+            ]
+        }
     if endpoint.budget_policy_id is not None:
         body["budget_policy_id"] = endpoint.budget_policy_id
     return body
 
 
-def tags(endpoint: Endpoint) -> list[dict]:
+def tags(endpoint: Endpoint) -> list[dict[str, Any]]:
     return [{"key": k, "value": v} if v is not None else {"key": k} for k, v in endpoint.tags.items()]
 
 
-def email_notifications(endpoint: Endpoint) -> dict:
+def email_notifications(endpoint: Endpoint) -> dict[str, Any]:
     """Non-empty lists only: the sdk's EmailNotifications drops an empty list."""
     return {k: list(v) for k, v in (endpoint.email_notifications or {}).items() if v}
 
 
-def _common(endpoint: Endpoint) -> dict:
+def _common(endpoint: Endpoint) -> dict[str, Any]:
     """Fields ServingEndpoint (list) and ServingEndpointDetailed (get) share."""
     body: dict[str, Any] = {
         "id": endpoint.id,
@@ -92,18 +100,20 @@ def _common(endpoint: Endpoint) -> dict:
     return body
 
 
-def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict:
+def _config(config: EndpointConfig, settings: EmulatorSettings) -> dict[str, Any]:
     return {
         "served_entities": [_entity(e, settings) for e in config.entities],
-        "traffic_config": {"routes": [
-            {"served_model_name": name, "served_entity_name": name, "traffic_percentage": pct}
-            for name, pct in config.spec.routes
-        ]},
+        "traffic_config": {
+            "routes": [
+                {"served_model_name": name, "served_entity_name": name, "traffic_percentage": pct}
+                for name, pct in config.spec.routes
+            ]
+        },
         "config_version": config.config_version,
     }
 
 
-def _entity(entity: ServedEntity, settings: EmulatorSettings) -> dict:
+def _entity(entity: ServedEntity, settings: EmulatorSettings) -> dict[str, Any]:
     spec = entity.spec
     message = entity.message
     if entity.is_scaled_to_zero(time.monotonic(), settings):

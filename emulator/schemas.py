@@ -21,8 +21,17 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 RESERVED_PREFIX = "databricks-"
 WORKLOAD_SIZES = ("Small", "Medium", "Large")
 # As databricks-sdk 0.156 lists them in ServingModelWorkloadType.
-WORKLOAD_TYPES = ("CPU", "CPU_MEDIUM", "CPU_LARGE", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "GPU_XLARGE",
-                  "GPU_XLARGE_8", "MULTIGPU_MEDIUM")
+WORKLOAD_TYPES = (
+    "CPU",
+    "CPU_MEDIUM",
+    "CPU_LARGE",
+    "GPU_SMALL",
+    "GPU_MEDIUM",
+    "GPU_LARGE",
+    "GPU_XLARGE",
+    "GPU_XLARGE_8",
+    "MULTIGPU_MEDIUM",
+)
 PERMISSION_LEVELS = ("CAN_VIEW", "CAN_QUERY", "CAN_MANAGE")
 
 
@@ -163,9 +172,11 @@ def _check_rate_limits(limits: list[AiGatewayRateLimitInput]) -> None:
         if key == "user_group" and not limit.principal:
             raise invalid_parameter(f"{where}: a user_group rate limit needs the group's name as principal.")
         if (key, limit.principal) in seen:
-            raise invalid_parameter(f"{where}: a rate limit for key '{key}'"
-                                    f"{f' and principal {limit.principal!r}' if limit.principal else ''} "
-                                    "is already set.")
+            raise invalid_parameter(
+                f"{where}: a rate limit for key '{key}'"
+                f"{f' and principal {limit.principal!r}' if limit.principal else ''} "
+                "is already set."
+            )
         seen.add((key, limit.principal))
 
 
@@ -234,9 +245,7 @@ class ConfigSpec(BaseModel):
 
 def check_endpoint_name(name: str) -> None:
     if not NAME_PATTERN.match(name):
-        raise invalid_parameter(
-            f"Invalid endpoint name '{name}': use 1-63 letters, digits, '-' or '_'."
-        )
+        raise invalid_parameter(f"Invalid endpoint name '{name}': use 1-63 letters, digits, '-' or '_'.")
     if name.lower().startswith(RESERVED_PREFIX):
         raise invalid_parameter(f"Invalid endpoint name '{name}': the prefix '{RESERVED_PREFIX}' is reserved.")
 

@@ -14,6 +14,7 @@ import uvicorn
 
 from emulator.app import create_app
 from emulator.settings import EmulatorSettings
+from emulator.state import Workspace
 
 
 class NotLoopbackError(ValueError):
@@ -49,8 +50,10 @@ class EmulatorServer(uvicorn.Server):
     """uvicorn's server, with hooks run once it has stopped serving: uvicorn re-raises the SIGINT or SIGTERM
     that stopped it when `run` returns, so code after `run` would never run on a signal."""
 
-    def __init__(self, config: uvicorn.Config):
+    def __init__(self, config: uvicorn.Config, workspace: Workspace):
         super().__init__(config)
+        self.workspace = workspace
+        """The served app's workspace (uvicorn's `config.app` is typed as any ASGI app)."""
         self.on_stop: list[Callable[[], None]] = []
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -59,18 +62,21 @@ class EmulatorServer(uvicorn.Server):
             hook()
 
 
-def make_server(settings: EmulatorSettings, log_level: str = "warning",
-                data_plane_url: str | None = None) -> EmulatorServer:
+def make_server(
+    settings: EmulatorSettings, log_level: str = "warning", data_plane_url: str | None = None
+) -> EmulatorServer:
     """`data_plane_url`: the URL of a second socket the same server listens on, where route-optimized
     endpoints are queried (pass both sockets to `Server.run(sockets=[...])`)."""
+    app = create_app(settings, data_plane_url=data_plane_url)
     config = uvicorn.Config(
-        create_app(settings, data_plane_url=data_plane_url),
+        app,
         log_level=log_level,
         access_log=log_level in ("debug", "trace"),  # access lines carry no headers, so no tokens
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
-    return EmulatorServer(config)
+    workspace: Workspace = app.state.workspace
+    return EmulatorServer(config, workspace)
 
 
 def url_of(sock: socket.socket) -> str:

@@ -47,8 +47,9 @@ class ModelVersionSpec(_Strict):
     bias: float = 0.0
     same_as: str | None = Field(default=None, description="another version whose predictions this one repeats")
     signature: dict[str, str] | None = Field(
-        default=None, description="this version's own signature (MLflow signatures belong to versions); "
-                                  "default: the model's")
+        default=None,
+        description="this version's own signature (MLflow signatures belong to versions); default: the model's",
+    )
 
 
 class RegisteredModelSpec(_Strict):
@@ -68,7 +69,6 @@ class RegisteredModelSpec(_Strict):
             return {**value, "columns": tuple(value["signature"])}
         return value
 
-
     @field_validator("versions", mode="before")
     @classmethod
     def _versions_from_list(cls, value: Any) -> Any:
@@ -86,8 +86,10 @@ class RegisteredModelSpec(_Strict):
                 raise ValueError(f"version {version}: same_as {spec.same_as!r} is not a registered version")
             if spec.weights is not None and set(spec.weights) != set(self.columns):
                 raise ValueError(f"version {version}: weights must name exactly the columns {list(self.columns)}")
-        signatures = {"the signature": self.signature,
-                      **{f"version {version}'s signature": spec.signature for version, spec in self.versions.items()}}
+        signatures = {
+            "the signature": self.signature,
+            **{f"version {version}'s signature": spec.signature for version, spec in self.versions.items()},
+        }
         for what, signature in signatures.items():
             if signature is None:
                 continue
@@ -107,8 +109,12 @@ def default_models() -> dict[str, RegisteredModelSpec]:
         "main.risk.risk_classifier": RegisteredModelSpec(
             columns=("amount", "age", "income"),
             signature={"amount": "double", "age": "long", "income": "double"},
-            versions={"1": ModelVersionSpec(), "2": ModelVersionSpec(), "3": ModelVersionSpec(),
-                      "4": ModelVersionSpec(same_as="3")},
+            versions={
+                "1": ModelVersionSpec(),
+                "2": ModelVersionSpec(),
+                "3": ModelVersionSpec(),
+                "4": ModelVersionSpec(same_as="3"),
+            },
         ),
         "main.fraud.fraud_scorer": RegisteredModelSpec(
             columns=("amount", "merchant_risk", "hour"),

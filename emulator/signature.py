@@ -158,7 +158,8 @@ def refusal(signature: Mapping[str, str], rows: Sequence[Row], error: SignatureE
     MLflow shows the data as pandas prints it; the emulator shows the rows as JSON, as they were sent."""
     data = json.dumps(list(rows))
     return ApiError(
-        400, "INVALID_PARAMETER_VALUE",
+        400,
+        "INVALID_PARAMETER_VALUE",
         f"Failed to predict data '{data}'. \nError: Failed to enforce schema of data '{data}' with schema "
         f"'{describe(signature)}'. Error: {error}",
     )

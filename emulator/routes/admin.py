@@ -6,7 +6,7 @@ left out (null) means the whole endpoint.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,40 +65,40 @@ class ModelVersionBody(_Body):
 
 
 @public.get("/health")
-async def health(workspace: CurrentWorkspace) -> dict:
+async def health(workspace: CurrentWorkspace) -> dict[str, Any]:
     return {"status": "ok", "data_plane_url": workspace.data_plane_url}
 
 
 @router.post("/reset")
-async def reset(workspace: CurrentWorkspace) -> dict:
+async def reset(workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.reset()
     return {}
 
 
 @router.get("/counters")
-async def counters(workspace: CurrentWorkspace) -> dict:
+async def counters(workspace: CurrentWorkspace) -> dict[str, Any]:
     return workspace.counters.as_json()
 
 
 @router.get("/faults")
-async def list_faults(workspace: CurrentWorkspace) -> dict:
+async def list_faults(workspace: CurrentWorkspace) -> dict[str, Any]:
     return workspace.faults.as_json()
 
 
 @router.delete("/faults")
-async def clear_faults(workspace: CurrentWorkspace, endpoint: str | None = None) -> dict:
+async def clear_faults(workspace: CurrentWorkspace, endpoint: str | None = None) -> dict[str, Any]:
     workspace.clear_faults(endpoint)
     return {}
 
 
 @router.post("/faults/fail-next-deployment")
-async def fail_next_deployment(body: FailNextDeployment, workspace: CurrentWorkspace) -> dict:
+async def fail_next_deployment(body: FailNextDeployment, workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.faults.fail_next_deployment[(body.endpoint, body.served_entity)] = body.message
     return {}
 
 
 @router.post("/faults/burst")
-async def burst(body: BurstFault, workspace: CurrentWorkspace) -> dict:
+async def burst(body: BurstFault, workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.faults.bursts[(body.endpoint, body.served_entity)] = Burst(
         body.count, body.status_code, body.retry_after_seconds
     )
@@ -106,7 +106,7 @@ async def burst(body: BurstFault, workspace: CurrentWorkspace) -> dict:
 
 
 @router.post("/faults/latency")
-async def latency(body: LatencyFault, workspace: CurrentWorkspace) -> dict:
+async def latency(body: LatencyFault, workspace: CurrentWorkspace) -> dict[str, Any]:
     target = (body.endpoint, body.served_entity)
     if body.seconds == 0:
         workspace.faults.latency.pop(target, None)
@@ -116,7 +116,7 @@ async def latency(body: LatencyFault, workspace: CurrentWorkspace) -> dict:
 
 
 @router.post("/faults/error-rate")
-async def error_rate(body: ErrorRateFault, workspace: CurrentWorkspace) -> dict:
+async def error_rate(body: ErrorRateFault, workspace: CurrentWorkspace) -> dict[str, Any]:
     target = (body.endpoint, body.served_entity)
     if body.rate == 0:
         workspace.faults.error_rates.pop(target, None)
@@ -126,25 +126,25 @@ async def error_rate(body: ErrorRateFault, workspace: CurrentWorkspace) -> dict:
 
 
 @router.post("/faults/stuck-update")
-async def stuck_update(body: EndpointOnly, workspace: CurrentWorkspace) -> dict:
+async def stuck_update(body: EndpointOnly, workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.stick_update(body.endpoint)
     return {}
 
 
 @router.post("/faults/release-update")
-async def release_update(body: EndpointOnly, workspace: CurrentWorkspace) -> dict:
+async def release_update(body: EndpointOnly, workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.release_update(body.endpoint)
     return {}
 
 
 @router.post("/faults/not-ready-after-update")
-async def not_ready_after_update(body: NotReadyFault, workspace: CurrentWorkspace) -> dict:
+async def not_ready_after_update(body: NotReadyFault, workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.faults.not_ready_after_update[body.endpoint] = NotReadyAfterUpdate(body.seconds, body.served_entity)
     return {}
 
 
 @router.delete("/endpoints/{name}")
-async def delete_out_of_band(name: str, workspace: CurrentWorkspace) -> dict:
+async def delete_out_of_band(name: str, workspace: CurrentWorkspace) -> dict[str, Any]:
     """Delete as someone else would, behind the deployment's back; no permission check."""
     if name not in workspace.endpoints:
         raise does_not_exist(f"Endpoint with name '{name}' does not exist.")
@@ -153,18 +153,18 @@ async def delete_out_of_band(name: str, workspace: CurrentWorkspace) -> dict:
 
 
 @router.post("/models/{model}/versions")
-async def register_version(model: str, body: ModelVersionBody, workspace: CurrentWorkspace) -> dict:
+async def register_version(model: str, body: ModelVersionBody, workspace: CurrentWorkspace) -> dict[str, Any]:
     try:
         spec = ModelVersionSpec(weights=body.weights, bias=body.bias, same_as=body.same_as)
         workspace.registry.register_version(model, body.version, spec, tuple(body.columns or ()))
-        workspace.objects.uc_models.setdefault(model, set()).add(body.version)  # READY in Unity Catalog too
+        workspace.objects.catalog.uc_models.setdefault(model, set()).add(body.version)  # READY in Unity Catalog too
     except ValueError as error:
         raise invalid_parameter(str(error)) from None
     return {}
 
 
 @router.put("/objects/{kind}")
-async def add_object(kind: str, body: dict, workspace: CurrentWorkspace) -> dict:
+async def add_object(kind: str, body: dict[str, Any], workspace: CurrentWorkspace) -> dict[str, Any]:
     """Add a workspace object a preflight reads (emulator.workspace_objects: model-versions, aliases,
     registry-versions, service-principals, groups, secrets, schemas, grants)."""
     workspace.objects.change(kind, False, body)
@@ -172,6 +172,6 @@ async def add_object(kind: str, body: dict, workspace: CurrentWorkspace) -> dict
 
 
 @router.delete("/objects/{kind}")
-async def remove_object(kind: str, body: dict, workspace: CurrentWorkspace) -> dict:
+async def remove_object(kind: str, body: dict[str, Any], workspace: CurrentWorkspace) -> dict[str, Any]:
     workspace.objects.change(kind, True, body)
     return {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -42,14 +43,16 @@ async def invoke_endpoint(name: str, request: Request, caller: Caller, workspace
 
 
 @router.post("/{name}/served-models/{served_name}/invocations")
-async def invoke_served_entity(name: str, served_name: str, request: Request, caller: Caller,
-                               workspace: CurrentWorkspace) -> JSONResponse:
+async def invoke_served_entity(
+    name: str, served_name: str, request: Request, caller: Caller, workspace: CurrentWorkspace
+) -> JSONResponse:
     return await _invoke(workspace, _on_workspace_host(workspace, name, caller), served_name, request, caller)
 
 
 @route_optimized.post("/{workspace_id}/serving-endpoints/{name}/invocations")
-async def invoke_route_optimized(workspace_id: str, name: str, request: Request, token: DataPlaneToken,
-                                 workspace: CurrentWorkspace) -> JSONResponse:
+async def invoke_route_optimized(
+    workspace_id: str, name: str, request: Request, token: DataPlaneToken, workspace: CurrentWorkspace
+) -> JSONResponse:
     endpoint = workspace.get(name)
     if workspace_id != workspace.settings.workspace_id or not endpoint.route_optimized:
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No route-optimized endpoint '{name}' at this URL.")
@@ -72,8 +75,9 @@ def _on_workspace_host(workspace: Workspace, name: str, caller: PrincipalSpec) -
     return endpoint
 
 
-async def _invoke(workspace: Workspace, endpoint: Endpoint, served_name: str | None, request: Request,
-                  caller: PrincipalSpec) -> JSONResponse:
+async def _invoke(
+    workspace: Workspace, endpoint: Endpoint, served_name: str | None, request: Request, caller: PrincipalSpec
+) -> JSONResponse:
     started = time.monotonic()
     endpoint.acl.require(caller, "CAN_QUERY", endpoint.name)
     if endpoint.rate_limiter is not None:
@@ -88,7 +92,7 @@ async def _invoke(workspace: Workspace, endpoint: Endpoint, served_name: str | N
     if served_name is None and (endpoint.ai_gateway or {}).get("fallback_config", {}).get("enabled"):
         assert endpoint.config is not None
         names = [e.name for e in endpoint.config.entities]
-        candidates += [endpoint.config.entity(n) for n in fallback_order(names, first.name)]
+        candidates += [e for n in fallback_order(names, first.name) if (e := endpoint.config.entity(n)) is not None]
     for attempt, entity in enumerate(candidates):
         attempt_started = started if attempt == 0 else time.monotonic()
         try:
@@ -103,6 +107,8 @@ async def _invoke(workspace: Workspace, endpoint: Endpoint, served_name: str | N
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-async def _attempt(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict):
+async def _attempt(
+    workspace: Workspace, endpoint: Endpoint, entity: ServedEntity, body: dict[str, Any]
+) -> invocation.Answer:
     workspace.counters.invocations[endpoint.name][entity.name] += 1
     return await invocation.answer(workspace, endpoint, entity, body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -34,13 +35,13 @@ def _base_url(request: Request) -> str:
 
 
 @router.get("/.well-known/databricks-config", include_in_schema=False)
-async def host_metadata(request: Request, workspace: CurrentWorkspace) -> dict:
+async def host_metadata(request: Request, workspace: CurrentWorkspace) -> dict[str, Any]:
     # databricks-sdk reads this when a client is built; `oidc_endpoint` is where it finds the token endpoint.
     return {"workspace_id": workspace.settings.workspace_id, "oidc_endpoint": f"{_base_url(request)}/oidc"}
 
 
 @router.get("/oidc/.well-known/oauth-authorization-server", include_in_schema=False)
-async def authorization_server(request: Request) -> dict:
+async def authorization_server(request: Request) -> dict[str, Any]:
     oidc = f"{_base_url(request)}/oidc"
     return {
         "issuer": oidc,
@@ -100,5 +101,6 @@ def _check_grants(workspace: Workspace, principal: PrincipalSpec, grants: tuple[
         level = endpoint.acl.level_of(principal) if endpoint is not None else None
         if level not in ("CAN_QUERY", "CAN_MANAGE"):
             # Databricks' wording (seen when a service principal lacks CAN_QUERY on the endpoint).
-            raise OAuthError(400, "invalid_authorization_details",
-                             "User is not authorized to the requested authorizations")
+            raise OAuthError(
+                400, "invalid_authorization_details", "User is not authorized to the requested authorizations"
+            )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from emulator.auth import Caller, CurrentWorkspace
@@ -13,15 +15,16 @@ router = APIRouter(prefix="/api/2.0/permissions/serving-endpoints")
 
 
 @router.get("/{endpoint_id}")
-async def get_permissions(endpoint_id: str, caller: Caller, workspace: CurrentWorkspace) -> dict:
+async def get_permissions(endpoint_id: str, caller: Caller, workspace: CurrentWorkspace) -> dict[str, Any]:
     endpoint = workspace.get_by_id(endpoint_id)
     endpoint.acl.require(caller, "CAN_VIEW", endpoint.name)
     return endpoint.acl.as_json(endpoint.id)
 
 
 @router.put("/{endpoint_id}")
-async def set_permissions(endpoint_id: str, body: PermissionsInput, caller: Caller,
-                          workspace: CurrentWorkspace) -> dict:
+async def set_permissions(
+    endpoint_id: str, body: PermissionsInput, caller: Caller, workspace: CurrentWorkspace
+) -> dict[str, Any]:
     endpoint = workspace.get_by_id(endpoint_id)
     endpoint.acl.require(caller, "CAN_MANAGE", endpoint.name)
     endpoint.acl.replace(body.access_control_list, caller)
@@ -29,8 +32,9 @@ async def set_permissions(endpoint_id: str, body: PermissionsInput, caller: Call
 
 
 @router.patch("/{endpoint_id}")
-async def update_permissions(endpoint_id: str, body: PermissionsInput, caller: Caller,
-                       workspace: CurrentWorkspace) -> dict:
+async def update_permissions(
+    endpoint_id: str, body: PermissionsInput, caller: Caller, workspace: CurrentWorkspace
+) -> dict[str, Any]:
     endpoint = workspace.get_by_id(endpoint_id)
     endpoint.acl.require(caller, "CAN_MANAGE", endpoint.name)
     endpoint.acl.merge(body.access_control_list)
@@ -38,7 +42,7 @@ async def update_permissions(endpoint_id: str, body: PermissionsInput, caller: C
 
 
 @router.get("/{endpoint_id}/permissionLevels")
-async def get_permission_levels(endpoint_id: str, caller: Caller, workspace: CurrentWorkspace) -> dict:
+async def get_permission_levels(endpoint_id: str, caller: Caller, workspace: CurrentWorkspace) -> dict[str, Any]:
     endpoint = workspace.get_by_id(endpoint_id)
     endpoint.acl.require(caller, "CAN_VIEW", endpoint.name)
     return permission_levels_json()

@@ -1,5 +1,5 @@
 """The `servingops` package schema: its resource types and the provider's configuration, every property
-typed and described. `GetSchema` serves it; the program's typed classes (components.resources) send
+typed and described. `GetSchema` serves it; the program's typed classes (components.plugin_resources) send
 exactly these inputs (tests/test_provider_schema.py holds the two to each other)."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Model aliases are resolved here too (`resolve_version`): `@champion` is a Unity 
 workspace Model Registry model (a name without dots) `@Production` / `@Staging` mean the latest version in
 that stage.
 
-No Pulumi here: the `servingops` plugin runs it (provider.resources.PreflightKind) in the preview and the
+No Pulumi here: the `servingops` plugin runs it (provider.implementations.PreflightKind) in the preview and the
 update, and for alias resolution (provider.functions).
 """
 

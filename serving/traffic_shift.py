@@ -11,7 +11,7 @@ by config) happens at once.
 Every run starts from what the endpoint serves now, so a rollout that was interrupted (the process
 killed mid-step) is resumed: the share found live is baked and judged again, then the next steps follow.
 
-Pure logic over `ServingClient`, like serving.verification; the provider plugin runs it (provider.resources).
+Pure logic over `ServingClient`, like serving.verification; the provider plugin runs it (provider.implementations).
 
 Cancellation: the `sleep` a caller passes in raises `serving.verification.Cancelled` once the caller is
 told to stop (Ctrl-C); a zero sleep before every config update makes each update a cancellation point,
@@ -76,7 +76,7 @@ class RolloutError(Exception):
 
 @dataclass(frozen=True)
 class RolloutPlan:
-    """Everything a rollout needs, from the stack config (see `components.resources.rollout_inputs`)."""
+    """Everything a rollout needs, from the stack config (see `components.plugin_resources.rollout_inputs`)."""
 
     endpoint: str
     served_entities: tuple[Mapping[str, Any], ...]

@@ -62,8 +62,13 @@ def workspace():
 
 
 def create_endpoint(
-    workspace, name: str, versions: dict[str, int], *, model: str = "main.risk.risk_classifier",
-    scale_to_zero: bool = False, token: str = DEPLOYER_TOKEN,
+    workspace,
+    name: str,
+    versions: dict[str, int],
+    *,
+    model: str = "main.risk.risk_classifier",
+    scale_to_zero: bool = False,
+    token: str = DEPLOYER_TOKEN,
 ) -> dict[str, Any]:
     """Create an endpoint as pulumi-databricks would: served entity `<short>-<version>` per version -> share."""
     import requests

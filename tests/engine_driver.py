@@ -172,19 +172,22 @@ class Plugin:
         checked = self.stub.CheckConfig(provider_pb2.CheckRequest(urn=self.provider_urn, news=news))
         assert not checked.failures, checked.failures
         self.stub.DiffConfig(provider_pb2.DiffRequest(urn=self.provider_urn, news=checked.inputs))
-        self.stub.Configure(provider_pb2.ConfigureRequest(args=checked.inputs, acceptSecrets=True,
-                                                          acceptResources=True))
+        self.stub.Configure(
+            provider_pb2.ConfigureRequest(args=checked.inputs, acceptSecrets=True, acceptResources=True)
+        )
 
     provider_urn = f"urn:pulumi:{STACK}::{PROJECT}::pulumi:providers:servingops::workspace"
 
     def check(self, urn_: str, news: dict[str, Any], olds: dict[str, Any] | None = None):
-        response = self.stub.Check(provider_pb2.CheckRequest(urn=urn_, olds=wire.encode(olds or {}),
-                                                             news=wire.encode(news)))
+        response = self.stub.Check(
+            provider_pb2.CheckRequest(urn=urn_, olds=wire.encode(olds or {}), news=wire.encode(news))
+        )
         return wire.decode(response.inputs).plain, list(response.failures)
 
     def diff(self, urn_: str, resource_id: str, olds: dict[str, Any], news: dict[str, Any]):
-        return self.stub.Diff(provider_pb2.DiffRequest(urn=urn_, id=resource_id, olds=wire.encode(olds),
-                                                       news=wire.encode(news)))
+        return self.stub.Diff(
+            provider_pb2.DiffRequest(urn=urn_, id=resource_id, olds=wire.encode(olds), news=wire.encode(news))
+        )
 
     def _counted(self, call):
         with self._lock:
@@ -197,20 +200,38 @@ class Plugin:
                 self.in_flight -= 1
 
     def create(self, urn_: str, news: dict[str, Any], preview: bool = False, timeout: float = 300):
-        response = self._counted(lambda: self.stub.Create(
-            provider_pb2.CreateRequest(urn=urn_, properties=wire.encode(news), preview=preview), timeout=timeout))
+        response = self._counted(
+            lambda: self.stub.Create(
+                provider_pb2.CreateRequest(urn=urn_, properties=wire.encode(news), preview=preview), timeout=timeout
+            )
+        )
         return response.id, wire.decode(response.properties).plain
 
-    def update(self, urn_: str, resource_id: str, olds: dict[str, Any], news: dict[str, Any],
-               preview: bool = False, timeout: float = 300) -> dict[str, Any]:
-        response = self._counted(lambda: self.stub.Update(
-            provider_pb2.UpdateRequest(urn=urn_, id=resource_id, olds=wire.encode(olds), news=wire.encode(news),
-                                       preview=preview), timeout=timeout))
+    def update(
+        self,
+        urn_: str,
+        resource_id: str,
+        olds: dict[str, Any],
+        news: dict[str, Any],
+        preview: bool = False,
+        timeout: float = 300,
+    ) -> dict[str, Any]:
+        response = self._counted(
+            lambda: self.stub.Update(
+                provider_pb2.UpdateRequest(
+                    urn=urn_, id=resource_id, olds=wire.encode(olds), news=wire.encode(news), preview=preview
+                ),
+                timeout=timeout,
+            )
+        )
         return wire.decode(response.properties).plain
 
     def read(self, urn_: str, resource_id: str, outputs: dict[str, Any], inputs: dict[str, Any]):
-        response = self.stub.Read(provider_pb2.ReadRequest(urn=urn_, id=resource_id, properties=wire.encode(outputs),
-                                                           inputs=wire.encode(inputs)))
+        response = self.stub.Read(
+            provider_pb2.ReadRequest(
+                urn=urn_, id=resource_id, properties=wire.encode(outputs), inputs=wire.encode(inputs)
+            )
+        )
         return response.id, wire.decode(response.properties).plain, wire.decode(response.inputs).plain
 
     def delete(self, urn_: str, resource_id: str, outputs: dict[str, Any]) -> None:
@@ -224,8 +245,15 @@ class Plugin:
 
     # --- the engine's sequences ------------------------------------------------------------------
 
-    def deploy(self, steps: list[Step], *, preview: bool = False, parallel: int = 16,
-               registered: queue.Queue | None = None, abort_after_check: bool = False) -> list[Step]:
+    def deploy(
+        self,
+        steps: list[Step],
+        *,
+        preview: bool = False,
+        parallel: int = 16,
+        registered: queue.Queue | None = None,
+        abort_after_check: bool = False,
+    ) -> list[Step]:
         """One `pulumi up` (or preview) over `steps`, as the engine runs it.
 
         The engine's loop takes resources in registration order (from `registered`, fed by the caller as
@@ -262,8 +290,9 @@ class Plugin:
             if step.olds is None:
                 step.resource_id, step.outputs = self.create(step.urn, step.checked or step.news, preview=preview)
             else:
-                step.outputs = self.update(step.urn, step.resource_id, step.olds, step.checked or step.news,
-                                           preview=preview)
+                step.outputs = self.update(
+                    step.urn, step.resource_id, step.olds, step.checked or step.news, preview=preview
+                )
         except grpc.RpcError as error:
             step.error = error
 

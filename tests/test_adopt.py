@@ -28,8 +28,10 @@ def resource_tree(*argv: str) -> list[dict[str, Any]]:
     """The offline review's JSON resource tree: type, name, parent and every reviewable field."""
     status, out, err = review(*argv, "--json")
     assert status == 0, out + err
-    return [{key: resource[key] for key in ("type", "name", "parent", "fields")}
-            for resource in json.loads(out)["resources"]]
+    return [
+        {key: resource[key] for key in ("type", "name", "parent", "fields")}
+        for resource in json.loads(out)["resources"]
+    ]
 
 
 @pytest.fixture
@@ -74,23 +76,37 @@ def test_the_import_ids_are_the_endpoint_name_and_the_permissions_object_id(work
 def create_by_hand(emu: EmulatorHandle, name: str, grants: list[dict[str, str]]) -> str:
     """An endpoint as the `requests` examples of the Databricks docs make it: legacy `served_models`, no tags."""
     headers = emu.headers(DEPLOYER_TOKEN)
-    body = {"name": name, "config": {"served_models": [{
-        "model_name": "main.recs.recommender", "model_version": "7", "workload_size": "Small",
-        "scale_to_zero_enabled": False,
-    }]}}
+    body = {
+        "name": name,
+        "config": {
+            "served_models": [
+                {
+                    "model_name": "main.recs.recommender",
+                    "model_version": "7",
+                    "workload_size": "Small",
+                    "scale_to_zero_enabled": False,
+                }
+            ]
+        },
+    }
     created = requests.post(f"{emu.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10)
     assert created.status_code == 200, created.text
     endpoint_id = created.json()["id"]
-    patched = requests.patch(f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}",
-                             json={"access_control_list": grants}, headers=headers, timeout=10)
+    patched = requests.patch(
+        f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}",
+        json={"access_control_list": grants},
+        headers=headers,
+        timeout=10,
+    )
     assert patched.ok, patched.text
     wait_until_not_updating(emu, name)
     return endpoint_id
 
 
 def test_an_endpoint_made_by_a_raw_api_call_imports_into_a_valid_stack_file(workspace, tmp_path):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     status, out, err = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path))
     assert status == 0, out + err
     written = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
@@ -101,8 +117,7 @@ def test_an_endpoint_made_by_a_raw_api_call_imports_into_a_valid_stack_file(work
     assert entry["access"] == {"query_service_principal": QUERY_PRINCIPAL}
     assert "traffic" not in entry and "tags" not in entry
     # The stack file's own endpoints are kept next to the adopted one.
-    assert set(written["config"]["databricks-serving:endpoints"]) == {"fraud-scorer", "risk-classifier",
-                                                                      "recommender"}
+    assert set(written["config"]["databricks-serving:endpoints"]) == {"fraud-scorer", "risk-classifier", "recommender"}
     assert review("prod", "--stack-file", str(tmp_path / "Pulumi.prod.yaml"))[0] == 0
 
 
@@ -111,17 +126,28 @@ def test_an_endpoint_with_no_query_principal_is_written_with_the_key_to_edit_and
     status, out, _ = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path), "--json")
     assert status == 4
     report = json.loads(out)
-    assert any(problem.startswith("endpoints.recommender.access.query_service_principal")
-               for problem in report["problems"])
+    assert any(
+        problem.startswith("endpoints.recommender.access.query_service_principal") for problem in report["problems"]
+    )
 
 
 def test_a_plaintext_credential_is_never_copied(workspace, tmp_path):
     token = "dapi0123456789abcdef0123456789abcdef"
     headers = workspace.headers(DEPLOYER_TOKEN)
-    body = {"name": "prod-recommender", "config": {"served_entities": [{
-        "entity_name": "main.recs.recommender", "entity_version": "7", "workload_size": "Small",
-        "scale_to_zero_enabled": False, "environment_vars": {"API_TOKEN": token},
-    }]}}
+    body = {
+        "name": "prod-recommender",
+        "config": {
+            "served_entities": [
+                {
+                    "entity_name": "main.recs.recommender",
+                    "entity_version": "7",
+                    "workload_size": "Small",
+                    "scale_to_zero_enabled": False,
+                    "environment_vars": {"API_TOKEN": token},
+                }
+            ]
+        },
+    }
     assert requests.post(f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10).ok
     wait_until_not_updating(workspace, "prod-recommender")
     status, out, err = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path))
@@ -131,18 +157,21 @@ def test_a_plaintext_credential_is_never_copied(workspace, tmp_path):
 
 
 def test_without_endpoint_names_every_endpoint_with_the_stack_prefix_is_adopted(workspace, tmp_path):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
-    create_by_hand(workspace, "dev-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
+    create_by_hand(
+        workspace, "dev-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     status, out, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path), "--json")
     assert status == 0
     assert [endpoint["name"] for endpoint in json.loads(out)["endpoints"]] == ["prod-recommender"]
 
 
 def test_an_endpoint_outside_the_stack_prefix_is_not_adopted_and_exit_4(workspace, tmp_path):
-    create_by_hand(workspace, "dev-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "dev-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     status, out, _ = adopt("--stack", "prod", "dev-recommender", "--output-dir", str(tmp_path))
     assert status == 4
     assert "dev-recommender does not start with the stack's name_prefix `prod-`" in out
@@ -155,8 +184,9 @@ def test_an_unknown_endpoint_is_invalid_input_exit_2(workspace, tmp_path):
 
 
 def test_the_import_only_reads_the_workspace(workspace, tmp_path):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     before = workspace.counters()["api_calls"]
     adopt("--stack", "prod", "--output-dir", str(tmp_path))
     calls = {call: count - before.get(call, 0) for call, count in workspace.counters()["api_calls"].items()}

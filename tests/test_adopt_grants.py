@@ -51,8 +51,14 @@ def access_verdicts(report: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     shown = {}
     for rule in report["policy"]["rules"]:
         if rule["name"] in ("serving-endpoint-access", "serving-endpoint-access-advisory"):
-            named = [next(principal for principal in (SECOND_APPLICATION, "`support`", SUPPORT_USER, "`users`")
-                          if principal in violation["message"]) for violation in rule["violations"]]
+            named = [
+                next(
+                    principal
+                    for principal in (SECOND_APPLICATION, "`support`", SUPPORT_USER, "`users`")
+                    if principal in violation["message"]
+                )
+                for violation in rule["violations"]
+            ]
             shown[rule["name"]] = (rule["enforcement"], named)
     return shown
 
@@ -63,8 +69,7 @@ def access_verdicts(report: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
 def test_every_grant_beyond_the_default_is_declared_under_grants_in_the_live_order(workspace, tmp_path):
     create_by_hand(workspace, "prod-recommender", LIVE_GRANTS)
     status, out, _ = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path), "--json")
-    assert access_written(tmp_path, "prod") == {"query_service_principal": QUERY_PRINCIPAL,
-                                                "grants": DECLARED_GRANTS}
+    assert access_written(tmp_path, "prod") == {"query_service_principal": QUERY_PRINCIPAL, "grants": DECLARED_GRANTS}
     report = json.loads(out)
     assert report["problems"] == []  # the config model accepts the written file
     (endpoint,) = report["endpoints"]
@@ -76,11 +81,13 @@ def test_grants_are_written_in_flow_style_one_line_each(workspace, tmp_path):
     create_by_hand(workspace, "prod-recommender", LIVE_GRANTS)
     adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path))
     text = (tmp_path / "Pulumi.prod.yaml").read_text()
-    assert ("        grants:\n"
-            f"          - {{service_principal: {SECOND_APPLICATION}, level: CAN_QUERY}}\n"
-            "          - {group: support, level: CAN_VIEW}\n"
-            f"          - {{user: {SUPPORT_USER}, level: CAN_VIEW}}\n"
-            "          - {group: users, level: CAN_QUERY}\n") in text
+    assert (
+        "        grants:\n"
+        f"          - {{service_principal: {SECOND_APPLICATION}, level: CAN_QUERY}}\n"
+        "          - {group: support, level: CAN_VIEW}\n"
+        f"          - {{user: {SUPPORT_USER}, level: CAN_VIEW}}\n"
+        "          - {group: users, level: CAN_QUERY}\n"
+    ) in text
 
 
 def test_on_the_strict_prod_stack_each_declared_grant_is_a_mandatory_violation_and_exit_1(workspace, tmp_path):
@@ -133,8 +140,10 @@ def test_importing_again_writes_the_same_file(workspace, tmp_path, monkeypatch):
 
 def live(*grants: tuple[str, str, str], inherited: tuple[str, str, str] | None = None) -> dict[str, Any]:
     """A permissions GET: (API field, principal, level) each a direct grant; `inherited` one inherited grant."""
-    entries = [{field: name, "all_permissions": [{"permission_level": level, "inherited": False}]}
-               for field, name, level in grants]
+    entries = [
+        {field: name, "all_permissions": [{"permission_level": level, "inherited": False}]}
+        for field, name, level in grants
+    ]
     if inherited:
         field, name, level = inherited
         entries.append({field: name, "all_permissions": [{"permission_level": level, "inherited": True}]})
@@ -142,56 +151,79 @@ def live(*grants: tuple[str, str, str], inherited: tuple[str, str, str] | None =
 
 
 def endpoint(creator: str | None = DEPLOYER) -> dict[str, Any]:
-    return {"name": "prod-recommender", "id": "0123", "creator": creator, "config": {"served_entities": [
-        {"entity_name": "main.recs.recommender", "entity_version": "7", "workload_size": "Small"}]}}
+    return {
+        "name": "prod-recommender",
+        "id": "0123",
+        "creator": creator,
+        "config": {
+            "served_entities": [
+                {"entity_name": "main.recs.recommender", "entity_version": "7", "workload_size": "Small"}
+            ]
+        },
+    }
 
 
-def adopted_access(permissions: dict[str, Any], existing: dict[str, Any] | None = None,
-                   creator: str | None = DEPLOYER) -> dict[str, Any]:
+def adopted_access(
+    permissions: dict[str, Any], existing: dict[str, Any] | None = None, creator: str | None = DEPLOYER
+) -> dict[str, Any]:
     return adopt_endpoint(endpoint(creator), permissions, "prod-", {}, existing, DEPLOYER).entry["access"]
 
 
 def test_the_declared_query_principal_is_kept_while_it_still_holds_can_query():
-    permissions = live(("service_principal_name", SECOND_APPLICATION, "CAN_QUERY"),
-                       ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"))
+    permissions = live(
+        ("service_principal_name", SECOND_APPLICATION, "CAN_QUERY"),
+        ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
+    )
     existing = {"access": {"query_service_principal": QUERY_PRINCIPAL}}
     assert adopted_access(permissions, existing) == {
         "query_service_principal": QUERY_PRINCIPAL,
-        "grants": [{"service_principal": SECOND_APPLICATION, "level": "CAN_QUERY"}]}
+        "grants": [{"service_principal": SECOND_APPLICATION, "level": "CAN_QUERY"}],
+    }
 
 
 def test_without_a_declared_one_the_first_service_principal_with_can_query_is_the_query_principal():
-    permissions = live(("service_principal_name", SECOND_APPLICATION, "CAN_QUERY"),
-                       ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"))
+    permissions = live(
+        ("service_principal_name", SECOND_APPLICATION, "CAN_QUERY"),
+        ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
+    )
     assert adopted_access(permissions)["query_service_principal"] == SECOND_APPLICATION
 
 
 def test_groups_with_can_manage_are_manager_groups_but_everybody_with_can_manage_is_a_grant():
-    permissions = live(("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
-                       ("group_name", "ml-platform-oncall", "CAN_MANAGE"),
-                       ("group_name", "account users", "CAN_MANAGE"))
+    permissions = live(
+        ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
+        ("group_name", "ml-platform-oncall", "CAN_MANAGE"),
+        ("group_name", "account users", "CAN_MANAGE"),
+    )
     assert adopted_access(permissions) == {
-        "query_service_principal": QUERY_PRINCIPAL, "manager_groups": ["ml-platform-oncall"],
-        "grants": [{"group": "account users", "level": "CAN_MANAGE"}]}
+        "query_service_principal": QUERY_PRINCIPAL,
+        "manager_groups": ["ml-platform-oncall"],
+        "grants": [{"group": "account users", "level": "CAN_MANAGE"}],
+    }
 
 
 def test_admins_inherited_grants_and_the_deployers_own_grant_are_never_declared():
-    permissions = live(("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
-                       ("group_name", "admins", "CAN_MANAGE"),
-                       ("service_principal_name", DEPLOYER.upper(), "CAN_MANAGE"),
-                       inherited=("group_name", "support", "CAN_VIEW"))
+    permissions = live(
+        ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
+        ("group_name", "admins", "CAN_MANAGE"),
+        ("service_principal_name", DEPLOYER.upper(), "CAN_MANAGE"),
+        inherited=("group_name", "support", "CAN_VIEW"),
+    )
     assert adopted_access(permissions) == {"query_service_principal": QUERY_PRINCIPAL}
 
 
 def test_a_service_principal_with_can_manage_is_a_grant_at_can_manage():
-    permissions = live(("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
-                       ("service_principal_name", SECOND_APPLICATION, "CAN_MANAGE"))
-    assert adopted_access(permissions)["grants"] == [{"service_principal": SECOND_APPLICATION,
-                                                      "level": "CAN_MANAGE"}]
+    permissions = live(
+        ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
+        ("service_principal_name", SECOND_APPLICATION, "CAN_MANAGE"),
+    )
+    assert adopted_access(permissions)["grants"] == [{"service_principal": SECOND_APPLICATION, "level": "CAN_MANAGE"}]
 
 
 def test_a_principal_granted_twice_is_declared_once_at_its_highest_level():
-    permissions = live(("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
-                       ("user_name", SUPPORT_USER, "CAN_VIEW"),
-                       ("user_name", SUPPORT_USER.upper(), "CAN_MANAGE"))
+    permissions = live(
+        ("service_principal_name", QUERY_PRINCIPAL, "CAN_QUERY"),
+        ("user_name", SUPPORT_USER, "CAN_VIEW"),
+        ("user_name", SUPPORT_USER.upper(), "CAN_MANAGE"),
+    )
     assert adopted_access(permissions, creator=None)["grants"] == [{"user": SUPPORT_USER, "level": "CAN_MANAGE"}]

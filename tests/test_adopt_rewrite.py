@@ -69,7 +69,8 @@ def test_a_stack_deployed_as_declared_is_written_back_byte_for_byte(deployed_pro
 
 
 def test_only_the_values_the_workspace_contradicts_are_rewritten_comments_and_all_else_kept(
-        workspace, deployed_prod, tmp_path):
+    workspace, deployed_prod, tmp_path
+):
     drift(workspace, deployed_prod)  # traffic 50/50, a user's CAN_QUERY, tag team risk-ops
     status, _, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path))
     assert status == 1  # prod is strict: the user's grant, now declared, is a mandatory policy violation
@@ -91,7 +92,7 @@ def test_what_the_import_overwrote_is_reported_by_key_path_declared_to_live(work
     assert status == 1
     lines = out.splitlines()
     start = lines.index(next(line for line in lines if line.startswith("  prod-risk-classifier (")))
-    assert lines[start + 1:start + 5] == [
+    assert lines[start + 1 : start + 5] == [
         "    ~ endpoints.risk-classifier.traffic.risk_classifier-3: 90 -> 50",
         "    ~ endpoints.risk-classifier.traffic.risk_classifier-4: 10 -> 50",
         '    ~ endpoints.risk-classifier.access.grants: (absent) -> [{"user": "analyst@example.com", "level": '
@@ -108,44 +109,73 @@ def test_the_json_report_lists_each_change_with_its_declared_and_live_value(work
     assert endpoints["risk-classifier"]["changes"] == [
         {"path": "endpoints.risk-classifier.traffic.risk_classifier-3", "declared": 90, "live": 50},
         {"path": "endpoints.risk-classifier.traffic.risk_classifier-4", "declared": 10, "live": 50},
-        {"path": "endpoints.risk-classifier.access.grants",
-         "live": [{"user": "analyst@example.com", "level": "CAN_QUERY"}]},
+        {
+            "path": "endpoints.risk-classifier.access.grants",
+            "live": [{"user": "analyst@example.com", "level": "CAN_QUERY"}],
+        },
         {"path": "endpoints.risk-classifier.tags.team", "declared": "credit-risk", "live": "risk-ops"},
     ]
     assert endpoints["fraud-scorer"]["changes"] == [] and endpoints["fraud-scorer"]["new"] is False
 
 
 def test_a_declared_setting_the_live_endpoint_lacks_is_removed_and_reported_as_absent(
-        workspace, deployed_prod, tmp_path):
+    workspace, deployed_prod, tmp_path
+):
     headers = workspace.headers(DEPLOYER_TOKEN)
-    assert requests.patch(f"{workspace.url}/api/2.0/serving-endpoints/prod-risk-classifier/notifications",
-                          json={"email_notifications": {}}, headers=headers, timeout=10).ok
+    assert requests.patch(
+        f"{workspace.url}/api/2.0/serving-endpoints/prod-risk-classifier/notifications",
+        json={"email_notifications": {}},
+        headers=headers,
+        timeout=10,
+    ).ok
     status, out, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path), "--json")
     assert status == 0
     (risk,) = [endpoint for endpoint in json.loads(out)["endpoints"] if endpoint["key"] == "risk-classifier"]
-    assert risk["changes"] == [{"path": "endpoints.risk-classifier.notifications",
-                                "declared": {"on_update_failure": ["ml-platform-oncall@example.com"]}}]
-    assert ('    ~ endpoints.risk-classifier.notifications: {"on_update_failure": ["ml-platform-oncall@example.com"]}'
-            " -> (absent)") in adopt("--stack", "prod", "--output-dir", str(tmp_path))[1].splitlines()
+    assert risk["changes"] == [
+        {
+            "path": "endpoints.risk-classifier.notifications",
+            "declared": {"on_update_failure": ["ml-platform-oncall@example.com"]},
+        }
+    ]
+    assert (
+        '    ~ endpoints.risk-classifier.notifications: {"on_update_failure": ["ml-platform-oncall@example.com"]}'
+        " -> (absent)"
+    ) in adopt("--stack", "prod", "--output-dir", str(tmp_path))[1].splitlines()
     written = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
     assert "notifications" not in written["config"]["databricks-serving:endpoints"]["risk-classifier"]
 
 
 def test_a_declared_value_that_means_what_the_live_one_means_is_kept_as_written():
     defaults = {"name_prefix": "prod-", "tags": {"environment": "prod"}}
-    declared = {"served_models": [{"model": "main.m.m", "version": 3, "workload_type": "CPU",
-                                   "scale_to_zero": False, "workload_size": "Small"}],
-                "access": {"query_service_principal": QUERY_PRINCIPAL}, "tags": {"environment": "prod"}}
-    live = {"served_models": [{"model": "main.m.m", "version": 3, "workload_size": "Small", "scale_to_zero": False}],
-            "access": {"query_service_principal": QUERY_PRINCIPAL}}
+    declared = {
+        "served_models": [
+            {
+                "model": "main.m.m",
+                "version": 3,
+                "workload_type": "CPU",
+                "scale_to_zero": False,
+                "workload_size": "Small",
+            }
+        ],
+        "access": {"query_service_principal": QUERY_PRINCIPAL},
+        "tags": {"environment": "prod"},
+    }
+    live = {
+        "served_models": [{"model": "main.m.m", "version": 3, "workload_size": "Small", "scale_to_zero": False}],
+        "access": {"query_service_principal": QUERY_PRINCIPAL},
+    }
     assert kept_as_declared("prod", defaults, "m", declared, live) == declared
 
 
 def test_a_declared_value_the_workspace_contradicts_is_not_kept():
-    declared = {"served_models": [{"model": "main.m.m", "version": 3, "workload_size": "Small"}],
-                "access": {"query_service_principal": QUERY_PRINCIPAL}}
-    live = {"served_models": [{"model": "main.m.m", "version": 4, "workload_size": "Small"}],
-            "access": {"query_service_principal": QUERY_PRINCIPAL}}
+    declared = {
+        "served_models": [{"model": "main.m.m", "version": 3, "workload_size": "Small"}],
+        "access": {"query_service_principal": QUERY_PRINCIPAL},
+    }
+    live = {
+        "served_models": [{"model": "main.m.m", "version": 4, "workload_size": "Small"}],
+        "access": {"query_service_principal": QUERY_PRINCIPAL},
+    }
     entry = kept_as_declared("prod", {"name_prefix": "prod-"}, "m", declared, live)
     assert entry == live
     assert differences(declared, entry) == [(("served_models", 0, "version"), 3, 4)]
@@ -153,19 +183,26 @@ def test_a_declared_value_the_workspace_contradicts_is_not_kept():
 
 def test_an_environment_variable_change_is_reported_without_its_values(workspace, deployed_prod, tmp_path):
     headers = workspace.headers(DEPLOYER_TOKEN)
-    endpoint = requests.get(f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer", headers=headers,
-                            timeout=10).json()
+    endpoint = requests.get(
+        f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer", headers=headers, timeout=10
+    ).json()
     (entity,) = endpoint["config"]["served_entities"]
     kept = ("name", "entity_name", "entity_version", "workload_size", "scale_to_zero_enabled", "environment_vars")
     changed = {key: entity[key] for key in kept}
     changed["environment_vars"] = {**entity["environment_vars"], "SCORE_THRESHOLD": "0.91"}
-    assert requests.put(f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config",
-                        json={"served_entities": [changed]}, headers=headers, timeout=10).ok
+    assert requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config",
+        json={"served_entities": [changed]},
+        headers=headers,
+        timeout=10,
+    ).ok
     wait_until_not_updating(workspace, "prod-fraud-scorer")
     status, out, _ = adopt("--stack", "prod", "--output-dir", str(tmp_path))
     assert status == 0
-    assert ("    ~ endpoints.fraud-scorer.served_models[0].environment_vars.SCORE_THRESHOLD: [value not shown] -> "
-            "[value not shown]") in out.splitlines()
+    assert (
+        "    ~ endpoints.fraud-scorer.served_models[0].environment_vars.SCORE_THRESHOLD: [value not shown] -> "
+        "[value not shown]"
+    ) in out.splitlines()
     assert "0.91" not in out
 
 
@@ -178,18 +215,22 @@ def test_the_policy_verdicts_of_the_written_stack_file_are_reported(deployed_pro
     policy = json.loads(out)["policy"]
     assert policy["mandatory_violations"] == 0
     assert {"serving-endpoint-access", "prod-endpoint-capacity", "endpoint-has-readiness"} <= {
-        rule["name"] for rule in policy["rules"] if rule["passed"]}
+        rule["name"] for rule in policy["rules"] if rule["passed"]
+    }
 
 
 def test_a_mandatory_policy_violation_in_the_written_stack_file_exits_1(workspace, tmp_path):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     config = tmp_path / "policy-config.json"
-    config.write_text(json.dumps({"endpoint-required-tags": {"enforcementLevel": "mandatory",
-                                                             "required_tags": ["team"]}}))
+    config.write_text(
+        json.dumps({"endpoint-required-tags": {"enforcementLevel": "mandatory", "required_tags": ["team"]}})
+    )
     out_dir = tmp_path / "adopted"
-    status, out, _ = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(out_dir),
-                           "--policy-config", str(config))
+    status, out, _ = adopt(
+        "--stack", "prod", "prod-recommender", "--output-dir", str(out_dir), "--policy-config", str(config)
+    )
     assert status == 1
     assert "  FAIL  endpoint-required-tags [mandatory]" in out.splitlines()
     assert (out_dir / "Pulumi.prod.yaml").is_file()
@@ -206,8 +247,9 @@ def test_an_invalid_written_stack_file_is_not_judged_by_the_policy_pack_and_exit
 
 
 def test_the_deployers_own_can_manage_is_neither_a_finding_nor_a_declared_grant(workspace, tmp_path):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     status, out, _ = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path), "--json")
     assert status == 0
     report = json.loads(out)
@@ -216,31 +258,52 @@ def test_the_deployers_own_can_manage_is_neither_a_finding_nor_a_declared_grant(
     assert not [finding for finding in endpoint["findings"] if DEPLOYER in finding["message"]]
     written = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
     assert written["config"]["databricks-serving:endpoints"]["recommender"]["access"] == {
-        "query_service_principal": QUERY_PRINCIPAL}
+        "query_service_principal": QUERY_PRINCIPAL
+    }
 
 
 def test_the_creators_can_manage_becomes_a_user_grant_when_another_identity_deploys(workspace, tmp_path):
     headers = workspace.headers(USER_TOKEN)
-    body = {"name": "prod-recommender", "config": {"served_entities": [{
-        "entity_name": "main.recs.recommender", "entity_version": "7", "workload_size": "Small",
-        "scale_to_zero_enabled": False}]}}
+    body = {
+        "name": "prod-recommender",
+        "config": {
+            "served_entities": [
+                {
+                    "entity_name": "main.recs.recommender",
+                    "entity_version": "7",
+                    "workload_size": "Small",
+                    "scale_to_zero_enabled": False,
+                }
+            ]
+        },
+    }
     created = requests.post(f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10)
     assert created.ok, created.text
-    grants = {"access_control_list": [
-        {"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"},
-        {"service_principal_name": DEPLOYER, "permission_level": "CAN_MANAGE"}]}
-    assert requests.patch(f"{workspace.url}/api/2.0/permissions/serving-endpoints/{created.json()['id']}",
-                          json=grants, headers=headers, timeout=10).ok
+    grants = {
+        "access_control_list": [
+            {"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"},
+            {"service_principal_name": DEPLOYER, "permission_level": "CAN_MANAGE"},
+        ]
+    }
+    assert requests.patch(
+        f"{workspace.url}/api/2.0/permissions/serving-endpoints/{created.json()['id']}",
+        json=grants,
+        headers=headers,
+        timeout=10,
+    ).ok
     wait_until_not_updating(workspace, "prod-recommender")
     status, out, _ = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path), "--json")
     (endpoint,) = json.loads(out)["endpoints"]
     written = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
     assert written["config"]["databricks-serving:endpoints"]["recommender"]["access"] == {
-        "query_service_principal": QUERY_PRINCIPAL, "grants": [{"user": USER, "level": "CAN_MANAGE"}]}
+        "query_service_principal": QUERY_PRINCIPAL,
+        "grants": [{"user": USER, "level": "CAN_MANAGE"}],
+    }
     assert [finding["message"] for finding in endpoint["findings"] if finding["key"] == "access"] == [
         f"user {USER} created the endpoint and holds CAN_MANAGE, but the import runs as {DEPLOYER}: declared as a "
         "grant, since the Permissions resource keeps CAN_MANAGE only for the identity that runs pulumi up (deploy "
-        "as a service principal: an endpoint runs as its creator)"]
+        "as a service principal: an endpoint runs as its creator)"
+    ]
     assert not [finding for finding in endpoint["findings"] if finding["breaks_rules"]]
     assert status == 1  # prod is strict: a person's grant is a mandatory policy violation
 
@@ -255,13 +318,15 @@ def test_the_deployer_is_matched_without_regard_to_case_as_terraform_does():
 
 
 def test_nothing_matching_is_an_error_naming_the_prefix_and_the_principal_and_writes_nothing(workspace, tmp_path):
-    create_by_hand(workspace, "dev-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "dev-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     status, _, err = adopt("--stack", "prod", "--output-dir", str(tmp_path / "adopted"))
     assert status == 2
     assert err.startswith(
         f"import: no endpoint in {workspace.url} whose name starts with `prod-` is visible to {DEPLOYER}: none "
-        f"exists, or {DEPLOYER} holds no permission on it")
+        f"exists, or {DEPLOYER} holds no permission on it"
+    )
     assert f"{DEPLOYER} sees dev-recommender (name them, or give --match)" in err
     assert not (tmp_path / "adopted").exists()
 
@@ -273,20 +338,23 @@ def test_nothing_matching_in_json_is_an_error_of_its_own_kind(workspace, tmp_pat
 
 
 def test_a_principal_that_may_not_view_the_endpoint_is_told_what_to_grant(workspace, tmp_path, monkeypatch):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     monkeypatch.setenv("DATABRICKS_TOKEN", USER_TOKEN)
     status, _, err = adopt("--stack", "prod", "prod-recommender", "--output-dir", str(tmp_path / "adopted"))
     assert status == 2
-    assert err.startswith(f"import: principal {USER} cannot view endpoint prod-recommender in {workspace.url}: "
-                          "grant it CAN_VIEW on the endpoint (HTTP 403 PERMISSION_DENIED:")
+    assert err.startswith(
+        f"import: principal {USER} cannot view endpoint prod-recommender in {workspace.url}: "
+        "grant it CAN_VIEW on the endpoint (HTTP 403 PERMISSION_DENIED:"
+    )
     assert not (tmp_path / "adopted").exists()
 
 
-def test_a_listing_the_principal_sees_nothing_of_says_so_rather_than_adopting_nothing(
-        workspace, tmp_path, monkeypatch):
-    create_by_hand(workspace, "prod-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+def test_a_listing_the_principal_sees_nothing_of_says_so_rather_than_adopting_nothing(workspace, tmp_path, monkeypatch):
+    create_by_hand(
+        workspace, "prod-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     monkeypatch.setenv("DATABRICKS_TOKEN", USER_TOKEN)
     status, _, err = adopt("--stack", "prod", "--output-dir", str(tmp_path / "adopted"))
     assert status == 2
@@ -296,8 +364,9 @@ def test_a_listing_the_principal_sees_nothing_of_says_so_rather_than_adopting_no
 
 
 def test_an_endpoint_outside_the_prefix_alone_writes_no_stack_file(workspace, tmp_path):
-    create_by_hand(workspace, "dev-recommender",
-                   [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}])
+    create_by_hand(
+        workspace, "dev-recommender", [{"service_principal_name": QUERY_PRINCIPAL, "permission_level": "CAN_QUERY"}]
+    )
     status, out, _ = adopt("--stack", "prod", "dev-recommender", "--output-dir", str(tmp_path / "adopted"))
     assert status == 4
     assert "Nothing written: no endpoint could be adopted into this stack." in out
@@ -308,15 +377,20 @@ def test_an_endpoint_outside_the_prefix_alone_writes_no_stack_file(workspace, tm
 
 
 def recommender(*findings: Finding) -> Adopted:
-    entry = {"served_models": [{"model": "main.recs.recommender", "version": 7, "workload_size": "Small",
-                                "scale_to_zero": False}],
-             "access": {"query_service_principal": QUERY_PRINCIPAL}}
+    entry = {
+        "served_models": [
+            {"model": "main.recs.recommender", "version": 7, "workload_size": "Small", "scale_to_zero": False}
+        ],
+        "access": {"query_service_principal": QUERY_PRINCIPAL},
+    }
     return Adopted("prod-recommender", "recommender", "0123", entry, list(findings))
 
 
 def test_importing_again_writes_the_same_file_rather_than_piling_up_adopt_comments(tmp_path):
-    adopted = recommender(Finding("access", "every workspace user holds CAN_QUERY today (`users`)"),
-                          Finding("", "no readiness.warmup.input_example", breaks_rules=False))
+    adopted = recommender(
+        Finding("access", "every workspace user holds CAN_QUERY today (`users`)"),
+        Finding("", "no readiness.warmup.input_example", breaks_rules=False),
+    )
     first = rewrite_stack_file("prod", "https://example.invalid", read_stack_file(DECLARED), [adopted], "prod-")
     again = tmp_path / "Pulumi.prod.yaml"
     again.write_text(first.text)

@@ -74,7 +74,8 @@ def test_offline_the_alias_stays_unresolved_and_the_review_says_so(prod_document
     run = run_program("prod", document=by_alias(prod_document))
     assert entities(run) == {"risk_classifier-3": "3", "risk_classifier-champion": "@champion"}
     assert unwrap(run.outputs["risk-classifier"])["aliases"] == {
-        "risk_classifier-champion": "@champion (unresolved: no credentials)"}
+        "risk_classifier-champion": "@champion (unresolved: no credentials)"
+    }
     tree = render_tree("prod", summarize_run(run.resources))
     assert "served_entities.risk_classifier-champion.alias: @champion (unresolved: no credentials)" in tree
 
@@ -86,7 +87,9 @@ def test_with_a_workspace_the_resolved_number_is_what_everything_declares_and_re
     assert entities(run) == {"risk_classifier-3": "3", "risk_classifier-champion": "4"}
     readiness = unwrap(run.named("risk-classifier-readiness").inputs)
     assert {e["name"]: e["entity_version"] for e in readiness["served_entities"]} == {
-        "risk_classifier-3": "3", "risk_classifier-champion": "4"}
+        "risk_classifier-3": "3",
+        "risk_classifier-champion": "4",
+    }
     rollout = unwrap(run.named("risk-classifier-rollout").inputs)
     assert [e["entity_version"] for e in rollout["served_entities"]] == ["3", "4"]
     exported = unwrap(run.outputs["risk-classifier"])
@@ -97,10 +100,16 @@ def test_with_a_workspace_the_resolved_number_is_what_everything_declares_and_re
 
 
 def test_an_alias_that_moves_is_a_version_change_of_the_same_served_entity(prod_document):
-    before = run_program("prod", document=by_alias(prod_document),
-                         mocks=AnsweringMocks({("main.risk.risk_classifier", "@champion"): "4"}))
-    after = run_program("prod", document=by_alias(prod_document),
-                        mocks=AnsweringMocks({("main.risk.risk_classifier", "@champion"): "5"}))
+    before = run_program(
+        "prod",
+        document=by_alias(prod_document),
+        mocks=AnsweringMocks({("main.risk.risk_classifier", "@champion"): "4"}),
+    )
+    after = run_program(
+        "prod",
+        document=by_alias(prod_document),
+        mocks=AnsweringMocks({("main.risk.risk_classifier", "@champion"): "5"}),
+    )
     assert entities(before)["risk_classifier-champion"] == "4"
     assert entities(after) == {"risk_classifier-3": "3", "risk_classifier-champion": "5"}
 
@@ -108,8 +117,9 @@ def test_an_alias_that_moves_is_a_version_change_of_the_same_served_entity(prod_
 def test_an_alias_the_workspace_does_not_have_fails_the_program_with_its_key_path(prod_document):
     with pytest.raises(AliasError) as error:
         run_program("prod", document=by_alias(prod_document, "@gone"), mocks=AnsweringMocks({}))
-    assert str(error.value).startswith(f"{KEY}.served_models[1].version = '@gone': model main.risk.risk_classifier "
-                                       "has no alias @gone")
+    assert str(error.value).startswith(
+        f"{KEY}.served_models[1].version = '@gone': model main.risk.risk_classifier has no alias @gone"
+    )
 
 
 def test_an_update_refuses_an_alias_it_could_not_resolve(prod_document):
@@ -135,10 +145,18 @@ def test_every_endpoint_depends_on_the_stacks_one_preflight_which_carries_the_ke
     inputs = checks["risk-classifier"]
     assert inputs["endpoint_name"] == "prod-risk-classifier"
     assert [e["key_path"] for e in inputs["served_entities"]] == [
-        f"{KEY}.served_models[0].version", f"{KEY}.served_models[1].version"]
-    assert inputs["inference_table"] == {"catalog": "main", "schema": "serving_logs",
-                                         "key_path": f"{KEY}.inference_table"}
-    assert checks["fraud-scorer"]["secret_references"] == [{
-        "value": "{{secrets/fraud-scoring/feature-store-token}}",
-        "key_path": "endpoints.fraud-scorer.served_models[0].environment_vars.FEATURE_STORE_TOKEN"}]
+        f"{KEY}.served_models[0].version",
+        f"{KEY}.served_models[1].version",
+    ]
+    assert inputs["inference_table"] == {
+        "catalog": "main",
+        "schema": "serving_logs",
+        "key_path": f"{KEY}.inference_table",
+    }
+    assert checks["fraud-scorer"]["secret_references"] == [
+        {
+            "value": "{{secrets/fraud-scoring/feature-store-token}}",
+            "key_path": "endpoints.fraud-scorer.served_models[0].environment_vars.FEATURE_STORE_TOKEN",
+        }
+    ]
     assert preflight.provider == run.named("risk-classifier-readiness").provider

@@ -32,11 +32,13 @@ def parsed(change=lambda values: None, **kwargs: Any):
 
 
 def test_grants_of_each_kind_at_each_level_are_read_in_order():
-    config = parsed(with_grants(
-        {"service_principal": SECOND_APP.upper(), "level": "CAN_QUERY"},
-        {"group": "fraud-analysts", "level": "CAN_VIEW"},
-        {"user": "oncall@example.com", "level": "CAN_MANAGE"},
-    ))
+    config = parsed(
+        with_grants(
+            {"service_principal": SECOND_APP.upper(), "level": "CAN_QUERY"},
+            {"group": "fraud-analysts", "level": "CAN_VIEW"},
+            {"user": "oncall@example.com", "level": "CAN_MANAGE"},
+        )
+    )
     assert [(grant.kind, grant.principal, grant.level) for grant in config.endpoints["risk"].access.grants] == [
         (PrincipalKind.SERVICE_PRINCIPAL, SECOND_APP, PermissionLevel.CAN_QUERY),
         (PrincipalKind.GROUP, "fraud-analysts", PermissionLevel.CAN_VIEW),
@@ -67,8 +69,11 @@ def test_a_grant_needs_a_level():
 
 @pytest.mark.parametrize(
     ("kind", "what"),
-    [("service_principal", "the service principal's application id (a UUID)"), ("group", "a group's name"),
-     ("user", "a user's e-mail address")],
+    [
+        ("service_principal", "the service principal's application id (a UUID)"),
+        ("group", "a group's name"),
+        ("user", "a user's e-mail address"),
+    ],
 )
 def test_an_empty_principal_is_refused_naming_what_it_must_be(kind, what):
     assert problems_of(with_grants({kind: " ", "level": "CAN_VIEW"})) == [
@@ -98,8 +103,10 @@ def test_the_admins_group_is_refused_as_the_permissions_api_refuses_it():
 
 @pytest.mark.parametrize(
     ("grant", "found"),
-    [({"level": "CAN_VIEW"}, "found none"),
-     ({"group": "fraud-analysts", "user": "ana@example.com", "level": "CAN_VIEW"}, "found group, user")],
+    [
+        ({"level": "CAN_VIEW"}, "found none"),
+        ({"group": "fraud-analysts", "user": "ana@example.com", "level": "CAN_VIEW"}, "found group, user"),
+    ],
 )
 def test_a_grant_names_exactly_one_principal(grant, found):
     assert problems_of(with_grants(grant)) == [
@@ -124,9 +131,9 @@ def test_a_manager_group_declared_again_as_a_grant_is_refused():
 
 
 def test_a_user_granted_twice_whatever_the_case_of_the_address_is_refused_at_the_second():
-    (problem,) = problems_of(with_grants(
-        {"user": "ana@example.com", "level": "CAN_VIEW"}, {"user": "Ana@Example.com", "level": "CAN_VIEW"}
-    ))
+    (problem,) = problems_of(
+        with_grants({"user": "ana@example.com", "level": "CAN_VIEW"}, {"user": "Ana@Example.com", "level": "CAN_VIEW"})
+    )
     assert problem.startswith(
         "endpoints.risk.access.grants[1]: user `Ana@Example.com` is declared again by access.grants[0];"
     )
@@ -160,14 +167,16 @@ def test_without_a_known_deployer_any_application_id_may_be_granted():
 def test_the_policy_section_is_strict_by_default():
     policy = parsed().policy
     assert (policy.grants_beyond_default, policy.workspace_wide_grants) == (
-        FindingLevel.MANDATORY, FindingLevel.MANDATORY
+        FindingLevel.MANDATORY,
+        FindingLevel.MANDATORY,
     )
 
 
 def test_the_policy_section_may_make_grants_beyond_the_default_advisory():
     config = parsed(lambda values: values.update(policy={"grants_beyond_default": "advisory"}))
     assert (config.policy.grants_beyond_default, config.policy.workspace_wide_grants) == (
-        FindingLevel.ADVISORY, FindingLevel.MANDATORY
+        FindingLevel.ADVISORY,
+        FindingLevel.MANDATORY,
     )
 
 

@@ -342,8 +342,17 @@ def test_a_unity_catalog_model_is_known_as_one():
 
 @pytest.mark.parametrize(
     "workload_type",
-    ["CPU", "CPU_MEDIUM", "CPU_LARGE", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "GPU_XLARGE", "GPU_XLARGE_8",
-     "MULTIGPU_MEDIUM"],
+    [
+        "CPU",
+        "CPU_MEDIUM",
+        "CPU_LARGE",
+        "GPU_SMALL",
+        "GPU_MEDIUM",
+        "GPU_LARGE",
+        "GPU_XLARGE",
+        "GPU_XLARGE_8",
+        "MULTIGPU_MEDIUM",
+    ],
 )
 def test_every_current_databricks_workload_type_is_accepted(workload_type):
     values = copy.deepcopy(BASE)
@@ -541,9 +550,7 @@ def test_an_invalid_stack_file_fails_the_program_before_any_resource_is_register
     mocks = CountingMocks()
     with pytest.raises(StackConfigError) as caught:
         run_program("prod", document=prod_document, mocks=mocks)
-    assert caught.value.problems == [
-        "endpoints.risk-classifier.traffic: routes must sum to 100, they sum to 110"
-    ]
+    assert caught.value.problems == ["endpoints.risk-classifier.traffic: routes must sum to 100, they sum to 110"]
     assert mocks.registered == []
 
 
@@ -594,11 +601,14 @@ def test_rollout_stable_and_candidate_differ():
     ]
 
 
-@pytest.mark.parametrize("steps, rule", [
-    ([50, 10], "steps must increase, e.g. [10, 50, 100]"),
-    ([0, 50], "each step is a candidate share from 1 to 100"),
-    ([10, 101], "each step is a candidate share from 1 to 100"),
-])
+@pytest.mark.parametrize(
+    "steps, rule",
+    [
+        ([50, 10], "steps must increase, e.g. [10, 50, 100]"),
+        ([0, 50], "each step is a candidate share from 1 to 100"),
+        ([10, 101], "each step is a candidate share from 1 to 100"),
+    ],
+)
 def test_rollout_steps_are_increasing_shares(steps, rule):
     assert problems_of(lambda v: with_rollout(v, steps=steps)) == [
         f"endpoints.risk.rollout.steps = {steps}: {rule}".replace("'", "")
@@ -734,13 +744,16 @@ def test_tag_keys_and_values_of_255_characters_are_accepted():
     assert parse_stack_config("prod", values).endpoints["risk"].tags == {"k" * 255: "v" * 255}
 
 
-@pytest.mark.parametrize("field, name", [
-    ("catalog", "main.prod"),
-    ("schema", "serving logs"),
-    ("table_prefix", "risk/v1"),
-    ("table_prefix", "t" * 256),
-    ("catalog", ""),
-])
+@pytest.mark.parametrize(
+    "field, name",
+    [
+        ("catalog", "main.prod"),
+        ("schema", "serving logs"),
+        ("table_prefix", "risk/v1"),
+        ("table_prefix", "t" * 256),
+        ("catalog", ""),
+    ],
+)
 def test_inference_table_names_are_unity_catalog_names(field, name):
     table = {"catalog": "main", "schema": "serving_logs", "table_prefix": "risk"} | {field: name}
     (problem,) = problems_of(lambda v: risk(v).update(inference_table=table))
@@ -763,15 +776,24 @@ def test_an_endpoint_key_must_be_a_name():
 # --- messages a user can act on ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda v: risk(v).update(access=[SP]),
-     f'endpoints.risk.access = ["{SP}"]: must be a map of keys to values, not a list'),
-    (lambda v: risk(v).update(readiness=5),
-     "endpoints.risk.readiness = 5: must be a map of keys to values, not a number"),
-    (lambda v: risk(v).update(rollout="gradual"),
-     "endpoints.risk.rollout = 'gradual': must be a map of keys to values, not text"),
-    (lambda v: v.update(defaults=None), "defaults = null: must be a map of keys to values, not empty"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda v: risk(v).update(access=[SP]),
+            f'endpoints.risk.access = ["{SP}"]: must be a map of keys to values, not a list',
+        ),
+        (
+            lambda v: risk(v).update(readiness=5),
+            "endpoints.risk.readiness = 5: must be a map of keys to values, not a number",
+        ),
+        (
+            lambda v: risk(v).update(rollout="gradual"),
+            "endpoints.risk.rollout = 'gradual': must be a map of keys to values, not text",
+        ),
+        (lambda v: v.update(defaults=None), "defaults = null: must be a map of keys to values, not empty"),
+    ],
+)
 def test_messages_name_no_internal_class(change, expected):
     (problem,) = problems_of(change)
     assert problem == expected
@@ -823,14 +845,25 @@ def test_every_credential_of_the_databricks_provider_in_plain_text_fails_the_pro
     assert "plain-credential-value" not in str(caught.value)
 
 
-@pytest.mark.parametrize("key, expected", [
-    ("databricks-serving:default", "databricks-serving:default: unknown key, nothing reads it; "
-     "did you mean `databricks-serving:defaults`?"),
-    ("databricks-servng:endpoints", "databricks-servng:endpoints: unknown namespace `databricks-servng`, nothing "
-     "reads it; did you mean `databricks-serving:endpoints`?"),
-    ("databricks:clientsecret", "databricks:clientsecret: not a setting of the Databricks provider; "
-     "did you mean `databricks:clientSecret`?"),
-])
+@pytest.mark.parametrize(
+    "key, expected",
+    [
+        (
+            "databricks-serving:default",
+            "databricks-serving:default: unknown key, nothing reads it; did you mean `databricks-serving:defaults`?",
+        ),
+        (
+            "databricks-servng:endpoints",
+            "databricks-servng:endpoints: unknown namespace `databricks-servng`, nothing "
+            "reads it; did you mean `databricks-serving:endpoints`?",
+        ),
+        (
+            "databricks:clientsecret",
+            "databricks:clientsecret: not a setting of the Databricks provider; "
+            "did you mean `databricks:clientSecret`?",
+        ),
+    ],
+)
 def test_a_misspelt_key_or_namespace_is_refused_with_the_nearest_known_key(key, expected, prod_document):
     prod_document["config"][key] = {"name_prefix": "prod-"} if "serv" in key else "plain-value"
     with pytest.raises(StackConfigError) as caught:
@@ -839,14 +872,21 @@ def test_a_misspelt_key_or_namespace_is_refused_with_the_nearest_known_key(key, 
     assert "plain-value" not in str(caught.value)
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda v: risk(v).update(traffic={"risk_classifier-3": "ninety", "risk_classifier-4": 10}),
-     "endpoints.risk.traffic.risk_classifier-3 = 'ninety': must be a whole number, not text"),
-    (lambda v: risk(v).update(traffic={"risk_classifier-3": 89.5, "risk_classifier-4": 10.5}),
-     "endpoints.risk.traffic.risk_classifier-3 = 89.5: must be a whole number, not a fraction"),
-    (lambda v: v.update(endpoints={}), "endpoints: must have at least 1 entry, it has 0"),
-    (lambda v: with_rollout(v, steps="10"), "endpoints.risk.rollout.steps = '10': must be a list, not text"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda v: risk(v).update(traffic={"risk_classifier-3": "ninety", "risk_classifier-4": 10}),
+            "endpoints.risk.traffic.risk_classifier-3 = 'ninety': must be a whole number, not text",
+        ),
+        (
+            lambda v: risk(v).update(traffic={"risk_classifier-3": 89.5, "risk_classifier-4": 10.5}),
+            "endpoints.risk.traffic.risk_classifier-3 = 89.5: must be a whole number, not a fraction",
+        ),
+        (lambda v: v.update(endpoints={}), "endpoints: must have at least 1 entry, it has 0"),
+        (lambda v: with_rollout(v, steps="10"), "endpoints.risk.rollout.steps = '10': must be a list, not text"),
+    ],
+)
 def test_type_errors_are_told_in_the_stack_files_terms(change, expected):
     assert problems_of(change)[0] == expected
 

@@ -14,9 +14,15 @@ DECLARED = {
     "name": "dev-risk-classifier",
     "routeOptimized": False,
     "config": {
-        "servedEntities": [{"entityName": "main.risk.risk_classifier", "entityVersion": "4",
-                            "workloadSize": "Small", "scaleToZeroEnabled": True,
-                            "environmentVars": {"SCORE_THRESHOLD": "0.82"}}],
+        "servedEntities": [
+            {
+                "entityName": "main.risk.risk_classifier",
+                "entityVersion": "4",
+                "workloadSize": "Small",
+                "scaleToZeroEnabled": True,
+                "environmentVars": {"SCORE_THRESHOLD": "0.82"},
+            }
+        ],
         "trafficConfig": {"routes": [{"servedEntityName": "risk_classifier-4", "trafficPercentage": 100.0}]},
     },
     "tags": [{"key": "owner", "value": "ml"}, {"key": "env", "value": "dev"}],
@@ -28,12 +34,27 @@ LIVE = {
     "creator": "deployer",
     "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
     "config": {
-        "served_entities": [{"name": "risk_classifier-4", "entity_name": "main.risk.risk_classifier",
-                             "entity_version": "4", "workload_size": "Small", "workload_type": "CPU",
-                             "scale_to_zero_enabled": True, "environment_vars": {"SCORE_THRESHOLD": "0.82"},
-                             "state": {"deployment": "DEPLOYMENT_READY"}}],
-        "traffic_config": {"routes": [{"served_entity_name": "risk_classifier-4",
-                                       "served_model_name": "risk_classifier-4", "traffic_percentage": 100}]},
+        "served_entities": [
+            {
+                "name": "risk_classifier-4",
+                "entity_name": "main.risk.risk_classifier",
+                "entity_version": "4",
+                "workload_size": "Small",
+                "workload_type": "CPU",
+                "scale_to_zero_enabled": True,
+                "environment_vars": {"SCORE_THRESHOLD": "0.82"},
+                "state": {"deployment": "DEPLOYMENT_READY"},
+            }
+        ],
+        "traffic_config": {
+            "routes": [
+                {
+                    "served_entity_name": "risk_classifier-4",
+                    "served_model_name": "risk_classifier-4",
+                    "traffic_percentage": 100,
+                }
+            ]
+        },
         "config_version": 1,
     },
     "tags": [{"key": "env", "value": "dev"}, {"key": "owner", "value": "ml"}],
@@ -44,7 +65,8 @@ LIVE = {
 def test_the_request_body_has_the_apis_names_integers_and_map_keys_as_written():
     body = to_api(DECLARED, MODEL_SERVING_SHAPE)
     assert body["config"]["traffic_config"]["routes"] == [
-        {"served_entity_name": "risk_classifier-4", "traffic_percentage": 100}]
+        {"served_entity_name": "risk_classifier-4", "traffic_percentage": 100}
+    ]
     assert isinstance(body["config"]["traffic_config"]["routes"][0]["traffic_percentage"], int)
     assert body["config"]["served_entities"][0]["environment_vars"] == {"SCORE_THRESHOLD": "0.82"}
     assert body["email_notifications"] == {"on_update_failure": ["oncall@example.com"]}
@@ -68,10 +90,14 @@ def test_an_endpoint_as_declared_shows_no_change():
 def test_a_changed_version_tag_or_share_is_a_change_at_its_path():
     state = project(LIVE, MODEL_SERVING_SHAPE)
     declared = {**DECLARED, "tags": [{"key": "owner", "value": "someone-else"}, {"key": "env", "value": "dev"}]}
-    declared["config"] = {**DECLARED["config"], "servedEntities": [
-        {**DECLARED["config"]["servedEntities"][0], "entityVersion": "5"}]}
+    declared["config"] = {
+        **DECLARED["config"],
+        "servedEntities": [{**DECLARED["config"]["servedEntities"][0], "entityVersion": "5"}],
+    }
     assert sorted(changed_paths(state, declared, MODEL_SERVING_SHAPE)) == [
-        "config.servedEntities[0].entityVersion", "tags"]
+        "config.servedEntities[0].entityVersion",
+        "tags",
+    ]
 
 
 def test_a_value_left_out_that_terraform_does_not_compute_is_a_change_to_nothing():
@@ -80,13 +106,23 @@ def test_a_value_left_out_that_terraform_does_not_compute_is_a_change_to_nothing
 
 
 def test_permissions_are_a_set_with_names_compared_case_insensitively():
-    recorded = {"servingEndpointId": "abc", "accessControls": [
-        {"servicePrincipalName": "3f6b2a1c-8d4e-4b7a-9c0d-2e5f7a8b9c10", "permissionLevel": "CAN_QUERY"},
-        {"groupName": "ml-platform-oncall", "permissionLevel": "CAN_MANAGE"}]}
-    declared = {"servingEndpointId": "abc", "accessControls": [
-        {"groupName": "ml-platform-oncall", "permissionLevel": "CAN_MANAGE"},
-        {"servicePrincipalName": "3F6B2A1C-8D4E-4B7A-9C0D-2E5F7A8B9C10", "permissionLevel": "CAN_QUERY"}]}
+    recorded = {
+        "servingEndpointId": "abc",
+        "accessControls": [
+            {"servicePrincipalName": "3f6b2a1c-8d4e-4b7a-9c0d-2e5f7a8b9c10", "permissionLevel": "CAN_QUERY"},
+            {"groupName": "ml-platform-oncall", "permissionLevel": "CAN_MANAGE"},
+        ],
+    }
+    declared = {
+        "servingEndpointId": "abc",
+        "accessControls": [
+            {"groupName": "ml-platform-oncall", "permissionLevel": "CAN_MANAGE"},
+            {"servicePrincipalName": "3F6B2A1C-8D4E-4B7A-9C0D-2E5F7A8B9C10", "permissionLevel": "CAN_QUERY"},
+        ],
+    }
     assert changed_paths(recorded, declared, PERMISSIONS_SHAPE) == []
-    widened = {**declared, "accessControls": [*declared["accessControls"],
-                                              {"groupName": "users", "permissionLevel": "CAN_QUERY"}]}
+    widened = {
+        **declared,
+        "accessControls": [*declared["accessControls"], {"groupName": "users", "permissionLevel": "CAN_QUERY"}],
+    }
     assert changed_paths(recorded, widened, PERMISSIONS_SHAPE) == ["accessControls"]

@@ -25,8 +25,7 @@ def client(workspace) -> ServingClient:
 
 
 def watch(client, name: str, versions: dict[int, int], grace: float = 2.0) -> str:
-    return watch_deployment(client, expectation(name, versions, example=None, timeout=20.0), grace=grace,
-                            interval=0.1)
+    return watch_deployment(client, expectation(name, versions, example=None, timeout=20.0), grace=grace, interval=0.1)
 
 
 def test_a_create_that_deploys_is_seen_deployed(workspace, client):
@@ -38,16 +37,21 @@ def test_a_create_that_deploys_is_seen_deployed(workspace, client):
 
 def test_a_failed_deployment_names_the_entity_its_message_and_the_build_log(workspace, client):
     name = unique("watch-fail")
-    workspace.fail_next_deployment(name, served_entity="risk_classifier-4",
-                                   message="Container build failed: pip could not resolve scikit-learn==9.9")
+    workspace.fail_next_deployment(
+        name,
+        served_entity="risk_classifier-4",
+        message="Container build failed: pip could not resolve scikit-learn==9.9",
+    )
     create_endpoint(workspace, name, {3: 90, 4: 10})
 
     with pytest.raises(ReadinessError) as caught:
         watch(client, name, {3: 90, 4: 10})
 
     message = str(caught.value)
-    assert message.startswith(f"endpoint {name} cannot serve: served entity risk_classifier-4 "
-                              "(main.risk.risk_classifier v4) DEPLOYMENT_FAILED: ")
+    assert message.startswith(
+        f"endpoint {name} cannot serve: served entity risk_classifier-4 "
+        "(main.risk.risk_classifier v4) DEPLOYMENT_FAILED: "
+    )
     assert "pip could not resolve scikit-learn==9.9" in message
     assert "last build log lines of risk_classifier-4:" in message
 

@@ -125,36 +125,58 @@ def live(*argv: str) -> tuple[int, list[str], dict[str, dict[str, Any]]]:
 
 
 def endpoint_of(workspace, name: str) -> dict[str, Any]:
-    return requests.get(f"{workspace.url}/api/2.0/serving-endpoints/{name}", headers=workspace.headers(DEPLOYER_TOKEN),
-                        timeout=10).json()
+    return requests.get(
+        f"{workspace.url}/api/2.0/serving-endpoints/{name}", headers=workspace.headers(DEPLOYER_TOKEN), timeout=10
+    ).json()
 
 
 def put_config(workspace, name: str, entities: list[dict[str, Any]]) -> None:
-    assert requests.put(f"{workspace.url}/api/2.0/serving-endpoints/{name}/config", json={"served_entities": entities},
-                        headers=workspace.headers(DEPLOYER_TOKEN), timeout=10).ok
+    assert requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/{name}/config",
+        json={"served_entities": entities},
+        headers=workspace.headers(DEPLOYER_TOKEN),
+        timeout=10,
+    ).ok
     wait_until_not_updating(workspace, name)
 
 
 def fraud_entity(**changes: Any) -> dict[str, Any]:
-    return {"name": "fraud_scorer-2", "entity_name": "main.fraud.fraud_scorer", "entity_version": "2",
-            "workload_size": "Large", "workload_type": "CPU", "scale_to_zero_enabled": False,
-            "environment_vars": {"FEATURE_STORE_TOKEN": "{{secrets/fraud-scoring/feature-store-token}}",
-                                 "SCORE_THRESHOLD": "0.82"}, **changes}
+    return {
+        "name": "fraud_scorer-2",
+        "entity_name": "main.fraud.fraud_scorer",
+        "entity_version": "2",
+        "workload_size": "Large",
+        "workload_type": "CPU",
+        "scale_to_zero_enabled": False,
+        "environment_vars": {
+            "FEATURE_STORE_TOKEN": "{{secrets/fraud-scoring/feature-store-token}}",
+            "SCORE_THRESHOLD": "0.82",
+        },
+        **changes,
+    }
 
 
 def test_notifications_changed_by_hand_are_drift_with_both_address_lists(workspace, deployed_prod):
-    body = {"email_notifications": {"on_update_failure": ["someone@example.com"],
-                                    "on_update_success": ["team@example.com"]}}
-    assert requests.patch(f"{workspace.url}/api/2.0/serving-endpoints/{RISK}/notifications", json=body,
-                          headers=workspace.headers(DEPLOYER_TOKEN), timeout=10).ok
+    body = {
+        "email_notifications": {"on_update_failure": ["someone@example.com"], "on_update_success": ["team@example.com"]}
+    }
+    assert requests.patch(
+        f"{workspace.url}/api/2.0/serving-endpoints/{RISK}/notifications",
+        json=body,
+        headers=workspace.headers(DEPLOYER_TOKEN),
+        timeout=10,
+    ).ok
     status, lines, endpoints = live("prod")
     assert status == 4
     assert lines[2] == (
         "  risk-classifier: drift: notifications on_update_failure declared ml-platform-oncall@example.com, live "
         "someone@example.com; notifications on_update_success declared (none), live team@example.com "
-        "(READY, NOT_UPDATING)")
-    assert "  ! notifications on_update_failure: declared ml-platform-oncall@example.com, live someone@example.com" \
+        "(READY, NOT_UPDATING)"
+    )
+    assert (
+        "  ! notifications on_update_failure: declared ml-platform-oncall@example.com, live someone@example.com"
         in lines
+    )
     risk = endpoints["risk-classifier"]
     assert risk["notifications"] == {
         "on_update_failure": {"declared": ["ml-platform-oncall@example.com"], "live": ["someone@example.com"]},
@@ -169,15 +191,22 @@ def test_size_and_scale_to_zero_changes_are_in_the_summary_the_details_and_the_j
     assert status == 4
     assert lines[1] == (
         "  fraud-scorer: drift: fraud_scorer-2 scale_to_zero_enabled declared false, live true; fraud_scorer-2 "
-        "workload_size declared Large, live Small (READY, NOT_UPDATING)")
+        "workload_size declared Large, live Small (READY, NOT_UPDATING)"
+    )
     assert "  ! served entity fraud_scorer-2 workload_size: declared Large, live Small" in lines
     assert "  ! served entity fraud_scorer-2 scale_to_zero_enabled: declared false, live true" in lines
     assert "    served entity fraud_scorer-2 workload_type: declared CPU, live CPU" in lines
     fields = endpoints["fraud-scorer"]["fields"]
     assert fields["served_entities.fraud_scorer-2.workload_size"] == {
-        "declared": "Large", "live": "Small", "differs": True}
+        "declared": "Large",
+        "live": "Small",
+        "differs": True,
+    }
     assert fields["served_entities.fraud_scorer-2.scale_to_zero_enabled"] == {
-        "declared": False, "live": True, "differs": True}
+        "declared": False,
+        "live": True,
+        "differs": True,
+    }
     (entity,) = endpoints["fraud-scorer"]["served_entities"]
     assert entity["fields"]["workload_size"] == {"declared": "Large", "live": "Small", "differs": True}
 
@@ -190,38 +219,69 @@ def test_a_workload_type_change_is_drift(workspace, deployed_prod):
 
 
 def test_an_environment_variable_pointed_at_another_secret_shows_both_references(workspace, deployed_prod):
-    put_config(workspace, FRAUD, [fraud_entity(environment_vars={
-        "FEATURE_STORE_TOKEN": "{{secrets/other-scope/token}}", "SCORE_THRESHOLD": "0.82"})])
+    put_config(
+        workspace,
+        FRAUD,
+        [
+            fraud_entity(
+                environment_vars={"FEATURE_STORE_TOKEN": "{{secrets/other-scope/token}}", "SCORE_THRESHOLD": "0.82"}
+            )
+        ],
+    )
     status, lines, endpoints = live("prod")
     assert status == 4
     assert lines[1] == (
         "  fraud-scorer: drift: fraud_scorer-2 environment_vars.FEATURE_STORE_TOKEN declared "
-        "{{secrets/fraud-scoring/feature-store-token}}, live {{secrets/other-scope/token}} (READY, NOT_UPDATING)")
-    assert endpoints["fraud-scorer"]["fields"]["served_entities.fraud_scorer-2.environment_vars.FEATURE_STORE_TOKEN"] \
-        == {"declared": "{{secrets/fraud-scoring/feature-store-token}}", "live": "{{secrets/other-scope/token}}",
-            "differs": True}
+        "{{secrets/fraud-scoring/feature-store-token}}, live {{secrets/other-scope/token}} (READY, NOT_UPDATING)"
+    )
+    assert endpoints["fraud-scorer"]["fields"][
+        "served_entities.fraud_scorer-2.environment_vars.FEATURE_STORE_TOKEN"
+    ] == {
+        "declared": "{{secrets/fraud-scoring/feature-store-token}}",
+        "live": "{{secrets/other-scope/token}}",
+        "differs": True,
+    }
 
 
 def test_a_variable_added_by_hand_is_drift_and_its_plain_value_is_not_shown(workspace, deployed_prod):
-    put_config(workspace, FRAUD, [fraud_entity(environment_vars={
-        "FEATURE_STORE_TOKEN": "{{secrets/fraud-scoring/feature-store-token}}", "SCORE_THRESHOLD": "0.82",
-        "DEBUG_PASSWORD": "hunter2-hunter2"})])
+    put_config(
+        workspace,
+        FRAUD,
+        [
+            fraud_entity(
+                environment_vars={
+                    "FEATURE_STORE_TOKEN": "{{secrets/fraud-scoring/feature-store-token}}",
+                    "SCORE_THRESHOLD": "0.82",
+                    "DEBUG_PASSWORD": "hunter2-hunter2",
+                }
+            )
+        ],
+    )
     status, lines, endpoints = live("prod")
     assert status == 4
-    assert lines[1] == ("  fraud-scorer: drift: fraud_scorer-2 environment_vars.DEBUG_PASSWORD declared (none), "
-                        "live (a value, not shown) (READY, NOT_UPDATING)")
+    assert lines[1] == (
+        "  fraud-scorer: drift: fraud_scorer-2 environment_vars.DEBUG_PASSWORD declared (none), "
+        "live (a value, not shown) (READY, NOT_UPDATING)"
+    )
     assert "hunter2" not in "\n".join(lines) + json.dumps(endpoints)
 
 
 def test_an_ai_gateway_feature_changed_by_hand_is_drift_naming_the_setting(workspace, deployed_prod):
-    gateway = {"usage_tracking_config": {"enabled": True}, "rate_limits": [
-        {"calls": 500, "key": "endpoint", "renewal_period": "minute"}]}
-    assert requests.put(f"{workspace.url}/api/2.0/serving-endpoints/{FRAUD}/ai-gateway", json=gateway,
-                        headers=workspace.headers(DEPLOYER_TOKEN), timeout=10).ok
+    gateway = {
+        "usage_tracking_config": {"enabled": True},
+        "rate_limits": [{"calls": 500, "key": "endpoint", "renewal_period": "minute"}],
+    }
+    assert requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/{FRAUD}/ai-gateway",
+        json=gateway,
+        headers=workspace.headers(DEPLOYER_TOKEN),
+        timeout=10,
+    ).ok
     status, lines, endpoints = live("prod")
     assert status == 4
-    assert lines[1] == ("  fraud-scorer: drift: AI Gateway rate_limits[endpoint].calls declared 12000, live 500 "
-                        "(READY, NOT_UPDATING)")
+    assert lines[1] == (
+        "  fraud-scorer: drift: AI Gateway rate_limits[endpoint].calls declared 12000, live 500 (READY, NOT_UPDATING)"
+    )
     assert endpoints["fraud-scorer"]["ai_gateway"]["rate_limits[endpoint].calls"] == {"declared": 12000, "live": 500}
 
 
@@ -234,8 +294,10 @@ def test_every_declared_field_is_in_the_json_with_both_values_when_as_declared(d
         assert set(declared.fields) <= set(fields)
         assert [name for name, pair in fields.items() if pair["differs"]] == []
     assert endpoints["risk-classifier"]["endpoint"] == {
-        "description": {"declared": "Credit risk classifier behind the loan decision API.",
-                        "live": "Credit risk classifier behind the loan decision API."},
+        "description": {
+            "declared": "Credit risk classifier behind the loan decision API.",
+            "live": "Credit risk classifier behind the loan decision API.",
+        },
         "route_optimized": {"declared": False, "live": False},
     }
 
@@ -247,8 +309,14 @@ def test_every_declared_field_is_in_the_json_with_both_values_when_as_declared(d
 def alias_stack(workspace, prod_document, tmp_path) -> str:
     """The prod stack with the candidate declared `@champion`, deployed while the alias points at 4."""
     document = by_alias(prod_document)
-    deploy_by_config(workspace, run_program("prod", document=by_alias(copy.deepcopy(prod_document)),
-                                            mocks=AnsweringMocks({(RISK_MODEL, "@champion"): "4"})))
+    deploy_by_config(
+        workspace,
+        run_program(
+            "prod",
+            document=by_alias(copy.deepcopy(prod_document)),
+            mocks=AnsweringMocks({(RISK_MODEL, "@champion"): "4"}),
+        ),
+    )
     return str(write_stack_file(document, tmp_path))
 
 
@@ -258,15 +326,20 @@ def test_an_entity_declared_by_alias_compares_equal_to_the_version_the_alias_poi
     assert lines[2] == "  risk-classifier: as declared (READY, NOT_UPDATING)"
     assert "    served entity risk_classifier-champion: declared @champion (= 4), live v4 DEPLOYMENT_READY" in lines
     assert endpoints["risk-classifier"]["fields"]["served_entities.risk_classifier-champion.entity_version"] == {
-        "declared": "@champion (= 4)", "live": "4", "differs": False}
+        "declared": "@champion (= 4)",
+        "live": "4",
+        "differs": False,
+    }
 
 
 def test_an_alias_moved_since_the_deployment_is_drift_saying_both_versions(workspace, alias_stack):
     workspace.add_object("aliases", model=RISK_MODEL, alias="champion", version="5")
     status, lines, endpoints = live("prod", "--stack-file", alias_stack)
     assert status == 4
-    assert lines[2] == ("  risk-classifier: drift: risk_classifier-champion entity_version declared @champion (= 5), "
-                        "live 4 (READY, NOT_UPDATING)")
+    assert lines[2] == (
+        "  risk-classifier: drift: risk_classifier-champion entity_version declared @champion (= 5), "
+        "live 4 (READY, NOT_UPDATING)"
+    )
     assert "  ! served entity risk_classifier-champion: declared @champion (= 5), live v4 DEPLOYMENT_READY" in lines
     assert endpoints["risk-classifier"]["served_entities"][1]["declared_version"] == "@champion (= 5)"
 
@@ -275,9 +348,11 @@ def test_an_alias_that_cannot_be_resolved_is_said_so_not_claimed_as_drift(worksp
     workspace.remove_object("aliases", model=RISK_MODEL, alias="champion")
     status, lines, endpoints = live("prod", "--stack-file", alias_stack)
     assert status == 0
-    note = ("risk_classifier-champion version @champion not compared: the alias cannot be resolved (model "
-            "main.risk.risk_classifier has no alias @champion in this workspace (or the model does not exist, or the "
-            "deploying identity cannot see it))")
+    note = (
+        "risk_classifier-champion version @champion not compared: the alias cannot be resolved (model "
+        "main.risk.risk_classifier has no alias @champion in this workspace (or the model does not exist, or the "
+        "deploying identity cannot see it))"
+    )
     assert lines[2] == f"  risk-classifier: as declared (READY, NOT_UPDATING); {note}"
     assert endpoints["risk-classifier"]["notes"] == [note]
     assert endpoints["risk-classifier"]["drift"] == []
@@ -293,19 +368,38 @@ def test_a_declared_secret_is_compared_by_its_content_and_shown_as_secret_on_bot
     from tests.test_review import SECRET_OWNER, SECRET_TOKEN, declared_endpoint
 
     resource = declared_endpoint(rpc.wrap_rpc_secret(SECRET_TOKEN), rpc.wrap_rpc_secret(SECRET_OWNER))
-    component = dataclasses.replace(resource, urn=resource.parent, type=SERVING_ENDPOINT, name="risk", parent="",
-                                    custom=False, inputs={})
+    component = dataclasses.replace(
+        resource, urn=resource.parent, type=SERVING_ENDPOINT, name="risk", parent="", custom=False, inputs={}
+    )
     (declared,) = declared_views(summarize_run([component, resource]), [component, resource])
-    live_endpoint = {"name": "prod-risk", "id": "1", "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
-                     "tags": [{"key": "owner", "value": "someone-else@example.com"}],
-                     "config": {"served_entities": [{
-                         "name": "risk-3", "entity_name": "main.risk.risk", "entity_version": "3",
-                         "workload_size": "Small", "scale_to_zero_enabled": False,
-                         "environment_vars": {"UPSTREAM_TOKEN": SECRET_TOKEN}}]}}
+    live_endpoint = {
+        "name": "prod-risk",
+        "id": "1",
+        "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
+        "tags": [{"key": "owner", "value": "someone-else@example.com"}],
+        "config": {
+            "served_entities": [
+                {
+                    "name": "risk-3",
+                    "entity_name": "main.risk.risk",
+                    "entity_version": "3",
+                    "workload_size": "Small",
+                    "scale_to_zero_enabled": False,
+                    "environment_vars": {"UPSTREAM_TOKEN": SECRET_TOKEN},
+                }
+            ]
+        },
+    }
     report = compare(declared.view, declared.fields, live_endpoint, {})
     assert report.fields["served_entities.risk-3.environment_vars.UPSTREAM_TOKEN"] == {
-        "declared": "[secret]", "live": "(a value, not shown)", "differs": False}
+        "declared": "[secret]",
+        "live": "(a value, not shown)",
+        "differs": False,
+    }
     assert report.fields["tags.owner"] == {"declared": "[secret]", "live": "[secret]", "differs": True}
-    shown = render_report([report], "https://workspace.example.com") + json.dumps(
-        report_json([report], "https://workspace.example.com")) + report.line()
+    shown = (
+        render_report([report], "https://workspace.example.com")
+        + json.dumps(report_json([report], "https://workspace.example.com"))
+        + report.line()
+    )
     assert SECRET_TOKEN not in shown and SECRET_OWNER not in shown and "someone-else" not in shown

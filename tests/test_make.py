@@ -20,8 +20,14 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU 
 
 def make(*arguments: str) -> subprocess.CompletedProcess[str]:
     """`make -s ARGUMENTS` in the project, its tools run with this interpreter, setup taken as done."""
-    return subprocess.run(["make", "-s", "-o", "setup", f"PYTHON={sys.executable}", *arguments], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        ["make", "-s", "-o", "setup", f"PYTHON={sys.executable}", *arguments],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def status_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
@@ -42,8 +48,9 @@ def test_make_review_of_an_invalid_stack_file_prints_status_2(tmp_path, prod_doc
     proposed = tmp_path / "proposed.yaml"
     proposed.write_text(yaml.safe_dump(prod_document))
     done = make("review", "STACK=prod", f"ARGS=--stack-file {proposed}")
-    assert status_lines(done) == ["review exited 2: invalid input (stack file, policy config, revision, usage) or an "
-                                  "unreadable workspace"]
+    assert status_lines(done) == [
+        "review exited 2: invalid input (stack file, policy config, revision, usage) or an unreadable workspace"
+    ]
     assert done.returncode == 2
 
 
@@ -56,22 +63,52 @@ def test_make_review_that_passes_prints_no_status_line():
 def test_make_setup_with_an_old_python_fails_with_one_line_naming_both_versions(tmp_path):
     old_python = tmp_path / "python3"
     # Answers the version check as a Python 3.9.18 would; anything else (pip) would be a failure of the test.
-    old_python.write_text(f'#!/bin/sh\n[ "$1" = "-c" ] || exit 99\nexec {sys.executable} -c "import sys\n'
-                          'sys.version_info = (3, 9, 18)\n$2"\n')
+    old_python.write_text(
+        f'#!/bin/sh\n[ "$1" = "-c" ] || exit 99\nexec {sys.executable} -c "import sys\n'
+        'sys.version_info = (3, 9, 18)\n$2"\n'
+    )
     old_python.chmod(0o755)
-    done = subprocess.run(["make", "-s", "setup", f"PYTHON3={old_python}", f"VENV={tmp_path / 'venv'}",
-                           f"DEV_VENV={tmp_path / 'venv-dev'}"], cwd=PROJECT_DIR, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [
+            "make",
+            "-s",
+            "setup",
+            f"PYTHON3={old_python}",
+            f"VENV={tmp_path / 'venv'}",
+            f"DEV_VENV={tmp_path / 'venv-dev'}",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0
-    assert done.stderr.splitlines()[0] == (f"make setup: Python 3.11 or newer is needed; {old_python} is Python "
-                                           "3.9.18 (choose one with PYTHON3=/path/to/python3.11)")
+    assert done.stderr.splitlines()[0] == (
+        f"make setup: Python 3.11 or newer is needed; {old_python} is Python "
+        "3.9.18 (choose one with PYTHON3=/path/to/python3.11)"
+    )
     assert not (tmp_path / "venv").exists()
 
 
 def test_make_setup_without_that_python_says_so_in_one_line(tmp_path):
-    done = subprocess.run(["make", "-s", "setup", "PYTHON3=python3.0-not-installed", f"VENV={tmp_path / 'venv'}",
-                           f"DEV_VENV={tmp_path / 'venv-dev'}"], cwd=PROJECT_DIR, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [
+            "make",
+            "-s",
+            "setup",
+            "PYTHON3=python3.0-not-installed",
+            f"VENV={tmp_path / 'venv'}",
+            f"DEV_VENV={tmp_path / 'venv-dev'}",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0
-    assert done.stderr.splitlines()[0] == ("make setup: Python 3.11 or newer is needed; there is no "
-                                           "python3.0-not-installed (choose one with PYTHON3=/path/to/python3.11)")
+    assert done.stderr.splitlines()[0] == (
+        "make setup: Python 3.11 or newer is needed; there is no "
+        "python3.0-not-installed (choose one with PYTHON3=/path/to/python3.11)"
+    )

@@ -57,15 +57,25 @@ def test_the_secure_default_has_nothing_to_flag():
     ("grant", "what"),
     [
         (second_app("CAN_QUERY"), f"grants CAN_QUERY to service principal `{SECOND_APP}`; another query principal"),
-        (second_app("CAN_VIEW"), f"grants CAN_VIEW to service principal `{SECOND_APP}`; the secure default gives "
-                                 "service principals CAN_QUERY only"),
-        (second_app("CAN_MANAGE"), f"grants CAN_MANAGE to service principal `{SECOND_APP}`; the secure default "
-                                   "gives service principals CAN_QUERY only (management is a group's)"),
-        (group("fraud-analysts", "CAN_QUERY"), "grants CAN_QUERY to group `fraud-analysts`; the secure default gives "
-                                               "groups CAN_MANAGE only"),
+        (
+            second_app("CAN_VIEW"),
+            f"grants CAN_VIEW to service principal `{SECOND_APP}`; the secure default gives "
+            "service principals CAN_QUERY only",
+        ),
+        (
+            second_app("CAN_MANAGE"),
+            f"grants CAN_MANAGE to service principal `{SECOND_APP}`; the secure default "
+            "gives service principals CAN_QUERY only (management is a group's)",
+        ),
+        (
+            group("fraud-analysts", "CAN_QUERY"),
+            "grants CAN_QUERY to group `fraud-analysts`; the secure default gives groups CAN_MANAGE only",
+        ),
         (group("ml-support", "CAN_VIEW"), "grants CAN_VIEW to group `ml-support`;"),
-        (user("oncall@example.com", "CAN_VIEW"), "grants CAN_VIEW to user `oncall@example.com`; the secure default "
-                                                 "grants nothing to a person"),
+        (
+            user("oncall@example.com", "CAN_VIEW"),
+            "grants CAN_VIEW to user `oncall@example.com`; the secure default grants nothing to a person",
+        ),
         (user("ana@example.com", "CAN_MANAGE"), "grants CAN_MANAGE to user `ana@example.com`;"),
     ],
 )
@@ -84,8 +94,8 @@ def test_the_query_principal_is_the_first_service_principal_with_can_query():
 def test_a_workspace_wide_group_at_any_level_is_its_own_kind_of_breadth(everybody):
     (found,) = broad_grants(permissions(service_principal(), group(everybody, "CAN_VIEW")), Options())
     assert (found.breadth, found.message.split(";")[0]) == (
-        Breadth.WORKSPACE_WIDE, f"{SUBJECT}: grants CAN_VIEW to `{everybody}`, a workspace-wide group: everybody in "
-        "the workspace"
+        Breadth.WORKSPACE_WIDE,
+        f"{SUBJECT}: grants CAN_VIEW to `{everybody}`, a workspace-wide group: everybody in the workspace",
     )
 
 
@@ -125,9 +135,11 @@ def test_users_is_advisory_only_when_the_stack_says_so_for_workspace_wide_grants
 
 
 def test_a_grant_to_admins_is_mandatory_whatever_the_stack_says():
-    everything_advisory = Options(stack_policy=PolicySettings(
-        grants_beyond_default=FindingLevel.ADVISORY, workspace_wide_grants=FindingLevel.ADVISORY
-    ))
+    everything_advisory = Options(
+        stack_policy=PolicySettings(
+            grants_beyond_default=FindingLevel.ADVISORY, workspace_wide_grants=FindingLevel.ADVISORY
+        )
+    )
     (message,) = check_endpoint_access(permissions(service_principal(), group("admins")), everything_advisory)
     assert "the permissions API refuses to change the admins' permissions" in message
 
@@ -148,8 +160,10 @@ def test_evaluate_moves_a_broad_grant_between_the_two_access_rules_by_the_stack_
     strict = evaluate([resource], "prod")
     lenient = evaluate([resource], "dev", stack_policy=LENIENT.stack_policy)
     counts = [
-        (len(verdict_of("serving-endpoint-access", run).findings),
-         len(verdict_of("serving-endpoint-access-advisory", run).findings))
+        (
+            len(verdict_of("serving-endpoint-access", run).findings),
+            len(verdict_of("serving-endpoint-access-advisory", run).findings),
+        )
         for run in (strict, lenient)
     ]
     assert counts == [(1, 0), (0, 1)]
@@ -167,11 +181,15 @@ def test_the_pack_reads_the_stack_policy_from_the_stack_config_the_cli_passes(mo
     by_name = {policy.name: policy for policy in policies(lambda: "dev")}
     lenient = json.dumps({"grants_beyond_default": "advisory"})
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({STACK_POLICY_KEY: lenient}))
-    assert (len(reported(by_name["serving-endpoint-access"], args)),
-            len(reported(by_name["serving-endpoint-access-advisory"], args))) == (0, 1)
+    assert (
+        len(reported(by_name["serving-endpoint-access"], args)),
+        len(reported(by_name["serving-endpoint-access-advisory"], args)),
+    ) == (0, 1)
     monkeypatch.delenv("PULUMI_CONFIG", raising=False)
-    assert (len(reported(by_name["serving-endpoint-access"], args)),
-            len(reported(by_name["serving-endpoint-access-advisory"], args))) == (1, 0)
+    assert (
+        len(reported(by_name["serving-endpoint-access"], args)),
+        len(reported(by_name["serving-endpoint-access-advisory"], args)),
+    ) == (1, 0)
 
 
 @pytest.mark.slow
@@ -183,11 +201,19 @@ def test_the_pack_process_judges_grants_by_the_stack_config_in_its_environment()
 
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     stack_config = {STACK_POLICY_KEY: json.dumps({"grants_beyond_default": "advisory"})}
-    environment.update(PULUMI_STACK="dev", PULUMI_PROJECT="databricks-serving", PULUMI_DRY_RUN="true",
-                       PULUMI_CONFIG=json.dumps(stack_config))
+    environment.update(
+        PULUMI_STACK="dev",
+        PULUMI_PROJECT="databricks-serving",
+        PULUMI_DRY_RUN="true",
+        PULUMI_CONFIG=json.dumps(stack_config),
+    )
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
-        cwd=PROJECT_DIR / "policy", env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=PROJECT_DIR / "policy",
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         port = process.stdout.readline().strip()  # type: ignore[union-attr]
@@ -197,7 +223,10 @@ def test_the_pack_process_judges_grants_by_the_stack_config_in_its_environment()
         properties = struct_pb2.Struct()
         properties.update(dict(resource.props))
         request = analyzer_pb2.AnalyzeRequest(
-            type=resource.type, urn=resource.urn, name=resource.name, properties=properties,
+            type=resource.type,
+            urn=resource.urn,
+            name=resource.name,
+            properties=properties,
             options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.parent),
         )
         diagnostics = analyzer.Analyze(request).diagnostics
@@ -205,10 +234,16 @@ def test_the_pack_process_judges_grants_by_the_stack_config_in_its_environment()
             (d.policyName, d.enforcementLevel, d.message.splitlines()[-1].split(";")[0]) for d in diagnostics
         )
         assert found == [
-            ("serving-endpoint-access", analyzer_pb2.MANDATORY,
-             f"{SUBJECT}: grants CAN_VIEW to `users`, a workspace-wide group: everybody in the workspace"),
-            ("serving-endpoint-access-advisory", analyzer_pb2.ADVISORY,
-             f"{SUBJECT}: grants CAN_VIEW to group `ml-support`"),
+            (
+                "serving-endpoint-access",
+                analyzer_pb2.MANDATORY,
+                f"{SUBJECT}: grants CAN_VIEW to `users`, a workspace-wide group: everybody in the workspace",
+            ),
+            (
+                "serving-endpoint-access-advisory",
+                analyzer_pb2.ADVISORY,
+                f"{SUBJECT}: grants CAN_VIEW to group `ml-support`",
+            ),
         ]
     finally:
         process.terminate()

@@ -618,8 +618,13 @@ def test_unity_catalog_models_pass():
 
 
 def test_a_workspace_model_registry_model_is_advised_to_move_to_unity_catalog():
-    registry = {"name": "RiskClassifier-3", "entityName": "RiskClassifier", "entityVersion": "3",
-                "workloadSize": "Small", "scaleToZeroEnabled": False}
+    registry = {
+        "name": "RiskClassifier-3",
+        "entityName": "RiskClassifier",
+        "entityVersion": "3",
+        "workloadSize": "Small",
+        "scaleToZeroEnabled": False,
+    }
     assert check_unity_catalog_models(endpoint(entities=[registry]), Options()) == [
         "endpoint `prod-risk` (risk-endpoint), served entity `RiskClassifier-3`: serves `RiskClassifier` from the "
         "legacy workspace Model Registry; register the model in Unity Catalog and set "
@@ -629,8 +634,8 @@ def test_a_workspace_model_registry_model_is_advised_to_move_to_unity_catalog():
 
 def test_a_legacy_served_model_of_the_registry_is_advised_too():
     legacy = dataclasses.replace(
-        endpoint(), props={**endpoint().props, "config": {"servedModels": [{"modelName": "iris-classifier",
-                                                                           "modelVersion": "1"}]}}
+        endpoint(),
+        props={**endpoint().props, "config": {"servedModels": [{"modelName": "iris-classifier", "modelVersion": "1"}]}},
     )
     (message,) = check_unity_catalog_models(legacy, Options())
     assert message.startswith("endpoint `prod-risk` (risk-endpoint), served entity `iris-classifier-1`: serves ")

@@ -37,8 +37,9 @@ def client(objects) -> ServingClient:
 
 
 def entity(version: str, index: int = 0, model: str = RISK) -> EntityToCheck:
-    return EntityToCheck(name=f"e{index}", entity_name=model, entity_version=version,
-                         key_path=f"{KEY}.served_models[{index}].version")
+    return EntityToCheck(
+        name=f"e{index}", entity_name=model, entity_version=version, key_path=f"{KEY}.served_models[{index}].version"
+    )
 
 
 def request(**changes) -> PreflightRequest:
@@ -48,8 +49,12 @@ def request(**changes) -> PreflightRequest:
         "served_entities": (entity("3", 0), entity("4", 1)),
         "query_service_principal": Located(RISK_API, f"{KEY}.access.query_service_principal"),
         "manager_groups": (Located("ml-platform-oncall", f"{KEY}.access.manager_groups[0]"),),
-        "secret_references": (Located("{{secrets/fraud-scoring/feature-store-token}}",
-                                      f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN"),),
+        "secret_references": (
+            Located(
+                "{{secrets/fraud-scoring/feature-store-token}}",
+                f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN",
+            ),
+        ),
         "inference_table": InferenceTableToCheck("main", "serving_logs", f"{KEY}.inference_table"),
     }
     return PreflightRequest(**{**values, **changes})
@@ -83,17 +88,24 @@ def test_a_version_still_registering_or_failed_is_not_ready(client, objects):
 def test_a_workspace_registry_model_is_looked_up_in_the_model_registry(client, objects):
     assert check(client, request(served_entities=(entity("2", 0, "RiskClassifier"),))) == []
     objects.add_object("registry-versions", model="RiskClassifier", version="8", status="PENDING_REGISTRATION")
-    (pending, missing) = check(client, request(served_entities=(entity("8", 0, "RiskClassifier"),
-                                                                entity("9", 1, "RiskClassifier"))))
+    (pending, missing) = check(
+        client, request(served_entities=(entity("8", 0, "RiskClassifier"), entity("9", 1, "RiskClassifier")))
+    )
     assert pending.problem == "version 8 of RiskClassifier is PENDING_REGISTRATION, not READY"
     assert "does not exist in the workspace Model Registry" in missing.problem
 
 
 def test_a_query_principal_or_group_the_workspace_lacks_is_a_finding(client):
-    findings = check(client, request(
-        query_service_principal=Located(NOBODY, f"{KEY}.access.query_service_principal"),
-        manager_groups=(Located("ml-platform-oncall", f"{KEY}.access.manager_groups[0]"),
-                        Located("nobody-team", f"{KEY}.access.manager_groups[1]"))))
+    findings = check(
+        client,
+        request(
+            query_service_principal=Located(NOBODY, f"{KEY}.access.query_service_principal"),
+            manager_groups=(
+                Located("ml-platform-oncall", f"{KEY}.access.manager_groups[0]"),
+                Located("nobody-team", f"{KEY}.access.manager_groups[1]"),
+            ),
+        ),
+    )
     assert paths(findings) == [f"{KEY}.access.query_service_principal", f"{KEY}.access.manager_groups[1]"]
     assert findings[0].problem == f"no service principal with application id {NOBODY} in this workspace"
     assert findings[1].problem == "no group nobody-team in this workspace"
@@ -101,9 +113,15 @@ def test_a_query_principal_or_group_the_workspace_lacks_is_a_finding(client):
 
 def test_a_secret_reference_needs_its_scope_and_its_key(client):
     where = f"{KEY}.served_models[0].environment_vars"
-    findings = check(client, request(secret_references=(
-        Located("{{secrets/fraud-scoring/other-token}}", f"{where}.OTHER_TOKEN"),
-        Located("{{secrets/nowhere/token}}", f"{where}.API_TOKEN"))))
+    findings = check(
+        client,
+        request(
+            secret_references=(
+                Located("{{secrets/fraud-scoring/other-token}}", f"{where}.OTHER_TOKEN"),
+                Located("{{secrets/nowhere/token}}", f"{where}.API_TOKEN"),
+            )
+        ),
+    )
     assert paths(findings) == [f"{where}.OTHER_TOKEN", f"{where}.API_TOKEN"]
     assert findings[0].problem == "secret scope fraud-scoring has no key other-token (keys: feature-store-token)"
     assert findings[1].problem.startswith("secret scope nowhere does not exist in this workspace")
@@ -118,8 +136,9 @@ def test_an_inference_table_schema_or_catalog_that_does_not_exist_is_a_finding(c
 
 
 def test_a_deploying_identity_without_execute_on_the_model_is_a_finding(client, objects):
-    objects.remove_object("grants", securable="main", principal="6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01",
-                          privileges=["EXECUTE"])
+    objects.remove_object(
+        "grants", securable="main", principal="6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01", privileges=["EXECUTE"]
+    )
     (finding,) = check(client, request())
     assert finding.key_path == f"{KEY}.served_models[0].model"
     assert finding.problem.startswith("the deploying identity 6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01 has no EXECUTE")
@@ -127,13 +146,20 @@ def test_a_deploying_identity_without_execute_on_the_model_is_a_finding(client, 
 
 def test_every_finding_comes_at_once_in_the_order_of_the_stack_file(client, objects):
     objects.remove_object("secrets", scope="fraud-scoring", key="feature-store-token")
-    findings = check(client, request(
-        served_entities=(entity("9", 0), entity("4", 1)),
-        query_service_principal=Located(NOBODY, f"{KEY}.access.query_service_principal"),
-        inference_table=InferenceTableToCheck("main", "logs", f"{KEY}.inference_table")))
+    findings = check(
+        client,
+        request(
+            served_entities=(entity("9", 0), entity("4", 1)),
+            query_service_principal=Located(NOBODY, f"{KEY}.access.query_service_principal"),
+            inference_table=InferenceTableToCheck("main", "logs", f"{KEY}.inference_table"),
+        ),
+    )
     assert paths(findings) == [
-        f"{KEY}.served_models[0].version", f"{KEY}.access.query_service_principal",
-        f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN", f"{KEY}.inference_table.schema"]
+        f"{KEY}.served_models[0].version",
+        f"{KEY}.access.query_service_principal",
+        f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN",
+        f"{KEY}.inference_table.schema",
+    ]
     message = str(PreflightError("risk-classifier", findings))
     assert message.startswith("preflight of endpoint risk-classifier: 4 problems in the workspace")
     assert all(str(finding) in message for finding in findings)

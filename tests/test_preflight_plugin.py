@@ -21,26 +21,45 @@ RISK = "main.risk.risk_classifier"
 NOBODY = "00000000-0000-4000-8000-000000000000"
 
 
-def preflight_props(versions=("3", "4"), *, principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-                    groups=("ml-platform-oncall",), schema="serving_logs") -> dict:
+def preflight_props(
+    versions=("3", "4"),
+    *,
+    principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+    groups=("ml-platform-oncall",),
+    schema="serving_logs",
+) -> dict:
     """The stack's preflight inputs, with one endpoint (`risk-classifier`)."""
-    return {"endpoints": {"risk-classifier": endpoint_checks(versions, principal=principal, groups=groups,
-                                                             schema=schema)}}
+    return {
+        "endpoints": {"risk-classifier": endpoint_checks(versions, principal=principal, groups=groups, schema=schema)}
+    }
 
 
-def endpoint_checks(versions=("3", "4"), *, principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-                    groups=("ml-platform-oncall",), schema="serving_logs") -> dict:
+def endpoint_checks(
+    versions=("3", "4"),
+    *,
+    principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+    groups=("ml-platform-oncall",),
+    schema="serving_logs",
+) -> dict:
     return {
         "endpoint_name": "risk-classifier",
         "served_entities": [
-            {"name": f"risk_classifier-{v}", "entity_name": RISK, "entity_version": v,
-             "key_path": f"{KEY}.served_models[{i}].version"}
+            {
+                "name": f"risk_classifier-{v}",
+                "entity_name": RISK,
+                "entity_version": v,
+                "key_path": f"{KEY}.served_models[{i}].version",
+            }
             for i, v in enumerate(versions)
         ],
         "query_service_principal": {"value": principal, "key_path": f"{KEY}.access.query_service_principal"},
         "manager_groups": [{"value": g, "key_path": f"{KEY}.access.manager_groups[{i}]"} for i, g in enumerate(groups)],
-        "secret_references": [{"value": "{{secrets/fraud-scoring/feature-store-token}}",
-                               "key_path": f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN"}],
+        "secret_references": [
+            {
+                "value": "{{secrets/fraud-scoring/feature-store-token}}",
+                "key_path": f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN",
+            }
+        ],
         "inference_table": {"catalog": "main", "schema": schema, "key_path": f"{KEY}.inference_table"},
     }
 
@@ -103,7 +122,8 @@ def test_the_update_fails_the_same_way_before_anything_changes(plugin, objects):
     step = preflight_step(preflight_props(("3", "5")))
     plugin.deploy([step], preview=False)
     assert f"{KEY}.served_models[1].version: version 5 of {RISK} is PENDING_REGISTRATION, not READY" in (
-        step.error.details())
+        step.error.details()
+    )
     assert writes(objects) == {}
 
 
@@ -137,8 +157,9 @@ def test_a_failed_preflight_never_shows_the_token(plugin, objects):
 
 
 def invoke(plugin: Plugin, args: dict) -> dict:
-    response = plugin.stub.Invoke(provider_pb2.InvokeRequest(tok="servingops:index:resolveModelVersion",
-                                                             args=wire.encode(args)))
+    response = plugin.stub.Invoke(
+        provider_pb2.InvokeRequest(tok="servingops:index:resolveModelVersion", args=wire.encode(args))
+    )
     return wire.decode(getattr(response, "return")).plain
 
 
@@ -174,13 +195,20 @@ def test_check_refuses_checks_without_their_key_paths(plugin):
     props = {"endpoints": {"risk-classifier": without}}
     _, failures = plugin.check(urn(PREFLIGHT, "preflight"), props)
     assert [(f.property, f.reason) for f in failures] == [
-        ("endpoints.risk-classifier.manager_groups", "must be a list of objects, each with its stack key path "
-                                                     "(key_path)")]
+        (
+            "endpoints.risk-classifier.manager_groups",
+            "must be a list of objects, each with its stack key path (key_path)",
+        )
+    ]
 
 
 def test_one_preflight_reports_every_endpoints_findings_at_once(plugin, objects):
-    props = {"endpoints": {"risk-classifier": endpoint_checks(("3", "9")),
-                           "fraud-scorer": {**endpoint_checks(("7",)), "endpoint_name": "fraud-scorer"}}}
+    props = {
+        "endpoints": {
+            "risk-classifier": endpoint_checks(("3", "9")),
+            "fraud-scorer": {**endpoint_checks(("7",)), "endpoint_name": "fraud-scorer"},
+        }
+    }
     step = preflight_step(props)
     plugin.deploy([step], preview=True)
     message = step.error.details()

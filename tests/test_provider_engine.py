@@ -31,21 +31,32 @@ pytestmark = pytest.mark.slow
 POLL_SECONDS = 0.2
 
 
-def readiness_props(name: str, endpoint_id: str, versions: dict[int, int], *, timeout: float = 30,
-                    example=EXAMPLE) -> dict:
+def readiness_props(
+    name: str, endpoint_id: str, versions: dict[int, int], *, timeout: float = 30, example=EXAMPLE
+) -> dict:
     return props(name, versions, endpoint_id=endpoint_id, example=example, timeout=timeout)
 
 
 def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 100), bake: float = 0.5) -> dict:
     return {
-        "endpoint_name": name, "endpoint_id": endpoint_id,
+        "endpoint_name": name,
+        "endpoint_id": endpoint_id,
         "served_entities": [entity(3), entity(4)],
         "target": {"risk_classifier-3": 100 - target, "risk_classifier-4": target},
-        "stable": "risk_classifier-3", "candidate": "risk_classifier-4", "steps": list(steps),
-        "bake_seconds": bake, "examples_json": [json.dumps(EXAMPLE)], "tolerance": 1e-6,
-        "health": {"max_error_rate": 0.05, "max_p95_latency_ms": 2000, "min_requests": 6,
-                   "probe_interval_seconds": 0.05},
-        "update_timeout_seconds": 20, "plan": ["10% to risk_classifier-4"],
+        "stable": "risk_classifier-3",
+        "candidate": "risk_classifier-4",
+        "steps": list(steps),
+        "bake_seconds": bake,
+        "examples_json": [json.dumps(EXAMPLE)],
+        "tolerance": 1e-6,
+        "health": {
+            "max_error_rate": 0.05,
+            "max_p95_latency_ms": 2000,
+            "min_requests": 6,
+            "probe_interval_seconds": 0.05,
+        },
+        "update_timeout_seconds": 20,
+        "plan": ["10% to risk_classifier-4"],
     }
 
 
@@ -85,8 +96,13 @@ def test_the_plugin_serves_its_schema_with_every_resource_type_and_a_secret_toke
 
     schema = json.loads(plugin.stub.GetSchema(provider_pb2.GetSchemaRequest(version=0)).schema)
     assert schema["name"] == "servingops"
-    assert set(schema["resources"]) == {READINESS, ROLLOUT, "servingops:index:EndpointNotifications",
-                                        "servingops:index:Preflight", "servingops:index:EndpointDeployment"}
+    assert set(schema["resources"]) == {
+        READINESS,
+        ROLLOUT,
+        "servingops:index:EndpointNotifications",
+        "servingops:index:Preflight",
+        "servingops:index:EndpointDeployment",
+    }
     for resource in schema["resources"].values():
         for prop in {**resource["inputProperties"], **resource["properties"]}.values():
             assert prop["description"] and ("type" in prop or "$ref" in prop)
@@ -115,8 +131,9 @@ def test_a_preview_sends_nothing_to_the_workspace_and_returns_unknown_outputs(wo
     readiness = Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, endpoint_id, {3: 100, 4: 0}))
     rollout = Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 50))
     # a new endpoint: its id is not known in a preview
-    fresh = Step(urn(READINESS, "fresh-readiness"),
-                 {**readiness_props("fresh", UNKNOWN, {3: 100}), "endpoint_name": UNKNOWN})
+    fresh = Step(
+        urn(READINESS, "fresh-readiness"), {**readiness_props("fresh", UNKNOWN, {3: 100}), "endpoint_name": UNKNOWN}
+    )
     plugin.deploy([readiness, rollout, fresh], preview=True)
     assert [step.failures for step in (readiness, rollout, fresh)] == [[], [], []]
     assert [step.error for step in (readiness, rollout, fresh)] == [None, None, None]
@@ -131,8 +148,13 @@ def test_an_update_preview_sends_nothing_either(workspace, client, plugin):
     name = new_endpoint(workspace, "updpreview")
     endpoint_id = client.get_endpoint(name)["id"]
     old = readiness_props(name, endpoint_id, {3: 100, 4: 0})
-    step = Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, endpoint_id, {3: 90, 4: 10}),
-                olds=old, old_inputs=old, resource_id=f"{name}-readiness")
+    step = Step(
+        urn(READINESS, f"{name}-readiness"),
+        readiness_props(name, endpoint_id, {3: 90, 4: 10}),
+        olds=old,
+        old_inputs=old,
+        resource_id=f"{name}-readiness",
+    )
     before = touched(workspace, name)
     plugin.deploy([step], preview=True)
     assert list(step.diff.diffs) == ["traffic"]
@@ -150,8 +172,10 @@ def test_twelve_endpoints_check_answers_while_every_earlier_create_waits(workspa
         workspace.stick_update(name)  # every endpoint stays IN_PROGRESS until released: readiness waits
         create_endpoint(workspace, name, {3: 100})
     ids = {name: client.get_endpoint(name)["id"] for name in names}
-    steps = [Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, ids[name], {3: 100}, timeout=60))
-             for name in names]
+    steps = [
+        Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, ids[name], {3: 100}, timeout=60))
+        for name in names
+    ]
     registered: queue.Queue = queue.Queue()
     engine = threading.Thread(target=plugin.deploy, args=(steps,), kwargs={"registered": registered})
     engine.start()
@@ -176,8 +200,10 @@ def test_a_check_with_no_create_after_it_leaves_the_workspace_untouched(workspac
     name = new_endpoint(workspace, "aborted")
     endpoint_id = client.get_endpoint(name)["id"]
     before = touched(workspace, name)
-    steps = [Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 50)),
-             Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, endpoint_id, {3: 50, 4: 50}))]
+    steps = [
+        Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 50)),
+        Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, endpoint_id, {3: 50, 4: 50})),
+    ]
     plugin.deploy(steps, abort_after_check=True)
     time.sleep(1.0)  # anything started in Check would have polled by now
     assert steps[0].failures == [] and steps[0].outputs is None
@@ -194,7 +220,7 @@ def test_a_failed_verification_fails_create_with_the_message_alone(workspace, cl
     message = step.error.details()
     assert message.startswith(f"endpoint {name} cannot serve: served entity risk_classifier-3")
     assert "conda env solve failed" in message
-    assert "Traceback" not in message and "File \"" not in message and "Unexpected" not in message
+    assert "Traceback" not in message and 'File "' not in message and "Unexpected" not in message
 
 
 def test_progress_reaches_the_resources_own_row(workspace, client, plugin):
@@ -229,8 +255,10 @@ def test_ctrl_c_during_a_bake_puts_the_last_good_split_back_before_cancel_return
         engine.start()
         plugin.engine.wait_for(f"{name}: rollout: 10%: passed")
         plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4")
-        assert live_split(client, name) == {"risk_classifier-3": 50, "risk_classifier-4": 50} or \
-            client.get_endpoint(name)["state"]["config_update"] == "IN_PROGRESS"
+        assert (
+            live_split(client, name) == {"risk_classifier-3": 50, "risk_classifier-4": 50}
+            or client.get_endpoint(name)["state"]["config_update"] == "IN_PROGRESS"
+        )
         updates_before = config_updates(workspace, name)
         plugin.cancel()
         # before Cancel returned: the last good split (10%) serves again
@@ -246,18 +274,19 @@ def test_ctrl_c_during_a_bake_puts_the_last_good_split_back_before_cancel_return
     assert live_split(client, name) == {"risk_classifier-3": 90, "risk_classifier-4": 10}
 
 
-def bake_at_50_percent(workspace, client, plugin, name: str, bake: float = 2.0,
-                       steps: tuple[int, ...] = (10, 50, 100)) -> tuple[list[Step], threading.Thread]:
+def bake_at_50_percent(
+    workspace, client, plugin, name: str, bake: float = 2.0, steps: tuple[int, ...] = (10, 50, 100)
+) -> tuple[list[Step], threading.Thread]:
     """A rollout to 100% through the plugin, in its bake at 50% (the last good split is the step before)."""
     endpoint_id = client.get_endpoint(name)["id"]
-    deployment = [Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 100, steps=steps,
-                                                                      bake=bake))]
+    deployment = [Step(urn(ROLLOUT, f"{name}-rollout"), rollout_props(name, endpoint_id, 100, steps=steps, bake=bake))]
     engine = threading.Thread(target=plugin.deploy, args=(deployment,))
     engine.start()
     plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4")
     deadline = time.monotonic() + 10
-    while live_split(client, name) != {"risk_classifier-3": 50, "risk_classifier-4": 50} \
-            and time.monotonic() < deadline:
+    while (
+        live_split(client, name) != {"risk_classifier-3": 50, "risk_classifier-4": 50} and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     return deployment, engine
 
@@ -310,8 +339,10 @@ def test_ctrl_c_during_a_config_update_waits_it_out_then_puts_the_last_good_spli
         assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
         assert client.get_endpoint(name)["state"]["config_update"] == "NOT_UPDATING"
         engine.join(timeout=60)
-    assert "traffic is back on the last good split: risk_classifier-3 v3 100%, risk_classifier-4 v4 0%" \
+    assert (
+        "traffic is back on the last good split: risk_classifier-3 v3 100%, risk_classifier-4 v4 0%"
         in steps[0].error.details()
+    )
     assert set(callers.statuses) == {200}
 
 
@@ -498,8 +529,9 @@ def test_a_30_second_outage_within_the_deadline_is_waited_out(workspace, client)
     outage = Outage(workspace.url)
     try:
         with configured(outage.url) as plugin:
-            steps = [Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, endpoint_id, {3: 100},
-                                                                              timeout=120))]
+            steps = [
+                Step(urn(READINESS, f"{name}-readiness"), readiness_props(name, endpoint_id, {3: 100}, timeout=120))
+            ]
             engine = threading.Thread(target=plugin.deploy, args=(steps,))
             engine.start()
             plugin.engine.wait_for(f"{name}: IN_PROGRESS")
@@ -528,8 +560,9 @@ def test_an_outage_past_the_deadline_fails_with_the_last_state(workspace, client
             outage.refuse_for(60)
             engine.join(timeout=90)
             message = steps[0].error.details()
-            assert message.startswith(f"endpoint {name} was not ready within 3s (no answer from the workspace "
-                                      "(ConnectionError)); it serves ")
+            assert message.startswith(
+                f"endpoint {name} was not ready within 3s (no answer from the workspace (ConnectionError)); it serves "
+            )
     finally:
         outage.close()
         workspace.release_update(name)
@@ -576,9 +609,14 @@ def test_the_old_dynamic_resources_are_deleted_without_a_request_to_the_workspac
     from tests.engine_driver import PROJECT_DIR
 
     legacy = json.loads((Path(__file__).parent / "fixtures" / "legacy_dynamic_providers.json").read_text())
-    host = subprocess.Popen([sys.executable, "-m", "pulumi.dynamic"], cwd=PROJECT_DIR, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PULUMI_PROJECT": "databricks-serving"})
+    host = subprocess.Popen(
+        [sys.executable, "-m", "pulumi.dynamic"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PULUMI_PROJECT": "databricks-serving"},
+    )
     try:
         port = host.stdout.readline().strip()
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -588,8 +626,10 @@ def test_the_old_dynamic_resources_are_deleted_without_a_request_to_the_workspac
             props = {"__provider": provider, "endpoint_name": "prod-risk-classifier", "endpoint_id": "abc"}
             struct = asyncio.new_event_loop().run_until_complete(rpc.serialize_properties(props, {}))
             old_urn = f"urn:pulumi:prod::databricks-serving::pulumi-python:dynamic/serving:Endpoint{kind}::x"
-            stub.Delete(provider_pb2.DeleteRequest(id=f"prod-risk-classifier-{kind}", urn=old_urn, properties=struct),
-                        timeout=30)
+            stub.Delete(
+                provider_pb2.DeleteRequest(id=f"prod-risk-classifier-{kind}", urn=old_urn, properties=struct),
+                timeout=30,
+            )
         assert workspace.counters()["api_calls"] == before
         channel.close()
     finally:
@@ -605,11 +645,21 @@ def config_updates(workspace, name: str) -> int:
 
 
 def put_config(workspace, name: str, versions: dict[int, int]) -> None:
-    body = {"served_entities": [entity(v) for v in versions],
-            "traffic_config": {"routes": [{"served_entity_name": f"risk_classifier-{v}", "traffic_percentage": share}
-                                          for v, share in versions.items()]}}
-    requests.put(f"{workspace.url}/api/2.0/serving-endpoints/{name}/config", json=body,
-                 headers=workspace.headers(DEPLOYER_TOKEN), timeout=10).raise_for_status()
+    body = {
+        "served_entities": [entity(v) for v in versions],
+        "traffic_config": {
+            "routes": [
+                {"served_entity_name": f"risk_classifier-{v}", "traffic_percentage": share}
+                for v, share in versions.items()
+            ]
+        },
+    }
+    requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/{name}/config",
+        json=body,
+        headers=workspace.headers(DEPLOYER_TOKEN),
+        timeout=10,
+    ).raise_for_status()
 
 
 def wait_until(condition, seconds: float = 15) -> None:
@@ -626,7 +676,8 @@ NOTIFICATIONS = "servingops:index:EndpointNotifications"
 
 
 def test_notifications_of_an_existing_endpoint_are_applied_and_reapplied_after_a_change_by_hand(
-        workspace, client, plugin):
+    workspace, client, plugin
+):
     name = unique("notify")
     create_endpoint(workspace, name, {3: 100})
     resource = urn(NOTIFICATIONS, f"{name}-notifications")
@@ -640,10 +691,16 @@ def test_notifications_of_an_existing_endpoint_are_applied_and_reapplied_after_a
     plugin.deploy([update])
     assert list(update.diff.diffs) == ["on_update_success"]
     assert client.get_endpoint(name)["email_notifications"] == {
-        "on_update_success": ["team@example.com"], "on_update_failure": ["oncall@example.com"]}
+        "on_update_success": ["team@example.com"],
+        "on_update_failure": ["oncall@example.com"],
+    }
 
-    requests.patch(f"{workspace.url}/api/2.0/serving-endpoints/{name}/notifications", json={"email_notifications": {}},
-                   headers=workspace.headers(DEPLOYER_TOKEN), timeout=10).raise_for_status()
+    requests.patch(
+        f"{workspace.url}/api/2.0/serving-endpoints/{name}/notifications",
+        json={"email_notifications": {}},
+        headers=workspace.headers(DEPLOYER_TOKEN),
+        timeout=10,
+    ).raise_for_status()
     _, outputs, inputs = plugin.read(resource, created.resource_id, update.outputs, changed)
     again = Step(resource, changed, olds=outputs, old_inputs=inputs, resource_id=created.resource_id)
     plugin.deploy([again])
@@ -685,8 +742,7 @@ def test_removing_the_notifications_block_clears_the_endpoints_notifications(wor
 def test_deleting_readiness_or_rollout_sends_nothing(workspace, client, plugin):
     name = new_endpoint(workspace, "delete")
     before = workspace.counters()["api_calls"]
-    plugin.delete(urn(READINESS, f"{name}-readiness"), f"{name}-readiness",
-                  readiness_props(name, "id", {3: 100}))
+    plugin.delete(urn(READINESS, f"{name}-readiness"), f"{name}-readiness", readiness_props(name, "id", {3: 100}))
     plugin.delete(urn(ROLLOUT, f"{name}-rollout"), f"{name}-rollout", rollout_props(name, "id", 10))
     assert workspace.counters()["api_calls"] == before
 

@@ -64,7 +64,8 @@ def test_an_integer_in_the_warmup_example_reaches_the_workspace_as_an_integer(wo
 
 
 def test_the_structure_older_programs_sent_reaches_the_workspace_as_doubles_and_a_long_column_refuses_it(
-        workspace, client, plugin):
+    workspace, client, plugin
+):
     """What the issue reported: through the engine, the structure's `42` became `42.0`."""
     name = new_endpoint(workspace, "floatwarm")
     props = legacy(readiness_props(name, client.get_endpoint(name)["id"], {3: 100, 4: 0}))
@@ -72,8 +73,7 @@ def test_the_structure_older_programs_sent_reaches_the_workspace_as_doubles_and_
     [step] = plugin.deploy([Step(urn(READINESS, f"{name}-readiness"), props)])
 
     assert isinstance(step.error, grpc.RpcError)
-    assert "Incompatible input types for column age. Can not safely convert float64 to int64." in (
-        step.error.details())
+    assert "Incompatible input types for column age. Can not safely convert float64 to int64." in (step.error.details())
     assert set(bodies(workspace, name)) == {json.dumps(FLOAT_AGE)}
 
 
@@ -102,8 +102,9 @@ def test_a_check_names_a_warmup_example_that_is_not_json_text():
 
 def test_a_recorded_structure_of_equal_values_is_no_change_so_upgrading_alone_plans_nothing(plugin):
     news = readiness_props("risk", "id-1", {3: 100})
-    step = Step(urn(READINESS, "risk-readiness"), news, olds=legacy(news), old_inputs=legacy(news),
-                resource_id="risk-readiness")
+    step = Step(
+        urn(READINESS, "risk-readiness"), news, olds=legacy(news), old_inputs=legacy(news), resource_id="risk-readiness"
+    )
 
     plugin.deploy([step], preview=True)
 
@@ -139,16 +140,35 @@ def test_recorded_parity_examples_and_expected_predictions_are_read_in_either_sh
 
 
 def test_counts_and_versions_the_engine_made_doubles_are_sent_as_integers():
-    entity = {"name": "risk_classifier-4", "entity_name": "main.risk.risk_classifier", "entity_version": 4.0,
-              "workload_type": "CPU", "min_provisioned_concurrency": 4.0, "max_provisioned_concurrency": 8.0}
-    props = {**rollout_props("risk", "id-1", 10), "served_entities": [entity],
-             "target": {"risk_classifier-3": 90.0, "risk_classifier-4": 10.0}, "steps": [10.0]}
+    entity = {
+        "name": "risk_classifier-4",
+        "entity_name": "main.risk.risk_classifier",
+        "entity_version": 4.0,
+        "workload_type": "CPU",
+        "min_provisioned_concurrency": 4.0,
+        "max_provisioned_concurrency": 8.0,
+    }
+    props = {
+        **rollout_props("risk", "id-1", 10),
+        "served_entities": [entity],
+        "target": {"risk_classifier-3": 90.0, "risk_classifier-4": 10.0},
+        "steps": [10.0],
+    }
 
     plan = plan_of(props)
 
     [sent] = plan.served_entities
     assert (sent["entity_version"], sent["min_provisioned_concurrency"], sent["max_provisioned_concurrency"]) == (
-        "4", 4, 8)
-    assert all(type(value) is int for value in (*plan.target.values(), *plan.steps, *[
-        sent["min_provisioned_concurrency"], sent["max_provisioned_concurrency"]]))
+        "4",
+        4,
+        8,
+    )
+    assert all(
+        type(value) is int
+        for value in (
+            *plan.target.values(),
+            *plan.steps,
+            *[sent["min_provisioned_concurrency"], sent["max_provisioned_concurrency"]],
+        )
+    )
     assert json.dumps(plan.split(10)) == '{"risk_classifier-3": 90, "risk_classifier-4": 10}'

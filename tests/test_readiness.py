@@ -27,13 +27,19 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def expectation(name: str, versions: dict[int, int], *, example=EXAMPLE, timeout=20.0, warmup_timeout=20.0,
-                scale_to_zero: bool = False) -> Expectation:
+def expectation(
+    name: str,
+    versions: dict[int, int],
+    *,
+    example=EXAMPLE,
+    timeout=20.0,
+    warmup_timeout=20.0,
+    scale_to_zero: bool = False,
+) -> Expectation:
     return Expectation(
         endpoint=name,
         served_entities=tuple(
-            DeclaredEntity(f"risk_classifier-{v}", "main.risk.risk_classifier", str(v), scale_to_zero)
-            for v in versions
+            DeclaredEntity(f"risk_classifier-{v}", "main.risk.risk_classifier", str(v), scale_to_zero) for v in versions
         ),
         traffic={f"risk_classifier-{v}": share for v, share in versions.items()},
         timeout_seconds=timeout,
@@ -139,17 +145,33 @@ def test_an_unknown_model_version_fails_and_says_what_still_serves(workspace, cl
     verify(client, expectation(name, {3: 100}, example=None))
     body = {
         "served_entities": [
-            {"name": "risk_classifier-99", "entity_name": "main.risk.risk_classifier", "entity_version": "99",
-             "workload_size": "Small", "scale_to_zero_enabled": False}
+            {
+                "name": "risk_classifier-99",
+                "entity_name": "main.risk.risk_classifier",
+                "entity_version": "99",
+                "workload_size": "Small",
+                "scale_to_zero_enabled": False,
+            }
         ],
         "traffic_config": {"routes": [{"served_entity_name": "risk_classifier-99", "traffic_percentage": 100}]},
     }
-    response = requests.put(f"{workspace.url}/api/2.0/serving-endpoints/{name}/config", json=body,
-                            headers=workspace.headers(DEPLOYER_TOKEN), timeout=10)
+    response = requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/{name}/config",
+        json=body,
+        headers=workspace.headers(DEPLOYER_TOKEN),
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     with pytest.raises(ReadinessError) as caught:
-        verify(client, Expectation(name, (DeclaredEntity("risk_classifier-99", "main.risk.risk_classifier", "99"),),
-                                   {"risk_classifier-99": 100}, timeout_seconds=10))
+        verify(
+            client,
+            Expectation(
+                name,
+                (DeclaredEntity("risk_classifier-99", "main.risk.risk_classifier", "99"),),
+                {"risk_classifier-99": 100},
+                timeout_seconds=10,
+            ),
+        )
     message = str(caught.value)
     assert message.startswith(f"endpoint {name} cannot serve: served entity risk_classifier-99")
     assert message.startswith(
@@ -230,14 +252,20 @@ def props(name: str, versions: dict[int, int], *, endpoint_id="id-1", example=EX
         "endpoint_name": name,
         "endpoint_id": endpoint_id,
         "served_entities": [
-            {"name": f"risk_classifier-{v}", "entity_name": "main.risk.risk_classifier", "entity_version": str(v),
-             "scale_to_zero": False}
+            {
+                "name": f"risk_classifier-{v}",
+                "entity_name": "main.risk.risk_classifier",
+                "entity_version": str(v),
+                "scale_to_zero": False,
+            }
             for v in versions
         ],
         "traffic": {f"risk_classifier-{v}": share for v, share in versions.items()},
         "timeout_seconds": timeout,
-        "warmup": {**({"input_example_json": json.dumps(example)} if example is not None else {}),
-                   "timeout_seconds": 20},
+        "warmup": {
+            **({"input_example_json": json.dumps(example)} if example is not None else {}),
+            "timeout_seconds": 20,
+        },
     }
 
 

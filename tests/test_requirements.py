@@ -92,8 +92,11 @@ def test_the_dev_requirements_install_the_runtime_set_and_the_tools():
 def test_every_import_of_the_program_plugin_and_policy_pack_is_installed_by_the_runtime_requirements():
     installed = closure(set(pinned(PROJECT_DIR / "requirements.txt")))
     providers = importlib.metadata.packages_distributions()
-    missing = {module: providers.get(module) for module in runtime_imports()
-               if not {canonical(name) for name in providers.get(module, [])} & installed}
+    missing = {
+        module: providers.get(module)
+        for module in runtime_imports()
+        if not {canonical(name) for name in providers.get(module, [])} & installed
+    }
     assert missing == {}
 
 
@@ -106,10 +109,13 @@ def test_the_runtime_code_imports_no_dev_only_package():
 RUNTIME_VENV = PROJECT_DIR / "venv"
 
 
-@pytest.mark.skipif(RUNTIME_VENV.is_symlink() or not (RUNTIME_VENV / ".installed").exists(),
-                    reason="venv/ is not this checkout's own runtime virtualenv (made by make setup)")
+@pytest.mark.skipif(
+    RUNTIME_VENV.is_symlink() or not (RUNTIME_VENV / ".installed").exists(),
+    reason="venv/ is not this checkout's own runtime virtualenv (made by make setup)",
+)
 def test_the_runtime_virtualenv_made_by_make_setup_cannot_import_the_test_tools():
     probe = "import importlib.util as u; print([m for m in ('pytest', 'fastapi', 'uvicorn', 'ruff') if u.find_spec(m)])"
-    done = subprocess.run([str(RUNTIME_VENV / "bin" / "python"), "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [str(RUNTIME_VENV / "bin" / "python"), "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.strip() == "[]"

@@ -416,7 +416,8 @@ def test_a_description_change_says_it_applies_at_creation_only(prod_summaries, p
     changes = diff_summaries(prod_summaries, summaries_of(prod_document))
     assert change_of(changes, ENDPOINT, "fraud-scorer-endpoint").fields == (
         FieldChange(
-            "description (applies at creation only)", "Card fraud scorer for the payments gateway.",
+            "description (applies at creation only)",
+            "Card fraud scorer for the payments gateway.",
             "Card fraud scorer, v2.",
         ),
     )
@@ -470,7 +471,7 @@ def test_a_prod_endpoint_without_an_endpoint_wide_limit_is_advised_one_and_exit_
 
 # --- against a git revision: that revision's own program and stack file --------------------------------
 
-LEGACY_RESOURCE = '''
+LEGACY_RESOURCE = """
 import pulumi_databricks as legacy
 
 legacy.Permissions(
@@ -478,7 +479,7 @@ legacy.Permissions(
     serving_endpoint_id="legacy-endpoint-id",
     access_controls=[legacy.PermissionsAccessControlArgs(group_name="legacy-team", permission_level="CAN_MANAGE")],
 )
-'''
+"""
 
 
 def git(checkout: Path, *args: str) -> None:
@@ -541,7 +542,6 @@ def test_against_an_unknown_revision_exits_2(checkout):
     assert (status, err.strip()) == (2, "`no-such-branch` is not a revision of this repository")
 
 
-
 def test_a_stack_file_that_cannot_be_read_is_a_json_error_in_json_mode(tmp_path):
     broken = tmp_path / "Pulumi.prod.yaml"
     broken.write_bytes(b"config:\n  databricks-serving:defaults: {name_prefix: \xff}\n")
@@ -562,7 +562,7 @@ def test_a_yaml_problem_is_reported_with_the_models_problems_in_json_mode(tmp_pa
     problems = json.loads(out)["error"]["problems"]
     assert status == 2
     assert problems == [
-        'endpoints.fraud-scorer.served_models[0].version = 010: YAML reads 010 as the octal number 8; write 8, '
+        "endpoints.fraud-scorer.served_models[0].version = 010: YAML reads 010 as the octal number 8; write 8, "
         f'or quote it ("010") if it is text (line {line})',
         "endpoints.fraud-scorer.access: is required",
     ]

@@ -14,22 +14,30 @@ ENTITY = "served_entities.fraud_scorer-2"
 BASE = {f"{ENTITY}.model": "main.fraud.fraud_scorer", f"{ENTITY}.version": "2", f"{ENTITY}.workload_size": "Large"}
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    (ROUTE_OPTIMIZED, False),
-    ("description (applies at creation only)", ""),
-    (f"{ENTITY}.workload_type", "CPU"),
-    (f"{ENTITY}.scale_to_zero", False),
-    ("ai_gateway.fallback", False),
-    ("email_notifications.on_update_success", []),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (ROUTE_OPTIMIZED, False),
+        ("description (applies at creation only)", ""),
+        (f"{ENTITY}.workload_type", "CPU"),
+        (f"{ENTITY}.scale_to_zero", False),
+        ("ai_gateway.fallback", False),
+        ("email_notifications.on_update_success", []),
+    ],
+)
 def test_absent_and_the_apis_default_are_the_same_setting(field, value):
     assert is_default(field, value) and is_default(field, ABSENT) and is_default(field, None)
     assert same_setting(field, ABSENT, value) and same_setting(field, value, None)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    (ROUTE_OPTIMIZED, True), (f"{ENTITY}.workload_type", "GPU_SMALL"), ("traffic.fraud_scorer-2", 0),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (ROUTE_OPTIMIZED, True),
+        (f"{ENTITY}.workload_type", "GPU_SMALL"),
+        ("traffic.fraud_scorer-2", 0),
+    ],
+)
 def test_a_value_other_than_the_default_is_a_setting(field, value):
     assert not is_default(field, value)
     assert not same_setting(field, ABSENT, value)
@@ -52,16 +60,18 @@ def test_route_optimized_absent_to_true_still_says_it_recreates_the_endpoint():
 
 def test_a_served_entity_setting_made_explicit_at_its_default_is_no_capacity_change():
     base = endpoint_summaries("fraud-scorer", BASE)
-    candidate = endpoint_summaries("fraud-scorer", {**BASE, f"{ENTITY}.workload_type": "CPU",
-                                                    f"{ENTITY}.scale_to_zero": False})
+    candidate = endpoint_summaries(
+        "fraud-scorer", {**BASE, f"{ENTITY}.workload_type": "CPU", f"{ENTITY}.scale_to_zero": False}
+    )
     assert change_lines(base, candidate) == ["fraud-scorer: no change"]
     assert diff_summaries(base, candidate) == []
 
 
 def test_a_gateway_feature_declared_off_is_no_gateway_change():
     base = endpoint_summaries("fraud-scorer", {**BASE, "ai_gateway.usage_tracking": True})
-    candidate = endpoint_summaries("fraud-scorer", {**BASE, "ai_gateway.usage_tracking": True,
-                                                    "ai_gateway.fallback": False})
+    candidate = endpoint_summaries(
+        "fraud-scorer", {**BASE, "ai_gateway.usage_tracking": True, "ai_gateway.fallback": False}
+    )
     assert change_lines(base, candidate) == ["fraud-scorer: no change"]
 
 

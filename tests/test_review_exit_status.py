@@ -28,8 +28,15 @@ def test_a_reader_that_stops_early_leaves_the_status_of_the_review():
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the review prints: every write fails with EPIPE
     try:
-        completed = subprocess.run([sys.executable, "-m", "review", "prod"], cwd=PROJECT_DIR, stdout=write_end,
-                                   stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        completed = subprocess.run(
+            [sys.executable, "-m", "review", "prod"],
+            cwd=PROJECT_DIR,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert (completed.returncode, completed.stderr) == (0, "")

@@ -28,8 +28,9 @@ def api_body(value: Any) -> Any:
     """Declared pulumi-databricks inputs (camelCase) as the serving API's JSON (snake_case), as the provider sends."""
     if isinstance(value, Mapping):
         return {
-            API_NAMES.get(key, re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()):
-                dict(item) if key == "environmentVars" else api_body(item)  # variable names are the user's
+            API_NAMES.get(key, re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()): dict(item)
+            if key == "environmentVars"
+            else api_body(item)  # variable names are the user's
             for key, item in value.items()
             if item is not None and not key.startswith("__")
         }
@@ -67,9 +68,9 @@ def deploy_by_config(emu: EmulatorHandle, run: ProgramRun) -> dict[str, str]:
         rollouts = [r for r in run.of_type(ROLLOUT) if r.parent == resource.parent]
         if rollouts:
             target = unwrap(rollouts[0].inputs)["target"]
-            body["config"]["traffic_config"] = {"routes": [
-                {"served_entity_name": name, "traffic_percentage": share} for name, share in target.items()
-            ]}
+            body["config"]["traffic_config"] = {
+                "routes": [{"served_entity_name": name, "traffic_percentage": share} for name, share in target.items()]
+            }
         created = requests.post(f"{emu.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10)
         assert created.status_code == 200, created.text
         ids[body["name"]] = created.json()["id"]
@@ -77,8 +78,12 @@ def deploy_by_config(emu: EmulatorHandle, run: ProgramRun) -> dict[str, str]:
         (endpoint,) = [by_urn[urn] for urn in resource.dependencies if by_urn[urn].type == MODEL_SERVING]
         name = unwrap(endpoint.inputs)["name"]
         acl = api_body(unwrap(resource.inputs)["accessControls"])
-        put = requests.put(f"{emu.url}/api/2.0/permissions/serving-endpoints/{ids[name]}",
-                           json={"access_control_list": acl}, headers=headers, timeout=10)
+        put = requests.put(
+            f"{emu.url}/api/2.0/permissions/serving-endpoints/{ids[name]}",
+            json={"access_control_list": acl},
+            headers=headers,
+            timeout=10,
+        )
         assert put.status_code == 200, put.text
     for name in ids:
         wait_until_not_updating(emu, name)
@@ -88,8 +93,12 @@ def deploy_by_config(emu: EmulatorHandle, run: ProgramRun) -> dict[str, str]:
 def emulator_workspace(monkeypatch) -> Iterator[EmulatorHandle]:
     """An emulator as the workspace of DATABRICKS_HOST / DATABRICKS_TOKEN (the deployer), nothing else."""
     with running_emulator(update_seconds=0.05, model_load_seconds=0, cold_start_seconds=0) as emu:
-        for key in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
-                    "DATABRICKS_AUTH_TYPE"):
+        for key in (
+            "DATABRICKS_CONFIG_PROFILE",
+            "DATABRICKS_CLIENT_ID",
+            "DATABRICKS_CLIENT_SECRET",
+            "DATABRICKS_AUTH_TYPE",
+        ):
             monkeypatch.delenv(key, raising=False)
         monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
         monkeypatch.setenv("DATABRICKS_HOST", emu.url)
@@ -140,19 +149,25 @@ def drift(emu: EmulatorHandle, ids: dict[str, str]) -> None:
     endpoint = requests.get(f"{emu.url}/api/2.0/serving-endpoints/{name}", headers=headers, timeout=10).json()
     kept = ("name", "entity_name", "entity_version", "workload_size", "scale_to_zero_enabled")
     entities = [{key: entity[key] for key in kept} for entity in endpoint["config"]["served_entities"]]
-    moved = {"served_entities": entities, "traffic_config": {"routes": [
-        {"served_entity_name": "risk_classifier-3", "traffic_percentage": 50},
-        {"served_entity_name": "risk_classifier-4", "traffic_percentage": 50},
-    ]}}
-    assert requests.put(f"{emu.url}/api/2.0/serving-endpoints/{name}/config", json=moved, headers=headers,
-                        timeout=10).ok
+    moved = {
+        "served_entities": entities,
+        "traffic_config": {
+            "routes": [
+                {"served_entity_name": "risk_classifier-3", "traffic_percentage": 50},
+                {"served_entity_name": "risk_classifier-4", "traffic_percentage": 50},
+            ]
+        },
+    }
+    assert requests.put(
+        f"{emu.url}/api/2.0/serving-endpoints/{name}/config", json=moved, headers=headers, timeout=10
+    ).ok
     wait_until_not_updating(emu, name)
     grant = {"access_control_list": [{"user_name": "analyst@example.com", "permission_level": "CAN_QUERY"}]}
-    assert requests.patch(f"{emu.url}/api/2.0/permissions/serving-endpoints/{ids[name]}", json=grant,
-                          headers=headers, timeout=10).ok
+    assert requests.patch(
+        f"{emu.url}/api/2.0/permissions/serving-endpoints/{ids[name]}", json=grant, headers=headers, timeout=10
+    ).ok
     tags = {"add_tags": [{"key": "team", "value": "risk-ops"}]}
-    assert requests.patch(f"{emu.url}/api/2.0/serving-endpoints/{name}/tags", json=tags, headers=headers,
-                          timeout=10).ok
+    assert requests.patch(f"{emu.url}/api/2.0/serving-endpoints/{name}/tags", json=tags, headers=headers, timeout=10).ok
 
 
 def test_a_drifted_endpoint_shows_traffic_the_extra_grant_and_the_tag_and_exits_4(workspace, deployed_prod):
@@ -194,10 +209,20 @@ def test_the_markdown_report_is_a_pr_comment_with_one_bullet_per_endpoint(worksp
 def test_an_update_in_progress_shows_its_pending_config(workspace, deployed_prod):
     workspace.stick_update("prod-fraud-scorer")
     headers = workspace.headers(DEPLOYER_TOKEN)
-    body = {"served_entities": [{"name": "fraud_scorer-1", "entity_name": "main.fraud.fraud_scorer",
-                                 "entity_version": "1", "workload_size": "Small", "scale_to_zero_enabled": False}]}
-    assert requests.put(f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config", json=body,
-                        headers=headers, timeout=10).ok
+    body = {
+        "served_entities": [
+            {
+                "name": "fraud_scorer-1",
+                "entity_name": "main.fraud.fraud_scorer",
+                "entity_version": "1",
+                "workload_size": "Small",
+                "scale_to_zero_enabled": False,
+            }
+        ]
+    }
+    assert requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config", json=body, headers=headers, timeout=10
+    ).ok
     _, report = live_json()
     (fraud,) = [endpoint for endpoint in report["live"]["endpoints"] if endpoint["key"] == "fraud-scorer"]
     assert fraud["pending_config"] == {"entities": {"fraud_scorer-1": "1"}, "traffic": {"fraud_scorer-1": 100}}
@@ -229,13 +254,21 @@ def test_a_rejected_credential_is_an_error_exit_2_without_the_token(workspace, m
 def test_an_environment_variable_that_differs_shows_the_reference_never_the_live_value(workspace, deployed_prod):
     token = "dapi0123456789abcdef0123456789abcdef"
     headers = workspace.headers(DEPLOYER_TOKEN)
-    body = {"served_entities": [{
-        "name": "fraud_scorer-2", "entity_name": "main.fraud.fraud_scorer", "entity_version": "2",
-        "workload_size": "Large", "scale_to_zero_enabled": False,
-        "environment_vars": {"FEATURE_STORE_TOKEN": token, "SCORE_THRESHOLD": "0.82"},
-    }]}
-    assert requests.put(f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config", json=body,
-                        headers=headers, timeout=10).ok
+    body = {
+        "served_entities": [
+            {
+                "name": "fraud_scorer-2",
+                "entity_name": "main.fraud.fraud_scorer",
+                "entity_version": "2",
+                "workload_size": "Large",
+                "scale_to_zero_enabled": False,
+                "environment_vars": {"FEATURE_STORE_TOKEN": token, "SCORE_THRESHOLD": "0.82"},
+            }
+        ]
+    }
+    assert requests.put(
+        f"{workspace.url}/api/2.0/serving-endpoints/prod-fraud-scorer/config", json=body, headers=headers, timeout=10
+    ).ok
     wait_until_not_updating(workspace, "prod-fraud-scorer")
     outputs = {mode: review("prod", "--live", *mode) for mode in ((), ("--json",), ("--markdown",))}
     assert [status for status, _, _ in outputs.values()] == [4, 4, 4]
@@ -246,4 +279,7 @@ def test_an_environment_variable_that_differs_shows_the_reference_never_the_live
     )
     (fraud,) = json.loads(outputs[("--json",)][1])["live"]["endpoints"][:1]
     assert fraud["fields"]["served_entities.fraud_scorer-2.environment_vars.SCORE_THRESHOLD"] == {
-        "declared": "0.82", "live": "0.82", "differs": False}
+        "declared": "0.82",
+        "live": "0.82",
+        "differs": False,
+    }

@@ -80,8 +80,9 @@ def test_the_comment_keeps_the_first_changes_in_order_and_says_how_many_were_lef
     _, comment, full, _ = review_of_500
     kept = changes_section(comment)
     everything = changes_section(full)
-    left_out = re.search(r"^… (\d+) resource change\(s\) of (\d+) left out here: see `.*review-full\.md`$",
-                         comment, flags=re.MULTILINE)
+    left_out = re.search(
+        r"^… (\d+) resource change\(s\) of (\d+) left out here: see `.*review-full\.md`$", comment, flags=re.MULTILINE
+    )
     assert left_out is not None
     items = [line for line in everything if re.match(r"  [+~-] ", line)]
     shown = [line for line in kept if re.match(r"  [+~-] ", line)]
@@ -107,8 +108,10 @@ def test_the_full_review_holds_every_change_and_the_resource_tree(review_of_32):
 
 
 def test_a_small_review_comment_holds_every_change(tmp_path, prod_document):
-    prod_document["config"][ENDPOINTS_KEY]["risk-classifier"]["traffic"] = {"risk_classifier-3": 50,
-                                                                           "risk_classifier-4": 50}
+    prod_document["config"][ENDPOINTS_KEY]["risk-classifier"]["traffic"] = {
+        "risk_classifier-3": 50,
+        "risk_classifier-4": 50,
+    }
     proposed = tmp_path / "proposed.yaml"
     proposed.write_text(yaml.safe_dump(prod_document))
     status, comment, _ = review("prod", "--stack-file", str(proposed), "--against-stack", "prod", "--markdown")
@@ -167,5 +170,7 @@ def test_the_live_report_is_cut_endpoint_by_endpoint_and_a_section_without_room_
     assert f"… {3000 - len(shown)} endpoint(s) of 3000 left out here: see `full-prod.md`" in lines
     assert "Policy verdicts: left out here (see `full-prod.md`)" in lines
     _, items = markdown.split_items(render_report(reports[:2], "https://workspace.example.com"))
-    assert items == ["endpoint-000  (prod-endpoint-000)\n    not in the workspace",
-                     "endpoint-001  (prod-endpoint-001)\n    not in the workspace"]
+    assert items == [
+        "endpoint-000  (prod-endpoint-000)\n    not in the workspace",
+        "endpoint-001  (prod-endpoint-001)\n    not in the workspace",
+    ]

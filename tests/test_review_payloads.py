@@ -21,8 +21,10 @@ def fields_of(document: dict, stack: str = "prod") -> dict[str, dict]:
 def test_the_warmup_body_is_shown_as_the_text_sent_with_integers_as_integers(stack_documents):
     shown = fields_of(stack_documents["prod"])["risk-classifier-readiness"][WARMUP]
 
-    assert shown == ('{"dataframe_split": {"columns": ["amount", "age", "income"], '
-                     '"data": [[1200.0, 42, 58000.0], [250.0, 23, 21000.0]]}}')
+    assert shown == (
+        '{"dataframe_split": {"columns": ["amount", "age", "income"], '
+        '"data": [[1200.0, 42, 58000.0], [250.0, 23, 21000.0]]}}'
+    )
     # What the plugin sends: the text's values serialised as ServingClient serialises a body.
     assert json.dumps(decode(shown, WARMUP)) == shown
 
@@ -39,8 +41,10 @@ def test_an_integer_written_as_a_float_shows_as_a_change_of_the_body(stack_docum
     warmup = document["config"][ENDPOINTS_KEY]["risk-classifier"]["readiness"]["warmup"]
     warmup["input_example"]["dataframe_split"]["data"][0][1] = 42.0
 
-    changes = diff_summaries(summarize_run(run_program("prod", document=stack_documents["prod"]).resources),
-                             summarize_run(run_program("prod", document=document).resources))
+    changes = diff_summaries(
+        summarize_run(run_program("prod", document=stack_documents["prod"]).resources),
+        summarize_run(run_program("prod", document=document).resources),
+    )
 
     text = render_diff(changes, "HEAD", "working tree")
     assert f'{WARMUP}: {{"dataframe_split": {{"columns": ["amount", "age", "income"], "data": [[1200.0, 42, ' in text

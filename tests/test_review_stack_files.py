@@ -18,8 +18,11 @@ DEV_ENDPOINT = "dev-risk-classifier"
 
 
 def git(directory: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(directory), "-c", "user.name=review", "-c", "user.email=review@example.com",
-                    *args], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(directory), "-c", "user.name=review", "-c", "user.email=review@example.com", *args],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +95,9 @@ def test_a_deleted_stack_file_is_reviewed_as_destroying_every_endpoint(deleted_d
     status, out, err = review("dev", "--against", "HEAD", project_dir=deleted_dev)
     assert (status, err) == (0, "")
     heading, line = out.splitlines()[:2]
-    assert heading.startswith("Stack dev: Pulumi.dev.yaml is deleted, so every endpoint of the stack would be "
-                              "destroyed (changes from HEAD (")
+    assert heading.startswith(
+        "Stack dev: Pulumi.dev.yaml is deleted, so every endpoint of the stack would be destroyed (changes from HEAD ("
+    )
     assert line == f"  risk-classifier: removed (endpoint {DEV_ENDPOINT} is deleted)"
     assert "to the working tree, which has no Pulumi.dev.yaml: 7 removed" in out
 
@@ -110,12 +114,14 @@ def test_a_deleted_stack_file_in_json_says_deleted_and_lists_every_resource_remo
 
 def test_a_deleted_stack_file_in_markdown_heads_the_comment_with_the_deletion(deleted_dev, tmp_path):
     full = tmp_path / "full.md"
-    status, out, _ = review("dev", "--against", "HEAD", "--markdown", "--markdown-full", str(full),
-                            project_dir=deleted_dev)
+    status, out, _ = review(
+        "dev", "--against", "HEAD", "--markdown", "--markdown-full", str(full), project_dir=deleted_dev
+    )
     lines = out.splitlines()
     assert status == 0
-    assert lines[0].startswith("### Stack dev: Pulumi.dev.yaml is deleted, so every endpoint of the stack would be "
-                               "destroyed")
+    assert lines[0].startswith(
+        "### Stack dev: Pulumi.dev.yaml is deleted, so every endpoint of the stack would be destroyed"
+    )
     assert lines[2] == f"- **risk-classifier**: removed (endpoint {DEV_ENDPOINT} is deleted)"
     # The resource tree goes to the full review, not the bounded comment.
     assert "<details><summary>Resources of Pulumi.dev.yaml (deleted)</summary>" not in lines
@@ -124,5 +130,8 @@ def test_a_deleted_stack_file_in_markdown_heads_the_comment_with_the_deletion(de
 
 def test_a_stack_file_absent_in_the_tree_and_at_the_revision_is_exit_2(deleted_dev):
     status, _, err = review("staging", "--against", "HEAD", project_dir=deleted_dev)
-    assert (status, err.strip()) == (2, "stack staging has no Pulumi.staging.yaml, neither in the working tree "
-                                        "nor at HEAD; with --stack-file PATH another file is reviewed")
+    assert (status, err.strip()) == (
+        2,
+        "stack staging has no Pulumi.staging.yaml, neither in the working tree "
+        "nor at HEAD; with --stack-file PATH another file is reviewed",
+    )

@@ -141,8 +141,7 @@ def test_the_text_review_starts_with_the_summary_lines(tmp_path, stack_documents
     ]
 
 
-def test_the_markdown_review_is_a_pr_comment_with_one_bullet_per_endpoint_and_folded_details(tmp_path,
-                                                                                               stack_documents):
+def test_the_markdown_review_is_a_pr_comment_with_one_bullet_per_endpoint_and_folded_details(tmp_path, stack_documents):
     document = copy.deepcopy(stack_documents["prod"])
     endpoints(document)["risk-classifier"]["traffic"] = {"risk_classifier-3": 50, "risk_classifier-4": 50}
     proposed = tmp_path / "proposed.yaml"
@@ -191,17 +190,28 @@ def endpoint_summaries(key: str, endpoint_fields: dict[str, Any]) -> list[Resour
     component = f"urn:pulumi:prod::databricks-serving::serving:index:ServingEndpoint::{key}"
     return [
         ResourceSummary(SERVING_ENDPOINT, key, component, "", {}),
-        ResourceSummary(MODEL_SERVING, f"{key}-endpoint", f"{component}-endpoint", component,
-                        {"name": f"prod-{key}", **endpoint_fields}),
+        ResourceSummary(
+            MODEL_SERVING,
+            f"{key}-endpoint",
+            f"{component}-endpoint",
+            component,
+            {"name": f"prod-{key}", **endpoint_fields},
+        ),
     ]
 
 
 def test_an_ai_gateway_change_names_the_setting_and_both_values():
-    base = endpoint_summaries("fraud-scorer", {"ai_gateway.rate_limits.endpoint": "12000 calls/minute",
-                                               "ai_gateway.usage_tracking": True})
-    candidate = endpoint_summaries("fraud-scorer", {"ai_gateway.rate_limits.endpoint": "9000 calls/minute",
-                                                    "ai_gateway.usage_tracking": True,
-                                                    "ai_gateway.fallback": True})
+    base = endpoint_summaries(
+        "fraud-scorer", {"ai_gateway.rate_limits.endpoint": "12000 calls/minute", "ai_gateway.usage_tracking": True}
+    )
+    candidate = endpoint_summaries(
+        "fraud-scorer",
+        {
+            "ai_gateway.rate_limits.endpoint": "9000 calls/minute",
+            "ai_gateway.usage_tracking": True,
+            "ai_gateway.fallback": True,
+        },
+    )
     assert change_lines(base, candidate) == [
         "fraud-scorer: AI Gateway rate_limits.endpoint 12000 calls/minute -> 9000 calls/minute, + fallback true"
     ]

@@ -20,16 +20,27 @@ EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [
 
 
 def entity(version: int) -> dict:
-    return {"name": f"risk_classifier-{version}", "entity_name": "main.risk.risk_classifier",
-            "entity_version": str(version), "workload_size": "Small", "workload_type": "CPU",
-            "scale_to_zero_enabled": False}
+    return {
+        "name": f"risk_classifier-{version}",
+        "entity_name": "main.risk.risk_classifier",
+        "entity_version": str(version),
+        "workload_size": "Small",
+        "workload_type": "CPU",
+        "scale_to_zero_enabled": False,
+    }
 
 
-def plan(name: str, target: int, *, stable: int = 3, candidate: int = 4, steps=(10, 50, 100), bake=0.3,
-         **overrides) -> RolloutPlan:
+def plan(
+    name: str, target: int, *, stable: int = 3, candidate: int = 4, steps=(10, 50, 100), bake=0.3, **overrides
+) -> RolloutPlan:
     # The latency gate is far above what a loaded machine adds; the slow-candidate test sets its own.
-    settings = dict(max_error_rate=0.05, max_p95_latency_ms=2000, min_requests=6, probe_interval_seconds=0.02,
-                    update_timeout_seconds=20)
+    settings = dict(
+        max_error_rate=0.05,
+        max_p95_latency_ms=2000,
+        min_requests=6,
+        probe_interval_seconds=0.02,
+        update_timeout_seconds=20,
+    )
     settings.update(overrides)
     return RolloutPlan(
         endpoint=name,
@@ -72,8 +83,9 @@ def client(workspace) -> ServingClient:
 class Callers:
     """Bounded concurrent traffic through the endpoint's own route, as real callers would send it."""
 
-    def __init__(self, client: ServingClient, name: str, threads: int = 3, max_requests: int = 2000,
-                 max_seconds: float = 30):
+    def __init__(
+        self, client: ServingClient, name: str, threads: int = 3, max_requests: int = 2000, max_seconds: float = 30
+    ):
         self.client, self.name = client, name
         self.statuses: Counter[int] = Counter()
         self._stop = threading.Event()
@@ -136,11 +148,15 @@ def test_a_failing_candidate_is_rolled_back_to_0_percent_and_up_fails_with_the_r
     with pytest.raises(RolloutError) as caught:
         Rollout(client, plan(name, 100), FAST).run()
     message = str(caught.value)
-    assert message.startswith(f"endpoint {name}: rollout of risk_classifier-4 stopped at step 10%: health gate "
-                              "failed: error rate 50.00% > 5.00% over ")
+    assert message.startswith(
+        f"endpoint {name}: rollout of risk_classifier-4 stopped at step 10%: health gate "
+        "failed: error rate 50.00% > 5.00% over "
+    )
     assert "last samples: " in message and "500/" in message
-    assert "All traffic is back on risk_classifier-3, serving risk_classifier-3 v3 100%, risk_classifier-4 v4 0%" \
+    assert (
+        "All traffic is back on risk_classifier-3, serving risk_classifier-3 v3 100%, risk_classifier-4 v4 0%"
         in message
+    )
     assert caught.value.report["rolled_back"] is True
     assert caught.value.report["steps"][0]["verdict"] == "failed"
     assert live_split(client, name) == {"risk_classifier-3": 100, "risk_classifier-4": 0}
@@ -164,8 +180,9 @@ def test_a_parity_mismatch_blocks_before_any_traffic_moves(workspace, client):
     with pytest.raises(RolloutError) as caught:
         Rollout(client, plan(name, 100, stable=2, candidate=3), FAST).run()
     message = str(caught.value)
-    assert message.startswith(f"endpoint {name}: parity gate failed before any traffic moved: on example 1, "
-                              "risk_classifier-3 predicts ")
+    assert message.startswith(
+        f"endpoint {name}: parity gate failed before any traffic moved: on example 1, risk_classifier-3 predicts "
+    )
     assert "(differ by up to " in message and "tolerance 1e-06" in message
     assert config_updates(workspace, name) == before
     assert live_split(client, name) == {"risk_classifier-2": 100, "risk_classifier-3": 0}
@@ -177,16 +194,31 @@ def test_a_schema_mismatch_fails_parity_at_once(workspace, client):
     workspace.register_model_version("main.risk.risk_tenure", "1", columns=["amount", "age", "tenure"])
     name = f"schema-{uuid.uuid4().hex[:8]}"
     candidate = {**entity(1), "name": "risk_tenure-1", "entity_name": "main.risk.risk_tenure"}
-    body = {"name": name, "config": {
-        "served_entities": [entity(3), candidate],
-        "traffic_config": {"routes": [{"served_entity_name": "risk_classifier-3", "traffic_percentage": 100},
-                                      {"served_entity_name": "risk_tenure-1", "traffic_percentage": 0}]}}}
-    requests.post(f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(DEPLOYER_TOKEN),
-                  timeout=10).raise_for_status()
+    body = {
+        "name": name,
+        "config": {
+            "served_entities": [entity(3), candidate],
+            "traffic_config": {
+                "routes": [
+                    {"served_entity_name": "risk_classifier-3", "traffic_percentage": 100},
+                    {"served_entity_name": "risk_tenure-1", "traffic_percentage": 0},
+                ]
+            },
+        },
+    }
+    requests.post(
+        f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(DEPLOYER_TOKEN), timeout=10
+    ).raise_for_status()
     mismatched = RolloutPlan(
-        endpoint=name, served_entities=(entity(3), candidate), target={"risk_classifier-3": 0, "risk_tenure-1": 100},
-        stable="risk_classifier-3", candidate="risk_tenure-1", steps=(10, 100), bake_seconds=0.3,
-        examples=(EXAMPLE,), update_timeout_seconds=20,
+        endpoint=name,
+        served_entities=(entity(3), candidate),
+        target={"risk_classifier-3": 0, "risk_tenure-1": 100},
+        stable="risk_classifier-3",
+        candidate="risk_tenure-1",
+        steps=(10, 100),
+        bake_seconds=0.3,
+        examples=(EXAMPLE,),
+        update_timeout_seconds=20,
     )
     before = config_updates(workspace, name)
     with pytest.raises(RolloutError) as caught:
@@ -236,8 +268,9 @@ def test_a_declared_split_no_gate_judged_is_judged_without_moving_traffic(worksp
     # An earlier run was stopped while its update ran; the update landed later, at the declared 10%.
     name = new_endpoint(workspace, "landed", share=10)
     before = config_updates(workspace, name)
-    report = Rollout(client, plan(name, 10), FAST, verified_split={"risk_classifier-3": 100,
-                                                                    "risk_classifier-4": 0}).run()
+    report = Rollout(
+        client, plan(name, 10), FAST, verified_split={"risk_classifier-3": 100, "risk_classifier-4": 0}
+    ).run()
     assert config_updates(workspace, name) == before
     assert [(step.share, step.verdict) for step in report.steps] == [(10, "passed")]
     assert report.last_good_split == {"risk_classifier-3": 90, "risk_classifier-4": 10}
@@ -314,12 +347,27 @@ def test_a_restore_that_gives_up_on_a_running_update_says_where_that_update_will
     # Cancel found the step's config update still running and its budget ran out before it finished.
     name = new_endpoint(workspace, "giveup")
     rollout = Rollout(client, plan(name, 50), FAST)
-    rollout.report = RolloutReport(name, "risk_classifier-4", "risk_classifier-3", 0, 50,
-                                   last_good_split={"risk_classifier-3": 100, "risk_classifier-4": 0})
+    rollout.report = RolloutReport(
+        name,
+        "risk_classifier-4",
+        "risk_classifier-3",
+        0,
+        50,
+        last_good_split={"risk_classifier-3": 100, "risk_classifier-4": 0},
+    )
     workspace.stick_update(name)
-    client.update_config(name, {"served_entities": [entity(3), entity(4)], "traffic_config": {"routes": [
-        {"served_entity_name": "risk_classifier-3", "traffic_percentage": 50},
-        {"served_entity_name": "risk_classifier-4", "traffic_percentage": 50}]}})
+    client.update_config(
+        name,
+        {
+            "served_entities": [entity(3), entity(4)],
+            "traffic_config": {
+                "routes": [
+                    {"served_entity_name": "risk_classifier-3", "traffic_percentage": 50},
+                    {"served_entity_name": "risk_classifier-4", "traffic_percentage": 50},
+                ]
+            },
+        },
+    )
     try:
         outcome = rollout.restore(deadline=time.monotonic() + 0.5)
     finally:

@@ -21,22 +21,35 @@ FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grac
 
 def route_optimized_endpoint(workspace, shares: dict[int, int]) -> str:
     name = f"ro-{uuid.uuid4().hex[:8]}"
-    body = {"name": name, "route_optimized": True, "config": {
-        "served_entities": [entity(v) for v in shares],
-        "traffic_config": {"routes": [{"served_entity_name": f"risk_classifier-{v}", "traffic_percentage": p}
-                                      for v, p in shares.items()]}}}
-    requests.post(f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(DEPLOYER_TOKEN),
-                  timeout=10).raise_for_status()
+    body = {
+        "name": name,
+        "route_optimized": True,
+        "config": {
+            "served_entities": [entity(v) for v in shares],
+            "traffic_config": {
+                "routes": [
+                    {"served_entity_name": f"risk_classifier-{v}", "traffic_percentage": p} for v, p in shares.items()
+                ]
+            },
+        },
+    }
+    requests.post(
+        f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(DEPLOYER_TOKEN), timeout=10
+    ).raise_for_status()
     return name
 
 
 def expectation(name: str, shares: dict[int, int]) -> Expectation:
     return Expectation(
         endpoint=name,
-        served_entities=tuple(DeclaredEntity(f"risk_classifier-{v}", "main.risk.risk_classifier", str(v))
-                              for v in shares),
+        served_entities=tuple(
+            DeclaredEntity(f"risk_classifier-{v}", "main.risk.risk_classifier", str(v)) for v in shares
+        ),
         traffic={f"risk_classifier-{v}": p for v, p in shares.items()},
-        timeout_seconds=20, input_example=EXAMPLE, warmup_timeout_seconds=20, route_optimized=True,
+        timeout_seconds=20,
+        input_example=EXAMPLE,
+        warmup_timeout_seconds=20,
+        route_optimized=True,
     )
 
 
@@ -69,11 +82,19 @@ def test_a_rollout_on_a_route_optimized_endpoint_checks_parity_at_its_first_step
     while oauth_client.get_endpoint(name)["state"]["ready"] != "READY" and time.monotonic() < deadline:
         time.sleep(0.05)
     plan = RolloutPlan(
-        endpoint=name, served_entities=(entity(3), entity(4)),
+        endpoint=name,
+        served_entities=(entity(3), entity(4)),
         target={"risk_classifier-3": 0, "risk_classifier-4": 100},
-        stable="risk_classifier-3", candidate="risk_classifier-4", steps=(50, 100), bake_seconds=0.3,
-        examples=(EXAMPLE,), min_requests=4, probe_interval_seconds=0.02, max_p95_latency_ms=2000,
-        update_timeout_seconds=20, route_optimized=True,
+        stable="risk_classifier-3",
+        candidate="risk_classifier-4",
+        steps=(50, 100),
+        bake_seconds=0.3,
+        examples=(EXAMPLE,),
+        min_requests=4,
+        probe_interval_seconds=0.02,
+        max_p95_latency_ms=2000,
+        update_timeout_seconds=20,
+        route_optimized=True,
     )
     lines: list[str] = []
     report = Rollout(oauth_client, plan, FAST, log=lines.append).run()
@@ -81,4 +102,5 @@ def test_a_rollout_on_a_route_optimized_endpoint_checks_parity_at_its_first_step
     assert [(step.share, step.verdict) for step in report.steps] == [(50, "passed"), (100, "passed")]
     assert report.last_good_split == {"risk_classifier-3": 0, "risk_classifier-4": 100}
     assert lines.index(f"{name}: rollout: 50% to risk_classifier-4") < next(
-        i for i, line in enumerate(lines) if "parity passed" in line)
+        i for i, line in enumerate(lines) if "parity passed" in line
+    )

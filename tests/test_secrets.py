@@ -24,9 +24,7 @@ def plaintext_leaks(value: Any, secrets: list[str], path: str = "") -> list[str]
 
 
 def run_with_credentials(stack: str):
-    return run_program(
-        stack, secret_values={"databricks:token": TOKEN, "databricks:clientSecret": CLIENT_SECRET}
-    )
+    return run_program(stack, secret_values={"databricks:token": TOKEN, "databricks:clientSecret": CLIENT_SECRET})
 
 
 def test_stack_outputs_hold_no_credential_in_plain_text():

@@ -58,10 +58,12 @@ EXAMPLES: dict[str, tuple[str | bytes, list[str]]] = {
     "an empty endpoint key": (edited(("    risk:\n", '    "":\n')), ['endpoints."":']),
     "a config that is not a map": ("config:\n  - databricks-serving:endpoints\n", ["config:"]),
     "a date where a version is expected": (
-        edited(("version: 3", "version: 2024-01-01")), ["endpoints.risk.served_models[0].version ="]
+        edited(("version: 3", "version: 2024-01-01")),
+        ["endpoints.risk.served_models[0].version ="],
     ),
     "a stack file that is not UTF-8": (
-        STACK_FILE.replace("ml-platform", "ml-plätform").encode("latin-1"), ["is not UTF-8 text (byte 0xe4 on line 6)"]
+        STACK_FILE.replace("ml-platform", "ml-plätform").encode("latin-1"),
+        ["is not UTF-8 text (byte 0xe4 on line 6)"],
     ),
     "routes checked while another field fails": (
         edited(
@@ -82,7 +84,7 @@ EXAMPLES: dict[str, tuple[str | bytes, list[str]]] = {
     ),
     "a plaintext credential while endpoints cannot be parsed": (
         "config:\n  databricks:token: dapi-plain\n  databricks-serving:endpoints:\n    - risk\n",
-        ["databricks:token: is stored in plain text", "endpoints = [\"risk\"]: must be a map of keys to values"],
+        ["databricks:token: is stored in plain text", 'endpoints = ["risk"]: must be a map of keys to values'],
     ),
     "a misspelt key of the project's namespace": (
         edited(("databricks-serving:defaults:", "databricks-serving:default:")),
@@ -94,10 +96,12 @@ EXAMPLES: dict[str, tuple[str | bytes, list[str]]] = {
     ),
     "010 read as octal 8": (edited(("version: 3", "version: 010")), ["endpoints.risk.served_models[0].version = 010"]),
     "on read as a boolean where a string is expected": (
-        edited(("      owner: ml-platform", "      owner: on")), ["defaults.tags.owner = on"]
+        edited(("      owner: ml-platform", "      owner: on")),
+        ["defaults.tags.owner = on"],
     ),
     "yes read as a boolean where a name is expected": (
-        edited(("    name_prefix: dev-", "    name_prefix: yes")), ["defaults.name_prefix = yes"]
+        edited(("    name_prefix: dev-", "    name_prefix: yes")),
+        ["defaults.name_prefix = yes"],
     ),
     "off read as a boolean where a string is expected": (
         edited((SIZE_OF_FIRST, "workload_size: Small\n          environment_vars: {DEBUG: off}\n        - model")),
@@ -112,7 +116,7 @@ EXAMPLES: dict[str, tuple[str | bytes, list[str]]] = {
         ["databricks:password: is stored in plain text"],
     ),
     "googleCredentials in plain text": (
-        edited(("  databricks:host:", "  databricks:googleCredentials: '{\"type\": \"sa\"}'\n  databricks:host:")),
+        edited(("  databricks:host:", '  databricks:googleCredentials: \'{"type": "sa"}\'\n  databricks:host:')),
         ["databricks:googleCredentials: is stored in plain text"],
     ),
     "an environment variable name that is not a valid name": (
@@ -137,8 +141,10 @@ EXAMPLES: dict[str, tuple[str | bytes, list[str]]] = {
     ),
     "a number where a string is meant, shown, not hidden": (
         edited((SIZE_OF_FIRST, "workload_size: Small\n          environment_vars: {THRESHOLD: 0.82}\n        - model")),
-        ['endpoints.risk.served_models[0].environment_vars.THRESHOLD = 0.82: must be text, not a number; '
-         'YAML read it as a number: quote it ("0.82")'],
+        [
+            "endpoints.risk.served_models[0].environment_vars.THRESHOLD = 0.82: must be text, not a number; "
+            'YAML read it as a number: quote it ("0.82")'
+        ],
     ),
     "a readiness timeout of 0": (
         edited(("      access:", "      readiness: {timeout_minutes: 0}\n      access:")),
@@ -175,5 +181,3 @@ def test_the_examples_are_all_valid_once_repaired(tmp_path):
     from review.__main__ import main
 
     assert main(["dev", "--stack-file", str(stack_file)]) == 0
-
-

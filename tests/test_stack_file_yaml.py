@@ -69,7 +69,7 @@ def test_a_key_written_twice_is_refused_with_both_lines(tmp_path):
 
 def test_a_number_with_a_leading_zero_is_refused_as_octal(tmp_path):
     assert problems_of(edited("version: 3", "version: 010"), tmp_path) == [
-        'endpoints.risk.served_models[0].version = 010: YAML reads 010 as the octal number 8; write 8, or quote '
+        "endpoints.risk.served_models[0].version = 010: YAML reads 010 as the octal number 8; write 8, or quote "
         'it ("010") if it is text (line 11)'
     ]
 
@@ -107,13 +107,22 @@ def test_a_date_where_a_number_is_expected_is_a_config_problem_not_a_crash(tmp_p
     ]
 
 
-@pytest.mark.parametrize("written, rule", [
-    ("1:30", 'is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it ("1:30")'),
-    ("0o17", 'the Pulumi CLI reads 0o17 as the number 15, other YAML readers as text; write 15, or quote it '
-             '("0o17") if it is text'),
-    ("1e3", 'the Pulumi CLI reads 1e3 as the number 1000.0, other YAML readers as text; write 1000.0, or quote '
-            'it ("1e3") if it is text'),
-])
+@pytest.mark.parametrize(
+    "written, rule",
+    [
+        ("1:30", 'is a base-60 number in YAML 1.1 but text for the Pulumi CLI; quote it ("1:30")'),
+        (
+            "0o17",
+            "the Pulumi CLI reads 0o17 as the number 15, other YAML readers as text; write 15, or quote it "
+            '("0o17") if it is text',
+        ),
+        (
+            "1e3",
+            "the Pulumi CLI reads 1e3 as the number 1000.0, other YAML readers as text; write 1000.0, or quote "
+            'it ("1e3") if it is text',
+        ),
+    ],
+)
 def test_a_number_yaml_readers_disagree_on_is_refused(written, rule, tmp_path):
     (problem,) = problems_of(edited("      owner: ml-platform", f"      owner: {written}"), tmp_path)
     assert problem == f"defaults.tags.owner = {written}: {rule} (line 6)"
@@ -137,9 +146,7 @@ def test_a_yaml_tag_is_refused(tmp_path):
 
 def test_an_empty_key_is_refused(tmp_path):
     (problem,) = problems_of(edited("      owner: ml-platform", "      ~: ml-platform"), tmp_path)
-    assert problem == (
-        "defaults.tags.~: a key is empty (null); write the key's name, quoted if need be (line 6)"
-    )
+    assert problem == ("defaults.tags.~: a key is empty (null); write the key's name, quoted if need be (line 6)")
 
 
 def test_a_quoted_value_means_the_same_to_every_reader():
@@ -202,7 +209,6 @@ def test_the_reader_is_what_the_review_uses_for_the_repos_stacks(stack_documents
     for stack, document in stack_documents.items():
         read = read_stack_file(Path(__file__).resolve().parent.parent / f"Pulumi.{stack}.yaml")
         assert (stack, read.problems, read.document) == (stack, [], document)
-
 
 
 def test_an_alias_inside_itself_cannot_be_read():

@@ -96,13 +96,21 @@ def test_prod_risk_classifier_rolls_version_4_out_to_10_percent_of_traffic(stack
     assert routes(run, "risk-classifier") == {"risk_classifier-3": 100, "risk_classifier-4": 0}
     rollout = unwrap(run.named("risk-classifier-rollout").inputs)
     assert rollout["target"] == {"risk_classifier-3": 90, "risk_classifier-4": 10}
-    assert (rollout["stable"], rollout["candidate"], rollout["steps"]) == ("risk_classifier-3", "risk_classifier-4",
-                                                                           [10, 50, 100])
+    assert (rollout["stable"], rollout["candidate"], rollout["steps"]) == (
+        "risk_classifier-3",
+        "risk_classifier-4",
+        [10, 50, 100],
+    )
     assert rollout["bake_seconds"] == 15 * 60
-    assert rollout["health"] == {"max_error_rate": 0.01, "max_p95_latency_ms": 300, "min_requests": 50,
-                                 "probe_interval_seconds": 5}
+    assert rollout["health"] == {
+        "max_error_rate": 0.01,
+        "max_p95_latency_ms": 300,
+        "min_requests": 50,
+        "probe_interval_seconds": 5,
+    }
     assert unwrap(run.named("risk-classifier-readiness").inputs)["traffic"] == {
-        "risk_classifier-3": 90, "risk_classifier-4": 10
+        "risk_classifier-3": 90,
+        "risk_classifier-4": 10,
     }
     assert unwrap(run.outputs["risk-classifier"])["traffic"] == {"risk_classifier-3": 90, "risk_classifier-4": 10}
 
@@ -113,8 +121,10 @@ def test_a_rollout_owns_served_entities_and_traffic_so_pulumi_never_undoes_it(st
     assert set(run.named("risk-classifier-endpoint").ignore_changes) >= rollout_owned
     assert not set(run.named("fraud-scorer-endpoint").ignore_changes) & rollout_owned
     rollout = run.named("risk-classifier-rollout")
-    assert set(rollout.dependencies) >= {run.named("risk-classifier-endpoint").urn,
-                                         run.named("risk-classifier-permissions").urn}
+    assert set(rollout.dependencies) >= {
+        run.named("risk-classifier-endpoint").urn,
+        run.named("risk-classifier-permissions").urn,
+    }
     assert rollout.urn in run.named("risk-classifier-readiness").dependencies
 
 
@@ -181,14 +191,20 @@ def test_prod_limits_every_endpoint_and_the_loan_api_per_minute(stack_runs):
     risk = unwrap(run.named("risk-classifier-endpoint").inputs)["aiGateway"]
     assert risk["rateLimits"] == [
         {"calls": 6000, "key": "endpoint", "renewalPeriod": "minute"},
-        {"calls": 3000, "key": "service_principal", "principal": "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-         "renewalPeriod": "minute"},
+        {
+            "calls": 3000,
+            "key": "service_principal",
+            "principal": "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+            "renewalPeriod": "minute",
+        },
     ]
     assert risk["usageTrackingConfig"] == {"enabled": True}
     assert "fallbackConfig" not in risk  # off: a gateway PUT replaces the whole config, so off is left out
     fraud = unwrap(run.named("fraud-scorer-endpoint").inputs)["aiGateway"]
-    assert fraud == {"rateLimits": [{"calls": 12000, "key": "endpoint", "renewalPeriod": "minute"}],
-                     "usageTrackingConfig": {"enabled": True}}
+    assert fraud == {
+        "rateLimits": [{"calls": 12000, "key": "endpoint", "renewalPeriod": "minute"}],
+        "usageTrackingConfig": {"enabled": True},
+    }
 
 
 def test_dev_declares_no_ai_gateway(stack_runs):
@@ -320,7 +336,10 @@ def test_an_inference_table_without_a_prefix_is_named_after_the_endpoint_and_may
 
     gateway = unwrap(run_with(prod_document, change).named("fraud-scorer-endpoint").inputs)["aiGateway"]
     assert gateway["inferenceTableConfig"] == {
-        "enabled": False, "catalogName": "main", "schemaName": "serving_logs", "tableNamePrefix": "prod-fraud-scorer"
+        "enabled": False,
+        "catalogName": "main",
+        "schemaName": "serving_logs",
+        "tableNamePrefix": "prod-fraud-scorer",
     }
 
 
@@ -334,8 +353,15 @@ def test_a_workspace_model_registry_model_is_served_under_its_name_and_version(p
 
 @pytest.mark.parametrize(
     ("workload_type", "minutes"),
-    [("CPU_MEDIUM", 35), ("CPU_LARGE", 35), ("GPU_SMALL", 65), ("GPU_LARGE", 125), ("GPU_XLARGE", 125),
-     ("GPU_XLARGE_8", 125), ("MULTIGPU_MEDIUM", 125)],
+    [
+        ("CPU_MEDIUM", 35),
+        ("CPU_LARGE", 35),
+        ("GPU_SMALL", 65),
+        ("GPU_LARGE", 125),
+        ("GPU_XLARGE", 125),
+        ("GPU_XLARGE_8", 125),
+        ("MULTIGPU_MEDIUM", 125),
+    ],
 )
 def test_each_workload_type_is_declared_and_waited_for_as_long_as_databricks_waits(
     prod_document, workload_type, minutes
@@ -358,26 +384,45 @@ FULL_ENDPOINT: dict[str, Any] = {
     "name": "full",
     "description": "An endpoint that sets every key.",
     "served_models": [
-        {"name": "stable", "model": "main.risk.risk_classifier", "version": 3, "workload_size": "Small",
-         "workload_type": "CPU", "scale_to_zero": False, "environment_vars": {"THRESHOLD": "0.5"}},
-        {"name": "candidate", "model": "main.risk.risk_classifier", "version": 4, "workload_type": "CPU",
-         "scale_to_zero": False, "provisioned_concurrency": {"min": 4, "max": 8}},
+        {
+            "name": "stable",
+            "model": "main.risk.risk_classifier",
+            "version": 3,
+            "workload_size": "Small",
+            "workload_type": "CPU",
+            "scale_to_zero": False,
+            "environment_vars": {"THRESHOLD": "0.5"},
+        },
+        {
+            "name": "candidate",
+            "model": "main.risk.risk_classifier",
+            "version": 4,
+            "workload_type": "CPU",
+            "scale_to_zero": False,
+            "provisioned_concurrency": {"min": 4, "max": 8},
+        },
     ],
     "traffic": {"stable": 90, "candidate": 10},
-    "access": {"query_service_principal": SP, "manager_groups": ["ml-platform-oncall"], "grants": [
-        {"service_principal": "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b", "level": "CAN_QUERY"},
-        {"group": "risk-support", "level": "CAN_VIEW"},
-        {"user": "ana@example.com", "level": "CAN_VIEW"},
-    ]},
+    "access": {
+        "query_service_principal": SP,
+        "manager_groups": ["ml-platform-oncall"],
+        "grants": [
+            {"service_principal": "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b", "level": "CAN_QUERY"},
+            {"group": "risk-support", "level": "CAN_VIEW"},
+            {"user": "ana@example.com", "level": "CAN_VIEW"},
+        ],
+    },
     "tags": {"team": "risk"},
     "inference_table": {"catalog": "main", "schema": "serving_logs", "table_prefix": "full", "enabled": True},
     "notifications": {"on_update_success": ["a@example.com"], "on_update_failure": ["b@example.com"]},
     "readiness": {"timeout_minutes": 40, "warmup": {"input_example": EXAMPLE, "timeout_minutes": 15}},
     "rollout": {
-        "stable": "stable", "candidate": "candidate", "steps": [10, 50, 100], "bake_minutes": 10,
+        "stable": "stable",
+        "candidate": "candidate",
+        "steps": [10, 50, 100],
+        "bake_minutes": 10,
         "parity": {"examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": [[0.1]]},
-        "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 300, "min_requests": 20,
-                   "probe_interval_seconds": 1},
+        "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 300, "min_requests": 20, "probe_interval_seconds": 1},
     },
     "ai_gateway": {"rate_limits": [{"calls": 100, "key": "user"}], "usage_tracking": False, "fallback": False},
     "route_optimized": False,
@@ -609,14 +654,16 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         declared = stack_config(stack_documents[stack]).endpoints[key]
         rollout = [(ROLLOUT, f"{key}-rollout")] if declared.rollout else []
         notifications = [(NOTIFICATIONS, f"{key}-notifications")] if declared.notifications else []
-        assert children == sorted([
-            (ENDPOINT, f"{key}-endpoint"),
-            (DEPLOYMENT, f"{key}-deployment"),
-            (PERMISSIONS, f"{key}-permissions"),
-            (READINESS, f"{key}-readiness"),
-            *rollout,
-            *notifications,
-        ])
+        assert children == sorted(
+            [
+                (ENDPOINT, f"{key}-endpoint"),
+                (DEPLOYMENT, f"{key}-deployment"),
+                (PERMISSIONS, f"{key}-permissions"),
+                (READINESS, f"{key}-readiness"),
+                *rollout,
+                *notifications,
+            ]
+        )
     assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(PERMISSIONS)) == len(declared_keys(stack, stack_documents))
     assert len(run.of_type(READINESS)) == len(declared_keys(stack, stack_documents))

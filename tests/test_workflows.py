@@ -14,8 +14,12 @@ import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
-DEPLOYER_SECRETS = {"DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "PULUMI_ACCESS_TOKEN",
-                    "PULUMI_CONFIG_PASSPHRASE"}
+DEPLOYER_SECRETS = {
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "PULUMI_ACCESS_TOKEN",
+    "PULUMI_CONFIG_PASSPHRASE",
+}
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -56,8 +60,9 @@ def stacks_script() -> str:
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_a_stack_file_deleted_by_the_pull_request_is_reviewed_and_its_preview_skipped(tmp_path):
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True,
-                              timeout=30).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
 
     git("init", "-q")
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.old.yaml"):
@@ -70,8 +75,15 @@ def test_a_stack_file_deleted_by_the_pull_request_is_reviewed_and_its_preview_sk
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "head")
     outputs = tmp_path / "outputs"
-    done = subprocess.run(["bash", "-c", stacks_script()], cwd=tmp_path, capture_output=True, text=True, timeout=30,
-                          env={"PATH": "/usr/bin:/bin", "BASE": base, "GITHUB_OUTPUT": str(outputs)}, check=True)
+    done = subprocess.run(
+        ["bash", "-c", stacks_script()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "BASE": base, "GITHUB_OUTPUT": str(outputs)},
+        check=True,
+    )
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     assert json.loads(values["reviewed"]) == ["dev", "old", "prod", "staging"]
     assert json.loads(values["previewed"]) == ["dev", "prod", "staging"]

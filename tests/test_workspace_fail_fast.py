@@ -38,9 +38,18 @@ CLIENT_SECRET = "dose-fail-fast-secret-value"
 @pytest.fixture(autouse=True)
 def nothing_in_the_environment(monkeypatch, tmp_path):
     """Unified authentication finds only what a test passes: no DATABRICKS_* variable, no profile file."""
-    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
-                 "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_AUTH_TYPE", "HTTPS_PROXY", "HTTP_PROXY", "https_proxy",
-                 "http_proxy"):
+    for name in (
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "DATABRICKS_CONFIG_PROFILE",
+        "DATABRICKS_AUTH_TYPE",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "https_proxy",
+        "http_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "none.cfg"))
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -104,8 +113,10 @@ def test_a_host_that_never_answers_fails_after_one_bounded_attempt(monkeypatch):
     with pytest.raises(WorkspaceUnreachableError) as raised:
         sdk_config({"databricks:host": "https://adb-1.example.invalid", "databricks:token": TOKEN}.get)
     assert attempts == [(("adb-1.example.invalid", 443), CONNECT_TIMEOUT_SECONDS)]
-    assert str(raised.value).startswith("cannot reach the workspace https://adb-1.example.invalid: no answer within "
-                                        f"{CONNECT_TIMEOUT_SECONDS:g} s; check databricks:host")
+    assert str(raised.value).startswith(
+        "cannot reach the workspace https://adb-1.example.invalid: no answer within "
+        f"{CONNECT_TIMEOUT_SECONDS:g} s; check databricks:host"
+    )
 
 
 def test_behind_a_proxy_the_proxy_is_what_must_answer(monkeypatch):
@@ -128,9 +139,16 @@ def test_without_credentials_the_message_names_each_way_to_authenticate(workspac
         sdk_config({"databricks:host": workspace.url}.get)
     message = str(raised.value)
     assert message.startswith(f"no Databricks credentials for {workspace.url}: set ")
-    for setting in ("DATABRICKS_TOKEN", "databricks:token", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
-                    "databricks:clientId", "databricks:clientSecret", "DATABRICKS_CONFIG_PROFILE",
-                    "databricks:profile"):
+    for setting in (
+        "DATABRICKS_TOKEN",
+        "databricks:token",
+        "DATABRICKS_CLIENT_ID",
+        "DATABRICKS_CLIENT_SECRET",
+        "databricks:clientId",
+        "databricks:clientSecret",
+        "DATABRICKS_CONFIG_PROFILE",
+        "databricks:profile",
+    ):
         assert setting in message
 
 
@@ -154,8 +172,13 @@ def test_an_authentication_error_never_shows_a_credential(workspace, monkeypatch
 def test_the_sdk_retry_budget_is_bounded_unless_the_stack_sets_one(workspace):
     bounded = sdk_config({"databricks:host": workspace.url, "databricks:token": DEPLOYER_TOKEN}.get)
     assert bounded.retry_timeout_seconds == SDK_RETRY_TIMEOUT_SECONDS == 60
-    chosen = sdk_config({"databricks:host": workspace.url, "databricks:token": DEPLOYER_TOKEN,
-                         "databricks:retryTimeoutSeconds": 120}.get)
+    chosen = sdk_config(
+        {
+            "databricks:host": workspace.url,
+            "databricks:token": DEPLOYER_TOKEN,
+            "databricks:retryTimeoutSeconds": 120,
+        }.get
+    )
     assert chosen.retry_timeout_seconds == 120
 
 

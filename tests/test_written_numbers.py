@@ -26,8 +26,10 @@ def test_values_that_differ_from_the_file_or_are_not_numbers_stay_the_engines():
 
 def test_the_project_keys_of_a_stack_file_are_read_without_their_namespace(tmp_path: Path):
     stack_file = tmp_path / "Pulumi.dev.yaml"
-    stack_file.write_text("config:\n  databricks:host: https://x\n  databricks-serving:endpoints:\n"
-                          "    risk: {example: [1200.0]}\n", encoding="utf-8")
+    stack_file.write_text(
+        "config:\n  databricks:host: https://x\n  databricks-serving:endpoints:\n    risk: {example: [1200.0]}\n",
+        encoding="utf-8",
+    )
 
     assert written_config(stack_file, "databricks-serving") == {"endpoints": {"risk": {"example": [1200.0]}}}
     assert written_config(tmp_path / "missing.yaml", "databricks-serving") == {}

@@ -92,11 +92,13 @@ class Deployment:
     def up(self, *args: str) -> subprocess.CompletedProcess:
         return self.pulumi("up", "--yes", "--skip-preview", *args)
 
-    def api(self, method: str, path: str, body: dict | None = None, token: str = "dapi-emulator-admin"
-            ) -> requests.Response:
+    def api(
+        self, method: str, path: str, body: dict | None = None, token: str = "dapi-emulator-admin"
+    ) -> requests.Response:
         """The workspace's REST API, as a workspace admin unless another token is given."""
-        return requests.request(method, f"{self.workspace.url}{path}", json=body, timeout=10,
-                                headers={"Authorization": f"Bearer {token}"})
+        return requests.request(
+            method, f"{self.workspace.url}{path}", json=body, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def endpoint(self, name: str) -> dict[str, Any]:
         answer = self.api("GET", f"/api/2.0/serving-endpoints/{name}")
@@ -142,8 +144,9 @@ def deploy(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
         source = variant(stack, tmp_path, edit)
         settings_file = tmp_path / "emulator-settings.yaml"
         settings_file.write_text(yaml.safe_dump({**QUICK, **(settings or {})}), encoding="utf-8")
-        workspace = LocalWorkspace(tmp_path / "local", stack, free_port(), stack_source=source,
-                                   emulator_settings=settings_file)
+        workspace = LocalWorkspace(
+            tmp_path / "local", stack, free_port(), stack_source=source, emulator_settings=settings_file
+        )
         context = workspace.started()
         context.__enter__()
         started.append(context)
@@ -152,4 +155,3 @@ def deploy(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
     yield start
     for context in reversed(started):
         context.__exit__(None, None, None)
-

@@ -20,7 +20,10 @@ def test_up_sends_the_warmup_example_with_42_not_42_0_and_records_it_as_that_tex
     assert up.returncode == 0, up.stdout + up.stderr
     sent = deployment.counters()["request_bodies"]["dev-risk-classifier"]
     assert sent and set(sent) == {SENT}
-    [readiness] = [resource for resource in deployment.export()["deployment"]["resources"]
-                   if resource["type"] == "servingops:index:EndpointReadiness"]
+    [readiness] = [
+        resource
+        for resource in deployment.export()["deployment"]["resources"]
+        if resource["type"] == "servingops:index:EndpointReadiness"
+    ]
     assert readiness["inputs"]["warmup"]["input_example_json"] == SENT
     assert json.loads(readiness["outputs"]["warmup"]["input_example_json"]) == json.loads(SENT)

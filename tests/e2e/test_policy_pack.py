@@ -83,6 +83,6 @@ def test_a_pack_declaring_a_missing_virtualenv_fails_naming_its_manifest_and_the
 
     output = output_of(preview)
     assert preview.returncode != 0, output
-    assert f"{pack / 'PulumiPolicy.yaml'}: runtime option virtualenv \"no-such-venv\"" in output, output
+    assert f'{pack / "PulumiPolicy.yaml"}: runtime option virtualenv "no-such-venv"' in output, output
     assert "not a virtual environment" in output, output
     assert deployment.endpoint_names() == []

@@ -18,8 +18,7 @@ SECRET_TOKEN = "dapi-e2e-distinctive-9f3c1a7b"
 
 
 def changing_calls(counters: dict) -> dict[str, int]:
-    return {route: count for route, count in counters["api_calls"].items()
-            if not route.startswith("GET ") and count}
+    return {route: count for route, count in counters["api_calls"].items() if not route.startswith("GET ") and count}
 
 
 def test_a_preview_of_dev_and_of_prod_sends_no_request_that_changes_the_workspace(deploy):
@@ -62,8 +61,12 @@ def test_up_creates_the_endpoint_its_permissions_and_verifies_it_and_a_second_pr
     assert endpoint["state"] == {"ready": "READY", "config_update": "NOT_UPDATING"}
     assert outputs["id"] == endpoint["id"]
     grants = deployment.api("GET", f"/api/2.0/permissions/serving-endpoints/{endpoint['id']}").json()
-    direct = {(e.get("service_principal_name") or e.get("user_name") or e.get("group_name"), p["permission_level"])
-              for e in grants["access_control_list"] for p in e["all_permissions"] if not p.get("inherited")}
+    direct = {
+        (e.get("service_principal_name") or e.get("user_name") or e.get("group_name"), p["permission_level"])
+        for e in grants["access_control_list"]
+        for p in e["all_permissions"]
+        if not p.get("inherited")
+    }
     assert ("3f6b2a1c-8d4e-4b7a-9c0d-2e5f7a8b9c10", "CAN_QUERY") in direct
 
     again = deployment.pulumi("preview", "--diff", "--expect-no-changes")
@@ -146,9 +149,15 @@ def test_destroy_leaves_the_workspace_empty(deploy):
 
 def test_a_served_entity_that_fails_to_deploy_fails_up_with_the_entity_its_reason_and_build_log(deploy):
     deployment = deploy("dev")
-    failed = deployment.emulator.admin("POST", "faults/fail-next-deployment", {
-        "endpoint": "dev-risk-classifier", "served_entity": "risk_classifier-4",
-        "message": "Container build failed: pip could not resolve scikit-learn==9.9"})
+    failed = deployment.emulator.admin(
+        "POST",
+        "faults/fail-next-deployment",
+        {
+            "endpoint": "dev-risk-classifier",
+            "served_entity": "risk_classifier-4",
+            "message": "Container build failed: pip could not resolve scikit-learn==9.9",
+        },
+    )
     assert failed.status_code == 200, failed.text
 
     up = deployment.up()
@@ -156,8 +165,10 @@ def test_a_served_entity_that_fails_to_deploy_fails_up_with_the_entity_its_reaso
     assert up.returncode != 0
     # On the endpoint's own row, before the provider's own words (which are all it says).
     row = up.stdout.split("databricks:index:ModelServing (risk-classifier-endpoint):", 1)[1]
-    assert row.lstrip().startswith("error: endpoint dev-risk-classifier cannot serve: served entity "
-                                   "risk_classifier-4 (main.risk.risk_classifier v4) DEPLOYMENT_FAILED: ")
+    assert row.lstrip().startswith(
+        "error: endpoint dev-risk-classifier cannot serve: served entity "
+        "risk_classifier-4 (main.risk.risk_classifier v4) DEPLOYMENT_FAILED: "
+    )
     assert "pip could not resolve scikit-learn==9.9" in row.split("error: cannot create model serving")[0]
     assert "last build log lines of risk_classifier-4:" in row
     assert "Traceback" not in up.stdout + up.stderr

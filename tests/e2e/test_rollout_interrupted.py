@@ -17,8 +17,9 @@ HALF = {"risk_classifier-3": 50, "risk_classifier-4": 50}
 
 
 def rollout_steps(deployment) -> list[int]:
-    (rollout,) = [r for r in deployment.export()["deployment"]["resources"]
-                  if r["type"] == "servingops:index:EndpointRollout"]
+    (rollout,) = [
+        r for r in deployment.export()["deployment"]["resources"] if r["type"] == "servingops:index:EndpointRollout"
+    ]
     return [step["share"] for step in rollout["outputs"]["report"]["steps"]]
 
 
@@ -41,8 +42,13 @@ def up_baking_at_half(deploy, tmp_path, output: int | None) -> tuple[Deployment,
     deployment = deploy("prod", short_bakes())
     assert deployment.up().returncode == 0
     deployment.edit(short_bakes(seconds=60, traffic=HALF), tmp_path)
-    cli = deployment.workspace.popen("up", "--yes", "--skip-preview", stdout=output,
-                                     stderr=subprocess.STDOUT if output == subprocess.PIPE else output)
+    cli = deployment.workspace.popen(
+        "up",
+        "--yes",
+        "--skip-preview",
+        stdout=output,
+        stderr=subprocess.STDOUT if output == subprocess.PIPE else output,
+    )
     deployment.wait_for_traffic(ENDPOINT, HALF)  # the 50% step serves: its bake has begun
     return deployment, cli
 

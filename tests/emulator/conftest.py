@@ -96,12 +96,18 @@ class WorkspaceApi:
         return self.wait_for(name, lambda b: b["state"] == {"ready": "READY", "config_update": "NOT_UPDATING"})
 
     def invoke(self, name: str, body: Any = None, served: str | None = None, **kwargs: Any) -> requests.Response:
-        path = f"/serving-endpoints/{name}/served-models/{served}/invocations" if served \
+        path = (
+            f"/serving-endpoints/{name}/served-models/{served}/invocations"
+            if served
             else f"/serving-endpoints/{name}/invocations"
+        )
         if body is None and "data" not in kwargs:
             body = {"dataframe_records": [ROW]}
-        return self.request("POST", path, json=body, **kwargs) if body is not None \
+        return (
+            self.request("POST", path, json=body, **kwargs)
+            if body is not None
             else self.request("POST", path, **kwargs)
+        )
 
     def permissions(self, endpoint_id: str, method: str = "GET", acl: list[dict] | None = None) -> requests.Response:
         body = {"access_control_list": acl} if acl is not None else None
@@ -119,7 +125,7 @@ def metric(text: str, name: str, **labels: str) -> float:
         if line.startswith("#") or not line.startswith(name + "{"):
             continue
         series, value = line.rsplit(" ", 1)
-        found = dict(part.split("=", 1) for part in series[len(name) + 1:-1].split(","))
+        found = dict(part.split("=", 1) for part in series[len(name) + 1 : -1].split(","))
         if all(found.get(k) == f'"{v}"' for k, v in labels.items()) and len(found) == len(labels):
             return float(value)
     raise KeyError(f"{name}{labels} not in the exposition")

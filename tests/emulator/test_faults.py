@@ -213,8 +213,9 @@ def test_faults_are_listed(emu):
 
     faults = emu.faults()
 
-    assert faults["bursts"] == [{"endpoint": "ep", "served_entity": None, "remaining": 2, "status_code": 504,
-                                 "retry_after_seconds": 1}]
+    assert faults["bursts"] == [
+        {"endpoint": "ep", "served_entity": None, "remaining": 2, "status_code": 504, "retry_after_seconds": 1}
+    ]
     assert faults["latency"] == [{"endpoint": "ep", "served_entity": "a", "seconds": 0.5}]
 
 

@@ -21,8 +21,11 @@ def _limit(calls: int, key: str | None = None, principal: str | None = None) -> 
 
 def _ready_with_limits(api: WorkspaceApi, *limits: dict) -> None:
     api.create_ready("ep", [entity("1")])
-    api.request("PUT", "/api/2.0/permissions/serving-endpoints/" + api.endpoint("ep")["id"], json={
-        "access_control_list": [{"group_name": "users", "permission_level": "CAN_QUERY"}]})
+    api.request(
+        "PUT",
+        "/api/2.0/permissions/serving-endpoints/" + api.endpoint("ep")["id"],
+        json={"access_control_list": [{"group_name": "users", "permission_level": "CAN_QUERY"}]},
+    )
     response = api.request("PUT", GATEWAY, json={"rate_limits": list(limits)})
     assert response.status_code == 200, response.text
 
@@ -122,16 +125,21 @@ def test_a_rate_limit_key_defaults_to_endpoint(api):
     api.create("ep", [entity("1")], ai_gateway={"rate_limits": [_limit(5)]})
 
     assert api.endpoint("ep")["ai_gateway"]["rate_limits"] == [
-        {"calls": 5, "renewal_period": "minute", "key": "endpoint"}]
+        {"calls": 5, "renewal_period": "minute", "key": "endpoint"}
+    ]
 
 
-@pytest.mark.parametrize(("limit", "problem"), [
-    (_limit(0), "calls must be a positive integer"),
-    ({"renewal_period": "minute"}, "set calls"),
-    (_limit(5, principal=ANALYST), "an endpoint rate limit takes no principal"),
-    (_limit(5, key="user_group"), "needs the group's name"),
-    ({"calls": 5, "renewal_period": "hour"}, "renewal_period"),
-], ids=["zero calls", "no calls", "endpoint with principal", "group without name", "hour"])
+@pytest.mark.parametrize(
+    ("limit", "problem"),
+    [
+        (_limit(0), "calls must be a positive integer"),
+        ({"renewal_period": "minute"}, "set calls"),
+        (_limit(5, principal=ANALYST), "an endpoint rate limit takes no principal"),
+        (_limit(5, key="user_group"), "needs the group's name"),
+        ({"calls": 5, "renewal_period": "hour"}, "renewal_period"),
+    ],
+    ids=["zero calls", "no calls", "endpoint with principal", "group without name", "hour"],
+)
 def test_invalid_rate_limits_are_400_invalid_parameter_value(api, limit, problem):
     api.create_ready("ep", [entity("1")])
 
@@ -153,8 +161,15 @@ def test_two_limits_for_the_same_key_and_principal_are_rejected(api):
 
 
 def test_usage_tracking_and_an_inference_table_are_accepted_and_shown(api):
-    gateway = {"usage_tracking_config": {"enabled": True}, "inference_table_config": {
-        "catalog_name": "main", "schema_name": "serving", "table_name_prefix": "risk", "enabled": True}}
+    gateway = {
+        "usage_tracking_config": {"enabled": True},
+        "inference_table_config": {
+            "catalog_name": "main",
+            "schema_name": "serving",
+            "table_name_prefix": "risk",
+            "enabled": True,
+        },
+    }
     api.create_ready("ep", [entity("1")], ai_gateway=gateway)
 
     assert api.endpoint("ep")["ai_gateway"] == gateway
@@ -168,8 +183,12 @@ def test_an_enabled_inference_table_needs_catalog_and_schema(api):
 
 
 def test_fallback_answers_from_the_next_entity_when_the_routed_one_fails(api, emu):
-    api.create_ready("ep", [entity("1", name="stable"), entity("2", name="canary")], routes(stable=100, canary=0),
-                     ai_gateway={"fallback_config": {"enabled": True}})
+    api.create_ready(
+        "ep",
+        [entity("1", name="stable"), entity("2", name="canary")],
+        routes(stable=100, canary=0),
+        ai_gateway={"fallback_config": {"enabled": True}},
+    )
     emu.set_error_rate("ep", 1.0, served_entity="stable")
 
     response = api.invoke("ep")
@@ -179,8 +198,12 @@ def test_fallback_answers_from_the_next_entity_when_the_routed_one_fails(api, em
 
 
 def test_fallback_returns_the_last_error_when_every_entity_fails(api, emu):
-    api.create_ready("ep", [entity("1", name="stable"), entity("2", name="canary")], routes(stable=100, canary=0),
-                     ai_gateway={"fallback_config": {"enabled": True}})
+    api.create_ready(
+        "ep",
+        [entity("1", name="stable"), entity("2", name="canary")],
+        routes(stable=100, canary=0),
+        ai_gateway={"fallback_config": {"enabled": True}},
+    )
     emu.set_error_rate("ep", 1.0, served_entity="stable")
     emu.set_error_rate("ep", 1.0, served_entity="canary", status_code=503)
 
@@ -197,16 +220,24 @@ def test_without_fallback_the_routed_entity_error_is_returned(api, emu):
 
 
 def test_fallback_does_not_apply_to_a_request_for_one_served_entity(api, emu):
-    api.create_ready("ep", [entity("1", name="stable"), entity("2", name="canary")], routes(stable=100, canary=0),
-                     ai_gateway={"fallback_config": {"enabled": True}})
+    api.create_ready(
+        "ep",
+        [entity("1", name="stable"), entity("2", name="canary")],
+        routes(stable=100, canary=0),
+        ai_gateway={"fallback_config": {"enabled": True}},
+    )
     emu.set_error_rate("ep", 1.0, served_entity="stable")
 
     assert api.invoke("ep", served="stable").status_code == 500
 
 
 def test_fallback_does_not_retry_a_4xx(api, emu):
-    api.create_ready("ep", [entity("1", name="stable"), entity("2", name="canary")], routes(stable=100, canary=0),
-                     ai_gateway={"fallback_config": {"enabled": True}})
+    api.create_ready(
+        "ep",
+        [entity("1", name="stable"), entity("2", name="canary")],
+        routes(stable=100, canary=0),
+        ai_gateway={"fallback_config": {"enabled": True}},
+    )
 
     response = api.invoke("ep", {"dataframe_records": [{"amount": 1}]})
 

@@ -29,18 +29,35 @@ def _predictions(response) -> list[float]:
     return response.json()["predictions"]
 
 
-@pytest.mark.parametrize("body", [
-    {"dataframe_split": {"columns": COLUMNS, "data": [[ROW[c] for c in COLUMNS], [SECOND[c] for c in COLUMNS]]}},
-    {"dataframe_split": {"index": [0, 1], "columns": COLUMNS,
-                         "data": [[ROW[c] for c in COLUMNS], [SECOND[c] for c in COLUMNS]]}},
-    {"dataframe_records": [ROW, SECOND]},
-    {"instances": [ROW, SECOND]},
-    {"instances": [[ROW[c] for c in COLUMNS], [SECOND[c] for c in COLUMNS]]},
-    {"inputs": [ROW, SECOND]},
-    {"inputs": {c: [ROW[c], SECOND[c]] for c in COLUMNS}},
-    {"dataframe_records": [ROW, SECOND], "params": {"threshold": 0.5}},
-], ids=["split", "split-with-index", "records", "instances", "instances-positional", "inputs", "inputs-columnar",
-        "with-params"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"dataframe_split": {"columns": COLUMNS, "data": [[ROW[c] for c in COLUMNS], [SECOND[c] for c in COLUMNS]]}},
+        {
+            "dataframe_split": {
+                "index": [0, 1],
+                "columns": COLUMNS,
+                "data": [[ROW[c] for c in COLUMNS], [SECOND[c] for c in COLUMNS]],
+            }
+        },
+        {"dataframe_records": [ROW, SECOND]},
+        {"instances": [ROW, SECOND]},
+        {"instances": [[ROW[c] for c in COLUMNS], [SECOND[c] for c in COLUMNS]]},
+        {"inputs": [ROW, SECOND]},
+        {"inputs": {c: [ROW[c], SECOND[c]] for c in COLUMNS}},
+        {"dataframe_records": [ROW, SECOND], "params": {"threshold": 0.5}},
+    ],
+    ids=[
+        "split",
+        "split-with-index",
+        "records",
+        "instances",
+        "instances-positional",
+        "inputs",
+        "inputs-columnar",
+        "with-params",
+    ],
+)
 def test_every_input_format_gives_the_same_predictions(ready, body):
     expected = _predictions(ready.invoke("ep", {"dataframe_records": [ROW, SECOND]}))
 
@@ -48,17 +65,29 @@ def test_every_input_format_gives_the_same_predictions(ready, body):
     assert len(expected) == 2
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({}, "exactly one of the fields"),
-    ({"params": {}}, "exactly one of the fields"),
-    ({"dataframe_records": [ROW], "instances": [ROW]}, "found ['dataframe_records', 'instances']"),
-    ({"dataframe_records": [ROW], "extra": 1}, "Unexpected fields in the request: ['extra']"),
-    ({"dataframe_records": [ROW], "params": [1]}, "'params' must be a JSON object"),
-    ([ROW], "must be a JSON object"),
-    ({"dataframe_records": []}, "holds no rows"),
-    ({"dataframe_split": {"columns": COLUMNS, "data": [[1, 2]]}}, "row 0 has 2 values for 3 columns"),
-], ids=["empty", "params-only", "two-inputs", "extra-field", "params-not-object", "not-object", "no-rows",
-        "short-row"])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({}, "exactly one of the fields"),
+        ({"params": {}}, "exactly one of the fields"),
+        ({"dataframe_records": [ROW], "instances": [ROW]}, "found ['dataframe_records', 'instances']"),
+        ({"dataframe_records": [ROW], "extra": 1}, "Unexpected fields in the request: ['extra']"),
+        ({"dataframe_records": [ROW], "params": [1]}, "'params' must be a JSON object"),
+        ([ROW], "must be a JSON object"),
+        ({"dataframe_records": []}, "holds no rows"),
+        ({"dataframe_split": {"columns": COLUMNS, "data": [[1, 2]]}}, "row 0 has 2 values for 3 columns"),
+    ],
+    ids=[
+        "empty",
+        "params-only",
+        "two-inputs",
+        "extra-field",
+        "params-not-object",
+        "not-object",
+        "no-rows",
+        "short-row",
+    ],
+)
 def test_malformed_input_is_400_bad_request(ready, body, fragment):
     response = ready.invoke("ep", body)
 
@@ -98,8 +127,9 @@ def test_text_for_a_long_column_is_400_naming_the_column(ready):
     response = ready.invoke("ep", {"dataframe_records": [{**ROW, "age": "forty"}]})
 
     assert response.status_code == 400
-    assert ("Incompatible input types for column age. Can not safely convert object to int64."
-            in response.json()["message"])
+    assert (
+        "Incompatible input types for column age. Can not safely convert object to int64." in response.json()["message"]
+    )
 
 
 def test_body_over_the_size_limit_is_400():
@@ -121,8 +151,9 @@ def test_predictions_are_deterministic_per_version_and_row(ready):
 
 
 def test_different_versions_disagree_and_same_as_versions_agree(api):
-    api.create_ready("ep", [entity("2", name="v2"), entity("3", name="v3"), entity("4", name="v4")],
-                     routes(v2=100, v3=0, v4=0))
+    api.create_ready(
+        "ep", [entity("2", name="v2"), entity("3", name="v3"), entity("4", name="v4")], routes(v2=100, v3=0, v4=0)
+    )
 
     by_version = {v: _predictions(api.invoke("ep", served=v)) for v in ("v2", "v3", "v4")}
 
@@ -188,8 +219,12 @@ def test_each_entity_checks_its_own_model_schema(api):
 
 
 def test_invocation_body_is_json_with_predictions_list(ready):
-    response = requests.post(f"{ready.url}/serving-endpoints/ep/invocations", headers=ready.session.headers,
-                             data=json.dumps({"instances": [ROW]}), timeout=10)
+    response = requests.post(
+        f"{ready.url}/serving-endpoints/ep/invocations",
+        headers=ready.session.headers,
+        data=json.dumps({"instances": [ROW]}),
+        timeout=10,
+    )
 
     assert response.headers["content-type"] == "application/json"
     assert list(response.json()) == ["predictions"]

@@ -29,7 +29,9 @@ def test_create_ends_not_updating_and_ready_with_the_config_active(api):
     assert "pending_config" not in body
     served = body["config"]["served_entities"][0]
     assert (served["name"], served["entity_version"], served["state"]["deployment"]) == (
-        "risk_classifier-1", "1", "DEPLOYMENT_READY"
+        "risk_classifier-1",
+        "1",
+        "DEPLOYMENT_READY",
     )
 
 
@@ -48,8 +50,9 @@ def test_endpoint_id_is_32_hex_characters_and_creator_is_the_caller(api):
 
     assert re.fullmatch(r"[0-9a-f]{32}", body["id"])
     assert body["creator"] == "admin@example.com"
-    assert body["config" if "config" in body else "pending_config"]["served_entities"][0]["creator"] == \
-        "admin@example.com"
+    assert (
+        body["config" if "config" in body else "pending_config"]["served_entities"][0]["creator"] == "admin@example.com"
+    )
 
 
 def test_routes_name_each_entity_under_both_route_keys(api):
@@ -208,8 +211,11 @@ def test_list_shows_a_summary_of_each_endpoint(api):
 def test_tags_patch_adds_and_deletes_and_returns_the_tags(api):
     api.create("ep", [entity("1")], tags=[{"key": "team", "value": "risk"}, {"key": "old", "value": "x"}])
 
-    response = api.request("PATCH", "/api/2.0/serving-endpoints/ep/tags",
-                           json={"add_tags": [{"key": "env", "value": "dev"}], "delete_tags": ["old"]})
+    response = api.request(
+        "PATCH",
+        "/api/2.0/serving-endpoints/ep/tags",
+        json={"add_tags": [{"key": "env", "value": "dev"}], "delete_tags": ["old"]},
+    )
 
     assert response.json() == {"tags": [{"key": "team", "value": "risk"}, {"key": "env", "value": "dev"}]}
     assert api.endpoint("ep")["tags"] == response.json()["tags"]
@@ -217,8 +223,10 @@ def test_tags_patch_adds_and_deletes_and_returns_the_tags(api):
 
 def test_ai_gateway_put_is_stored_and_shown(api):
     api.create("ep", [entity("1")])
-    gateway = {"usage_tracking_config": {"enabled": True},
-               "rate_limits": [{"calls": 100, "key": "user", "renewal_period": "minute"}]}
+    gateway = {
+        "usage_tracking_config": {"enabled": True},
+        "rate_limits": [{"calls": 100, "key": "user", "renewal_period": "minute"}],
+    }
 
     response = api.request("PUT", "/api/2.0/serving-endpoints/ep/ai-gateway", json=gateway)
 
@@ -229,9 +237,11 @@ def test_ai_gateway_put_is_stored_and_shown(api):
 # ---- what each update route changes, and nothing more -------------------------------------------------
 
 EVERYTHING = {
-    "tags": [{"key": "team", "value": "risk"}], "description": "Risk scoring",
+    "tags": [{"key": "team", "value": "risk"}],
+    "description": "Risk scoring",
     "email_notifications": {"on_update_failure": ["ops@example.com"]},
-    "ai_gateway": {"usage_tracking_config": {"enabled": True}}, "route_optimized": False,
+    "ai_gateway": {"usage_tracking_config": {"enabled": True}},
+    "route_optimized": False,
     "budget_policy_id": "policy-1",
 }
 
@@ -242,9 +252,15 @@ def _outside_config(body: dict) -> dict:
 
 def test_put_config_changes_served_entities_and_traffic_and_nothing_else(api):
     before = api.create_ready("ep", [entity("1")], **EVERYTHING)
-    body = {"served_entities": [entity("2")], "tags": [{"key": "x", "value": "y"}], "description": "changed",
-            "email_notifications": {"on_update_failure": ["other@example.com"]}, "route_optimized": True,
-            "ai_gateway": {"usage_tracking_config": {"enabled": False}}, "budget_policy_id": "policy-2"}
+    body = {
+        "served_entities": [entity("2")],
+        "tags": [{"key": "x", "value": "y"}],
+        "description": "changed",
+        "email_notifications": {"on_update_failure": ["other@example.com"]},
+        "route_optimized": True,
+        "ai_gateway": {"usage_tracking_config": {"enabled": False}},
+        "budget_policy_id": "policy-2",
+    }
 
     assert api.request("PUT", "/api/2.0/serving-endpoints/ep/config", json=body).status_code == 200
     after = api.wait_settled("ep")
@@ -256,14 +272,18 @@ def test_put_config_changes_served_entities_and_traffic_and_nothing_else(api):
 def test_patch_notifications_replaces_the_email_notifications_only(api):
     before = api.create_ready("ep", [entity("1")], **EVERYTHING)
 
-    response = api.request("PATCH", "/api/2.0/serving-endpoints/ep/notifications",
-                           json={"email_notifications": {"on_update_success": ["team@example.com"]}})
+    response = api.request(
+        "PATCH",
+        "/api/2.0/serving-endpoints/ep/notifications",
+        json={"email_notifications": {"on_update_success": ["team@example.com"]}},
+    )
 
     assert response.json() == {"name": "ep", "email_notifications": {"on_update_success": ["team@example.com"]}}
     after = api.endpoint("ep")
     assert after["email_notifications"] == {"on_update_success": ["team@example.com"]}
-    assert {k: v for k, v in _outside_config(after).items() if k != "email_notifications"} == \
-        {k: v for k, v in _outside_config(before).items() if k != "email_notifications"}
+    assert {k: v for k, v in _outside_config(after).items() if k != "email_notifications"} == {
+        k: v for k, v in _outside_config(before).items() if k != "email_notifications"
+    }
     assert after["config"]["config_version"] == before["config"]["config_version"]
 
 
@@ -287,10 +307,15 @@ def test_put_ai_gateway_and_patch_tags_leave_the_config_alone(api):
     assert after["config"] == before["config"]
 
 
-@pytest.mark.parametrize("method,path", [
-    ("PATCH", "/api/2.0/serving-endpoints/ep"), ("PUT", "/api/2.0/serving-endpoints/ep"),
-    ("PATCH", "/api/2.0/serving-endpoints/ep/description"),
-], ids=["patch endpoint", "put endpoint", "patch description"])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("PATCH", "/api/2.0/serving-endpoints/ep"),
+        ("PUT", "/api/2.0/serving-endpoints/ep"),
+        ("PATCH", "/api/2.0/serving-endpoints/ep/description"),
+    ],
+    ids=["patch endpoint", "put endpoint", "patch description"],
+)
 def test_there_is_no_route_that_updates_the_description(api, method, path):
     api.create_ready("ep", [entity("1")], description="Risk scoring")
 

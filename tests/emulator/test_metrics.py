@@ -10,8 +10,14 @@ from tests.emulator.conftest import FAST, WorkspaceApi, entity, metric, routes
 
 STABLE = {"endpoint_name": "ep", "served_entity_name": "stable"}
 CANARY = {"endpoint_name": "ep", "served_entity_name": "canary"}
-GAUGES = ("cpu_usage_percentage", "mem_usage_percentage", "provisioned_concurrent_requests_total",
-          "request_count_total", "request_4xx_count_total", "request_5xx_count_total")
+GAUGES = (
+    "cpu_usage_percentage",
+    "mem_usage_percentage",
+    "provisioned_concurrent_requests_total",
+    "request_count_total",
+    "request_4xx_count_total",
+    "request_5xx_count_total",
+)
 
 
 def test_metrics_are_prometheus_text_of_databricks_gauges_and_a_latency_histogram(api):
@@ -44,10 +50,12 @@ def test_requests_4xx_and_5xx_are_counted_per_entity(api, emu):
 
     text = api.metrics("ep")
 
-    assert [metric(text, n, **CANARY) for n in ("request_count_total", "request_4xx_count_total",
-                                                "request_5xx_count_total")] == [3, 0, 2]
-    assert [metric(text, n, **STABLE) for n in ("request_count_total", "request_4xx_count_total",
-                                                "request_5xx_count_total")] == [2, 1, 0]
+    assert [
+        metric(text, n, **CANARY) for n in ("request_count_total", "request_4xx_count_total", "request_5xx_count_total")
+    ] == [3, 0, 2]
+    assert [
+        metric(text, n, **STABLE) for n in ("request_count_total", "request_4xx_count_total", "request_5xx_count_total")
+    ] == [2, 1, 0]
 
 
 def test_requests_refused_before_an_entity_is_chosen_are_in_no_series(api):
@@ -97,8 +105,11 @@ def test_latency_histogram_records_slow_requests(api, emu):
 
 
 def test_provisioned_concurrency_follows_the_workload_size(api):
-    api.create_ready("ep", [entity("1", name="stable"), entity("2", name="canary", workload_size="Medium")],
-                     routes(stable=50, canary=50))
+    api.create_ready(
+        "ep",
+        [entity("1", name="stable"), entity("2", name="canary", workload_size="Medium")],
+        routes(stable=50, canary=50),
+    )
 
     text = api.metrics("ep")
 
@@ -112,8 +123,10 @@ def test_a_scaled_to_zero_entity_shows_no_capacity(api):
 
     text = api.metrics("ep")
 
-    assert [metric(text, n, **STABLE) for n in ("provisioned_concurrent_requests_total", "cpu_usage_percentage",
-                                                "mem_usage_percentage")] == [0, 0, 0]
+    assert [
+        metric(text, n, **STABLE)
+        for n in ("provisioned_concurrent_requests_total", "cpu_usage_percentage", "mem_usage_percentage")
+    ] == [0, 0, 0]
 
 
 def test_cpu_rises_above_idle_with_busy_requests(api, emu):

@@ -41,8 +41,9 @@ def test_missing_token_is_401_unauthenticated(emu):
 
 
 def test_unknown_token_is_401_unauthenticated(emu):
-    response = requests.get(f"{emu.url}/api/2.0/serving-endpoints", headers={"Authorization": "Bearer nope"},
-                            timeout=10)
+    response = requests.get(
+        f"{emu.url}/api/2.0/serving-endpoints", headers={"Authorization": "Bearer nope"}, timeout=10
+    )
 
     assert response.status_code == 401
     assert response.json() == {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."}
@@ -55,8 +56,12 @@ def test_creator_holds_a_direct_can_manage_and_admins_an_inherited_one(deployer)
     assert acl["object_type"] == "serving-endpoint"
     assert acl["access_control_list"] == [
         {"service_principal_name": DEPLOYER, "all_permissions": [_direct("CAN_MANAGE")]},
-        {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": True,
-                                                       "inherited_from_object": ["/serving-endpoints/"]}]},
+        {
+            "group_name": "admins",
+            "all_permissions": [
+                {"permission_level": "CAN_MANAGE", "inherited": True, "inherited_from_object": ["/serving-endpoints/"]}
+            ],
+        },
     ]
 
 
@@ -64,8 +69,10 @@ def test_permissions_by_endpoint_name_is_400_not_a_valid_id(deployer):
     response = deployer.permissions("ep")
 
     assert response.status_code == 400
-    assert response.json() == {"error_code": "INVALID_PARAMETER_VALUE",
-                               "message": "'ep' is not a valid Inference Endpoint ID."}
+    assert response.json() == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "'ep' is not a valid Inference Endpoint ID.",
+    }
 
 
 def test_permissions_of_an_unknown_id_is_404(deployer):
@@ -103,12 +110,16 @@ def test_can_query_on_a_group_applies_to_its_members(deployer, analyst):
     assert analyst.invoke("ep").status_code == 200
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("PUT", "/api/2.0/serving-endpoints/ep/config", {"served_entities": [entity("2")]}),
-    ("PATCH", "/api/2.0/serving-endpoints/ep/tags", {"add_tags": [{"key": "k", "value": "v"}]}),
-    ("PUT", "/api/2.0/serving-endpoints/ep/ai-gateway", {"usage_tracking_config": {"enabled": True}}),
-    ("DELETE", "/api/2.0/serving-endpoints/ep", None),
-], ids=["config", "tags", "ai-gateway", "delete"])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("PUT", "/api/2.0/serving-endpoints/ep/config", {"served_entities": [entity("2")]}),
+        ("PATCH", "/api/2.0/serving-endpoints/ep/tags", {"add_tags": [{"key": "k", "value": "v"}]}),
+        ("PUT", "/api/2.0/serving-endpoints/ep/ai-gateway", {"usage_tracking_config": {"enabled": True}}),
+        ("DELETE", "/api/2.0/serving-endpoints/ep", None),
+    ],
+    ids=["config", "tags", "ai-gateway", "delete"],
+)
 def test_can_manage_is_required_to_change_the_endpoint(deployer, analyst, method, path, body):
     _grant(deployer, "user_name", ANALYST, "CAN_QUERY")
 
@@ -146,9 +157,12 @@ def test_patch_merges_grants(deployer):
     _grant(deployer, "group_name", "scorers", "CAN_QUERY")
     _grant(deployer, "user_name", ANALYST, "CAN_QUERY")
 
-    levels = {(e.get("user_name") or e.get("group_name") or e.get("service_principal_name")):
-              e["all_permissions"][0]["permission_level"]
-              for e in deployer.permissions(_id(deployer)).json()["access_control_list"]}
+    levels = {
+        (e.get("user_name") or e.get("group_name") or e.get("service_principal_name")): e["all_permissions"][0][
+            "permission_level"
+        ]
+        for e in deployer.permissions(_id(deployer)).json()["access_control_list"]
+    }
     assert levels == {DEPLOYER: "CAN_MANAGE", ANALYST: "CAN_QUERY", "scorers": "CAN_QUERY", "admins": "CAN_MANAGE"}
 
 
@@ -168,5 +182,7 @@ def test_permission_levels_lists_the_three_levels(deployer):
     response = deployer.request("GET", f"/api/2.0/permissions/serving-endpoints/{_id(deployer)}/permissionLevels")
 
     assert [p["permission_level"] for p in response.json()["permission_levels"]] == [
-        "CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"
+        "CAN_VIEW",
+        "CAN_QUERY",
+        "CAN_MANAGE",
     ]

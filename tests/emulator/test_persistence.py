@@ -23,24 +23,35 @@ def settled(url: str, headers: dict, name: str) -> dict:
 
 
 def endpoints(emu) -> dict:
-    return requests.get(f"{emu.url}/api/2.0/serving-endpoints", headers=emu.headers(emu.token("admin@example.com")),
-                        timeout=5).json()
+    return requests.get(
+        f"{emu.url}/api/2.0/serving-endpoints", headers=emu.headers(emu.token("admin@example.com")), timeout=5
+    ).json()
 
 
 def test_endpoints_tags_grants_and_gateway_come_back_after_a_restart(tmp_path):
     state_file = tmp_path / "workspace.json"
     with emulator_process(**FAST, args=["--state-file", str(state_file)]) as emu:
         headers = emu.headers(emu.token("admin@example.com"))
-        created = requests.post(f"{emu.url}/api/2.0/serving-endpoints", headers=headers, timeout=5, json={
-            "name": "kept", "tags": [{"key": "owner", "value": "ml"}],
-            "ai_gateway": {"usage_tracking_config": {"enabled": True}},
-            "config": {"served_entities": [{"entity_name": RISK, "entity_version": "3", "workload_size": "Small"}]},
-        })
+        created = requests.post(
+            f"{emu.url}/api/2.0/serving-endpoints",
+            headers=headers,
+            timeout=5,
+            json={
+                "name": "kept",
+                "tags": [{"key": "owner", "value": "ml"}],
+                "ai_gateway": {"usage_tracking_config": {"enabled": True}},
+                "config": {"served_entities": [{"entity_name": RISK, "entity_version": "3", "workload_size": "Small"}]},
+            },
+        )
         assert created.status_code == 200, created.text
         before = settled(emu.url, headers, "kept")
         endpoint_id = before["id"]
-        put = requests.put(f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}", headers=headers,
-                           json=PERMISSIONS, timeout=5)
+        put = requests.put(
+            f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}",
+            headers=headers,
+            json=PERMISSIONS,
+            timeout=5,
+        )
         assert put.status_code == 200, put.text
         grants_before = put.json()
 
@@ -50,8 +61,9 @@ def test_endpoints_tags_grants_and_gateway_come_back_after_a_restart(tmp_path):
     with emulator_process(**FAST, args=["--state-file", str(state_file)]) as emu:
         headers = emu.headers(emu.token("admin@example.com"))
         after = settled(emu.url, headers, "kept")
-        grants_after = requests.get(f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}",
-                                    headers=headers, timeout=5).json()
+        grants_after = requests.get(
+            f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}", headers=headers, timeout=5
+        ).json()
 
     assert after == before
     assert grants_after == grants_before
@@ -60,9 +72,15 @@ def test_endpoints_tags_grants_and_gateway_come_back_after_a_restart(tmp_path):
 def test_without_a_state_file_nothing_is_kept(tmp_path):
     with emulator_process(**FAST) as emu:
         headers = emu.headers(emu.token("admin@example.com"))
-        requests.post(f"{emu.url}/api/2.0/serving-endpoints", headers=headers, timeout=5, json={
-            "name": "gone", "config": {"served_entities": [{"entity_name": RISK, "entity_version": "3",
-                                                            "workload_size": "Small"}]}})
+        requests.post(
+            f"{emu.url}/api/2.0/serving-endpoints",
+            headers=headers,
+            timeout=5,
+            json={
+                "name": "gone",
+                "config": {"served_entities": [{"entity_name": RISK, "entity_version": "3", "workload_size": "Small"}]},
+            },
+        )
     with emulator_process(**FAST) as emu:
         listed = endpoints(emu)
     assert listed.get("endpoints", []) == []

@@ -15,8 +15,12 @@ TOKEN_PATH = "/oidc/v1/token"
 
 
 def _token(emu, *, client_id: str = DEPLOYER, secret: str = SECRET, **form: str) -> requests.Response:
-    return requests.post(f"{emu.url}{TOKEN_PATH}", auth=(client_id, secret),
-                         data={"grant_type": "client_credentials", **form}, timeout=10)
+    return requests.post(
+        f"{emu.url}{TOKEN_PATH}",
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", **form},
+        timeout=10,
+    )
 
 
 def _route_optimized(api: WorkspaceApi, name: str = "fast", query_by_deployer: bool = True) -> dict:
@@ -34,8 +38,9 @@ def _endpoint_token(emu, endpoint: dict) -> str:
 
 
 def _query(url: str, token: str) -> requests.Response:
-    return requests.post(url, json={"dataframe_records": [ROW]}, headers={"Authorization": f"Bearer {token}"},
-                         timeout=10)
+    return requests.post(
+        url, json={"dataframe_records": [ROW]}, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
 
 
 def test_a_normal_endpoint_has_no_endpoint_url(api):
@@ -58,10 +63,14 @@ def test_a_route_optimized_endpoint_url_is_its_workspace_path_on_the_data_plane_
 def test_data_plane_info_names_the_endpoint_id_and_the_query_action(api):
     body = _route_optimized(api)
 
-    assert json.loads(body["data_plane_info"]["query_info"]["authorization_details"]) == [{
-        "type": "workspace_permission", "object_type": "serving-endpoints",
-        "object_path": f"/serving-endpoints/{body['id']}", "actions": ["query_inference_endpoint"],
-    }]
+    assert json.loads(body["data_plane_info"]["query_info"]["authorization_details"]) == [
+        {
+            "type": "workspace_permission",
+            "object_type": "serving-endpoints",
+            "object_path": f"/serving-endpoints/{body['id']}",
+            "actions": ["query_inference_endpoint"],
+        }
+    ]
 
 
 def test_an_oauth_token_for_the_endpoint_queries_it_at_its_url(api, emu):
@@ -105,9 +114,15 @@ def test_the_sdk_exchange_of_a_workspace_token_for_an_endpoint_token_works(api, 
     body = _route_optimized(api)
     workspace_token = _token(emu).json()["access_token"]
 
-    exchanged = requests.post(f"{emu.url}{TOKEN_PATH}", data={
-        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": workspace_token,
-        "authorization_details": body["data_plane_info"]["query_info"]["authorization_details"]}, timeout=10)
+    exchanged = requests.post(
+        f"{emu.url}{TOKEN_PATH}",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": workspace_token,
+            "authorization_details": body["data_plane_info"]["query_info"]["authorization_details"],
+        },
+        timeout=10,
+    )
 
     assert exchanged.status_code == 200, exchanged.text
     assert exchanged.json()["token_type"] == "Bearer"
@@ -117,9 +132,15 @@ def test_the_sdk_exchange_of_a_workspace_token_for_an_endpoint_token_works(api, 
 def test_a_personal_access_token_cannot_be_exchanged(api, emu):
     body = _route_optimized(api)
 
-    response = requests.post(f"{emu.url}{TOKEN_PATH}", data={
-        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": emu.token(DEPLOYER),
-        "authorization_details": body["data_plane_info"]["query_info"]["authorization_details"]}, timeout=10)
+    response = requests.post(
+        f"{emu.url}{TOKEN_PATH}",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": emu.token(DEPLOYER),
+            "authorization_details": body["data_plane_info"]["query_info"]["authorization_details"],
+        },
+        timeout=10,
+    )
 
     assert (response.status_code, response.json()["error"]) == (401, "invalid_grant")
 
@@ -130,8 +151,10 @@ def test_a_token_for_an_endpoint_the_principal_cannot_query_is_not_issued(api, e
     response = _token(emu, authorization_details=body["data_plane_info"]["query_info"]["authorization_details"])
 
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_authorization_details",
-                               "error_description": "User is not authorized to the requested authorizations"}
+    assert response.json() == {
+        "error": "invalid_authorization_details",
+        "error_description": "User is not authorized to the requested authorizations",
+    }
 
 
 def test_a_wrong_client_secret_is_401_invalid_client(emu):
@@ -175,8 +198,11 @@ def test_the_workspace_listener_does_not_serve_the_route_optimized_path(api, emu
 def test_an_endpoint_token_is_not_valid_on_the_workspace_apis(api, emu):
     body = _route_optimized(api)
 
-    response = requests.get(f"{emu.url}/api/2.0/serving-endpoints/fast",
-                            headers={"Authorization": f"Bearer {_endpoint_token(emu, body)}"}, timeout=10)
+    response = requests.get(
+        f"{emu.url}/api/2.0/serving-endpoints/fast",
+        headers={"Authorization": f"Bearer {_endpoint_token(emu, body)}"},
+        timeout=10,
+    )
 
     assert response.status_code == 401
 
@@ -185,8 +211,9 @@ def test_a_workspace_oauth_token_is_valid_on_the_workspace_apis(api, emu):
     _route_optimized(api)
     token = _token(emu).json()["access_token"]
 
-    response = requests.get(f"{emu.url}/api/2.0/serving-endpoints/fast",
-                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = requests.get(
+        f"{emu.url}/api/2.0/serving-endpoints/fast", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
 
     assert response.status_code == 200
     assert response.json()["permission_level"] == "CAN_QUERY"

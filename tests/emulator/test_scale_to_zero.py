@@ -77,6 +77,8 @@ def test_get_shows_a_scaled_to_zero_entity_as_ready_with_a_message(api):
     body = api.create_ready("ep", [entity("1", scale_to_zero_enabled=True)])
 
     state = body["config"]["served_entities"][0]["state"]
-    assert state == {"deployment": "DEPLOYMENT_READY",
-                     "deployment_state_message": "Served entity is scaled to zero; the next request starts it."}
+    assert state == {
+        "deployment": "DEPLOYMENT_READY",
+        "deployment_state_message": "Served entity is scaled to zero; the next request starts it.",
+    }
     assert body["state"]["ready"] == "READY"

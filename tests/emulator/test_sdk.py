@@ -40,8 +40,12 @@ TIMEOUT = timedelta(seconds=20)
 
 
 def _entity(version: str) -> ServedEntityInput:
-    return ServedEntityInput(entity_name="main.risk.risk_classifier", entity_version=version, workload_size="Small",
-                             scale_to_zero_enabled=False)
+    return ServedEntityInput(
+        entity_name="main.risk.risk_classifier",
+        entity_version=version,
+        workload_size="Small",
+        scale_to_zero_enabled=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +65,10 @@ def created(w):
     from databricks.sdk.service.serving import EndpointCoreConfigInput
 
     return w.serving_endpoints.create_and_wait(
-        name="shared", config=EndpointCoreConfigInput(name="shared", served_entities=[_entity("1")]),
-        tags=[EndpointTag(key="team", value="risk")], timeout=TIMEOUT,
+        name="shared",
+        config=EndpointCoreConfigInput(name="shared", served_entities=[_entity("1")]),
+        tags=[EndpointTag(key="team", value="risk")],
+        timeout=TIMEOUT,
     )
 
 
@@ -157,10 +163,16 @@ def test_set_get_and_update_permissions_by_id(w, created):
     read = w.permissions.get("serving-endpoints", endpoint_id)
 
     assert updated.object_id == f"/serving-endpoints/{endpoint_id}"
-    direct = {(a.user_name or a.group_name or a.service_principal_name): a.all_permissions[0].permission_level
-              for a in read.access_control_list if not a.all_permissions[0].inherited}
-    assert direct == {ANALYST: PermissionLevel.CAN_QUERY, "ml-ops": PermissionLevel.CAN_MANAGE,
-                      DEPLOYER: PermissionLevel.CAN_MANAGE}
+    direct = {
+        (a.user_name or a.group_name or a.service_principal_name): a.all_permissions[0].permission_level
+        for a in read.access_control_list
+        if not a.all_permissions[0].inherited
+    }
+    assert direct == {
+        ANALYST: PermissionLevel.CAN_QUERY,
+        "ml-ops": PermissionLevel.CAN_MANAGE,
+        DEPLOYER: PermissionLevel.CAN_MANAGE,
+    }
 
 
 def test_permissions_by_name_raise_invalid_parameter_value(w, created):
@@ -218,9 +230,7 @@ def test_waiting_on_an_unregistered_version_raises_operation_failed(w):
 def test_delete_then_get_raises_resource_does_not_exist(w):
     from databricks.sdk.service.serving import EndpointCoreConfigInput
 
-    w.serving_endpoints.create(
-        "doomed", config=EndpointCoreConfigInput(name="doomed", served_entities=[_entity("1")])
-    )
+    w.serving_endpoints.create("doomed", config=EndpointCoreConfigInput(name="doomed", served_entities=[_entity("1")]))
 
     w.serving_endpoints.delete("doomed")
 
@@ -240,15 +250,24 @@ def test_put_ai_gateway_with_rate_limits_inference_table_and_fallback_reads_back
         FallbackConfig,
     )
 
-    limits = [AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=1000,
-                                 key=AiGatewayRateLimitKey.ENDPOINT),
-              AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=100,
-                                 key=AiGatewayRateLimitKey.SERVICE_PRINCIPAL, principal=DEPLOYER)]
-    table = AiGatewayInferenceTableConfig(catalog_name="main", schema_name="serving", table_name_prefix="shared",
-                                          enabled=True)
+    limits = [
+        AiGatewayRateLimit(
+            renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=1000, key=AiGatewayRateLimitKey.ENDPOINT
+        ),
+        AiGatewayRateLimit(
+            renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE,
+            calls=100,
+            key=AiGatewayRateLimitKey.SERVICE_PRINCIPAL,
+            principal=DEPLOYER,
+        ),
+    ]
+    table = AiGatewayInferenceTableConfig(
+        catalog_name="main", schema_name="serving", table_name_prefix="shared", enabled=True
+    )
 
-    put = w.serving_endpoints.put_ai_gateway("shared", rate_limits=limits, inference_table_config=table,
-                                             fallback_config=FallbackConfig(enabled=True))
+    put = w.serving_endpoints.put_ai_gateway(
+        "shared", rate_limits=limits, inference_table_config=table, fallback_config=FallbackConfig(enabled=True)
+    )
 
     assert put.rate_limits == limits
     assert w.serving_endpoints.get("shared").ai_gateway.inference_table_config == table
@@ -261,10 +280,12 @@ def test_the_sdk_waits_out_a_rate_limit_by_itself():
 
     with running_emulator(**FAST, rate_limit_period_seconds=0.5) as emu:
         w = emu.workspace_client(emu.token(DEPLOYER))
-        w.serving_endpoints.create_and_wait("limited", config=EndpointCoreConfigInput(
-            name="limited", served_entities=[_entity("1")]), timeout=TIMEOUT)
-        w.serving_endpoints.put_ai_gateway("limited", rate_limits=[
-            AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=1)])
+        w.serving_endpoints.create_and_wait(
+            "limited", config=EndpointCoreConfigInput(name="limited", served_entities=[_entity("1")]), timeout=TIMEOUT
+        )
+        w.serving_endpoints.put_ai_gateway(
+            "limited", rate_limits=[AiGatewayRateLimit(renewal_period=AiGatewayRateLimitRenewalPeriod.MINUTE, calls=1)]
+        )
 
         first = w.serving_endpoints.query("limited", dataframe_records=[ROW])
         second = w.serving_endpoints.query("limited", dataframe_records=[ROW])  # 429, Retry-After, retried
@@ -275,9 +296,11 @@ def test_the_sdk_waits_out_a_rate_limit_by_itself():
 def test_legacy_inference_table_on_create_raises_invalid_parameter_value(w):
     from databricks.sdk.service.serving import AutoCaptureConfigInput
 
-    config = EndpointCoreConfigInput(name="legacy", served_entities=[_entity("1")],
-                                     auto_capture_config=AutoCaptureConfigInput(catalog_name="main",
-                                                                                schema_name="serving"))
+    config = EndpointCoreConfigInput(
+        name="legacy",
+        served_entities=[_entity("1")],
+        auto_capture_config=AutoCaptureConfigInput(catalog_name="main", schema_name="serving"),
+    )
     with pytest.raises(InvalidParameterValue, match="Legacy inference tables can not be enabled"):
         w.serving_endpoints.create("legacy", config=config)
 
@@ -289,8 +312,9 @@ def test_export_metrics_are_per_minute_gauges(w, created):
 
     assert "# TYPE request_count_total gauge" in text
     assert "# TYPE request_latency_ms histogram" in text
-    assert 'provisioned_concurrent_requests_total{endpoint_name="shared",served_entity_name="risk_classifier-1"} 4' \
-        in text
+    assert (
+        'provisioned_concurrent_requests_total{endpoint_name="shared",served_entity_name="risk_classifier-1"} 4' in text
+    )
 
 
 def test_oauth_m2m_client_manages_endpoints(emu, created):
@@ -303,8 +327,11 @@ def test_oauth_m2m_client_manages_endpoints(emu, created):
 def test_route_optimized_endpoint_is_queried_through_the_sdk_data_plane(emu):
     m2m = emu.oauth_workspace_client()
     endpoint = m2m.serving_endpoints.create_and_wait(
-        "fast", config=EndpointCoreConfigInput(name="fast", served_entities=[_entity("1")]), route_optimized=True,
-        timeout=TIMEOUT)
+        "fast",
+        config=EndpointCoreConfigInput(name="fast", served_entities=[_entity("1")]),
+        route_optimized=True,
+        timeout=TIMEOUT,
+    )
 
     answer = m2m.serving_endpoints_data_plane.query("fast", dataframe_records=[ROW])
 
@@ -316,8 +343,11 @@ def test_route_optimized_endpoint_is_queried_through_the_sdk_data_plane(emu):
 
 def test_a_pat_client_cannot_use_the_data_plane_of_a_route_optimized_endpoint(emu, w):
     w.serving_endpoints.create_and_wait(
-        "fast-pat", config=EndpointCoreConfigInput(name="fast-pat", served_entities=[_entity("1")]),
-        route_optimized=True, timeout=TIMEOUT)
+        "fast-pat",
+        config=EndpointCoreConfigInput(name="fast-pat", served_entities=[_entity("1")]),
+        route_optimized=True,
+        timeout=TIMEOUT,
+    )
 
     with pytest.raises(ValueError, match="OAuth tokens are not available for pat authentication"):
         w.serving_endpoints_data_plane.query("fast-pat", dataframe_records=[ROW])

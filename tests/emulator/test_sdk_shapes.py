@@ -23,8 +23,11 @@ PERMS = "/api/2.0/permissions/serving-endpoints"
 # Routes that answer something other than a serving dataclass: Prometheus text, an empty object for a
 # delete (the sdk returns None), and the OAuth endpoints (RFC 6749/8414 shapes, read by databricks.sdk.oauth).
 NOT_SDK_DATACLASSES = {
-    f"GET {EP}/{{name}}/metrics", f"DELETE {EP}/{{name}}", "GET /.well-known/databricks-config",
-    "GET /oidc/.well-known/oauth-authorization-server", "POST /oidc/v1/token",
+    f"GET {EP}/{{name}}/metrics",
+    f"DELETE {EP}/{{name}}",
+    "GET /.well-known/databricks-config",
+    "GET /oidc/.well-known/oauth-authorization-server",
+    "POST /oidc/v1/token",
 }
 
 
@@ -64,21 +67,37 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
     detailed = serving.ServingEndpointDetailed
     gateway = {
         "usage_tracking_config": {"enabled": True},
-        "inference_table_config": {"catalog_name": "main", "schema_name": "serving", "table_name_prefix": "risk",
-                                   "enabled": True},
-        "rate_limits": [{"calls": 100, "renewal_period": "minute"},
-                        {"calls": 10, "renewal_period": "minute", "key": "user", "principal": "analyst@example.com"}],
+        "inference_table_config": {
+            "catalog_name": "main",
+            "schema_name": "serving",
+            "table_name_prefix": "risk",
+            "enabled": True,
+        },
+        "rate_limits": [
+            {"calls": 100, "renewal_period": "minute"},
+            {"calls": 10, "renewal_period": "minute", "key": "user", "principal": "analyst@example.com"},
+        ],
         "fallback_config": {"enabled": True},
     }
 
     # creating: IN_PROGRESS, pending config only; with everything a create can carry
-    created = r.call(detailed, "POST", EP, json={
-        "name": "full", "config": {"served_entities": [entity("1", name="stable"), entity("2", name="canary")],
-                                   "traffic_config": routes(stable=90, canary=10)},
-        "tags": [{"key": "team", "value": "risk"}, {"key": "flag"}], "description": "Risk scoring",
-        "email_notifications": {"on_update_failure": ["ops@example.com"], "on_update_success": []},
-        "ai_gateway": gateway, "budget_policy_id": "policy-1",
-    })
+    created = r.call(
+        detailed,
+        "POST",
+        EP,
+        json={
+            "name": "full",
+            "config": {
+                "served_entities": [entity("1", name="stable"), entity("2", name="canary")],
+                "traffic_config": routes(stable=90, canary=10),
+            },
+            "tags": [{"key": "team", "value": "risk"}, {"key": "flag"}],
+            "description": "Risk scoring",
+            "email_notifications": {"on_update_failure": ["ops@example.com"], "on_update_success": []},
+            "ai_gateway": gateway,
+            "budget_policy_id": "policy-1",
+        },
+    )
     assert created["state"]["config_update"] == "IN_PROGRESS" and "pending_config" in created
     emu.stick_update("plain")
     r.call(detailed, "POST", EP, json={"name": "plain", "config": {"served_entities": [entity("1")]}})
@@ -89,40 +108,88 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
     _wait(api, "full", lambda b: b["state"]["ready"] == "READY")
     r.call(detailed, "GET", f"{EP}/full")
     # updating: the active config serving, the new one pending
-    r.call(detailed, "PUT", f"{EP}/full/config", json={
-        "served_entities": [entity("1", name="stable"), entity("3", name="canary")],
-        "traffic_config": routes(stable=50, canary=50)})
+    r.call(
+        detailed,
+        "PUT",
+        f"{EP}/full/config",
+        json={
+            "served_entities": [entity("1", name="stable"), entity("3", name="canary")],
+            "traffic_config": routes(stable=50, canary=50),
+        },
+    )
     r.call(detailed, "GET", f"{EP}/full")
     # update failed: pending config with DEPLOYMENT_FAILED / ABORTED entities
     _wait(api, "full", lambda b: b["state"]["config_update"] == "NOT_UPDATING")
-    r.call(detailed, "PUT", f"{EP}/full/config", json={
-        "served_entities": [entity("42", name="broken"), entity("2", name="other")],
-        "traffic_config": routes(broken=50, other=50)})
+    r.call(
+        detailed,
+        "PUT",
+        f"{EP}/full/config",
+        json={
+            "served_entities": [entity("42", name="broken"), entity("2", name="other")],
+            "traffic_config": routes(broken=50, other=50),
+        },
+    )
     failed = _wait(api, "full", lambda b: b["state"]["config_update"] == "UPDATE_FAILED")
     r.check(detailed, "GET (update failed)", failed)
     # recovering (NOT_UPDATING but NOT_READY) and scaled to zero
     emu.not_ready_after_update("plain")
     r.call(detailed, "PUT", f"{EP}/plain/config", json={"served_entities": [entity("2")]})
-    r.check(detailed, "GET (recovering)", _wait(api, "plain", lambda b: b["state"] == {
-        "ready": "NOT_READY", "config_update": "NOT_UPDATING"}))
+    r.check(
+        detailed,
+        "GET (recovering)",
+        _wait(api, "plain", lambda b: b["state"] == {"ready": "NOT_READY", "config_update": "NOT_UPDATING"}),
+    )
     emu.clear_faults("plain")
-    r.call(detailed, "POST", EP, json={"name": "cold", "config": {"served_entities": [
-        entity("1", scale_to_zero_enabled=True, environment_vars={"MODE": "strict"})]}})
+    r.call(
+        detailed,
+        "POST",
+        EP,
+        json={
+            "name": "cold",
+            "config": {
+                "served_entities": [entity("1", scale_to_zero_enabled=True, environment_vars={"MODE": "strict"})]
+            },
+        },
+    )
     r.check(detailed, "GET (scaled to zero)", _wait(api, "cold", lambda b: b["state"]["ready"] == "READY"))
     # route-optimized: endpoint_url and data_plane_info
-    r.call(detailed, "POST", EP, json={"name": "fast", "route_optimized": True, "config": {"served_entities": [
-        {"entity_name": "main.risk.risk_classifier", "entity_version": "1", "min_provisioned_concurrency": 4,
-         "max_provisioned_concurrency": 8}]}})
+    r.call(
+        detailed,
+        "POST",
+        EP,
+        json={
+            "name": "fast",
+            "route_optimized": True,
+            "config": {
+                "served_entities": [
+                    {
+                        "entity_name": "main.risk.risk_classifier",
+                        "entity_version": "1",
+                        "min_provisioned_concurrency": 4,
+                        "max_provisioned_concurrency": 8,
+                    }
+                ]
+            },
+        },
+    )
     fast = r.check(detailed, "GET (route-optimized)", _wait(api, "fast", lambda b: b["state"]["ready"] == "READY"))
 
     # list, tags, AI gateway, notifications, logs
     r.call(serving.ListEndpointsResponse, "GET", EP)
-    r.call(serving.EndpointTags, "PATCH", f"{EP}/full/tags", json={"add_tags": [{"key": "env", "value": "prod"}],
-                                                                   "delete_tags": ["flag"]})
+    r.call(
+        serving.EndpointTags,
+        "PATCH",
+        f"{EP}/full/tags",
+        json={"add_tags": [{"key": "env", "value": "prod"}], "delete_tags": ["flag"]},
+    )
     r.call(serving.PutAiGatewayResponse, "PUT", f"{EP}/plain/ai-gateway", json=gateway)
     r.call(serving.PutAiGatewayResponse, "PUT", f"{EP}/plain/ai-gateway", json={})
-    r.call(serving.UpdateInferenceEndpointNotificationsResponse, "PATCH", f"{EP}/full/notifications",
-           json={"email_notifications": {"on_update_success": ["team@example.com"]}})
+    r.call(
+        serving.UpdateInferenceEndpointNotificationsResponse,
+        "PATCH",
+        f"{EP}/full/notifications",
+        json={"email_notifications": {"on_update_success": ["team@example.com"]}},
+    )
     r.call(serving.UpdateInferenceEndpointNotificationsResponse, "PATCH", f"{EP}/plain/notifications", json={})
     r.call(detailed, "GET", f"{EP}/full")
     r.call(serving.BuildLogsResponse, "GET", f"{EP}/full/served-models/broken/build-logs")
@@ -130,34 +197,58 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
     r.call(serving.ServerLogsResponse, "GET", f"{EP}/full/served-models/broken/logs")
 
     # invocations: routed, one entity, route-optimized
-    r.call(serving.QueryEndpointResponse, "POST", "/serving-endpoints/full/invocations",
-           json={"dataframe_records": [ROW]})
-    r.call(serving.QueryEndpointResponse, "POST", "/serving-endpoints/full/served-models/canary/invocations",
-           json={"instances": [ROW, ROW]})
+    r.call(
+        serving.QueryEndpointResponse, "POST", "/serving-endpoints/full/invocations", json={"dataframe_records": [ROW]}
+    )
+    r.call(
+        serving.QueryEndpointResponse,
+        "POST",
+        "/serving-endpoints/full/served-models/canary/invocations",
+        json={"instances": [ROW, ROW]},
+    )
     oauth = emu.oauth_client_config()
-    api.request("PUT", f"{PERMS}/{fast['id']}", json={"access_control_list": [
-        {"service_principal_name": DEPLOYER, "permission_level": "CAN_QUERY"}]})
-    token = api.session.post(f"{emu.url}/oidc/v1/token", auth=(oauth["client_id"], oauth["client_secret"]), data={
-        "grant_type": "client_credentials",
-        "authorization_details": fast["data_plane_info"]["query_info"]["authorization_details"]}).json()
-    response = api.session.post(fast["endpoint_url"], json={"inputs": [ROW]},
-                                headers={"Authorization": f"Bearer {token['access_token']}"})
+    api.request(
+        "PUT",
+        f"{PERMS}/{fast['id']}",
+        json={"access_control_list": [{"service_principal_name": DEPLOYER, "permission_level": "CAN_QUERY"}]},
+    )
+    token = api.session.post(
+        f"{emu.url}/oidc/v1/token",
+        auth=(oauth["client_id"], oauth["client_secret"]),
+        data={
+            "grant_type": "client_credentials",
+            "authorization_details": fast["data_plane_info"]["query_info"]["authorization_details"],
+        },
+    ).json()
+    response = api.session.post(
+        fast["endpoint_url"], json={"inputs": [ROW]}, headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
     assert response.status_code == 200, response.text
     r.check(serving.QueryEndpointResponse, "POST (route-optimized URL)", response.json())
 
     # permissions
     endpoint_id = created["id"]
     r.call(serving.ServingEndpointPermissions, "GET", f"{PERMS}/{endpoint_id}")
-    r.call(serving.ServingEndpointPermissions, "PUT", f"{PERMS}/{endpoint_id}", json={"access_control_list": [
-        {"user_name": "analyst@example.com", "permission_level": "CAN_QUERY"}]})
-    r.call(serving.ServingEndpointPermissions, "PATCH", f"{PERMS}/{endpoint_id}", json={"access_control_list": [
-        {"group_name": "ml-ops", "permission_level": "CAN_MANAGE"}]})
+    r.call(
+        serving.ServingEndpointPermissions,
+        "PUT",
+        f"{PERMS}/{endpoint_id}",
+        json={"access_control_list": [{"user_name": "analyst@example.com", "permission_level": "CAN_QUERY"}]},
+    )
+    r.call(
+        serving.ServingEndpointPermissions,
+        "PATCH",
+        f"{PERMS}/{endpoint_id}",
+        json={"access_control_list": [{"group_name": "ml-ops", "permission_level": "CAN_MANAGE"}]},
+    )
     r.call(serving.GetServingEndpointPermissionLevelsResponse, "GET", f"{PERMS}/{endpoint_id}/permissionLevels")
 
     # deleted: gone from GET and from the list
     assert api.request("DELETE", f"{EP}/cold").json() == {}
-    assert api.get("cold").json() == {"error_code": "RESOURCE_DOES_NOT_EXIST",
-                                      "message": "Endpoint with name 'cold' does not exist."}
+    assert api.get("cold").json() == {
+        "error_code": "RESOURCE_DOES_NOT_EXIST",
+        "message": "Endpoint with name 'cold' does not exist.",
+    }
     listed = r.call(serving.ListEndpointsResponse, "GET", EP)
     assert "cold" not in [e["name"] for e in listed["endpoints"]]
     api.metrics("full")
@@ -168,8 +259,12 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
 
     assert r.mismatches == []
     called = set(emu.counters()["api_calls"])
-    databricks_routes = {f"{method} {route.path}" for route in _routes_of(create_app())
-                         if not route.path.startswith("/_emulator") for method in route.methods}
+    databricks_routes = {
+        f"{method} {route.path}"
+        for route in _routes_of(create_app())
+        if not route.path.startswith("/_emulator")
+        for method in route.methods
+    }
     assert databricks_routes - called == set()
     json_routes = databricks_routes - NOT_SDK_DATACLASSES
     assert len(r.checked) > len(json_routes)
@@ -193,10 +288,18 @@ def walk_workspace_objects(r: Recorder, emu) -> None:
     r.call(catalog.EffectivePermissionsList, "GET", f"{UC}/effective-permissions/function/{model}?principal={DEPLOYER}")
     r.call(catalog.EffectivePermissionsList, "GET", f"{UC}/effective-permissions/function/{model}?principal=nobody")
     r.call(ml.GetModelVersionResponse, "GET", "/api/2.0/mlflow/model-versions/get?name=RiskClassifier&version=2")
-    r.call(ml.GetLatestVersionsResponse, "POST", "/api/2.0/mlflow/registered-models/get-latest-versions",
-           json={"name": "RiskClassifier", "stages": ["Production"]})
-    r.call(ml.GetLatestVersionsResponse, "POST", "/api/2.0/mlflow/registered-models/get-latest-versions",
-           json={"name": "RiskClassifier", "stages": ["Nothing"]})
+    r.call(
+        ml.GetLatestVersionsResponse,
+        "POST",
+        "/api/2.0/mlflow/registered-models/get-latest-versions",
+        json={"name": "RiskClassifier", "stages": ["Production"]},
+    )
+    r.call(
+        ml.GetLatestVersionsResponse,
+        "POST",
+        "/api/2.0/mlflow/registered-models/get-latest-versions",
+        json={"name": "RiskClassifier", "stages": ["Nothing"]},
+    )
     r.call(iam.ListServicePrincipalResponse, "GET", f'{SCIM}/ServicePrincipals?filter=applicationId eq "{DEPLOYER}"')
     r.call(iam.ListServicePrincipalResponse, "GET", f'{SCIM}/ServicePrincipals?filter=applicationId eq "nobody"')
     r.call(iam.ListGroupsResponse, "GET", f'{SCIM}/Groups?filter=displayName eq "ml-platform-oncall"')

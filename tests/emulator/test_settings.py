@@ -93,8 +93,11 @@ def test_admin_token_must_not_be_a_workspace_token():
 
 def test_oauth_clients_load_from_yaml_and_their_secrets_stay_out_of_the_repr(tmp_path):
     path = tmp_path / "emulator.yaml"
-    path.write_text("oauth_clients:\n  11111111-2222-3333-4444-555555555555:\n"
-                    "    client_secret: a-long-secret-value\n    groups: [ml-ops]\n", encoding="utf-8")
+    path.write_text(
+        "oauth_clients:\n  11111111-2222-3333-4444-555555555555:\n"
+        "    client_secret: a-long-secret-value\n    groups: [ml-ops]\n",
+        encoding="utf-8",
+    )
 
     settings = load_settings(path)
 

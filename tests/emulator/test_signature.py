@@ -23,14 +23,18 @@ def ready():
         yield api
 
 
-@pytest.mark.parametrize("body", [
-    {"dataframe_split": {"columns": COLUMNS, "data": [[FLOAT_AGE[c] for c in COLUMNS]]}},
-    {"dataframe_records": [FLOAT_AGE]},
-    {"instances": [FLOAT_AGE]},
-    {"instances": [[FLOAT_AGE[c] for c in COLUMNS]]},
-    {"inputs": [FLOAT_AGE]},
-    {"inputs": {c: [FLOAT_AGE[c]] for c in COLUMNS}},
-], ids=["split", "records", "instances", "instances-positional", "inputs", "inputs-columnar"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"dataframe_split": {"columns": COLUMNS, "data": [[FLOAT_AGE[c] for c in COLUMNS]]}},
+        {"dataframe_records": [FLOAT_AGE]},
+        {"instances": [FLOAT_AGE]},
+        {"instances": [[FLOAT_AGE[c] for c in COLUMNS]]},
+        {"inputs": [FLOAT_AGE]},
+        {"inputs": {c: [FLOAT_AGE[c]] for c in COLUMNS}},
+    ],
+    ids=["split", "records", "instances", "instances-positional", "inputs", "inputs-columnar"],
+)
 def test_a_float_for_a_long_column_is_refused_with_mlflows_message_in_every_input_format(ready, body):
     response = ready.invoke("ep", body)
 
@@ -40,7 +44,8 @@ def test_a_float_for_a_long_column_is_refused_with_mlflows_message_in_every_inpu
     assert error["message"].startswith("Failed to predict data '")
     assert error["message"].endswith(
         "with schema '['amount': double (required), 'age': long (required), 'income': double (required)]'. "
-        f"Error: {LONG_REFUSED}")
+        f"Error: {LONG_REFUSED}"
+    )
 
 
 def test_the_same_row_with_an_integer_for_the_long_column_is_answered(ready):
@@ -55,7 +60,8 @@ def test_an_integer_for_a_double_column_is_refused_as_mlflow_refuses_int64_to_fl
 
     assert response.status_code == 400
     assert response.json()["message"].endswith(
-        "Incompatible input types for column amount. Can not safely convert int64 to float64.")
+        "Incompatible input types for column amount. Can not safely convert int64 to float64."
+    )
 
 
 def test_the_emulator_keeps_the_bodies_it_was_sent_with_their_json_types(ready):
@@ -63,17 +69,23 @@ def test_the_emulator_keeps_the_bodies_it_was_sent_with_their_json_types(ready):
     ready.invoke("ep", {"dataframe_records": [FLOAT_AGE]})
 
     bodies = ready.emu.counters()["request_bodies"]["ep"]
-    assert bodies[-2:] == ['{"dataframe_records": [{"amount": 120.0, "age": 41, "income": 5200.0}]}',
-                           '{"dataframe_records": [{"amount": 120.0, "age": 41.0, "income": 5200.0}]}']
+    assert bodies[-2:] == [
+        '{"dataframe_records": [{"amount": 120.0, "age": 41, "income": 5200.0}]}',
+        '{"dataframe_records": [{"amount": 120.0, "age": 41.0, "income": 5200.0}]}',
+    ]
 
 
 def test_a_version_with_its_own_signature_is_enforced_with_it():
-    models = {"main.risk.risk_classifier": RegisteredModelSpec(
-        columns=("amount", "age", "income"),
-        signature={"amount": "double", "age": "long", "income": "double"},
-        versions={"1": ModelVersionSpec(),
-                  "2": ModelVersionSpec(signature={"amount": "double", "age": "double", "income": "double"})},
-    )}
+    models = {
+        "main.risk.risk_classifier": RegisteredModelSpec(
+            columns=("amount", "age", "income"),
+            signature={"amount": "double", "age": "long", "income": "double"},
+            versions={
+                "1": ModelVersionSpec(),
+                "2": ModelVersionSpec(signature={"amount": "double", "age": "double", "income": "double"}),
+            },
+        )
+    }
     with running_emulator(**FAST, models=models) as emu:
         api = WorkspaceApi(emu)
         api.create_ready("ep", [entity("1", name="one"), entity("2", name="two")], routes(one=50, two=50))
@@ -87,24 +99,39 @@ def test_a_signature_naming_an_unknown_type_is_refused_in_the_settings():
         RegisteredModelSpec(columns=("age",), signature={"age": "int"})
 
 
-@pytest.mark.parametrize("values, mlflow_type", [
-    ([41], "long"), ([41, 42], "long"), ([1.5], "double"), ([1.5, 2], "double"), ([True], "boolean"),
-    (["a"], "string"), ([None, "a"], "string"), (["2026-01-02T03:04:05"], "datetime"), ([True, None], "boolean"),
-], ids=str)
+@pytest.mark.parametrize(
+    "values, mlflow_type",
+    [
+        ([41], "long"),
+        ([41, 42], "long"),
+        ([1.5], "double"),
+        ([1.5, 2], "double"),
+        ([True], "boolean"),
+        (["a"], "string"),
+        ([None, "a"], "string"),
+        (["2026-01-02T03:04:05"], "datetime"),
+        ([True, None], "boolean"),
+    ],
+    ids=str,
+)
 def test_mlflow_accepts(values, mlflow_type):
     enforce_column("c", values, mlflow_type)
 
 
-@pytest.mark.parametrize("values, mlflow_type, message", [
-    ([41.0], "long", "Can not safely convert float64 to int64."),
-    ([41], "integer", "Can not safely convert int64 to int32."),
-    ([1.5], "float", "Can not safely convert float64 to float32."),
-    ([41], "double", "Can not safely convert int64 to float64."),
-    ([True], "long", "Can not safely convert bool to int64."),
-    ([1, True], "long", "Can not safely convert object to int64."),
-    ([41], "string", "Can not safely convert int64 to <U0."),
-    (["soon"], "datetime", "Failed to convert column c from type object to datetime."),
-], ids=str)
+@pytest.mark.parametrize(
+    "values, mlflow_type, message",
+    [
+        ([41.0], "long", "Can not safely convert float64 to int64."),
+        ([41], "integer", "Can not safely convert int64 to int32."),
+        ([1.5], "float", "Can not safely convert float64 to float32."),
+        ([41], "double", "Can not safely convert int64 to float64."),
+        ([True], "long", "Can not safely convert bool to int64."),
+        ([1, True], "long", "Can not safely convert object to int64."),
+        ([41], "string", "Can not safely convert int64 to <U0."),
+        (["soon"], "datetime", "Failed to convert column c from type object to datetime."),
+    ],
+    ids=str,
+)
 def test_mlflow_refuses(values, mlflow_type, message):
     with pytest.raises(SignatureError) as refused:
         enforce_column("c", values, mlflow_type)

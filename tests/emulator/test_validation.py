@@ -70,9 +70,7 @@ def test_entity_without_a_route_is_rejected(api):
 
 
 def test_several_entities_without_traffic_config_are_rejected(api):
-    assert _error(api.create("ep", [entity("1", name="a"), entity("2", name="b")])) == (
-        400, "INVALID_PARAMETER_VALUE"
-    )
+    assert _error(api.create("ep", [entity("1", name="a"), entity("2", name="b")])) == (400, "INVALID_PARAMETER_VALUE")
 
 
 def test_a_single_entity_without_traffic_config_gets_all_traffic(api):
@@ -104,8 +102,12 @@ def test_neither_workload_size_nor_provisioned_concurrency_is_rejected(api):
 
 
 def test_provisioned_concurrency_must_be_multiples_of_4(api):
-    odd = {"entity_name": "main.risk.risk_classifier", "entity_version": "1",
-           "min_provisioned_concurrency": 2, "max_provisioned_concurrency": 8}
+    odd = {
+        "entity_name": "main.risk.risk_classifier",
+        "entity_version": "1",
+        "min_provisioned_concurrency": 2,
+        "max_provisioned_concurrency": 8,
+    }
 
     assert _error(api.create("ep", [odd])) == (400, "INVALID_PARAMETER_VALUE")
 
@@ -124,7 +126,10 @@ def test_service_fills_name_workload_type_and_scale_to_zero(api):
     served = api.create("ep", [entity("2")]).json()["pending_config"]["served_entities"][0]
 
     assert (served["name"], served["workload_type"], served["scale_to_zero_enabled"], served["workload_size"]) == (
-        "risk_classifier-2", "CPU", False, "Small"
+        "risk_classifier-2",
+        "CPU",
+        False,
+        "Small",
     )
 
 
@@ -137,9 +142,14 @@ def test_environment_vars_are_kept(api):
 
 
 def test_served_models_form_is_read_as_served_entities(api):
-    body = {"name": "ep", "config": {"served_models": [
-        {"model_name": "main.risk.risk_classifier", "model_version": "1", "workload_size": "Small"}
-    ]}}
+    body = {
+        "name": "ep",
+        "config": {
+            "served_models": [
+                {"model_name": "main.risk.risk_classifier", "model_version": "1", "workload_size": "Small"}
+            ]
+        },
+    }
 
     served = api.request("POST", "/api/2.0/serving-endpoints", json=body).json()["pending_config"]["served_entities"]
 
@@ -174,13 +184,17 @@ CAPTURE = {"catalog_name": "main", "schema_name": "serving", "table_name_prefix"
 
 @pytest.mark.parametrize("capture", [CAPTURE, {**CAPTURE, "enabled": True}], ids=["implied", "enabled"])
 def test_a_legacy_inference_table_on_create_is_refused(api, capture):
-    response = api.request("POST", "/api/2.0/serving-endpoints", json={
-        "name": "ep", "config": {"served_entities": [entity("1")], "auto_capture_config": capture}})
+    response = api.request(
+        "POST",
+        "/api/2.0/serving-endpoints",
+        json={"name": "ep", "config": {"served_entities": [entity("1")], "auto_capture_config": capture}},
+    )
 
     assert response.status_code == 400
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert response.json()["message"].startswith(
-        "Legacy inference tables can not be enabled on new or existing model serving endpoints")
+        "Legacy inference tables can not be enabled on new or existing model serving endpoints"
+    )
     assert "ai_gateway.inference_table_config" in response.json()["message"]
     assert api.get("ep").status_code == 404
 
@@ -188,8 +202,11 @@ def test_a_legacy_inference_table_on_create_is_refused(api, capture):
 def test_a_legacy_inference_table_on_a_config_update_is_refused(api):
     api.create_ready("ep", [entity("1")])
 
-    response = api.request("PUT", "/api/2.0/serving-endpoints/ep/config", json={
-        "served_entities": [entity("2")], "auto_capture_config": CAPTURE})
+    response = api.request(
+        "PUT",
+        "/api/2.0/serving-endpoints/ep/config",
+        json={"served_entities": [entity("2")], "auto_capture_config": CAPTURE},
+    )
 
     assert response.status_code == 400
     assert "Legacy inference tables" in response.json()["message"]
@@ -199,8 +216,11 @@ def test_a_legacy_inference_table_on_a_config_update_is_refused(api):
 def test_turning_a_legacy_inference_table_off_is_accepted_and_shows_nothing(api):
     api.create_ready("ep", [entity("1")])
 
-    response = api.request("PUT", "/api/2.0/serving-endpoints/ep/config", json={
-        "served_entities": [entity("2")], "auto_capture_config": {"enabled": False}})
+    response = api.request(
+        "PUT",
+        "/api/2.0/serving-endpoints/ep/config",
+        json={"served_entities": [entity("2")], "auto_capture_config": {"enabled": False}},
+    )
 
     assert response.status_code == 200
     assert "auto_capture_config" not in api.wait_settled("ep")["config"]

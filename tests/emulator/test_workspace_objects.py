@@ -32,8 +32,11 @@ def test_model_versions_are_ready_when_registered_and_take_the_status_they_are_g
 
 def test_the_workspace_registry_answers_stages_with_their_latest_version(api, emu):
     emu.add_object("registry-versions", model="RiskClassifier", version="7", stage="Production")
-    latest = api.request("POST", "/api/2.0/mlflow/registered-models/get-latest-versions",
-                         json={"name": "RiskClassifier", "stages": ["Production"]}).json()
+    latest = api.request(
+        "POST",
+        "/api/2.0/mlflow/registered-models/get-latest-versions",
+        json={"name": "RiskClassifier", "stages": ["Production"]},
+    ).json()
     assert [(v["version"], v["current_stage"]) for v in latest["model_versions"]] == [("7", "Production")]
     got = api.request("GET", "/api/2.0/mlflow/model-versions/get", params={"name": "RiskClassifier", "version": "1"})
     assert got.json()["model_version"]["current_stage"] == "Archived"
@@ -42,8 +45,9 @@ def test_the_workspace_registry_answers_stages_with_their_latest_version(api, em
 def test_scim_filters_find_seeded_service_principals_and_groups_and_nothing_else(api, emu):
     found = api.request("GET", f"{SCIM}/ServicePrincipals", params={"filter": f'applicationId eq "{DEPLOYER}"'})
     assert [sp["applicationId"] for sp in found.json()["Resources"]] == [DEPLOYER]
-    nobody = api.request("GET", f"{SCIM}/ServicePrincipals",
-                         params={"filter": 'applicationId eq "00000000-0000-0000-0000-000000000000"'}).json()
+    nobody = api.request(
+        "GET", f"{SCIM}/ServicePrincipals", params={"filter": 'applicationId eq "00000000-0000-0000-0000-000000000000"'}
+    ).json()
     assert nobody["totalResults"] == 0 and "Resources" not in nobody
     emu.remove_object("groups", name="fraud-analytics")
     groups = api.request("GET", f"{SCIM}/Groups", params={"filter": 'displayName eq "fraud-analytics"'}).json()

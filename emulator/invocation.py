@@ -74,7 +74,7 @@ async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity,
             f"Injected fault: burst of {burst.status_code} responses.",
             burst.retry_after_seconds if burst.status_code in (429, 503) else None,
         )
-    await _warm_up(workspace, entity)
+    await _warm_up(workspace, endpoint.name, entity)
     delay = faults.added_latency(endpoint.name, entity.name)
     if delay > 0:
         await asyncio.sleep(delay)
@@ -90,13 +90,14 @@ async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity,
     return Answer(served_entity=entity.name, predictions=predictions)
 
 
-async def _warm_up(workspace: Workspace, entity: ServedEntity) -> None:
-    """Wait out a cold start or first model load; concurrent requests share the same wait."""
+async def _warm_up(workspace: Workspace, endpoint_name: str, entity: ServedEntity) -> None:
+    """Wait out a cold start or first model load; concurrent requests share the same wait (counted once)."""
     if entity.warming is None:
         delay = entity.warmup_delay(time.monotonic(), workspace.settings)
         if delay <= 0:
             entity.last_activity = time.monotonic()
             return
+        workspace.counters.warmups[endpoint_name][entity.name] += 1
         entity.warming = asyncio.create_task(_warm(entity, delay, cold=entity.spec.scale_to_zero_enabled))
     # shield: a client that disconnects must not cancel the warm-up the others wait for.
     await asyncio.shield(entity.warming)

@@ -68,6 +68,9 @@ class Counters:
         default_factory=lambda: defaultdict(lambda: deque(maxlen=REQUEST_BODIES_KEPT))
     )
     """Per endpoint, the last scoring request bodies as JSON text (a test sees `42`, not `42.0`)."""
+    warmups: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    """Per endpoint and entity, the cold starts and first model loads a request waited out: a test tells a
+    warm entity from a cold one by this count, never by how long a request took."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class Counters:
             "get_calls": dict(self.get_calls),
             "invocations": {ep: dict(per_entity) for ep, per_entity in self.invocations.items()},
             "request_bodies": {ep: list(bodies) for ep, bodies in self.request_bodies.items()},
+            "warmups": {ep: dict(per_entity) for ep, per_entity in self.warmups.items()},
         }
 
 

@@ -190,12 +190,13 @@ def test_warms_a_scale_to_zero_entity_through_its_cold_start(workspace, client):
     name = unique("cold")
     create_endpoint(workspace, name, {4: 100}, scale_to_zero=True)
     verified = verify(client, expectation(name, {4: 100}, scale_to_zero=True))
-    warmed = verified.warmed["risk_classifier-4"]
-    assert warmed.first_request_seconds >= 1.0  # the emulator's cold start
-    assert warmed.warm_latency_ms < 500
+    assert set(verified.warmed) == {"risk_classifier-4"}
     assert verified.route["served_model"] == "risk_classifier-4"
+    # The warmup met the entity's one cold start; the first real request meets none.
+    assert workspace.counters()["warmups"][name] == {"risk_classifier-4": 1}
     first_user_request = client.invoke(name, EXAMPLE)
-    assert first_user_request.ok and first_user_request.seconds < 0.5
+    assert first_user_request.ok
+    assert workspace.counters()["warmups"][name] == {"risk_classifier-4": 1}
 
 
 def test_warms_every_entity_directly_even_at_zero_percent(workspace, client):

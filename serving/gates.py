@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from serving.traffic_shift import RolloutPlan
+    from serving.rollout_plan import RolloutPlan
 
 
 def predictions(body: str) -> list[Any]:

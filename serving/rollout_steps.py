@@ -15,7 +15,7 @@ from typing import Any
 
 from serving.declared import DeclaredEntity, Expectation, Log, ReadinessError
 from serving.gates import StepReport, difference, entity_metrics, judge_step, predictions
-from serving.model import ServingEndpoint
+from serving.model import ServedEntity, ServingEndpoint
 from serving.polling import Clock, Done, Pending, PollPolicy, Sleep, WaitTimedOut, poll
 from serving.rollout_plan import RolloutError, RolloutPlan
 from serving.verification import Readiness, routes_of
@@ -28,14 +28,10 @@ ROUTE_ATTEMPTS = 200
 
 def expectation_of(plan: RolloutPlan, split: Mapping[str, int]) -> Expectation:
     """What readiness checks after a step: the plan's served entities with `split`, within the update timeout."""
+    served = [ServedEntity.from_dict(entity) for entity in plan.served_entities]
     declared = tuple(
-        DeclaredEntity(
-            name=entity["name"],
-            entity_name=entity["entity_name"],
-            entity_version=str(entity["entity_version"]),
-            scale_to_zero=bool(entity.get("scale_to_zero_enabled", False)),
-        )
-        for entity in plan.served_entities
+        DeclaredEntity(entity.name, entity.entity_name or "", entity.entity_version or "", entity.scale_to_zero_enabled)
+        for entity in served
     )
     return Expectation(
         endpoint=plan.endpoint,

@@ -12,10 +12,13 @@ Every run starts from what the endpoint serves now, so a rollout that was interr
 killed mid-step) is resumed: the share found live is baked and judged again, then the next steps follow.
 
 Pure logic over `ServingClient`, like serving.verification; the provider plugin runs it (provider.implementations).
+This module is the walk (which step, in what order, what a failure does); serving.rollout_plan holds the plan
+and the report, serving.rollout_steps carries out a step (config updates, parity, bake), serving.gates judges.
 
-Cancellation: the `sleep` a caller passes in raises `serving.verification.Cancelled` once the caller is
-told to stop (Ctrl-C); a zero sleep before every config update makes each update a cancellation point,
-so a stopped rollout never changes traffic again, and `restore` puts the last good split back.
+Cancellation: the `sleep` a caller passes in raises `serving.polling.Cancelled` once the caller is
+told to stop (Ctrl-C); every wait pauses through it (serving.polling), and a zero sleep before every config
+update makes each update a cancellation point, so a stopped rollout never changes traffic again, and
+`restore` puts the last good split back.
 """
 
 from __future__ import annotations

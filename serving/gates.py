@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from serving.traffic_shift import RolloutPlan
+    from serving.rollout_plan import RolloutPlan
 
 
 def predictions(body: str) -> list[Any]:
@@ -122,16 +122,10 @@ class StepReport:
     """The last probe answers (status, latency), for the report of a failed step."""
 
 
-def judge_step(
-    plan: RolloutPlan, share: int, seconds: float, samples: list[tuple[int, float]], metrics: dict[str, Any] | None
-) -> StepReport:
-    """Each source judged on its own; the step fails when either does, and the report says which.
-
-    Probes: our own requests straight to the candidate during the bake (error rate, p95). Metrics: the
-    endpoint's export at the end of the bake, per-minute values that count every request the candidate
-    answered in the last minute, callers' included (5xx rate, p95 of its latency histogram; its P50/P99
-    are reported). The export is judged only once it holds `min_requests` requests.
-    """
+def observed_by_source(
+    samples: list[tuple[int, float]], metrics: dict[str, Any] | None, min_requests: int
+) -> dict[str, dict[str, Any]]:
+    """Per source, what it saw: `probes` always, `metrics` once the export holds `min_requests` requests."""
     errors = sum(1 for status, _ in samples if status != 200)
     observed: dict[str, dict[str, Any]] = {
         "probes": {
@@ -143,7 +137,7 @@ def judge_step(
     }
     if metrics is not None:
         served = metrics["gauges"].get("request_count_total", 0.0)
-        if served >= plan.min_requests:
+        if served >= min_requests:
             failed = metrics["gauges"].get("request_5xx_count_total", 0.0)
             exported = {q: histogram_quantile(metrics["buckets"], q) for q in (0.5, 0.95, 0.99)}
             observed["metrics"] = {
@@ -154,6 +148,11 @@ def judge_step(
                 "p50_latency_ms": round(exported[0.5] or 0.0, 1),
                 "p99_latency_ms": round(exported[0.99] or 0.0, 1),
             }
+    return observed
+
+
+def failed_sources(plan: RolloutPlan, observed: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(source, reason) for each source over the plan's error rate or p95 limit, in the sources' order."""
     verdicts = []
     for source, seen in observed.items():
         if seen["error_rate"] > plan.max_error_rate:
@@ -172,6 +171,21 @@ def judge_step(
                     f"over {seen['requests']} requests ({source})",
                 )
             )
+    return verdicts
+
+
+def judge_step(
+    plan: RolloutPlan, share: int, seconds: float, samples: list[tuple[int, float]], metrics: dict[str, Any] | None
+) -> StepReport:
+    """Each source judged on its own; the step fails when either does, and the report says which.
+
+    Probes: our own requests straight to the candidate during the bake (error rate, p95). Metrics: the
+    endpoint's export at the end of the bake, per-minute values that count every request the candidate
+    answered in the last minute, callers' included (5xx rate, p95 of its latency histogram; its P50/P99
+    are reported). The export is judged only once it holds `min_requests` requests.
+    """
+    observed = observed_by_source(samples, metrics, plan.min_requests)
+    verdicts = failed_sources(plan, observed)
     # The headline numbers are the worse of the sources, as before; `observed` keeps each.
     worst = max(observed.values(), key=lambda seen: (seen["error_rate"], seen["p95_latency_ms"]))
     report = StepReport(

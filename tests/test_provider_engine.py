@@ -56,6 +56,7 @@ def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 10
             "probe_interval_seconds": 0.05,
         },
         "update_timeout_seconds": 20,
+        "route_optimized": False,
         "plan": ["10% to risk_classifier-4"],
     }
 

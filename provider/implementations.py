@@ -81,8 +81,11 @@ class ResourceKind:
     deletes_in_workspace: ClassVar[bool] = False
 
     def failures(self, news: PropertyMap) -> list[Failure]:
-        """Every input Check refuses: each required one missing, then each invalid one."""
-        return missing_inputs(news, self.required) + self.invalid(news)
+        """Every input Check refuses: each required one missing, then each invalid one (not again for a
+        property already said to be missing)."""
+        missing = missing_inputs(news, self.required)
+        said = {failure.property for failure in missing}
+        return missing + [failure for failure in self.invalid(news) if failure.property not in said]
 
     def invalid(self, news: PropertyMap) -> list[Failure]:
         """The inputs given that are wrong (a nested required one missing among them)."""
@@ -366,7 +369,8 @@ class RolloutKind(ResourceKind):
     def invalid(self, news: PropertyMap) -> list[Failure]:
         failures = _name_failure(news.get("endpoint_name"))
         target, candidate, stable = news.get("target"), news.get("candidate"), news.get("stable")
-        if not has_unknowns(target) and isinstance(target, dict):
+        # Without a stable or candidate, their own missing input is the failure, not the target's.
+        if not has_unknowns(target) and isinstance(target, dict) and None not in (stable, candidate):
             if candidate not in target or stable not in target:
                 failures.append(Failure("target", f"routes {sorted(target)} must name {stable} and {candidate}"))
             elif sum(int(share) for share in target.values()) != 100:

@@ -796,8 +796,8 @@ def test_a_refresh_reads_readiness_state_recorded_before_warmup_and_route_optimi
     recorded = readiness_props(name, client.get_endpoint(name)["id"], {3: 100})
     for key in ("warmup", "route_optimized"):
         recorded.pop(key)
-    for entity in recorded["served_entities"]:
-        entity.pop("scale_to_zero")
+    for served in recorded["served_entities"]:
+        served.pop("scale_to_zero")
     resource = urn(READINESS, f"{name}-readiness")
     read_id, outputs, inputs = plugin.read(resource, f"{name}-readiness", recorded, recorded)
     assert read_id == f"{name}-readiness"

@@ -2,10 +2,12 @@
 
 Both resources are about an endpoint that belongs to its `databricks.ModelServing`: neither ever creates,
 replaces or deletes the endpoint. Their Create/Update is work (prove it serves, move its traffic), run on
-the plugin's thread pool by `provider.server`; everything here that `check`, `diff` and preview use is
-pure (no request, no thread). `read` asks the workspace what serves now (refresh only).
+the plugin's thread pool by `provider.handlers`; everything here that `check`, `diff` and preview use is
+pure (no request, no thread). `read` asks the workspace what serves now (refresh only), typed
+(`serving.model.ServingEndpoint`).
 
-Property names are the schema's (`provider.schema`), snake_case as the program sends them.
+Property names are the schema's (`provider.schema`), snake_case as the program sends them; what each means
+is read once, typed, by `provider.requests`. No default is restated here: a missing input is a Check failure.
 """
 
 from __future__ import annotations

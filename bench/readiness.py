@@ -100,6 +100,7 @@ def _readiness_props(name: str, endpoint_id: str) -> dict:
         "traffic": {"risk_classifier-4": 100},
         "timeout_seconds": 600,
         "warmup": {"input_example_json": json.dumps(EXAMPLE), "timeout_seconds": 600},
+        "route_optimized": False,
     }
 
 

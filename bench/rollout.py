@@ -132,6 +132,7 @@ def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict:
             "probe_interval_seconds": 0.5,
         },
         "update_timeout_seconds": 120,
+        "route_optimized": False,
         "plan": [],
     }
 

@@ -239,6 +239,9 @@ def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:
         max_error_rate=health.max_error_rate,
         max_p95_latency_ms=health.max_p95_latency_ms,
         min_requests=health.min_requests,
+        probe_interval_seconds=health.probe_interval_seconds,
+        update_timeout_seconds=inputs["update_timeout_seconds"],
+        route_optimized=endpoint.route_optimized,
     )
     inputs["plan"] = plan.describe()
     return inputs

@@ -2,10 +2,12 @@
 
 Both resources are about an endpoint that belongs to its `databricks.ModelServing`: neither ever creates,
 replaces or deletes the endpoint. Their Create/Update is work (prove it serves, move its traffic), run on
-the plugin's thread pool by `provider.server`; everything here that `check`, `diff` and preview use is
-pure (no request, no thread). `read` asks the workspace what serves now (refresh only).
+the plugin's thread pool by `provider.handlers`; everything here that `check`, `diff` and preview use is
+pure (no request, no thread). `read` asks the workspace what serves now (refresh only), typed
+(`serving.model.ServingEndpoint`).
 
-Property names are the schema's (`provider.schema`), snake_case as the program sends them.
+Property names are the schema's (`provider.schema`), snake_case as the program sends them; what each means
+is read once, typed, by `provider.requests`. No default is restated here: a missing input is a Check failure.
 """
 
 from __future__ import annotations
@@ -14,42 +16,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from provider.requests import (
+    DECLARED_ENTITY_FIELDS,
+    DeploymentInputs,
+    Failure,
+    HealthInputs,
+    InputError,
+    NotificationsInputs,
+    PreflightEndpointInputs,
+    PropertyMap,
+    ReadinessInputs,
+    RecordedServing,
+    RolloutInputs,
+    declared_entity_fields,
+    missing_inputs,
+    preflight_endpoints,
+    recorded_endpoint_name,
+    recorded_last_good_split,
+)
 from provider.wire import UNKNOWN, has_unknowns
 from serving import payloads
-from serving.preflight import (
-    EntityToCheck,
-    GrantToCheck,
-    InferenceTableToCheck,
-    Located,
-    PreflightError,
-    PreflightRequest,
-)
+from serving.model import ServedEntity, ServingEndpoint
+from serving.preflight import PreflightError, PreflightRequest
 from serving.preflight import check as check_preflight
 from serving.traffic_shift import Rollout, RolloutPlan
-from serving.verification import (
-    DeclaredEntity,
-    Expectation,
-    Log,
-    PollPolicy,
-    Readiness,
-    config_matches,
-    routes_of,
-    serving_summary,
-    watch_deployment,
-)
+from serving.verification import Expectation, Log, PollPolicy, Readiness, config_matches, watch_deployment
 from serving.workspace import ServingApiError, ServingClient
 
 MODEL_SERVING_TYPE = "databricks:index/modelServing:ModelServing"
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 INPUT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One input `check` refuses: the property and why."""
-
-    property: str
-    reason: str
 
 
 @dataclass
@@ -74,6 +70,8 @@ class ResourceKind:
 
     token: ClassVar[str]
     id_suffix: ClassVar[str]
+    required: ClassVar[tuple[str, ...]]
+    """Inputs the program always sends (provider.requests): Check names each one missing."""
     watched: ClassVar[tuple[str, ...]]
     """Inputs whose change means "do the work again"; deadlines are never among them."""
     computed: ClassVar[tuple[str, ...]]
@@ -82,46 +80,54 @@ class ResourceKind:
     """False: without workspace credentials the work still runs, given no client (preflight skips itself)."""
     works_in_preview: ClassVar[bool] = False
     """True: a preview's Create/Update runs `preview_work` (read-only) instead of returning unknowns."""
+    deletes_in_workspace: ClassVar[bool] = False
 
-    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+    def failures(self, news: PropertyMap) -> list[Failure]:
+        """Every input Check refuses: each required one missing, then each invalid one (not again for a
+        property already said to be missing)."""
+        missing = missing_inputs(news, self.required)
+        said = {failure.property for failure in missing}
+        return missing + [failure for failure in self.invalid(news) if failure.property not in said]
+
+    def invalid(self, news: PropertyMap) -> list[Failure]:
+        """The inputs given that are wrong (a nested required one missing among them)."""
         raise NotImplementedError
 
     def work(
         self,
-        props: Mapping[str, Any],
-        client: ServingClient,
+        props: PropertyMap,
+        client: ServingClient | None,
         policy: PollPolicy,
         log: Log,
         sleep: Callable[[float], None],
-        recorded: Mapping[str, Any] | None = None,
+        recorded: PropertyMap | None = None,
     ) -> Work:
-        """The work of a Create (`recorded` None) or an Update (`recorded`: the state's outputs)."""
+        """The work of a Create (`recorded` None) or an Update (`recorded`: the state's outputs). `client` is
+        None only for a kind that does without credentials (`needs_credentials` False)."""
         raise NotImplementedError
 
-    def read(self, props: dict[str, Any], client: ServingClient) -> dict[str, Any] | None:
-        """Outputs after a refresh, or None when the endpoint is gone."""
+    def read(self, props: PropertyMap, client: ServingClient | None) -> dict[str, Any] | None:
+        """Outputs after a refresh (from the state's outputs `props`), or None when the endpoint is gone."""
         raise NotImplementedError
 
-    def delete(self, props: dict[str, Any], client: ServingClient) -> None:
+    def delete(self, props: PropertyMap, client: ServingClient) -> None:
         """What removing the resource changes in the workspace: by default nothing (the endpoint belongs
         to its ModelServing)."""
 
-    deletes_in_workspace: ClassVar[bool] = False
-
-    def preview_work(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> Work | None:
+    def preview_work(self, props: PropertyMap, client: ServingClient | None, log: Log) -> Work | None:
         """The read-only work a preview does (only with `works_in_preview`); None: return unknowns."""
         return None
 
     # --- shared --------------------------------------------------------------------------------------
 
-    def resource_id(self, props: Mapping[str, Any]) -> str:
+    def resource_id(self, props: PropertyMap) -> str:
         return f"{props['endpoint_name']}-{self.id_suffix}"
 
-    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    def changed(self, olds: PropertyMap, news: PropertyMap) -> list[str]:
         """The watched inputs that differ between the recorded outputs and the new inputs."""
         return [key for key in self.watched if _normal(olds.get(key)) != _normal(news.get(key))]
 
-    def preview_outputs(self, props: Mapping[str, Any]) -> dict[str, Any]:
+    def preview_outputs(self, props: PropertyMap) -> dict[str, Any]:
         return {**props, **{key: UNKNOWN for key in self.computed}}
 
 
@@ -138,20 +144,33 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _whole(value: Any) -> Any:
-    """A number the API takes as an integer, as an int: the engine hands every number over as a double,
-    and `8.0` is not what a client of the serving API sends for a count or a percentage."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+def _workspace(client: ServingClient | None) -> ServingClient:
+    """The client of a kind that `needs_credentials`: the servicer gives it one or fails before."""
+    if client is None:
+        raise InputError("servingops: this resource needs workspace credentials; none were found")
+    return client
 
 
-def _version(value: Any) -> str:
-    """A model version as the API spells it: `4`, never `4.0` (a version the engine made a double)."""
-    return str(_whole(value))
+def _endpoint(props: PropertyMap, client: ServingClient | None) -> ServingEndpoint | None:
+    """The live endpoint a recorded resource is about, typed; None when it (or its name) is gone."""
+    name = recorded_endpoint_name(props)
+    return _workspace(client).get_serving_endpoint(name) if name else None
 
 
-def _payload_failures(
-    news: Mapping[str, Any], text_key: str, legacy_key: str, where: str, bodies: bool
-) -> list[Failure]:
+def _entity_failures(news: PropertyMap) -> list[Failure]:
+    """Each declared served entity's missing field, by index."""
+    entities = news.get("served_entities")
+    if not isinstance(entities, list):
+        return []
+    return [
+        failure
+        for index, entity in enumerate(entities)
+        if isinstance(entity, Mapping)
+        for failure in missing_inputs(entity, DECLARED_ENTITY_FIELDS, f"served_entities[{index}].")
+    ]
+
+
+def _payload_failures(news: PropertyMap, text_key: str, where: str, bodies: bool) -> list[Failure]:
     """What is wrong with a JSON-text input (or the list of them): not JSON text, or (`bodies`) a body not
     in exactly one Databricks input format."""
     text = news.get(text_key)
@@ -182,35 +201,23 @@ def _name_failure(name: Any) -> list[Failure]:
     return [Failure("endpoint_name", f"{name!r} is not a serving endpoint name (1-63 letters, digits, - or _)")]
 
 
-def _live_entities(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    return list((config or {}).get("served_entities") or (config or {}).get("served_models") or [])
-
-
 # --------------------------------------------------------------------------------------------------
 # EndpointReadiness
 
 
-def expectation_of(props: Mapping[str, Any]) -> Expectation:
+def expectation_of(props: PropertyMap) -> Expectation:
     """The verification the readiness resource's inputs ask for."""
-    warmup = props.get("warmup") or {}
-    return Expectation(
-        endpoint=props["endpoint_name"],
-        served_entities=tuple(
-            DeclaredEntity(
-                name=entity["name"],
-                entity_name=entity["entity_name"],
-                entity_version=_version(entity["entity_version"]),
-                scale_to_zero=bool(entity.get("scale_to_zero", False)),
-            )
-            for entity in props["served_entities"]
-        ),
-        traffic={name: int(share) for name, share in (props.get("traffic") or {}).items()},
-        timeout_seconds=float(props["timeout_seconds"]),
-        # The text as the stack file wrote it; a record of an older plugin holds a structure (all doubles).
-        input_example=payloads.recorded(warmup, "input_example_json", "input_example"),
-        warmup_timeout_seconds=float(warmup.get("timeout_seconds", 900)),
-        route_optimized=bool(props.get("route_optimized", False)),
-    )
+    return ReadinessInputs.of(props).expectation()
+
+
+def _declared_shape(entity: ServedEntity) -> dict[str, Any]:
+    """A live served entity in the shape the readiness resource declares one."""
+    return {
+        "name": entity.name,
+        "entity_name": entity.entity_name,
+        "entity_version": str(entity.entity_version),
+        "scale_to_zero": entity.scale_to_zero_enabled,
+    }
 
 
 class ReadinessKind(ResourceKind):
@@ -218,6 +225,7 @@ class ReadinessKind(ResourceKind):
 
     token = "servingops:index:EndpointReadiness"
     id_suffix = "readiness"
+    required = ReadinessInputs.REQUIRED
     watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup", "route_optimized")
     computed = (
         "verified_versions",
@@ -230,8 +238,8 @@ class ReadinessKind(ResourceKind):
         "fingerprint",
     )
 
-    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
-        failures = _name_failure(news.get("endpoint_name"))
+    def invalid(self, news: PropertyMap) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name")) + _entity_failures(news)
         entities, traffic = news.get("served_entities"), news.get("traffic")
         if not has_unknowns(entities):
             if not isinstance(entities, list) or not entities:
@@ -245,19 +253,18 @@ class ReadinessKind(ResourceKind):
                         Failure("traffic", f"routes {sorted(traffic)} must cover the served entities {sorted(names)}")
                     )
         timeout = news.get("timeout_seconds")
-        if timeout != UNKNOWN and not (isinstance(timeout, (int, float)) and timeout > 0):
+        if timeout not in (None, UNKNOWN) and not (isinstance(timeout, (int, float)) and timeout > 0):
             failures.append(Failure("timeout_seconds", "must be a positive number of seconds"))
-        warmup = news.get("warmup") or {}
-        example = warmup.get("input_example")  # the shape of older programs: still read
-        if isinstance(example, dict) and sum(1 for key in INPUT_FORMATS if key in example) != 1:
-            failures.append(Failure("warmup.input_example", f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
+        warmup = news.get("warmup")
         if isinstance(warmup, dict):
-            failures += _payload_failures(
-                warmup, "input_example_json", "input_example", "warmup.input_example_json", bodies=True
-            )
+            failures += missing_inputs(warmup, ReadinessInputs.WARMUP_REQUIRED, "warmup.")
+            example = warmup.get("input_example")  # the shape of older programs: still read
+            if isinstance(example, dict) and sum(1 for key in INPUT_FORMATS if key in example) != 1:
+                failures.append(Failure("warmup.input_example", f"needs exactly one of {', '.join(INPUT_FORMATS)}"))
+            failures += _payload_failures(warmup, "input_example_json", "warmup.input_example_json", bodies=True)
         return failures
 
-    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    def changed(self, olds: PropertyMap, news: PropertyMap) -> list[str]:
         """As the default, but the warmup body compared as `serving.payloads.same_payload` does (a record of
         an older plugin, a structure of doubles, is the same body as the text of equal values)."""
         changes = [key for key in super().changed(olds, news) if key != "warmup"]
@@ -270,8 +277,16 @@ class ReadinessKind(ResourceKind):
             changes.append("warmup")
         return [key for key in self.watched if key in changes]
 
-    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
-        readiness = Readiness(client, expectation_of(props), policy, log=log, sleep=sleep)
+    def work(
+        self,
+        props: PropertyMap,
+        client: ServingClient | None,
+        policy: PollPolicy,
+        log: Log,
+        sleep: Callable[[float], None],
+        recorded: PropertyMap | None = None,
+    ) -> Work:
+        readiness = Readiness(_workspace(client), expectation_of(props), policy, log=log, sleep=sleep)
 
         def run() -> dict[str, Any]:
             verified = readiness.run().outputs()
@@ -280,32 +295,25 @@ class ReadinessKind(ResourceKind):
 
         return Work(run)
 
-    def read(self, props, client):
-        endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None
+    def read(self, props: PropertyMap, client: ServingClient | None) -> dict[str, Any] | None:
+        endpoint = _endpoint(props, client)
         if endpoint is None:
             return None
-        active = endpoint.get("config") or {}
-        state = endpoint.get("state") or {}
-        live_entities = [
-            {
-                "name": entity.get("name"),
-                "entity_name": entity.get("entity_name"),
-                "entity_version": str(entity.get("entity_version")),
-                "scale_to_zero": bool(entity.get("scale_to_zero_enabled", False)),
-            }
-            for entity in _live_entities(active)
-        ]
+        served = endpoint.config.served_entities if endpoint.config else ()
+        live_entities = [_declared_shape(entity) for entity in served]
+        live_traffic = endpoint.traffic
         outs = {
             **props,
-            "live_state": {"ready": state.get("ready"), "config_update": state.get("config_update")},
+            "live_state": {"ready": endpoint.state.ready.value, "config_update": endpoint.state.config_update.value},
             "live_served_versions": {entity["name"]: entity["entity_version"] for entity in live_entities},
-            "live_traffic": routes_of(active),
+            "live_traffic": live_traffic,
         }
-        drifted = not config_matches(active, expectation_of(props)) or endpoint.get("id") != props.get("endpoint_id")
+        recorded = RecordedServing.of(props)
+        drifted = not config_matches(endpoint.config, recorded.expectation()) or endpoint.id != recorded.endpoint_id
         if "served_entities" in props and drifted:
             # What really serves goes into the outputs, which the next Diff compares with the declared
             # inputs: the next `pulumi up` sees a change and verifies again.
-            outs.update(served_entities=live_entities, traffic=routes_of(active), endpoint_id=endpoint.get("id"))
+            outs.update(served_entities=live_entities, traffic=live_traffic, endpoint_id=endpoint.id)
         return outs
 
 
@@ -313,55 +321,26 @@ class ReadinessKind(ResourceKind):
 # EndpointRollout
 
 
-def plan_of(props: Mapping[str, Any]) -> RolloutPlan:
+def plan_of(props: PropertyMap) -> RolloutPlan:
     """The rollout the rollout resource's inputs ask for."""
-    health = props.get("health") or {}
-    expected = payloads.recorded(props, "expected_predictions_json", "expected_predictions")
-    return RolloutPlan(
-        endpoint=props["endpoint_name"],
-        served_entities=tuple(_served_entity_body(entity) for entity in props["served_entities"]),
-        target={name: int(share) for name, share in props["target"].items()},
-        stable=props["stable"],
-        candidate=props["candidate"],
-        steps=tuple(int(step) for step in props["steps"]),
-        bake_seconds=float(props["bake_seconds"]),
-        examples=tuple(payloads.recorded(props, "examples_json", "examples") or ()),
-        tolerance=float(props.get("tolerance", 1e-6)),
-        expected_predictions=tuple(expected) if expected is not None else None,
-        max_error_rate=float(health.get("max_error_rate", 0.01)),
-        max_p95_latency_ms=float(health.get("max_p95_latency_ms", 1000)),
-        min_requests=int(health.get("min_requests", 20)),
-        probe_interval_seconds=float(health.get("probe_interval_seconds", 1.0)),
-        update_timeout_seconds=float(props.get("update_timeout_seconds", 2100)),
-        route_optimized=bool(props.get("route_optimized", False)),
+    return RolloutInputs.of(props).plan
+
+
+def _live_rollout_fields(entity: ServedEntity) -> dict[str, Any]:
+    """A live served entity reduced to what the rollout declares, in the same shape."""
+    return declared_entity_fields(
+        {
+            "name": entity.name,
+            "entity_name": entity.entity_name,
+            "entity_version": entity.entity_version,
+            "workload_size": entity.workload_size,
+            "workload_type": entity.workload_type,
+            "scale_to_zero_enabled": entity.scale_to_zero_enabled,
+            "min_provisioned_concurrency": entity.min_provisioned_concurrency,
+            "max_provisioned_concurrency": entity.max_provisioned_concurrency,
+            "environment_vars": dict(entity.environment_vars) or None,
+        }
     )
-
-
-INTEGER_ENTITY_FIELDS = ("min_provisioned_concurrency", "max_provisioned_concurrency")
-
-
-def _served_entity_body(entity: Mapping[str, Any]) -> dict[str, Any]:
-    """A declared served entity as a config update sends it: counts as integers, the version as text."""
-    body = {key: _whole(value) if key in INTEGER_ENTITY_FIELDS else value for key, value in entity.items()}
-    if "entity_version" in body:
-        body["entity_version"] = _version(body["entity_version"])
-    return body
-
-
-def _entity_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
-    """A served entity reduced to what the rollout declares (live bodies carry more)."""
-    keys = (
-        "name",
-        "entity_name",
-        "entity_version",
-        "workload_size",
-        "workload_type",
-        "scale_to_zero_enabled",
-        "min_provisioned_concurrency",
-        "max_provisioned_concurrency",
-        "environment_vars",
-    )
-    return _served_entity_body({key: entity.get(key) for key in keys if entity.get(key) is not None})
 
 
 class RolloutKind(ResourceKind):
@@ -369,6 +348,7 @@ class RolloutKind(ResourceKind):
 
     token = "servingops:index:EndpointRollout"
     id_suffix = "rollout"
+    required = RolloutInputs.REQUIRED
     watched = (
         "endpoint_name",
         "endpoint_id",
@@ -388,23 +368,25 @@ class RolloutKind(ResourceKind):
     """(JSON-text input, the structure an older plugin recorded instead)."""
     computed = ("report", "last_good_split")
 
-    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+    def invalid(self, news: PropertyMap) -> list[Failure]:
         failures = _name_failure(news.get("endpoint_name"))
         target, candidate, stable = news.get("target"), news.get("candidate"), news.get("stable")
-        if not has_unknowns(target) and isinstance(target, dict):
+        # Without a stable or candidate, their own missing input is the failure, not the target's.
+        if not has_unknowns(target) and isinstance(target, dict) and None not in (stable, candidate):
             if candidate not in target or stable not in target:
                 failures.append(Failure("target", f"routes {sorted(target)} must name {stable} and {candidate}"))
             elif sum(int(share) for share in target.values()) != 100:
                 failures.append(Failure("target", "routes must sum to 100"))
+        health = news.get("health")
+        if isinstance(health, dict):
+            failures += missing_inputs(health, HealthInputs.REQUIRED, "health.")
         if not news.get("examples_json") and not news.get("examples"):
             failures.append(Failure("examples_json", "the gates need at least one request to send"))
-        failures += _payload_failures(news, "examples_json", "examples", "examples_json", bodies=True)
-        failures += _payload_failures(
-            news, "expected_predictions_json", "expected_predictions", "expected_predictions_json", bodies=False
-        )
+        failures += _payload_failures(news, "examples_json", "examples_json", bodies=True)
+        failures += _payload_failures(news, "expected_predictions_json", "expected_predictions_json", bodies=False)
         return failures
 
-    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    def changed(self, olds: PropertyMap, news: PropertyMap) -> list[str]:
         """As the default, but the bodies compared as `serving.payloads.same_payload` does: a record of an
         older plugin (`examples`, a structure of doubles) is the same as the texts of equal values."""
         texts = {text for text, _ in self.json_inputs}
@@ -416,12 +398,25 @@ class RolloutKind(ResourceKind):
                 changes.append(text)
         return [key for key in self.watched if key in changes]
 
-    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
+    def work(
+        self,
+        props: PropertyMap,
+        client: ServingClient | None,
+        policy: PollPolicy,
+        log: Log,
+        sleep: Callable[[float], None],
+        recorded: PropertyMap | None = None,
+    ) -> Work:
         # The split the state records as judged good; a live split that differs (an update that landed after
         # an interrupted run gave up waiting for it) is judged before the run reports success.
-        verified = (recorded or {}).get("last_good_split")
-        verified_split = {name: int(share) for name, share in verified.items()} if isinstance(verified, dict) else None
-        rollout = Rollout(client, plan_of(props), policy, log=log, sleep=sleep, verified_split=verified_split)
+        rollout = Rollout(
+            _workspace(client),
+            plan_of(props),
+            policy,
+            log=log,
+            sleep=sleep,
+            verified_split=recorded_last_good_split(recorded),
+        )
 
         def run() -> dict[str, Any]:
             report = rollout.run()
@@ -429,15 +424,15 @@ class RolloutKind(ResourceKind):
 
         return Work(run, restore=rollout.restore)
 
-    def read(self, props, client):
-        endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None
+    def read(self, props: PropertyMap, client: ServingClient | None) -> dict[str, Any] | None:
+        endpoint = _endpoint(props, client)
         if endpoint is None:
             return None
-        active = endpoint.get("config") or {}
-        live_split = routes_of(active)
-        outs = {**props, "live_split": live_split, "live_serving": serving_summary(active)}
-        declared = [_entity_fields(entity) for entity in props.get("served_entities") or []]
-        live = [_entity_fields(entity) for entity in _live_entities(active)]
+        live_split = endpoint.traffic
+        outs = {**props, "live_split": live_split, "live_serving": endpoint.serving()}
+        declared = [declared_entity_fields(entity) for entity in props.get("served_entities") or []]
+        served = endpoint.config.served_entities if endpoint.config else ()
+        live = [_live_rollout_fields(entity) for entity in served]
         target = {name: int(share) for name, share in (props.get("target") or {}).items()}
         if live_split != target or sorted(live, key=str) != sorted(declared, key=str):
             # Drift (traffic or versions changed outside Pulumi): recorded in the outputs, so the next
@@ -450,19 +445,17 @@ class RolloutKind(ResourceKind):
 # EndpointNotifications
 
 
-def _notifications_body(props: Mapping[str, Any]) -> dict[str, list[str]]:
-    return {key: list(props.get(key) or []) for key in ("on_update_success", "on_update_failure") if props.get(key)}
-
-
 class NotificationsKind(ResourceKind):
     """`servingops:index:EndpointNotifications`: e-mail notifications kept as declared on an existing endpoint."""
 
     token = "servingops:index:EndpointNotifications"
     id_suffix = "notifications"
+    required = NotificationsInputs.REQUIRED
     watched = ("endpoint_name", "on_update_success", "on_update_failure")
     computed = ()
+    deletes_in_workspace = True
 
-    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+    def invalid(self, news: PropertyMap) -> list[Failure]:
         failures = _name_failure(news.get("endpoint_name"))
         for key in ("on_update_success", "on_update_failure"):
             value = news.get(key)
@@ -472,18 +465,26 @@ class NotificationsKind(ResourceKind):
                 failures.append(Failure(key, "must be a list of e-mail addresses"))
         return failures
 
-    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
+    def work(
+        self,
+        props: PropertyMap,
+        client: ServingClient | None,
+        policy: PollPolicy,
+        log: Log,
+        sleep: Callable[[float], None],
+        recorded: PropertyMap | None = None,
+    ) -> Work:
+        inputs, workspace = NotificationsInputs.of(props), _workspace(client)
+
         def run() -> dict[str, Any]:
-            body = _notifications_body(props)
-            client.update_notifications(props["endpoint_name"], body)
-            log(f"{props['endpoint_name']}: e-mail notifications set ({', '.join(body) or 'none'})")
+            body = inputs.body()
+            workspace.update_notifications(inputs.endpoint_name, body)
+            log(f"{inputs.endpoint_name}: e-mail notifications set ({', '.join(body) or 'none'})")
             return dict(props)
 
         return Work(run)
 
-    deletes_in_workspace = True
-
-    def delete(self, props, client) -> None:
+    def delete(self, props: PropertyMap, client: ServingClient) -> None:
         """The `notifications` block was removed: the endpoint sends no e-mail any more (an endpoint that is
         gone already has none)."""
         try:
@@ -492,14 +493,15 @@ class NotificationsKind(ResourceKind):
             if error.status != 404:
                 raise
 
-    def read(self, props, client):
-        endpoint = client.get_endpoint(props["endpoint_name"]) if props.get("endpoint_name") else None
+    def read(self, props: PropertyMap, client: ServingClient | None) -> dict[str, Any] | None:
+        endpoint = _endpoint(props, client)
         if endpoint is None:
             return None
-        live = endpoint.get("email_notifications") or {}
+        live = dict(endpoint.email_notifications)
         outs = {**props, "live_email_notifications": live}
+        declared = {key: list(props.get(key) or []) for key in ("on_update_success", "on_update_failure")}
         if {key: sorted(value) for key, value in live.items() if value} != {
-            key: sorted(value) for key, value in _notifications_body(props).items()
+            key: sorted(value) for key, value in declared.items() if value
         }:
             # Changed by hand: the outputs say what is live, so the next `up` applies the declared ones again.
             outs.update(
@@ -515,26 +517,9 @@ class NotificationsKind(ResourceKind):
 PREFLIGHT_SKIPPED = "skipped: no workspace credentials"
 
 
-def preflight_request_of(props: Mapping[str, Any]) -> PreflightRequest:
-    """The checks the preflight resource's inputs ask for."""
-    principal, table = props.get("query_service_principal"), props.get("inference_table")
-    return PreflightRequest(
-        endpoint=props["endpoint_name"],
-        served_entities=tuple(
-            EntityToCheck(
-                name=entity["name"],
-                entity_name=entity["entity_name"],
-                entity_version=_version(entity["entity_version"]),
-                key_path=entity["key_path"],
-            )
-            for entity in props.get("served_entities") or []
-        ),
-        query_service_principal=Located(principal["value"], principal["key_path"]) if principal else None,
-        manager_groups=tuple(Located(g["value"], g["key_path"]) for g in props.get("manager_groups") or []),
-        secret_references=tuple(Located(r["value"], r["key_path"]) for r in props.get("secret_references") or []),
-        inference_table=InferenceTableToCheck(table["catalog"], table["schema"], table["key_path"]) if table else None,
-        grants=tuple(GrantToCheck(g["kind"], g["value"], g["key_path"]) for g in props.get("grants") or []),
-    )
+def preflight_request_of(props: PropertyMap) -> PreflightRequest:
+    """The checks one endpoint's part of the preflight resource's inputs asks for."""
+    return PreflightEndpointInputs.of(props).request
 
 
 class PreflightKind(ResourceKind):
@@ -549,6 +534,7 @@ class PreflightKind(ResourceKind):
 
     token = "servingops:index:Preflight"
     id_suffix = "preflight"
+    required = ("endpoints",)
     watched = ("endpoints",)
     computed = ("outcome",)
     fields = (
@@ -563,17 +549,12 @@ class PreflightKind(ResourceKind):
     needs_credentials = False
     works_in_preview = True
 
-    def resource_id(self, props: Mapping[str, Any]) -> str:
+    def resource_id(self, props: PropertyMap) -> str:
         return "preflight"
 
-    @staticmethod
-    def _endpoints(props: Mapping[str, Any]) -> dict[str, Any]:
-        endpoints = props.get("endpoints")
-        return endpoints if isinstance(endpoints, dict) else {}
-
-    def changed(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    def changed(self, olds: PropertyMap, news: PropertyMap) -> list[str]:
         """Per endpoint and field (`endpoints.risk-classifier.served_entities`), for a readable preview."""
-        old, new = self._endpoints(olds), self._endpoints(news)
+        old, new = preflight_endpoints(olds), preflight_endpoints(news)
         return [
             f"endpoints.{key}.{field}"
             for key in sorted(set(old) | set(new))
@@ -581,14 +562,15 @@ class PreflightKind(ResourceKind):
             if _normal((old.get(key) or {}).get(field)) != _normal((new.get(key) or {}).get(field))
         ]
 
-    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
+    def invalid(self, news: PropertyMap) -> list[Failure]:
         endpoints = news.get("endpoints")
-        if endpoints == UNKNOWN:
+        if endpoints in (None, UNKNOWN):
             return []
         if not isinstance(endpoints, dict):
             return [Failure("endpoints", "must be a map of endpoint key -> what to check")]
         failures = []
         for key, checks in endpoints.items():
+            failures += missing_inputs(checks, PreflightEndpointInputs.REQUIRED, f"endpoints.{key}.")
             failures += [
                 Failure(f"endpoints.{key}.{f.property}", f.reason) for f in _name_failure(checks.get("endpoint_name"))
             ]
@@ -607,31 +589,38 @@ class PreflightKind(ResourceKind):
                     )
         return failures
 
-    def _check(self, props: Mapping[str, Any], client: ServingClient | None, log: Log) -> dict[str, Any]:
+    def _check(self, props: PropertyMap, client: ServingClient | None, log: Log) -> dict[str, Any]:
         if client is None:
             return {**props, "outcome": PREFLIGHT_SKIPPED}
+        endpoints = preflight_endpoints(props)
         errors = []
-        for checks in self._endpoints(props).values():
-            findings = check_preflight(client, preflight_request_of(checks))
+        for checks in endpoints.values():
+            request = preflight_request_of(checks)
+            findings = check_preflight(client, request)
             if findings:
-                errors.append(PreflightError(checks["endpoint_name"], findings))
+                errors.append(PreflightError(request.endpoint, findings))
         if errors:
             raise PreflightError.of_stack(errors)
-        log(
-            f"preflight passed for {len(self._endpoints(props))} endpoint(s): model versions, principals, secrets "
-            "and tables exist"
-        )
+        log(f"preflight passed for {len(endpoints)} endpoint(s): model versions, principals, secrets and tables exist")
         return {**props, "outcome": "passed"}
 
-    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
+    def work(
+        self,
+        props: PropertyMap,
+        client: ServingClient | None,
+        policy: PollPolicy,
+        log: Log,
+        sleep: Callable[[float], None],
+        recorded: PropertyMap | None = None,
+    ) -> Work:
         return Work(lambda: self._check(props, client, log))
 
-    def preview_work(self, props, client, log) -> Work | None:
+    def preview_work(self, props: PropertyMap, client: ServingClient | None, log: Log) -> Work | None:
         if has_unknowns(dict(props)):
             return None  # something is not known before the update: checked then
         return Work(lambda: self._check(props, client, log))
 
-    def read(self, props, client):
+    def read(self, props: PropertyMap, client: ServingClient | None) -> dict[str, Any] | None:
         return dict(props)  # nothing live to record: the next change checks again
 
 
@@ -651,32 +640,41 @@ class DeploymentKind(ResourceKind):
 
     token = "servingops:index:EndpointDeployment"
     id_suffix = "deployment"
+    required = DeploymentInputs.REQUIRED
     watched = ("endpoint_name", "served_entities", "traffic")
     computed = ("outcome",)
 
-    def failures(self, news: Mapping[str, Any]) -> list[Failure]:
-        failures = _name_failure(news.get("endpoint_name"))
+    def invalid(self, news: PropertyMap) -> list[Failure]:
+        failures = _name_failure(news.get("endpoint_name")) + _entity_failures(news)
         if not has_unknowns(news.get("served_entities")) and not news.get("served_entities"):
             failures.append(Failure("served_entities", "at least one served entity is required"))
         return failures
 
-    def work(self, props, client, policy, log, sleep, recorded=None) -> Work:
-        expectation = expectation_of({**props, "warmup": None})
-        endpoint_resource = props.get("endpoint_resource") or ""
+    def work(
+        self,
+        props: PropertyMap,
+        client: ServingClient | None,
+        policy: PollPolicy,
+        log: Log,
+        sleep: Callable[[float], None],
+        recorded: PropertyMap | None = None,
+    ) -> Work:
+        inputs, workspace = DeploymentInputs.of(props), _workspace(client)
+        expectation = inputs.expectation()
 
         def watch() -> None:
             outcome = watch_deployment(
-                client, expectation, sleep=sleep, grace=expectation.timeout_seconds, not_seen_policy=policy
+                workspace, expectation, sleep=sleep, grace=expectation.timeout_seconds, not_seen_policy=policy
             )
             log(f"{expectation.endpoint}: deployment {outcome}")
 
         return Work(
             lambda: {**props, "outcome": "watched while pulumi-databricks deploys it"},
             watch=watch,
-            watch_reports_on=(MODEL_SERVING_TYPE, endpoint_resource) if endpoint_resource else None,
+            watch_reports_on=(MODEL_SERVING_TYPE, inputs.endpoint_resource) if inputs.endpoint_resource else None,
         )
 
-    def read(self, props, client):
+    def read(self, props: PropertyMap, client: ServingClient | None) -> dict[str, Any] | None:
         return dict(props)  # nothing live to record: the endpoint's own resources read it
 
 

@@ -7,6 +7,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from provider.requests import (
+    DECLARED_ENTITY_FIELDS,
+    DeploymentInputs,
+    HealthInputs,
+    NotificationsInputs,
+    PreflightEndpointInputs,
+    ReadinessInputs,
+    RolloutInputs,
+)
+
 PACKAGE = "servingops"
 VERSION = "1.0.0"
 
@@ -162,7 +172,7 @@ TYPES_PREFLIGHT_ENDPOINT = {
     "type": "object",
     "description": "What the preflight checks for one endpoint, each value with its stack key path.",
     "properties": PREFLIGHT_INPUTS,
-    "required": ["endpoint_name", "served_entities"],
+    "required": list(PreflightEndpointInputs.REQUIRED),
 }
 STACK_PREFLIGHT_INPUTS = {
     "endpoints": _p(
@@ -198,7 +208,7 @@ TYPES = {
             "entity_version": _p(_STRING, "Model version."),
             "scale_to_zero": {"type": "boolean", "description": "Whether it scales to zero (starts cold)."},
         },
-        "required": ["name", "entity_name", "entity_version"],
+        "required": list(DECLARED_ENTITY_FIELDS),
     },
     "servingops:index:Warmup": {
         "type": "object",
@@ -217,6 +227,7 @@ TYPES = {
             ),
             "timeout_seconds": _p(_NUMBER, "Warmup deadline per served entity."),
         },
+        "required": list(ReadinessInputs.WARMUP_REQUIRED),
     },
     "servingops:index:LocatedValue": {
         "type": "object",
@@ -268,11 +279,12 @@ TYPES = {
             "min_requests": _p({"type": "integer"}, "Observations needed before a verdict."),
             "probe_interval_seconds": _p(_NUMBER, "Time between probe requests."),
         },
+        "required": list(HealthInputs.REQUIRED),
     },
 }
 
 
-def _resource(description: str, inputs: dict, outputs: dict, required: list[str]) -> dict[str, Any]:
+def _resource(description: str, inputs: dict[str, Any], outputs: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {
         "description": description,
         "inputProperties": inputs,
@@ -294,7 +306,7 @@ SCHEMA: dict[str, Any] = {
             "The endpoint serves as declared, every served entity warm; renewed on every relevant change.",
             READINESS_INPUTS,
             READINESS_OUTPUTS,
-            ["endpoint_name", "endpoint_id", "served_entities", "traffic", "timeout_seconds"],
+            list(ReadinessInputs.REQUIRED),
         ),
         "servingops:index:EndpointDeployment": _resource(
             "Follows the endpoint while pulumi-databricks creates or updates it; when the deployment fails, puts "
@@ -302,29 +314,19 @@ SCHEMA: dict[str, Any] = {
             "only UPDATE_FAILED, and deletes an endpoint whose creation failed).",
             DEPLOYMENT_INPUTS,
             DEPLOYMENT_OUTPUTS,
-            ["endpoint_name", "endpoint_resource", "served_entities", "timeout_seconds"],
+            list(DeploymentInputs.REQUIRED),
         ),
         "servingops:index:EndpointRollout": _resource(
             "Staged traffic shifting with parity and health gates and automatic rollback.",
             ROLLOUT_INPUTS,
             ROLLOUT_OUTPUTS,
-            [
-                "endpoint_name",
-                "endpoint_id",
-                "served_entities",
-                "target",
-                "stable",
-                "candidate",
-                "steps",
-                "bake_seconds",
-                "examples_json",
-            ],
+            [*RolloutInputs.REQUIRED, "examples_json"],
         ),
         "servingops:index:EndpointNotifications": _resource(
             "The e-mail notifications of an existing endpoint, applied on every change (PATCH .../notifications).",
             NOTIFICATIONS_INPUTS,
             NOTIFICATIONS_OUTPUTS,
-            ["endpoint_name"],
+            list(NotificationsInputs.REQUIRED),
         ),
         "servingops:index:Preflight": _resource(
             "Read-only checks, in the preview and the update, that what every endpoint's deployment needs exists "

@@ -7,7 +7,7 @@ goes out secret (`Values.secret_keys`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ def _value(item: Any) -> PropertyValue:
     raise TypeError(f"cannot send a {type(item).__name__} to the engine")
 
 
-def encode(plain: Mapping[str, Any], secret_keys: set[str] = frozenset()) -> struct_pb2.Struct:
+def encode(plain: Mapping[str, Any], secret_keys: Set[str] = frozenset()) -> struct_pb2.Struct:
     return PropertyValue.marshal_map({key: _value(item).with_secret(key in secret_keys) for key, item in plain.items()})
 
 

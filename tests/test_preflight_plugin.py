@@ -61,6 +61,7 @@ def endpoint_checks(
             }
         ],
         "inference_table": {"catalog": "main", "schema": schema, "key_path": f"{KEY}.inference_table"},
+        "grants": [],
     }
 
 

@@ -56,6 +56,7 @@ def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 10
             "probe_interval_seconds": 0.05,
         },
         "update_timeout_seconds": 20,
+        "route_optimized": False,
         "plan": ["10% to risk_classifier-4"],
     }
 
@@ -770,3 +771,37 @@ def test_the_deployment_watch_returns_at_once_and_puts_a_failed_deployments_caus
     plugin.engine.wait_for(f"endpoint {name} cannot serve: served entity risk_classifier-3")
     (line,) = plugin.engine.lines(urn(MODEL_SERVING, "risk-classifier-endpoint"))
     assert "Container build failed: OOM" in line and "last build log lines of risk_classifier-3:" in line
+
+
+# --- required inputs, and state recorded before they were ---------------------------------------------------
+
+
+def test_check_over_grpc_names_a_missing_input_and_nothing_is_started(workspace, client, plugin):
+    name = new_endpoint(workspace, "missing")
+    props = rollout_props(name, client.get_endpoint(name)["id"], 50)
+    props.pop("update_timeout_seconds")
+    before = touched(workspace, name)
+    [step] = plugin.deploy([Step(urn(ROLLOUT, f"{name}-rollout"), props)])
+    assert [(f.property, f.reason) for f in step.failures] == [
+        ("update_timeout_seconds", "is required: none was sent (components.plugin_resources always sends it)")
+    ]
+    assert step.outputs is None and touched(workspace, name) == before
+
+
+def test_a_refresh_reads_readiness_state_recorded_before_warmup_and_route_optimized_were_sent(
+    workspace, client, plugin
+):
+    name = unique("oldstate")
+    create_endpoint(workspace, name, {3: 100})
+    recorded = readiness_props(name, client.get_endpoint(name)["id"], {3: 100})
+    for key in ("warmup", "route_optimized"):
+        recorded.pop(key)
+    for served in recorded["served_entities"]:
+        served.pop("scale_to_zero")
+    resource = urn(READINESS, f"{name}-readiness")
+    read_id, outputs, inputs = plugin.read(resource, f"{name}-readiness", recorded, recorded)
+    assert read_id == f"{name}-readiness"
+    assert outputs["live_state"] == {"ready": "READY", "config_update": "NOT_UPDATING"}
+    # No drift (what was recorded still serves): the record is kept as it is, not replaced by the live entities.
+    assert outputs["served_entities"] == recorded["served_entities"]
+    assert inputs == recorded

@@ -267,6 +267,7 @@ def props(name: str, versions: dict[int, int], *, endpoint_id="id-1", example=EX
             **({"input_example_json": json.dumps(example)} if example is not None else {}),
             "timeout_seconds": 20,
         },
+        "route_optimized": False,
     }
 
 

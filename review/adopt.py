@@ -161,7 +161,7 @@ def is_deployer(principal: str, deployer: str | None) -> bool:
     return bool(deployer) and principal.casefold() == str(deployer).casefold()
 
 
-class FlowMap(dict):
+class FlowMap(dict[str, Any]):
     """A mapping written in flow style (`{group: support, level: CAN_VIEW}`), as the README writes grants."""
 
 
@@ -615,8 +615,9 @@ _FINDING_MORE = re.compile(r"^ *#         \S")
 def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
     """`text` less the `# ADOPT:` comments a former import left in the entries of `keys` (this import writes
     them anew), so that importing again does not pile them up; other entries keep theirs."""
-    config = document.get("config") if hasattr(document, "get") else None
-    endpoints = config.get(ENDPOINTS_KEY) if hasattr(config, "get") else None
+    # ruamel's round-trip nodes are untyped; each step checks what it reads.
+    config: Any = document.get("config") if hasattr(document, "get") else None
+    endpoints: Any = config.get(ENDPOINTS_KEY) if hasattr(config, "get") else None
     if not hasattr(endpoints, "lc") or not keys:
         return text
     starts = sorted((endpoints.lc.key(key)[0], key) for key in endpoints)
@@ -628,7 +629,8 @@ def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
     ends = [line for line, _ in starts[1:]] + [following[0] if following else 1 << 30]
     spans = [(start, end) for (start, key), end in zip(starts, ends, strict=True) if key in keys]
     lines = text.splitlines(keepends=True)
-    kept, block = [], []
+    kept: list[str] = []
+    block: list[str] = []
     for number, line in enumerate(lines):
         if _FINDING_START.match(line) or (block and _FINDING_MORE.match(line)):
             block.append(line)
@@ -679,7 +681,8 @@ def rewrite_stack_file(
     from ruamel.yaml.comments import CommentedMap
 
     plain = dict(((declared.document if declared else None) or {}).get("config") or {})
-    declared_entries = plain.get(ENDPOINTS_KEY) if isinstance(plain.get(ENDPOINTS_KEY), Mapping) else {}
+    listed = plain.get(ENDPOINTS_KEY)
+    declared_entries: Mapping[str, Any] = listed if isinstance(listed, Mapping) else {}
     defaults = plain.get(DEFAULTS_KEY)
     text = declared.path.read_text(encoding="utf-8") if declared else ""
     indent = file_indent(text) if declared else (2, 4, 2)

@@ -30,10 +30,10 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from components.config import SECRET_REFERENCE_PATTERN, default_served_entity_name, is_alias
-from review.changes import EndpointView, endpoint_views, format_split, format_value
+from review.changes import EndpointView, endpoint_views, format_split
 from review.defaults import ABSENT, same_setting
 from review.engine import DeclaredResource
-from review.summary import MODEL_SERVING, SECRET
+from review.summary import MODEL_SERVING, SECRET, format_value
 
 PRINCIPAL_KINDS = (("service_principal_name", "service_principal"), ("group_name", "group"), ("user_name", "user"))
 RANK = {"CAN_VIEW": 1, "CAN_QUERY": 2, "CAN_MANAGE": 3}

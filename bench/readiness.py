@@ -29,8 +29,8 @@ from databricks.sdk.core import Config
 from emulator.testing import emulator_process
 from serving.verification import DeclaredEntity, Expectation, Readiness
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import READINESS, Plugin, Step, urn
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 MODEL_LATENCY_SECONDS = 0.05

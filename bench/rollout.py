@@ -25,8 +25,8 @@ from databricks.sdk.core import Config
 from emulator.testing import emulator_process
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import ROLLOUT, Plugin, Step, urn
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 CONFIG_UPDATE = "PUT /api/2.0/serving-endpoints/{name}/config"

@@ -11,7 +11,7 @@ from components.aliases import RESOLVE_MODEL_VERSION, AliasError
 from components.config import StackConfigError
 from review.engine import WorkspaceMocks, run_program, unwrap
 from review.summary import render_tree, summarize_run
-from tests.conftest import stack_config
+from tests.support import stack_config
 
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 KEY = "endpoints.risk-classifier"

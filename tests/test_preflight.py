@@ -16,7 +16,7 @@ from serving.preflight import (
     resolve_version,
 )
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN
+from tests.support import DEPLOYER_TOKEN
 
 KEY = "endpoints.risk-classifier"
 RISK = "main.risk.risk_classifier"

@@ -13,8 +13,8 @@ from components.plugin_resources import preflight_inputs
 from provider.implementations import preflight_request_of
 from serving.preflight import GrantToCheck, Located, check
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import Plugin
+from tests.support import DEPLOYER_TOKEN
 from tests.test_config_validation import BASE, risk
 from tests.test_preflight import KEY, NOBODY, paths, request
 from tests.test_preflight_plugin import KEY as PLUGIN_KEY

@@ -10,8 +10,8 @@ from pulumi.runtime.proto import provider_pb2
 
 from provider import wire
 from provider.implementations import PREFLIGHT_SKIPPED
-from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import Plugin, Step, everything_said, urn
+from tests.support import DEPLOYER_TOKEN
 
 pytestmark = pytest.mark.slow
 

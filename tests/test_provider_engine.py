@@ -21,8 +21,8 @@ from databricks.sdk.core import Config
 
 from provider.wire import UNKNOWN
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import READINESS, ROLLOUT, Plugin, Step, everything_said, urn
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 from tests.test_readiness import props
 from tests.test_rollout import EXAMPLE, Callers, entity, live_split, new_endpoint
 

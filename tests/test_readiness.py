@@ -17,7 +17,7 @@ from provider.implementations import ReadinessKind
 from provider.wire import UNKNOWN
 from serving.verification import DeclaredEntity, Expectation, PollPolicy, Readiness, ReadinessError
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=0.6, progress_every=60)
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}

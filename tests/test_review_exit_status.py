@@ -11,7 +11,7 @@ import pytest
 
 import review.__main__ as review_cli
 from review.engine import PROJECT_DIR
-from tests.test_review import review
+from tests.support import review
 from tests.test_workspace_fail_fast import TOKEN, closed_port, nothing_in_the_environment  # noqa: F401 - fixture
 
 

@@ -11,7 +11,7 @@ import yaml
 from review.changes import change_lines, declared_lines
 from review.engine import run_program
 from review.summary import MODEL_SERVING, SERVING_ENDPOINT, ResourceSummary, summarize_run
-from tests.test_review import review
+from tests.support import review
 
 ENDPOINTS_KEY = "databricks-serving:endpoints"
 

@@ -13,7 +13,7 @@ from databricks.sdk.core import Config
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, RolloutReport, entity_metrics, histogram_quantile
 from serving.verification import PollPolicy
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=2.0, progress_every=60)
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}

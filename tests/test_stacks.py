@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from review.engine import ProgramRun, unwrap
-from tests.conftest import STACKS, stack_config
+from tests.support import STACKS, stack_config
 
 ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"

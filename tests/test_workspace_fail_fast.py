@@ -27,8 +27,8 @@ from serving.workspace import (
     WorkspaceUnreachableError,
     sdk_config,
 )
-from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import Plugin, everything_said
+from tests.support import DEPLOYER_TOKEN
 from tests.test_preflight_plugin import preflight_props, preflight_step
 
 TOKEN = "dapi-fail-fast-0123456789abcdef"

@@ -15,8 +15,7 @@ from databricks.sdk.core import Config
 
 from serving.verification import ReadinessError, watch_deployment
 from serving.workspace import ServingClient
-from tests.support import DEPLOYER_TOKEN, create_endpoint
-from tests.test_readiness import expectation, unique
+from tests.support import DEPLOYER_TOKEN, create_endpoint, expectation, unique
 
 
 @pytest.fixture(scope="module")

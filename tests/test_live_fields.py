@@ -15,8 +15,15 @@ import requests
 from review.engine import run_program, unwrap
 from review.live import COMPARED, NOTIFICATIONS, declared_fields, declared_views, is_compared
 from review.summary import MODEL_SERVING, SERVING_ENDPOINT, summarize_run
-from tests.support import DEPLOYER_TOKEN, deploy_by_config, review, wait_until_not_updating, write_stack_file
-from tests.test_aliases import AnsweringMocks, by_alias
+from tests.support import (
+    DEPLOYER_TOKEN,
+    AnsweringMocks,
+    by_alias,
+    deploy_by_config,
+    review,
+    wait_until_not_updating,
+    write_stack_file,
+)
 
 RISK = "prod-risk-classifier"
 FRAUD = "prod-fraud-scorer"

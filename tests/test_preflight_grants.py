@@ -14,11 +14,8 @@ from provider.implementations import preflight_request_of
 from serving.preflight import GrantToCheck, Located, check
 from serving.workspace import ServingClient
 from tests.engine_driver import Plugin
-from tests.support import DEPLOYER_TOKEN
-from tests.test_config_validation import BASE, risk
-from tests.test_preflight import KEY, NOBODY, paths, request
-from tests.test_preflight_plugin import KEY as PLUGIN_KEY
-from tests.test_preflight_plugin import endpoint_checks, preflight_step
+from tests.support import BASE, DEPLOYER_TOKEN, KEY, NOBODY, endpoint_checks, paths, preflight_step, request, risk
+from tests.support import KEY as PLUGIN_KEY
 
 FRAUD_API = "c2b7e9f1-5a3d-4c8e-a6b4-7d9e0f1a2b3c"
 """A service principal the seeded workspace has."""

@@ -16,9 +16,7 @@ from databricks.sdk.core import Config
 from provider.implementations import KINDS, plan_of
 from serving.workspace import ServingClient
 from tests.engine_driver import READINESS, ROLLOUT, Step, urn
-from tests.support import DEPLOYER_TOKEN
-from tests.test_provider_engine import configured, readiness_props, rollout_props
-from tests.test_rollout import EXAMPLE, new_endpoint
+from tests.support import DEPLOYER_TOKEN, EXAMPLE, configured, new_endpoint, readiness_props, rollout_props
 
 pytestmark = pytest.mark.slow
 

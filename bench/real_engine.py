@@ -29,7 +29,7 @@ import yaml
 
 from bench.program_eval import BARE_PROGRAM, generated_stack
 from local_workspace.workspace import LocalWorkspace
-from tests.e2e.conftest import QUICK, Deployment, _Dumper, free_port, short_bakes, variant
+from tests.e2e.support import QUICK, Deployment, StackFileDumper, free_port, short_bakes, variant
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 
@@ -46,7 +46,7 @@ def workspace(
     directory: Path, document: dict[str, Any], settings: dict[str, Any], program: Path | None = None
 ) -> Iterator[Deployment]:
     source = directory / "Pulumi.bench.yaml"
-    source.write_text(yaml.dump(copy.deepcopy(document), Dumper=_Dumper, sort_keys=False), encoding="utf-8")
+    source.write_text(yaml.dump(copy.deepcopy(document), Dumper=StackFileDumper, sort_keys=False), encoding="utf-8")
     settings_file = directory / "emulator.yaml"
     settings_file.write_text(yaml.safe_dump(settings), encoding="utf-8")
     local = LocalWorkspace(

@@ -775,3 +775,14 @@ def reported(policy, args) -> list[tuple[str, str | None]]:
     reports: list[tuple[str, str | None]] = []
     policy.validate(args, lambda message, urn=None: reports.append((message, urn)))
     return reports
+
+
+def seeded(workspace: EmulatorHandle) -> EmulatorHandle:
+    """The workspace as seeded: a test starts from the settings' objects (those a former test changed are back)."""
+    workspace.reset()
+    return workspace
+
+
+def deployer_client(workspace: EmulatorHandle) -> ServingClient:
+    """The serving client as `pulumi up` has it: the deploying service principal's token."""
+    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))

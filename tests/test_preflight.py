@@ -4,7 +4,6 @@ the stack key path and what would be right, from read-only calls only."""
 from __future__ import annotations
 
 import pytest
-from databricks.sdk.core import Config
 
 from serving.preflight import (
     InferenceTableToCheck,
@@ -14,19 +13,18 @@ from serving.preflight import (
     resolve_version,
 )
 from serving.workspace import ServingClient
-from tests.support import DEPLOYER_TOKEN, KEY, NOBODY, RISK, entity_to_check, paths, request
+from tests.support import KEY, NOBODY, RISK, deployer_client, entity_to_check, paths, request, seeded
 
 
 @pytest.fixture
 def objects(workspace):
     """The workspace as seeded: every test starts from the settings' objects."""
-    workspace.reset()
-    return workspace
+    return seeded(workspace)
 
 
 @pytest.fixture
 def client(objects) -> ServingClient:
-    return ServingClient(Config(**objects.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(objects)
 
 
 def test_a_deployment_whose_needs_all_exist_has_no_finding(client):

@@ -11,7 +11,7 @@ from pulumi.runtime.proto import provider_pb2
 from provider import wire
 from provider.implementations import PREFLIGHT_SKIPPED
 from tests.engine_driver import Plugin, everything_said, urn
-from tests.support import DEPLOYER_TOKEN, KEY, PREFLIGHT, RISK, endpoint_checks, preflight_props, preflight_step
+from tests.support import DEPLOYER_TOKEN, KEY, PREFLIGHT, RISK, endpoint_checks, preflight_props, preflight_step, seeded
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +20,7 @@ NOBODY = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture
 def objects(workspace):
-    workspace.reset()
-    return workspace
+    return seeded(workspace)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 import grpc
 import pytest
 import requests
-from databricks.sdk.core import Config
 
 from provider.wire import UNKNOWN
 from serving.workspace import ServingClient
@@ -28,6 +27,7 @@ from tests.support import (
     Callers,
     configured,
     create_endpoint,
+    deployer_client,
     entity,
     live_split,
     new_endpoint,
@@ -44,7 +44,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(workspace)
 
 
 @pytest.fixture

@@ -10,20 +10,19 @@ import json
 import time
 
 import pytest
-from databricks.sdk.core import Config
 
 from provider.implementations import ReadinessKind
 from provider.wire import UNKNOWN
 from serving.verification import DeclaredEntity, Expectation, PollPolicy, Readiness, ReadinessError
 from serving.workspace import ServingClient
-from tests.support import DEPLOYER_TOKEN, EXAMPLE, create_endpoint, expectation, props, unique
+from tests.support import DEPLOYER_TOKEN, EXAMPLE, create_endpoint, deployer_client, expectation, props, unique
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=0.6, progress_every=60)
 
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(workspace)
 
 
 def verify(client, expected: Expectation, lines: list[str] | None = None):

@@ -6,12 +6,20 @@ import time
 import uuid
 
 import pytest
-from databricks.sdk.core import Config
 
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, RolloutReport, entity_metrics, histogram_quantile
 from serving.verification import PollPolicy
 from serving.workspace import ServingClient
-from tests.support import DEPLOYER_TOKEN, EXAMPLE, Callers, create_endpoint, entity, live_split, new_endpoint
+from tests.support import (
+    DEPLOYER_TOKEN,
+    EXAMPLE,
+    Callers,
+    create_endpoint,
+    deployer_client,
+    entity,
+    live_split,
+    new_endpoint,
+)
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=2.0, progress_every=60)
 
@@ -47,7 +55,7 @@ def config_updates(workspace, name: str) -> int:
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(workspace)
 
 
 # --- the way up --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ def sigint_during_bake(settings: dict[str, Any]) -> None:
     half = {"risk_classifier-3": 50, "risk_classifier-4": 50}
     stable = {"risk_classifier-3": 100, "risk_classifier-4": 0}
 
-    def candidate_at(share: int, bake: float):
+    def candidate_at(share: int, bake: float) -> Callable[[dict[str, Any]], None]:
         def edit(data: dict[str, Any]) -> None:
             short_bakes(bake, traffic={"risk_classifier-3": 100 - share, "risk_classifier-4": share})(data)
             endpoints = data["config"]["databricks-serving:endpoints"]

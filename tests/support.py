@@ -17,7 +17,7 @@ import types
 import typing
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +59,9 @@ DEPLOYER_TOKEN = "dapi-emulator-deployer"
 
 
 def create_endpoint(
-    workspace,
+    workspace: EmulatorHandle,
     name: str,
-    versions: dict[str, int],
+    versions: Mapping[Any, int],
     *,
     model: str = "main.risk.risk_classifier",
     scale_to_zero: bool = False,
@@ -96,7 +96,8 @@ def create_endpoint(
         f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(token), timeout=10
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
 ENDPOINT = "databricks:index/modelServing:ModelServing"
@@ -183,7 +184,8 @@ def api_body(value: Any) -> Any:
 def wait_until_not_updating(emu: EmulatorHandle, name: str) -> dict[str, Any]:
     deadline = time.monotonic() + UPDATE_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        endpoint = requests.get(f"{emu.url}/api/2.0/serving-endpoints/{name}", headers=emu.headers(), timeout=10).json()
+        answer = requests.get(f"{emu.url}/api/2.0/serving-endpoints/{name}", headers=emu.headers(), timeout=10)
+        endpoint: dict[str, Any] = answer.json()
         if endpoint["state"]["config_update"] == "NOT_UPDATING":
             return endpoint
         time.sleep(0.02)
@@ -231,7 +233,7 @@ def deploy_by_config(emu: EmulatorHandle, run: ProgramRun) -> dict[str, str]:
     return ids
 
 
-def emulator_workspace(monkeypatch) -> Iterator[EmulatorHandle]:
+def emulator_workspace(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorHandle]:
     """An emulator as the workspace of DATABRICKS_HOST / DATABRICKS_TOKEN (the deployer), nothing else."""
     with running_emulator(update_seconds=0.05, model_load_seconds=0, cold_start_seconds=0) as emu:
         for key in (
@@ -300,7 +302,7 @@ def create_by_hand(emu: EmulatorHandle, name: str, grants: list[dict[str, str]])
     }
     created = requests.post(f"{emu.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10)
     assert created.status_code == 200, created.text
-    endpoint_id = created.json()["id"]
+    endpoint_id = str(created.json()["id"])
     patched = requests.patch(
         f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}",
         json={"access_control_list": grants},
@@ -320,7 +322,7 @@ class AnsweringMocks(WorkspaceMocks):
         self.aliases = aliases
         self.asked: list[tuple[str, str]] = []
 
-    def call(self, args):
+    def call(self, args: Any) -> Any:
         if args.token != RESOLVE_MODEL_VERSION:
             return super().call(args)
         question = (args.args["model"], args.args["alias"])
@@ -330,7 +332,7 @@ class AnsweringMocks(WorkspaceMocks):
         return {"unresolved": f"model {question[0]} has no alias {question[1]} in this workspace"}, []
 
 
-def by_alias(document: dict, alias: str = "@champion") -> dict:
+def by_alias(document: dict[str, Any], alias: str = "@champion") -> dict[str, Any]:
     """The prod stack with the risk classifier's candidate (version 4) declared by alias."""
     endpoint = document["config"]["databricks-serving:endpoints"]["risk-classifier"]
     endpoint["served_models"][1]["version"] = alias
@@ -358,7 +360,7 @@ BASE: dict[str, Any] = {
 }
 
 
-def problems_of(change, plaintext_keys=None) -> list[str]:
+def problems_of(change: Callable[[dict[str, Any]], None], plaintext_keys: Any = None) -> list[str]:
     """The problems reported for BASE after `change(values)` has edited a copy of it."""
     values = copy.deepcopy(BASE)
     change(values)
@@ -369,7 +371,8 @@ def problems_of(change, plaintext_keys=None) -> list[str]:
 
 
 def risk(values: dict[str, Any]) -> dict[str, Any]:
-    return values["endpoints"]["risk"]
+    endpoint: dict[str, Any] = values["endpoints"]["risk"]
+    return endpoint
 
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
@@ -383,9 +386,9 @@ def expectation(
     name: str,
     versions: dict[int, int],
     *,
-    example=EXAMPLE,
-    timeout=20.0,
-    warmup_timeout=20.0,
+    example: Any = EXAMPLE,
+    timeout: float = 20.0,
+    warmup_timeout: float = 20.0,
     scale_to_zero: bool = False,
 ) -> Expectation:
     return Expectation(
@@ -400,7 +403,9 @@ def expectation(
     )
 
 
-def props(name: str, versions: dict[int, int], *, endpoint_id="id-1", example=EXAMPLE, timeout=20):
+def props(
+    name: str, versions: dict[int, int], *, endpoint_id: str = "id-1", example: Any = EXAMPLE, timeout: float = 20
+) -> dict[str, Any]:
     return {
         "endpoint_name": name,
         "endpoint_id": endpoint_id,
@@ -422,7 +427,7 @@ def props(name: str, versions: dict[int, int], *, endpoint_id="id-1", example=EX
     }
 
 
-def entity(version: int) -> dict:
+def entity(version: int) -> dict[str, Any]:
     return {
         "name": f"risk_classifier-{version}",
         "entity_name": "main.risk.risk_classifier",
@@ -433,19 +438,21 @@ def entity(version: int) -> dict:
     }
 
 
-def new_endpoint(workspace, prefix: str, stable: int = 3, candidate: int = 4, share: int = 0) -> str:
+def new_endpoint(workspace: EmulatorHandle, prefix: str, stable: int = 3, candidate: int = 4, share: int = 0) -> str:
     """An endpoint serving `stable` and `candidate` (at `share`%), once it is ready."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     create_endpoint(workspace, name, {stable: 100 - share, candidate: share})
     client = ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
     deadline = time.monotonic() + 10
-    while (client.get_endpoint(name)["state"]["ready"] != "READY") and time.monotonic() < deadline:
+    while ((client.get_endpoint(name) or {})["state"]["ready"] != "READY") and time.monotonic() < deadline:
         time.sleep(0.05)
     return name
 
 
 def live_split(client: ServingClient, name: str) -> dict[str, int]:
-    routes = client.get_endpoint(name)["config"]["traffic_config"]["routes"]
+    endpoint = client.get_endpoint(name)
+    assert endpoint is not None, f"{name} does not exist"
+    routes = endpoint["config"]["traffic_config"]["routes"]
     return {route["served_entity_name"]: route["traffic_percentage"] for route in routes}
 
 
@@ -472,7 +479,7 @@ class Callers:
             thread.start()
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
@@ -482,12 +489,14 @@ POLL_SECONDS = 0.2
 
 
 def readiness_props(
-    name: str, endpoint_id: str, versions: dict[int, int], *, timeout: float = 30, example=EXAMPLE
-) -> dict:
+    name: str, endpoint_id: str, versions: dict[int, int], *, timeout: float = 30, example: Any = EXAMPLE
+) -> dict[str, Any]:
     return props(name, versions, endpoint_id=endpoint_id, example=example, timeout=timeout)
 
 
-def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 100), bake: float = 0.5) -> dict:
+def rollout_props(
+    name: str, endpoint_id: str, target: int, *, steps: Sequence[int] = (10, 50, 100), bake: float = 0.5
+) -> dict[str, Any]:
     return {
         "endpoint_name": name,
         "endpoint_id": endpoint_id,
@@ -587,7 +596,7 @@ def closed_port() -> int:
     """A loopback port nobody listens on: bound, then closed."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    port: int = sock.getsockname()[1]
     sock.close()
     return port
 
@@ -610,7 +619,7 @@ def entity_to_check(version: str, index: int = 0, model: str = RISK) -> EntityTo
     )
 
 
-def request(**changes) -> PreflightRequest:
+def request(**changes: Any) -> PreflightRequest:
     """Everything the prod risk classifier needs, all of it present in the seeded workspace."""
     values = {
         "endpoint": "risk-classifier",
@@ -628,7 +637,7 @@ def request(**changes) -> PreflightRequest:
     return PreflightRequest(**{**values, **changes})
 
 
-def paths(findings) -> list[str]:
+def paths(findings: Iterable[Any]) -> list[str]:
     return [finding.key_path for finding in findings]
 
 
@@ -636,12 +645,12 @@ PREFLIGHT = "servingops:index:Preflight"
 
 
 def preflight_props(
-    versions=("3", "4"),
+    versions: Sequence[str] = ("3", "4"),
     *,
-    principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-    groups=("ml-platform-oncall",),
-    schema="serving_logs",
-) -> dict:
+    principal: str = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+    groups: Sequence[str] = ("ml-platform-oncall",),
+    schema: str = "serving_logs",
+) -> dict[str, Any]:
     """The stack's preflight inputs, with one endpoint (`risk-classifier`)."""
     return {
         "endpoints": {"risk-classifier": endpoint_checks(versions, principal=principal, groups=groups, schema=schema)}
@@ -649,12 +658,12 @@ def preflight_props(
 
 
 def endpoint_checks(
-    versions=("3", "4"),
+    versions: Sequence[str] = ("3", "4"),
     *,
-    principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-    groups=("ml-platform-oncall",),
-    schema="serving_logs",
-) -> dict:
+    principal: str = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
+    groups: Sequence[str] = ("ml-platform-oncall",),
+    schema: str = "serving_logs",
+) -> dict[str, Any]:
     return {
         "endpoint_name": "risk-classifier",
         "served_entities": [
@@ -678,7 +687,7 @@ def endpoint_checks(
     }
 
 
-def preflight_step(props: dict, name: str = "preflight", olds: dict | None = None) -> Step:
+def preflight_step(props: dict[str, Any], name: str = "preflight", olds: dict[str, Any] | None = None) -> Step:
     return Step(urn(PREFLIGHT, name), props, olds=olds, old_inputs=olds, resource_id="preflight" if olds else "")
 
 
@@ -759,7 +768,7 @@ def readiness(key: str = "risk", endpoint_name: Any = "prod-risk", parent: str |
     )
 
 
-def verdict_of(name: str, verdicts):
+def verdict_of(name: str, verdicts: Iterable[Any]) -> Any:
     (verdict,) = [verdict for verdict in verdicts if verdict.rule.name == name]
     return verdict
 
@@ -771,7 +780,7 @@ def validation_args(resource: Resource, config: dict[str, Any] | None = None) ->
     return ResourceValidationArgs(resource.type, props, resource.urn, resource.name, options, None, config)
 
 
-def reported(policy, args) -> list[tuple[str, str | None]]:
+def reported(policy: Any, args: ResourceValidationArgs) -> list[tuple[str, str | None]]:
     reports: list[tuple[str, str | None]] = []
     policy.validate(args, lambda message, urn=None: reports.append((message, urn)))
     return reports

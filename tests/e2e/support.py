@@ -23,7 +23,8 @@ QUICK = {"update_seconds": 0.5, "cold_start_seconds": 0.5, "model_load_seconds":
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def variant(stack: str, directory: Path, edit: Edit | None = None) -> Path:
@@ -53,7 +54,8 @@ StackFileDumper.add_representer(float, _float)
 
 
 def endpoints_of(data: dict[str, Any]) -> dict[str, Any]:
-    return data["config"]["databricks-serving:endpoints"]
+    endpoints: dict[str, Any] = data["config"]["databricks-serving:endpoints"]
+    return endpoints
 
 
 def short_bakes(seconds: float = 3.0, traffic: dict[str, int] | None = None) -> Edit:
@@ -75,22 +77,23 @@ class Deployment:
 
     def __init__(self, workspace: LocalWorkspace):
         self.workspace = workspace
-        self.emulator = workspace.emulator
-        assert self.emulator is not None
+        emulator = workspace.emulator
+        assert emulator is not None, "the workspace is not started"
+        self.emulator = emulator
 
     def edit(self, edit: Edit, directory: Path) -> None:
         """Change the deployed stack file (as a pull request would), keeping what the engine wrote into it."""
         source = variant(self.workspace.stack, directory, edit)
         stack_file_for(self.workspace.stack, self.workspace.url, source, self.workspace.project)
 
-    def pulumi(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def pulumi(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return self.workspace.pulumi(*args, capture=True, timeout=timeout)
 
-    def up(self, *args: str) -> subprocess.CompletedProcess:
+    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", "--skip-preview", *args)
 
     def api(
-        self, method: str, path: str, body: dict | None = None, token: str = "dapi-emulator-admin"
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str = "dapi-emulator-admin"
     ) -> requests.Response:
         """The workspace's REST API, as a workspace admin unless another token is given."""
         return requests.request(
@@ -100,7 +103,8 @@ class Deployment:
     def endpoint(self, name: str) -> dict[str, Any]:
         answer = self.api("GET", f"/api/2.0/serving-endpoints/{name}")
         assert answer.status_code == 200, answer.text
-        return answer.json()
+        endpoint: dict[str, Any] = answer.json()
+        return endpoint
 
     def endpoint_names(self) -> list[str]:
         return sorted(e["name"] for e in self.api("GET", "/api/2.0/serving-endpoints").json().get("endpoints", []))
@@ -118,14 +122,17 @@ class Deployment:
     def counters(self) -> dict[str, Any]:
         answer = self.emulator.admin("GET", "counters")
         assert answer.status_code == 200, answer.text
-        return answer.json()
+        counters: dict[str, Any] = answer.json()
+        return counters
 
     def outputs(self) -> dict[str, Any]:
         done = self.pulumi("stack", "output", "--json", "--show-secrets")
         assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        loaded: dict[str, Any] = json.loads(done.stdout)
+        return loaded
 
     def export(self) -> dict[str, Any]:
         done = self.pulumi("stack", "export")
         assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        loaded: dict[str, Any] = json.loads(done.stdout)
+        return loaded

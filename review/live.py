@@ -34,7 +34,7 @@ from review.changes import EndpointView, endpoint_views, format_split
 from review.defaults import ABSENT, same_setting
 from review.engine import DeclaredResource
 from review.summary import MODEL_SERVING, SECRET, format_value
-from serving.model import UNKNOWN, EndpointConfig, ServedEntity, ServingEndpoint
+from serving.model import UNKNOWN, EndpointConfig, ServedEntity
 
 PRINCIPAL_KINDS = (("service_principal_name", "service_principal"), ("group_name", "group"), ("user_name", "user"))
 RANK = {"CAN_VIEW": 1, "CAN_QUERY": 2, "CAN_MANAGE": 3}
@@ -410,7 +410,7 @@ def compare(
     grants = _without_deployer(report, wanted, endpoint.get("creator"), direct_grants(permissions))
     have = live_fields(endpoint, grants)
     _compare_fields(report, wanted, have, aliases or {})
-    _compare_entities(report, wanted, have, ServingEndpoint.from_dict(endpoint))
+    _compare_entities(report, wanted, have, EndpointConfig.parse(endpoint.get("config")))
     _report_drift(report)
     pending = EndpointConfig.parse(endpoint.get("pending_config"))
     if pending is not None:
@@ -468,14 +468,14 @@ def _entity_names(fields: Mapping[str, Any]) -> dict[str, None]:
 
 
 def _compare_entities(
-    report: EndpointReport, wanted: Mapping[str, Any], have: Mapping[str, Any], live: ServingEndpoint
+    report: EndpointReport, wanted: Mapping[str, Any], have: Mapping[str, Any], live: EndpointConfig | None
 ) -> None:
     """Per served entity: its versions, deployment state and fields on the report, and its drift: declared and
     not served, served and not declared, or served otherwise than declared."""
     # An entity without a deployment state (none reported) shows none; a state this code does not know, as is.
     states = {
         entity.name: None if entity.deployment.value == UNKNOWN else entity.deployment.value
-        for entity in (live.config.served_entities if live.config else ())
+        for entity in (live.served_entities if live else ())
     }
     declared_entities, live_entity_names = _entity_names(wanted), _entity_names(have)
     for entity in _entity_names(report.fields):

@@ -23,14 +23,15 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from databricks.sdk.core import Config
 
-from emulator.testing import emulator_process
+from emulator.testing import EmulatorHandle, emulator_process
 from serving.verification import DeclaredEntity, Expectation, Readiness
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import READINESS, Plugin, Step, urn
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 MODEL_LATENCY_SECONDS = 0.05
@@ -59,7 +60,7 @@ def _first_and_warm(client: ServingClient, name: str) -> tuple[float, float]:
     return first.seconds, statistics.median(answer.seconds for answer in warm)
 
 
-def first_request(workspace, client: ServingClient) -> None:
+def first_request(workspace: EmulatorHandle, client: ServingClient) -> None:
     ours, baseline = _name("warmed"), _name("sdkwait")
     for name in (ours, baseline):
         create_endpoint(workspace, name, {4: 100}, scale_to_zero=True)
@@ -85,7 +86,7 @@ REGISTRATION_GAP_SECONDS = 0.05
 """Between two readiness registrations: the program registers each once its endpoint exists."""
 
 
-def _readiness_props(name: str, endpoint_id: str) -> dict:
+def _readiness_props(name: str, endpoint_id: str) -> dict[str, Any]:
     return {
         "endpoint_name": name,
         "endpoint_id": endpoint_id,
@@ -104,7 +105,7 @@ def _readiness_props(name: str, endpoint_id: str) -> dict:
     }
 
 
-def _through_plugin(workspace, count: int) -> float:
+def _through_plugin(workspace: EmulatorHandle, count: int) -> float:
     """Seconds from the first registration to the last Create returning, for `count` new endpoints."""
     names = [_name(f"plugin{count}") for _ in range(count)]
     endpoints = {name: create_endpoint(workspace, name, {4: 100}, scale_to_zero=True) for name in names}
@@ -113,7 +114,7 @@ def _through_plugin(workspace, count: int) -> float:
         steps = [
             Step(urn(READINESS, f"{name}-readiness"), _readiness_props(name, endpoints[name]["id"])) for name in names
         ]
-        registered: queue.Queue = queue.Queue()
+        registered: queue.Queue[Step | None] = queue.Queue()
         engine = threading.Thread(target=plugin.deploy, args=(steps,), kwargs={"registered": registered})
         started = time.monotonic()
         engine.start()
@@ -128,7 +129,7 @@ def _through_plugin(workspace, count: int) -> float:
     return elapsed
 
 
-def many_endpoints(workspace) -> None:
+def many_endpoints(workspace: EmulatorHandle) -> None:
     one = _through_plugin(workspace, 1)
     twelve = _through_plugin(workspace, 12)
     print(
@@ -138,7 +139,7 @@ def many_endpoints(workspace) -> None:
     print(f"   1 endpoint: {one:.2f} s   12 endpoints: {twelve:.2f} s   ratio {twelve / one:.2f}x")
 
 
-def get_calls(workspace, client: ServingClient) -> None:
+def get_calls(workspace: EmulatorHandle, client: ServingClient) -> None:
     ours, baseline = _name("pollours"), _name("pollsdk")
     sdk = workspace.workspace_client(DEPLOYER_TOKEN)
     for name in (ours, baseline):

@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import yaml
 
 from bench.program_eval import BARE_PROGRAM, generated_stack
 from local_workspace.workspace import LocalWorkspace
-from tests.e2e.conftest import QUICK, Deployment, _Dumper, free_port, short_bakes, variant
+from tests.e2e.support import QUICK, Deployment, StackFileDumper, free_port, short_bakes, variant
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 
@@ -46,7 +46,7 @@ def workspace(
     directory: Path, document: dict[str, Any], settings: dict[str, Any], program: Path | None = None
 ) -> Iterator[Deployment]:
     source = directory / "Pulumi.bench.yaml"
-    source.write_text(yaml.dump(copy.deepcopy(document), Dumper=_Dumper, sort_keys=False), encoding="utf-8")
+    source.write_text(yaml.dump(copy.deepcopy(document), Dumper=StackFileDumper, sort_keys=False), encoding="utf-8")
     settings_file = directory / "emulator.yaml"
     settings_file.write_text(yaml.safe_dump(settings), encoding="utf-8")
     local = LocalWorkspace(
@@ -111,7 +111,7 @@ def sigint_during_bake(settings: dict[str, Any]) -> None:
     half = {"risk_classifier-3": 50, "risk_classifier-4": 50}
     stable = {"risk_classifier-3": 100, "risk_classifier-4": 0}
 
-    def candidate_at(share: int, bake: float):
+    def candidate_at(share: int, bake: float) -> Callable[[dict[str, Any]], None]:
         def edit(data: dict[str, Any]) -> None:
             short_bakes(bake, traffic={"risk_classifier-3": 100 - share, "risk_classifier-4": share})(data)
             endpoints = data["config"]["databricks-serving:endpoints"]

@@ -19,20 +19,21 @@ import json
 import threading
 import time
 import uuid
+from typing import Any
 
 from databricks.sdk.core import Config
 
-from emulator.testing import emulator_process
+from emulator.testing import EmulatorHandle, emulator_process
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import ROLLOUT, Plugin, Step, urn
+from tests.support import DEPLOYER_TOKEN, create_endpoint
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 CONFIG_UPDATE = "PUT /api/2.0/serving-endpoints/{name}/config"
 
 
-def _entity(version: int) -> dict:
+def _entity(version: int) -> dict[str, Any]:
     return {
         "name": f"risk_classifier-{version}",
         "entity_name": "main.risk.risk_classifier",
@@ -61,10 +62,16 @@ def _plan(name: str, bake: float) -> RolloutPlan:
     )
 
 
-def _ready_endpoint(workspace, client: ServingClient, prefix: str) -> str:
+def _endpoint(client: ServingClient, name: str) -> dict[str, Any]:
+    endpoint = client.get_endpoint(name)
+    assert endpoint is not None, f"{name} does not exist"
+    return endpoint
+
+
+def _ready_endpoint(workspace: EmulatorHandle, client: ServingClient, prefix: str) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     create_endpoint(workspace, name, {3: 100, 4: 0})
-    while client.get_endpoint(name)["state"]["ready"] != "READY":
+    while _endpoint(client, name)["state"]["ready"] != "READY":
         time.sleep(0.1)
     return name
 
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict:
+def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict[str, Any]:
     plan = _plan(name, bake)
     return {
         "endpoint_name": name,
@@ -137,24 +144,24 @@ def _rollout_props(name: str, endpoint_id: str, bake: float) -> dict:
     }
 
 
-def ctrl_c(workspace, client: ServingClient, bake: float, update_seconds: float) -> None:
+def ctrl_c(workspace: EmulatorHandle, client: ServingClient, bake: float, update_seconds: float) -> None:
     name = _ready_endpoint(workspace, client, "ctrlc")
     with Plugin() as plugin:
         plugin.configure({"host": workspace.url, "token": DEPLOYER_TOKEN, "pollSeconds": 0.5}, secret_keys={"token"})
         steps = [
-            Step(urn(ROLLOUT, f"{name}-rollout"), _rollout_props(name, client.get_endpoint(name)["id"], max(bake, 10)))
+            Step(urn(ROLLOUT, f"{name}-rollout"), _rollout_props(name, _endpoint(client, name)["id"], max(bake, 10)))
         ]
         engine = threading.Thread(target=plugin.deploy, args=(steps,))
         engine.start()
         plugin.engine.wait_for(f"{name}: rollout: 50% to risk_classifier-4", timeout=120)
-        while client.get_endpoint(name)["state"]["config_update"] != "NOT_UPDATING":
+        while _endpoint(client, name)["state"]["config_update"] != "NOT_UPDATING":
             time.sleep(0.05)
         time.sleep(1.0)  # well into the bake
         before = workspace.counters()["api_calls"].get(CONFIG_UPDATE, 0)
         seconds = plugin.cancel()
         engine.join()
         updates = workspace.counters()["api_calls"].get(CONFIG_UPDATE, 0) - before
-    routes = client.get_endpoint(name)["config"]["traffic_config"]["routes"]
+    routes = _endpoint(client, name)["config"]["traffic_config"]["routes"]
     split = {route["served_entity_name"]: route["traffic_percentage"] for route in routes}
     print("\n3. Ctrl-C during the 50% bake (servingops plugin, Cancel RPC)")
     print(

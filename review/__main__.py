@@ -260,10 +260,31 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
             pending = PendingRevision(args.against, args.stack, project_dir)
         except RevisionError as error:
             raise ReviewError("invalid_revision", str(error)) from None
+    run, verdicts = _judged_candidate(args, project_dir, path, deleted, pending)
+    summaries = summarize_run(run.resources)
+    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts, deleted=deleted)
+    if pending is not None:
+        _compare_with_revision(result, pending, args, path, deleted)
+    elif args.against_stack:
+        other = summarize_run(_run(args.against_stack, project_dir).resources)
+        result.diff = (diff_summaries(other, summaries), f"stack {args.against_stack}", f"stack {args.stack}")
+        result.summary = change_lines(other, summaries)
+    elif args.live:
+        _add_live_report(result, path, run)
+    else:
+        result.summary = declared_lines(summaries)
+    return result
+
+
+def _judged_candidate(
+    args: argparse.Namespace, project_dir: Path, path: Path, deleted: bool, pending: PendingRevision | None
+) -> tuple[ProgramRun, list[Verdict]]:
+    """The candidate's run (nothing declared when its stack file is deleted) and the policy's verdicts on it;
+    the base revision's process is stopped when the candidate cannot be reviewed."""
     try:
         pack_config = load_policy_config(args.policy_config) if args.policy_config else None
         run = ProgramRun(args.stack) if deleted else _run(args.stack, project_dir, _stack_file(path))
-        verdicts = check_run(run, pack_config)
+        return run, check_run(run, pack_config)
     except PolicyConfigError as error:
         if pending is not None:
             pending.cancel()
@@ -272,46 +293,44 @@ def review(args: argparse.Namespace, project_dir: Path) -> Review:
         if pending is not None:
             pending.cancel()
         raise
-    summaries = summarize_run(run.resources)
-    result = Review(args.stack, str(args.stack_file or path.name), summaries, verdicts, deleted=deleted)
 
+
+def _compare_with_revision(
+    result: Review, pending: PendingRevision, args: argparse.Namespace, path: Path, deleted: bool
+) -> None:
+    """The diff and change summary against the base revision's run (`--against`)."""
     candidate = str(args.stack_file) if args.stack_file else "the working tree"
     if deleted:
         candidate += f", which has no {path.name}"
-    if pending is not None:
-        try:
-            base = pending.result()
-        except RevisionError as error:
-            kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
-            raise ReviewError(kind, str(error)) from None
-        if deleted and base.missing:
-            raise ReviewError(
-                "invalid_stack_file",
-                f"stack {args.stack} has no {path.name}, neither in the working "
-                f"tree nor at {args.against}; with --stack-file PATH another file is reviewed",
-            )
-        # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
-        named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
-        label = named + (f", which has no {base.missing}" if base.missing else "")
-        base_summaries = summarize_run(base.resources)
-        result.diff = (diff_summaries(base_summaries, summaries), label, candidate)
-        result.summary = change_lines(base_summaries, summaries)
-    elif args.against_stack:
-        other = summarize_run(_run(args.against_stack, project_dir).resources)
-        result.diff = (diff_summaries(other, summaries), f"stack {args.against_stack}", f"stack {args.stack}")
-        result.summary = change_lines(other, summaries)
-    elif args.live:
-        host = str(_stack_file(path).document.get("config", {}).get("databricks:host") or "") or None
-        try:
-            client = live_client(host)
-            reports = live_report(declared_views(summaries, run.resources), client)
-        except LiveReadError as error:
-            raise ReviewError("live_read_failed", f"live report: {error}") from None
-        result.live = (reports, client.host)
-        result.summary = [report.line() for report in reports]
-    else:
-        result.summary = declared_lines(summaries)
-    return result
+    try:
+        base = pending.result()
+    except RevisionError as error:
+        kind = "invalid_stack_file" if isinstance(error, RevisionStackFileError) else "invalid_revision"
+        raise ReviewError(kind, str(error)) from None
+    if deleted and base.missing:
+        raise ReviewError(
+            "invalid_stack_file",
+            f"stack {args.stack} has no {path.name}, neither in the working "
+            f"tree nor at {args.against}; with --stack-file PATH another file is reviewed",
+        )
+    # A revision given as a commit id is shown once; a name (`origin/main`) with the commit it resolved to.
+    named = base.commit[:12] if base.commit.startswith(args.against) else f"{args.against} ({base.commit[:12]})"
+    label = named + (f", which has no {base.missing}" if base.missing else "")
+    base_summaries = summarize_run(base.resources)
+    result.diff = (diff_summaries(base_summaries, result.summaries), label, candidate)
+    result.summary = change_lines(base_summaries, result.summaries)
+
+
+def _add_live_report(result: Review, path: Path, run: ProgramRun) -> None:
+    """The declared endpoints against what the workspace of the stack's `databricks:host` serves (`--live`)."""
+    host = str(_stack_file(path).document.get("config", {}).get("databricks:host") or "") or None
+    try:
+        client = live_client(host)
+        reports = live_report(declared_views(result.summaries, run.resources), client)
+    except LiveReadError as error:
+        raise ReviewError("live_read_failed", f"live report: {error}") from None
+    result.live = (reports, client.host)
+    result.summary = [report.line() for report in reports]
 
 
 def _emit(text: str) -> None:

@@ -62,6 +62,7 @@ from review.engine import PROJECT_DIR, run_program, stack_file
 from review.live import RANK, LiveReadError, direct_grants, live_client, live_traffic
 from review.policy_check import check_run, load_policy_config, mandatory_violations, render_verdicts, verdicts_json
 from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT
+from serving import model as live_model
 
 EXIT_OK = 0
 EXIT_MANDATORY_VIOLATION = 1
@@ -115,44 +116,45 @@ def _version(value: Any) -> Any:
     return int(text) if text.isdigit() else text
 
 
-def _served_models(config: Mapping[str, Any], adopted: Adopted) -> list[dict[str, Any]]:
-    models = []
-    for entity in config.get("served_entities") or config.get("served_models") or []:
-        model = entity.get("entity_name") or entity.get("model_name")
-        version = entity.get("entity_version") or entity.get("model_version")
-        served: dict[str, Any] = {"model": model, "version": _version(version)}
-        if entity.get("name") and entity["name"] != default_served_entity_name(str(model), version):
-            served["name"] = entity["name"]
-        if entity.get("workload_size"):
-            served["workload_size"] = entity["workload_size"]
-        if entity.get("min_provisioned_concurrency") is not None or entity.get("max_provisioned_concurrency"):
-            served["provisioned_concurrency"] = {
-                "min": entity.get("min_provisioned_concurrency") or 0,
-                "max": entity.get("max_provisioned_concurrency"),
-            }
-        if entity.get("workload_type") and entity["workload_type"] != "CPU":
-            served["workload_type"] = entity["workload_type"]
-        served["scale_to_zero"] = bool(entity.get("scale_to_zero_enabled"))
-        variables: dict[str, Any] = {}
-        for name, value in (entity.get("environment_vars") or {}).items():
-            text = str(value)
-            if is_plaintext_credential(name, text):
-                # Never copied: the stack file must not hold it, and the report must not show it.
-                variables[name] = None
-                adopted.findings.append(
-                    Finding(
-                        "served_models",
-                        f"{served.get('name') or model} environment variable {name} holds a credential "
-                        "in plain text on the live endpoint; not copied: store it as a Databricks secret and write "
-                        "`{{secrets/<scope>/<key>}}`",
-                    )
+def _served_models(config: live_model.EndpointConfig | None, adopted: Adopted) -> list[dict[str, Any]]:
+    return [_served_model(entity, adopted) for entity in (config.served_entities if config else ())]
+
+
+def _served_model(entity: live_model.ServedEntity, adopted: Adopted) -> dict[str, Any]:
+    """One live served entity as a `served_models` item; a credential in plain text is not copied (a finding)."""
+    model, version = entity.entity_name, entity.entity_version
+    served: dict[str, Any] = {"model": model, "version": _version(version)}
+    if entity.name and entity.name != default_served_entity_name(str(model), str(version)):
+        served["name"] = entity.name
+    if entity.workload_size:
+        served["workload_size"] = entity.workload_size
+    if entity.min_provisioned_concurrency is not None or entity.max_provisioned_concurrency:
+        served["provisioned_concurrency"] = {
+            "min": entity.min_provisioned_concurrency or 0,
+            "max": entity.max_provisioned_concurrency,
+        }
+    if entity.workload_type and entity.workload_type != "CPU":
+        served["workload_type"] = entity.workload_type
+    served["scale_to_zero"] = entity.scale_to_zero_enabled
+    variables: dict[str, Any] = {}
+    for name, value in entity.environment_vars.items():
+        text = str(value)
+        if is_plaintext_credential(name, text):
+            # Never copied: the stack file must not hold it, and the report must not show it.
+            variables[name] = None
+            adopted.findings.append(
+                Finding(
+                    "served_models",
+                    f"{served.get('name') or model} environment variable {name} holds a credential "
+                    "in plain text on the live endpoint; not copied: store it as a Databricks secret and write "
+                    "`{{secrets/<scope>/<key>}}`",
                 )
-            else:
-                variables[name] = text
-        if variables:
-            served["environment_vars"] = variables
-        models.append(served)
-    return models
+            )
+        else:
+            variables[name] = text
+    if variables:
+        served["environment_vars"] = variables
+    return served
 
 
 def is_deployer(principal: str, deployer: str | None) -> bool:
@@ -161,7 +163,7 @@ def is_deployer(principal: str, deployer: str | None) -> bool:
     return bool(deployer) and principal.casefold() == str(deployer).casefold()
 
 
-class FlowMap(dict):
+class FlowMap(dict[str, Any]):
     """A mapping written in flow style (`{group: support, level: CAN_VIEW}`), as the README writes grants."""
 
 
@@ -174,6 +176,22 @@ def _access(
 ) -> dict[str, Any]:
     """The live direct grants in the access schema: the query service principal, the manager groups, and every
     other grant under `grants`, each principal once at its highest direct level, in the live list's order."""
+    grants = _stack_grants(permissions, deployer, adopted)
+    kept = str((declared if isinstance(declared, Mapping) else {}).get("query_service_principal") or "")
+    chosen = _query_principal(grants, kept, adopted)
+    access: dict[str, Any] = {"query_service_principal": chosen}
+    managers, extra = _managers_and_grants(grants, chosen, creator, deployer, adopted)
+    if managers:
+        access["manager_groups"] = managers
+    if extra:
+        access["grants"] = extra
+    return access
+
+
+def _stack_grants(
+    permissions: Mapping[str, Any], deployer: str | None, adopted: Adopted
+) -> dict[str, tuple[str, str, str]]:
+    """Principal identity -> (kind, name, highest direct level) of the grants the stack declares."""
     grants: dict[str, tuple[str, str, str]] = {}
     for principal, level in direct_grants(permissions).items():
         kind, _, name = principal.partition(":")
@@ -199,10 +217,13 @@ def _access(
             kind, name, held = grants[identity]
             level = max(level, held, key=RANK.__getitem__)
         grants[identity] = (kind, name, level)
+    return grants
+
+
+def _query_principal(grants: Mapping[str, tuple[str, str, str]], kept: str, adopted: Adopted) -> str | None:
+    """The service principal with CAN_QUERY: the one the stack file names if it still has it, else the first."""
     query = [name for kind, name, level in grants.values() if kind == "service_principal" and level == "CAN_QUERY"]
-    kept = str((declared if isinstance(declared, Mapping) else {}).get("query_service_principal") or "")
     chosen = next((name for name in query if name.lower() == kept.lower()), query[0] if query else None)
-    access: dict[str, Any] = {"query_service_principal": chosen}
     if chosen is None:
         adopted.findings.append(
             Finding(
@@ -211,6 +232,17 @@ def _access(
                 "id of the one that calls this endpoint",
             )
         )
+    return chosen
+
+
+def _managers_and_grants(
+    grants: Mapping[str, tuple[str, str, str]],
+    chosen: str | None,
+    creator: str | None,
+    deployer: str | None,
+    adopted: Adopted,
+) -> tuple[list[str], list[dict[str, str]]]:
+    """The groups that manage the endpoint (`manager_groups`), and every other grant as it is today (`grants`)."""
     managers: list[str] = []
     extra: list[dict[str, str]] = []
     for kind, name, level in grants.values():
@@ -232,11 +264,7 @@ def _access(
                     breaks_rules=False,
                 )
             )
-    if managers:
-        access["manager_groups"] = managers
-    if extra:
-        access["grants"] = extra
-    return access
+    return managers, extra
 
 
 def _tags(endpoint: Mapping[str, Any], defaults: Mapping[str, Any], adopted: Adopted) -> dict[str, Any]:
@@ -334,7 +362,6 @@ def adopt_endpoint(
     entry = adopted.entry
     if endpoint.get("description"):
         entry["description"] = endpoint["description"]
-    config = endpoint.get("config") or {}
     if endpoint.get("pending_config"):
         adopted.findings.append(
             Finding(
@@ -343,6 +370,27 @@ def adopt_endpoint(
                 breaks_rules=False,
             )
         )
+    _adopt_served_models(live_model.EndpointConfig.parse(endpoint.get("config")), entry, adopted)
+    entry["access"] = _access(permissions, endpoint.get("creator"), deployer, (existing or {}).get("access"), adopted)
+    tags = _tags(endpoint, defaults_tags, adopted)
+    if tags:
+        entry["tags"] = tags
+    _gateway(endpoint, name, entry, adopted)
+    _adopt_route_optimized(endpoint, entry, adopted)
+    notifications = {
+        key: list(value)
+        for key, value in (endpoint.get("email_notifications") or {}).items()
+        if key in ("on_update_success", "on_update_failure") and value
+    }
+    if notifications:
+        entry["notifications"] = notifications
+    _keep_what_is_not_live(existing, entry, adopted)
+    return adopted
+
+
+def _adopt_served_models(config: live_model.EndpointConfig | None, entry: dict[str, Any], adopted: Adopted) -> None:
+    """The active config's served entities as `served_models`, and its routes as `traffic` unless one model
+    takes it all (the stack's default)."""
     entry["served_models"] = _served_models(config, adopted)
     served = [
         model.get("name") or default_served_entity_name(str(model["model"]), model["version"])
@@ -354,28 +402,24 @@ def adopt_endpoint(
     traffic = {name: routes[name] for name in served if name in routes} | routes
     if len(entry["served_models"]) > 1 or any(share != 100 for share in traffic.values()):
         entry["traffic"] = traffic
-    entry["access"] = _access(permissions, endpoint.get("creator"), deployer, (existing or {}).get("access"), adopted)
-    tags = _tags(endpoint, defaults_tags, adopted)
-    if tags:
-        entry["tags"] = tags
-    _gateway(endpoint, name, entry, adopted)
-    if endpoint.get("route_optimized"):
-        if _has_field("route_optimized"):
-            entry["route_optimized"] = True
-        else:
-            adopted.findings.append(
-                Finding(
-                    "",
-                    "the endpoint is route-optimized; this stack schema cannot declare it: pulumi up would replace it",
-                )
+
+
+def _adopt_route_optimized(endpoint: Mapping[str, Any], entry: dict[str, Any], adopted: Adopted) -> None:
+    if not endpoint.get("route_optimized"):
+        return
+    if _has_field("route_optimized"):
+        entry["route_optimized"] = True
+    else:
+        adopted.findings.append(
+            Finding(
+                "",
+                "the endpoint is route-optimized; this stack schema cannot declare it: pulumi up would replace it",
             )
-    notifications = {
-        key: list(value)
-        for key, value in (endpoint.get("email_notifications") or {}).items()
-        if key in ("on_update_success", "on_update_failure") and value
-    }
-    if notifications:
-        entry["notifications"] = notifications
+        )
+
+
+def _keep_what_is_not_live(existing: Mapping[str, Any] | None, entry: dict[str, Any], adopted: Adopted) -> None:
+    """What the workspace does not hold (readiness, rollout, ...) stays as the stack file declared it."""
     for kept in NOT_LIVE_STATE:
         if existing and kept in existing:
             entry[kept] = existing[kept]
@@ -388,7 +432,6 @@ def adopt_endpoint(
                 breaks_rules=False,
             )
         )
-    return adopted
 
 
 # --- what the declared file said, and what stays of it -------------------------------------------------
@@ -615,8 +658,9 @@ _FINDING_MORE = re.compile(r"^ *#         \S")
 def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
     """`text` less the `# ADOPT:` comments a former import left in the entries of `keys` (this import writes
     them anew), so that importing again does not pile them up; other entries keep theirs."""
-    config = document.get("config") if hasattr(document, "get") else None
-    endpoints = config.get(ENDPOINTS_KEY) if hasattr(config, "get") else None
+    # ruamel's round-trip nodes are untyped; each step checks what it reads.
+    config: Any = document.get("config") if hasattr(document, "get") else None
+    endpoints: Any = config.get(ENDPOINTS_KEY) if hasattr(config, "get") else None
     if not hasattr(endpoints, "lc") or not keys:
         return text
     starts = sorted((endpoints.lc.key(key)[0], key) for key in endpoints)
@@ -628,7 +672,8 @@ def without_old_findings(text: str, document: Any, keys: set[str]) -> str:
     ends = [line for line, _ in starts[1:]] + [following[0] if following else 1 << 30]
     spans = [(start, end) for (start, key), end in zip(starts, ends, strict=True) if key in keys]
     lines = text.splitlines(keepends=True)
-    kept, block = [], []
+    kept: list[str] = []
+    block: list[str] = []
     for number, line in enumerate(lines):
         if _FINDING_START.match(line) or (block and _FINDING_MORE.match(line)):
             block.append(line)
@@ -679,7 +724,8 @@ def rewrite_stack_file(
     from ruamel.yaml.comments import CommentedMap
 
     plain = dict(((declared.document if declared else None) or {}).get("config") or {})
-    declared_entries = plain.get(ENDPOINTS_KEY) if isinstance(plain.get(ENDPOINTS_KEY), Mapping) else {}
+    listed = plain.get(ENDPOINTS_KEY)
+    declared_entries: Mapping[str, Any] = listed if isinstance(listed, Mapping) else {}
     defaults = plain.get(DEFAULTS_KEY)
     text = declared.path.read_text(encoding="utf-8") if declared else ""
     indent = file_indent(text) if declared else (2, 4, 2)

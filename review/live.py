@@ -30,10 +30,11 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from components.config import SECRET_REFERENCE_PATTERN, default_served_entity_name, is_alias
-from review.changes import EndpointView, endpoint_views, format_split, format_value
+from review.changes import EndpointView, endpoint_views, format_split
 from review.defaults import ABSENT, same_setting
 from review.engine import DeclaredResource
-from review.summary import MODEL_SERVING, SECRET
+from review.summary import MODEL_SERVING, SECRET, format_value
+from serving.model import UNKNOWN, EndpointConfig, ServedEntity
 
 PRINCIPAL_KINDS = (("service_principal_name", "service_principal"), ("group_name", "group"), ("user_name", "user"))
 RANK = {"CAN_VIEW": 1, "CAN_QUERY": 2, "CAN_MANAGE": 3}
@@ -48,36 +49,29 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def live_entities(config: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+def live_entities(config: EndpointConfig | Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """A live config's served entities (`served_entities`, or the legacy `served_models`), in the review's terms."""
-    entities: dict[str, dict[str, Any]] = {}
-    config = config or {}
-    for entity in config.get("served_entities") or config.get("served_models") or []:
-        fields: dict[str, Any] = {
-            "model": entity.get("entity_name") or entity.get("model_name"),
-            "version": str(entity.get("entity_version") or entity.get("model_version") or ""),
-        }
-        if entity.get("workload_size") is not None:
-            fields["workload_size"] = entity["workload_size"]
-        elif entity.get("min_provisioned_concurrency") is not None or entity.get("max_provisioned_concurrency"):
-            fields["provisioned_concurrency"] = (
-                f"{entity.get('min_provisioned_concurrency')}-{entity.get('max_provisioned_concurrency')}"
-            )
-        fields["workload_type"] = entity.get("workload_type") or "CPU"
-        fields["scale_to_zero"] = bool(entity.get("scale_to_zero_enabled"))
-        for name, value in sorted((entity.get("environment_vars") or {}).items()):
-            fields[f"{ENVIRONMENT_PREFIX}{name}"] = value
-        name = entity.get("name") or default_served_entity_name(str(fields["model"]), fields["version"])
-        entities[name] = fields
-    return entities
+    parsed = EndpointConfig.parse(config)
+    return {entity.name: _entity_terms(entity) for entity in (parsed.served_entities if parsed else ())}
 
 
-def live_traffic(config: Mapping[str, Any] | None) -> dict[str, int]:
-    routes = ((config or {}).get("traffic_config") or {}).get("routes") or []
-    return {
-        route.get("served_entity_name") or route.get("served_model_name"): int(route.get("traffic_percentage", 0))
-        for route in routes
-    }
+def _entity_terms(entity: ServedEntity) -> dict[str, Any]:
+    fields: dict[str, Any] = {"model": entity.entity_name, "version": entity.entity_version or ""}
+    if entity.workload_size is not None:
+        fields["workload_size"] = entity.workload_size
+    elif entity.min_provisioned_concurrency is not None or entity.max_provisioned_concurrency:
+        fields["provisioned_concurrency"] = f"{entity.min_provisioned_concurrency}-{entity.max_provisioned_concurrency}"
+    fields["workload_type"] = entity.workload_type or "CPU"
+    fields["scale_to_zero"] = entity.scale_to_zero_enabled
+    for name, value in sorted(entity.environment_vars.items()):
+        fields[f"{ENVIRONMENT_PREFIX}{name}"] = value
+    return fields
+
+
+def live_traffic(config: EndpointConfig | Mapping[str, Any] | None) -> dict[str, int]:
+    """A live config's routes: served entity name -> traffic percentage ({} without a config)."""
+    parsed = EndpointConfig.parse(config)
+    return parsed.traffic if parsed else {}
 
 
 def direct_grants(permissions: Mapping[str, Any]) -> dict[str, str]:
@@ -208,9 +202,8 @@ def endpoint_fields(body: Mapping[str, Any]) -> dict[str, Any]:
             config = dict(value or {})
             for entity in config.pop("served_entities", None) or config.pop("served_models", None) or []:
                 entity = {LEGACY_ENTITY_FIELDS.get(field_name, field_name): item for field_name, item in entity.items()}
-                name = (
-                    entity.get("name")
-                    or f"{str(entity.get('entity_name')).rsplit('.', 1)[-1]}-{entity.get('entity_version')}"
+                name = entity.get("name") or default_served_entity_name(
+                    str(entity.get("entity_name")), str(entity.get("entity_version"))
                 )
                 for attribute, item in entity.items():
                     if attribute != "name":
@@ -414,18 +407,36 @@ def compare(
         report.drift.append(Drift("endpoint", f"endpoint {name} does not exist"))
         return report
     report = EndpointReport(declared.key, name, exists=True, state=dict(endpoint.get("state") or {}))
-    aliases = aliases or {}
+    grants = _without_deployer(report, wanted, endpoint.get("creator"), direct_grants(permissions))
+    have = live_fields(endpoint, grants)
+    _compare_fields(report, wanted, have, aliases or {})
+    _compare_entities(report, wanted, have, EndpointConfig.parse(endpoint.get("config")))
+    _report_drift(report)
+    pending = EndpointConfig.parse(endpoint.get("pending_config"))
+    if pending is not None:
+        report.pending = {
+            "entities": {name: entity["version"] for name, entity in live_entities(pending).items()},
+            "traffic": live_traffic(pending),
+        }
+    return report
 
-    # The Permissions resource keeps CAN_MANAGE for the identity that deploys (the endpoint's creator).
-    creator = endpoint.get("creator")
-    grants = direct_grants(permissions)
+
+def _without_deployer(
+    report: EndpointReport, wanted: Mapping[str, Any], creator: Any, grants: dict[str, str]
+) -> dict[str, str]:
+    """`grants` less the deploying identity's CAN_MANAGE (noted on the report): the Permissions resource keeps it
+    for the identity that deploys (the endpoint's creator), so it is not drift unless the stack declares it."""
     for principal in [p for p, level in grants.items() if level == "CAN_MANAGE" and p.endswith(f":{creator}")]:
         if f"grants.{principal}" not in wanted:
             report.deployer = principal
             del grants[principal]
-    have = live_fields(endpoint, grants)
+    return grants
 
-    differs: dict[str, bool] = {}
+
+def _compare_fields(
+    report: EndpointReport, wanted: Mapping[str, Any], have: Mapping[str, Any], aliases: Mapping[str, Any]
+) -> None:
+    """Each field declared or live, as {declared, live, differs} on the report; what may not be shown, hidden."""
     for field_name in dict.fromkeys([*wanted, *have]):
         want, live = wanted.get(field_name, ABSENT), have.get(field_name, ABSENT)
         compared_want = _plain(want)
@@ -435,7 +446,6 @@ def compare(
             if resolution is None or resolution.version is None:
                 problem = resolution.problem if resolution is not None else "not resolved"
                 report.notes.append(f"{entity} version {want} not compared: the alias cannot be resolved ({problem})")
-                differs[field_name] = False
                 report.fields[field_name] = {
                     "declared": f"{want} (unresolved: {problem})",
                     "live": _public(live),
@@ -448,17 +458,27 @@ def compare(
             live = _live_variable(want, live)
         elif isinstance(want, Secret) and live is not ABSENT:
             live = Secret(live)  # what the stack keeps secret, the report does not show from the workspace either
-        differs[field_name] = not same_setting(field_name, compared_want, _plain(have.get(field_name, ABSENT)))
-        report.fields[field_name] = {"declared": _public(want), "live": _public(live), "differs": differs[field_name]}
+        differs = not same_setting(field_name, compared_want, _plain(have.get(field_name, ABSENT)))
+        report.fields[field_name] = {"declared": _public(want), "live": _public(live), "differs": differs}
 
+
+def _entity_names(fields: Mapping[str, Any]) -> dict[str, None]:
+    """The served entity names among `served_entities.<name>.<field>` names, in their order."""
+    return dict.fromkeys(name.split(".", 2)[1] for name in fields if name.startswith("served_entities."))
+
+
+def _compare_entities(
+    report: EndpointReport, wanted: Mapping[str, Any], have: Mapping[str, Any], live: EndpointConfig | None
+) -> None:
+    """Per served entity: its versions, deployment state and fields on the report, and its drift: declared and
+    not served, served and not declared, or served otherwise than declared."""
+    # An entity without a deployment state (none reported) shows none; a state this code does not know, as is.
     states = {
-        entity.get("name"): (entity.get("state") or {}).get("deployment")
-        for entity in (endpoint.get("config") or {}).get("served_entities") or []
+        entity.name: None if entity.deployment.value == UNKNOWN else entity.deployment.value
+        for entity in (live.served_entities if live else ())
     }
-    entity_names = dict.fromkeys(name.split(".", 2)[1] for name in report.fields if name.startswith("served_entities."))
-    declared_entities = {name.split(".", 2)[1] for name in wanted if name.startswith("served_entities.")}
-    live_entity_names = {name.split(".", 2)[1] for name in have if name.startswith("served_entities.")}
-    for entity in entity_names:
+    declared_entities, live_entity_names = _entity_names(wanted), _entity_names(have)
+    for entity in _entity_names(report.fields):
         prefix = f"served_entities.{entity}."
         own = {name[len(prefix) :]: pair for name, pair in report.fields.items() if name.startswith(prefix)}
         version = own.get("entity_version", {})
@@ -480,83 +500,63 @@ def compare(
                 Drift("served_entities", f"{entity} {_version_shown(version.get('live'))} serves, not declared")
             )
         else:
-            for attribute, pair in own.items():
-                if pair["differs"]:
-                    report.drift.append(
-                        Drift(
-                            "served_entities",
-                            f"{entity} {attribute} declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
-                        )
-                    )
+            report.drift.extend(
+                Drift(
+                    "served_entities",
+                    f"{entity} {attribute} declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
+                )
+                for attribute, pair in own.items()
+                if pair["differs"]
+            )
 
+
+def _declared_live(report: EndpointReport, name: str) -> str:
+    pair = report.fields[name]
+    return f"declared {_shown(pair['declared'])}, live {_shown(pair['live'])}"
+
+
+def _report_drift(report: EndpointReport) -> None:
+    """The drift of the endpoint's own fields (first), its traffic, grants, tags, AI Gateway and notifications."""
     changed = {
         aspect: [name for name, pair in report.fields.items() if pair["differs"] and aspect_of(name) == aspect]
         for aspect in ("endpoint", "traffic", "grants", "tags", "ai_gateway", "notifications")
     }
-    report.drift[:0] = [
-        Drift(
-            "endpoint",
-            f"{name} declared {_shown(report.fields[name]['declared'])}, live {_shown(report.fields[name]['live'])}",
-        )
-        for name in changed["endpoint"]
-    ]
+    report.drift[:0] = [Drift("endpoint", f"{name} {_declared_live(report, name)}") for name in changed["endpoint"]]
     if changed["traffic"]:
-        routes = report.traffic
-        declared_split = {name: pair["declared"] for name, pair in routes.items() if pair["declared"] is not None}
-        live_split = {name: pair["live"] for name, pair in routes.items() if pair["live"] is not None}
-        if list(declared_split) == list(live_split):
-            shown = (
-                f"traffic declared {format_split(declared_split, list(declared_split))}, "
-                f"live {format_split(live_split, list(live_split))}"
-            )
-        else:
-            shown = f"traffic declared {declared_split}, live {live_split}"
-        report.drift.append(Drift("traffic", shown))
+        report.drift.append(Drift("traffic", _traffic_drift(report)))
     for name in changed["grants"]:
-        principal, pair = name.removeprefix("grants."), report.fields[name]
-        if pair["declared"] is None:
-            report.drift.append(Drift("grants", f"extra grant {principal} {pair['live']}"))
-        elif pair["live"] is None:
-            report.drift.append(Drift("grants", f"grant {principal} {pair['declared']} missing"))
-        else:
-            report.drift.append(Drift("grants", f"grant {principal} declared {pair['declared']}, live {pair['live']}"))
+        report.drift.append(Drift("grants", _grant_drift(name.removeprefix("grants."), report.fields[name])))
     for name in changed["tags"]:
-        pair = report.fields[name]
-        report.drift.append(
-            Drift(
-                "tags",
-                f"tag {name.removeprefix('tags.')} declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
-            )
-        )
+        report.drift.append(Drift("tags", f"tag {name.removeprefix('tags.')} {_declared_live(report, name)}"))
     if changed["ai_gateway"]:
-        report.drift.append(
-            Drift(
-                "ai_gateway",
-                "AI Gateway "
-                + ", ".join(
-                    f"{name.removeprefix('ai_gateway.')} declared {_shown(report.fields[name]['declared'])}, live "
-                    f"{_shown(report.fields[name]['live'])}"
-                    for name in changed["ai_gateway"]
-                ),
-            )
+        features = (
+            f"{name.removeprefix('ai_gateway.')} {_declared_live(report, name)}" for name in changed["ai_gateway"]
         )
+        report.drift.append(Drift("ai_gateway", "AI Gateway " + ", ".join(features)))
     for name in changed["notifications"]:
-        pair = report.fields[name]
-        report.drift.append(
-            Drift(
-                "notifications",
-                f"notifications {name.removeprefix('email_notifications.')} "
-                f"declared {_shown(pair['declared'])}, live {_shown(pair['live'])}",
-            )
-        )
+        kind = name.removeprefix("email_notifications.")
+        report.drift.append(Drift("notifications", f"notifications {kind} {_declared_live(report, name)}"))
 
-    pending = endpoint.get("pending_config")
-    if pending:
-        report.pending = {
-            "entities": {name: entity.get("version") for name, entity in live_entities(pending).items()},
-            "traffic": live_traffic(pending),
-        }
-    return report
+
+def _traffic_drift(report: EndpointReport) -> str:
+    """`traffic declared 90/10, live 50/50`; as mappings when the routes are not the same served entities."""
+    routes = report.traffic
+    declared_split = {name: pair["declared"] for name, pair in routes.items() if pair["declared"] is not None}
+    live_split = {name: pair["live"] for name, pair in routes.items() if pair["live"] is not None}
+    if list(declared_split) == list(live_split):
+        return (
+            f"traffic declared {format_split(declared_split, list(declared_split))}, "
+            f"live {format_split(live_split, list(live_split))}"
+        )
+    return f"traffic declared {declared_split}, live {live_split}"
+
+
+def _grant_drift(principal: str, pair: Mapping[str, Any]) -> str:
+    if pair["declared"] is None:
+        return f"extra grant {principal} {pair['live']}"
+    if pair["live"] is None:
+        return f"grant {principal} {pair['declared']} missing"
+    return f"grant {principal} declared {pair['declared']}, live {pair['live']}"
 
 
 @dataclass(frozen=True)

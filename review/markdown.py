@@ -37,12 +37,17 @@ class Reviewed(Protocol):
 
     stack: str
     stack_file: str
-    file_label: str  # the stack file as the review names it: `Pulumi.dev.yaml (deleted)` when it is gone
+
     summaries: list[ResourceSummary]
     verdicts: list[Verdict]
     diff: tuple[list[ResourceChange], str, str] | None
     summary: list[str]
     live: tuple[list[EndpointReport], str] | None
+
+    @property
+    def file_label(self) -> str:
+        """The stack file as the review names it: `Pulumi.dev.yaml (deleted)` when it is gone."""
+        ...
 
 
 def size(text: str) -> int:

@@ -81,13 +81,12 @@ def _declared(item: dict[str, Any]) -> DeclaredResource:
     """A resource captured by the revision's engine, as today's DeclaredResource (fields it lacks keep defaults)."""
     known = {field.name for field in dataclasses.fields(DeclaredResource)}
     # JSON gave lists where the dataclass holds tuples (dependencies, ...); inputs stay as declared.
-    return DeclaredResource(
-        **{
-            key: tuple(value) if isinstance(value, list) and key != "inputs" else value
-            for key, value in item.items()
-            if key in known
-        }
-    )
+    fields: dict[str, Any] = {
+        key: tuple(value) if isinstance(value, list) and key != "inputs" else value
+        for key, value in item.items()
+        if key in known
+    }
+    return DeclaredResource(**fields)
 
 
 class PendingRevision:

@@ -187,11 +187,12 @@ def _named_items(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, list) or not value or is_secret(value):
         return None
     names = [item.get("name") if isinstance(item, dict) and not is_secret(item) else None for item in value]
-    if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+    named = [name for name in names if isinstance(name, str)]
+    if len(named) != len(names) or len(set(named)) != len(named):
         return None
     return {
         name: {key: item for key, item in entry.items() if key != "name"}
-        for name, entry in zip(names, value, strict=True)
+        for name, entry in zip(named, value, strict=True)
     }
 
 

@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import StackConfig, parse_stack_config
-from review.engine import ProgramRun, project_name, run_program, stack_file, stacks
-
-STACKS = stacks()
+from review.engine import ProgramRun, run_program, stack_file
+from tests.support import STACKS
 
 
 @pytest.fixture(scope="session")
@@ -32,22 +30,8 @@ def prod_document(stack_documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return copy.deepcopy(stack_documents["prod"])
 
 
-def project_values(document: dict[str, Any]) -> dict[str, Any]:
-    """The stack file's keys of this project, without their namespace (`endpoints`, `defaults`)."""
-    prefix = f"{project_name()}:"
-    return {key[len(prefix) :]: value for key, value in document["config"].items() if key.startswith(prefix)}
-
-
-def stack_config(document: dict[str, Any], stack: str = "test") -> StackConfig:
-    return parse_stack_config(stack, project_values(document))
-
-
 # --------------------------------------------------------------------------------------------------
 # The local workspace (emulator) for the readiness provider's tests
-
-
-DEPLOYER_TOKEN = "dapi-emulator-deployer"
-"""The emulator's token for the deploying service principal (what `pulumi up` runs as)."""
 
 
 @pytest.fixture(scope="module")
@@ -59,44 +43,3 @@ def workspace():
         update_seconds=0.3, cold_start_seconds=1.0, model_load_seconds=0.1, scale_to_zero_idle_seconds=30
     ) as handle:
         yield handle
-
-
-def create_endpoint(
-    workspace,
-    name: str,
-    versions: dict[str, int],
-    *,
-    model: str = "main.risk.risk_classifier",
-    scale_to_zero: bool = False,
-    token: str = DEPLOYER_TOKEN,
-) -> dict[str, Any]:
-    """Create an endpoint as pulumi-databricks would: served entity `<short>-<version>` per version -> share."""
-    import requests
-
-    short = model.rsplit(".", 1)[-1]
-    body = {
-        "name": name,
-        "config": {
-            "served_entities": [
-                {
-                    "name": f"{short}-{version}",
-                    "entity_name": model,
-                    "entity_version": str(version),
-                    "workload_size": "Small",
-                    "scale_to_zero_enabled": scale_to_zero,
-                }
-                for version in versions
-            ],
-            "traffic_config": {
-                "routes": [
-                    {"served_entity_name": f"{short}-{version}", "traffic_percentage": share}
-                    for version, share in versions.items()
-                ]
-            },
-        },
-    }
-    response = requests.post(
-        f"{workspace.url}/api/2.0/serving-endpoints", json=body, headers=workspace.headers(token), timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()

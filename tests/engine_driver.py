@@ -21,11 +21,11 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
@@ -39,6 +39,7 @@ STACK, PROJECT = "dev", "databricks-serving"
 COMPONENT = "serving:index:ServingEndpoint"
 READINESS = "servingops:index:EndpointReadiness"
 ROLLOUT = "servingops:index:EndpointRollout"
+T = TypeVar("T")
 CANCEL_TIMEOUT_SECONDS = 30  # what the engine gives Cancel (pkg/resource/plugin/plugin.go)
 
 
@@ -61,7 +62,7 @@ class FakeEngine(engine_pb2_grpc.EngineServicer):
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def Log(self, request, context):
+    def Log(self, request: Any, context: Any) -> Any:
         with self._lock:
             self.logs.append((request.urn, request.message, request.ephemeral))
         return empty_pb2.Empty()
@@ -178,18 +179,20 @@ class Plugin:
 
     provider_urn = f"urn:pulumi:{STACK}::{PROJECT}::pulumi:providers:servingops::workspace"
 
-    def check(self, urn_: str, news: dict[str, Any], olds: dict[str, Any] | None = None):
+    def check(
+        self, urn_: str, news: dict[str, Any], olds: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[Any]]:
         response = self.stub.Check(
             provider_pb2.CheckRequest(urn=urn_, olds=wire.encode(olds or {}), news=wire.encode(news))
         )
         return wire.decode(response.inputs).plain, list(response.failures)
 
-    def diff(self, urn_: str, resource_id: str, olds: dict[str, Any], news: dict[str, Any]):
+    def diff(self, urn_: str, resource_id: str, olds: dict[str, Any], news: dict[str, Any]) -> Any:
         return self.stub.Diff(
             provider_pb2.DiffRequest(urn=urn_, id=resource_id, olds=wire.encode(olds), news=wire.encode(news))
         )
 
-    def _counted(self, call):
+    def _counted(self, call: Callable[[], T]) -> T:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -199,7 +202,9 @@ class Plugin:
             with self._lock:
                 self.in_flight -= 1
 
-    def create(self, urn_: str, news: dict[str, Any], preview: bool = False, timeout: float = 300):
+    def create(
+        self, urn_: str, news: dict[str, Any], preview: bool = False, timeout: float = 300
+    ) -> tuple[str, dict[str, Any]]:
         response = self._counted(
             lambda: self.stub.Create(
                 provider_pb2.CreateRequest(urn=urn_, properties=wire.encode(news), preview=preview), timeout=timeout
@@ -226,7 +231,9 @@ class Plugin:
         )
         return wire.decode(response.properties).plain
 
-    def read(self, urn_: str, resource_id: str, outputs: dict[str, Any], inputs: dict[str, Any]):
+    def read(
+        self, urn_: str, resource_id: str, outputs: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
         response = self.stub.Read(
             provider_pb2.ReadRequest(
                 urn=urn_, id=resource_id, properties=wire.encode(outputs), inputs=wire.encode(inputs)
@@ -251,7 +258,7 @@ class Plugin:
         *,
         preview: bool = False,
         parallel: int = 16,
-        registered: queue.Queue | None = None,
+        registered: queue.Queue[Step | None] | None = None,
         abort_after_check: bool = False,
     ) -> list[Step]:
         """One `pulumi up` (or preview) over `steps`, as the engine runs it.
@@ -264,11 +271,11 @@ class Plugin:
         """
         if registered is None:
             registered = queue.Queue()
-            for step in steps:
-                registered.put(step)
+            for declared in steps:
+                registered.put(declared)
             registered.put(None)
         workers = futures.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step-worker")
-        running: list[futures.Future] = []
+        running: list[futures.Future[None]] = []
         while (step := registered.get(timeout=120)) is not None:
             step.checked, step.failures = self.check(step.urn, step.news, step.old_inputs)
             step.in_flight_at_check = self.in_flight

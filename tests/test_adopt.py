@@ -13,15 +13,18 @@ import yaml
 
 from emulator.testing import EmulatorHandle
 from review.engine import run_program
-from tests.test_review import review
-from tests.test_review_live import DEPLOYER_TOKEN, deploy_by_config, emulator_workspace, wait_until_not_updating
+from tests.support import (
+    DEPLOYER_TOKEN,
+    QUERY_PRINCIPAL,
+    adopt,
+    create_by_hand,
+    deploy_by_config,
+    emulator_workspace,
+    review,
+    wait_until_not_updating,
+)
 
 COMPONENT = "serving:index:ServingEndpoint"
-QUERY_PRINCIPAL = "3f6b2a1c-8d4e-4b7a-9c0d-2e5f7a8b9c10"
-
-
-def adopt(*argv: str) -> tuple[int, str, str]:
-    return review("import", *argv)
 
 
 def resource_tree(*argv: str) -> list[dict[str, Any]]:
@@ -71,36 +74,6 @@ def test_the_import_ids_are_the_endpoint_name_and_the_permissions_object_id(work
     assert imported["risk-classifier-endpoint"]["id"] == "prod-risk-classifier"
     assert imported["risk-classifier-permissions"]["id"] == f"/serving-endpoints/{endpoint['id']}"
     assert "id" not in imported["risk-classifier"]
-
-
-def create_by_hand(emu: EmulatorHandle, name: str, grants: list[dict[str, str]]) -> str:
-    """An endpoint as the `requests` examples of the Databricks docs make it: legacy `served_models`, no tags."""
-    headers = emu.headers(DEPLOYER_TOKEN)
-    body = {
-        "name": name,
-        "config": {
-            "served_models": [
-                {
-                    "model_name": "main.recs.recommender",
-                    "model_version": "7",
-                    "workload_size": "Small",
-                    "scale_to_zero_enabled": False,
-                }
-            ]
-        },
-    }
-    created = requests.post(f"{emu.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10)
-    assert created.status_code == 200, created.text
-    endpoint_id = created.json()["id"]
-    patched = requests.patch(
-        f"{emu.url}/api/2.0/permissions/serving-endpoints/{endpoint_id}",
-        json={"access_control_list": grants},
-        headers=headers,
-        timeout=10,
-    )
-    assert patched.ok, patched.text
-    wait_until_not_updating(emu, name)
-    return endpoint_id
 
 
 def test_an_endpoint_made_by_a_raw_api_call_imports_into_a_valid_stack_file(workspace, tmp_path):

@@ -15,8 +15,7 @@ import yaml
 from emulator.testing import EmulatorHandle
 from review import adopt as adopt_module
 from review.adopt import adopt_endpoint
-from tests.test_adopt import QUERY_PRINCIPAL, adopt, create_by_hand
-from tests.test_review_live import emulator_workspace
+from tests.support import QUERY_PRINCIPAL, adopt, create_by_hand, emulator_workspace
 
 SECOND_APPLICATION = "c2b7e9f1-5a3d-4c8e-a6b4-7d9e0f1a2b3c"
 DEPLOYER = "6a1f0c2e-0d4b-4c8e-9f3a-5b7d2e1c0a01"

@@ -25,9 +25,11 @@ from review.adopt import (
     rewrite_stack_file,
 )
 from review.engine import PROJECT_DIR, run_program
-from tests.test_adopt import QUERY_PRINCIPAL, adopt, create_by_hand
-from tests.test_review_live import (
+from tests.support import (
     DEPLOYER_TOKEN,
+    QUERY_PRINCIPAL,
+    adopt,
+    create_by_hand,
     deploy_by_config,
     drift,
     emulator_workspace,

@@ -7,42 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from components.aliases import RESOLVE_MODEL_VERSION, AliasError
+from components.aliases import AliasError
 from components.config import StackConfigError
-from review.engine import WorkspaceMocks, run_program, unwrap
+from review.engine import run_program, unwrap
 from review.summary import render_tree, summarize_run
-from tests.conftest import stack_config
+from tests.support import AnsweringMocks, by_alias, stack_config
 
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 KEY = "endpoints.risk-classifier"
-
-
-class AnsweringMocks(WorkspaceMocks):
-    """A workspace whose aliases point where `aliases` says; every question asked is kept."""
-
-    def __init__(self, aliases: dict[tuple[str, str], str]):
-        super().__init__("https://workspace.example.com")
-        self.aliases = aliases
-        self.asked: list[tuple[str, str]] = []
-
-    def call(self, args):
-        if args.token != RESOLVE_MODEL_VERSION:
-            return super().call(args)
-        question = (args.args["model"], args.args["alias"])
-        self.asked.append(question)
-        if question in self.aliases:
-            return {"version": self.aliases[question]}, []
-        return {"unresolved": f"model {question[0]} has no alias {question[1]} in this workspace"}, []
-
-
-def by_alias(document: dict, alias: str = "@champion") -> dict:
-    """The prod stack with the risk classifier's candidate (version 4) declared by alias."""
-    endpoint = document["config"]["databricks-serving:endpoints"]["risk-classifier"]
-    endpoint["served_models"][1]["version"] = alias
-    label = alias.lstrip("@")
-    endpoint["traffic"] = {"risk_classifier-3": 90, f"risk_classifier-{label}": 10}
-    endpoint["rollout"]["candidate"] = f"risk_classifier-{label}"
-    return document
 
 
 def entities(run, name: str = "risk-classifier-endpoint") -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.config import FindingLevel, PermissionLevel, PrincipalKind, StackConfigError, parse_stack_config
-from tests.test_config_validation import BASE, SP, problems_of, risk
+from tests.support import BASE, SP, problems_of, risk
 
 SECOND_APP = "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b"
 DEPLOYER = "0f0e0d0c-0b0a-4998-8776-655443322110"

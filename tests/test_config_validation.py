@@ -16,35 +16,7 @@ import pytest
 
 from components.config import CREDENTIAL_KEYS, PROVIDER_KEYS, StackConfigError, parse_stack_config
 from review.engine import WorkspaceMocks, run_program
-
-SP = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
-BASE: dict[str, Any] = {
-    "defaults": {"name_prefix": "prod-", "tags": {"owner": "ml-platform"}},
-    "endpoints": {
-        "risk": {
-            "served_models": [
-                {"model": "main.risk.risk_classifier", "version": 3, "workload_size": "Medium"},
-                {"model": "main.risk.risk_classifier", "version": "4", "workload_size": "Medium"},
-            ],
-            "traffic": {"risk_classifier-3": 90, "risk_classifier-4": 10},
-            "access": {"query_service_principal": SP, "manager_groups": ["ml-platform-oncall"]},
-        }
-    },
-}
-
-
-def problems_of(change, plaintext_keys=None) -> list[str]:
-    """The problems reported for BASE after `change(values)` has edited a copy of it."""
-    values = copy.deepcopy(BASE)
-    change(values)
-    with pytest.raises(StackConfigError) as caught:
-        parse_stack_config("prod", values, plaintext_keys)
-    assert str(caught.value).startswith("Pulumi.prod.yaml has")
-    return caught.value.problems
-
-
-def risk(values: dict[str, Any]) -> dict[str, Any]:
-    return values["endpoints"]["risk"]
+from tests.support import BASE, SP, problems_of, risk
 
 
 def first_model(values: dict[str, Any]) -> dict[str, Any]:

@@ -11,17 +11,15 @@ import threading
 import time
 
 import pytest
-from databricks.sdk.core import Config
 
 from serving.verification import ReadinessError, watch_deployment
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
-from tests.test_readiness import expectation, unique
+from tests.support import create_endpoint, deployer_client, expectation, unique
 
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(workspace)
 
 
 def watch(client, name: str, versions: dict[int, int], grace: float = 2.0) -> str:

@@ -15,9 +15,15 @@ import requests
 from review.engine import run_program, unwrap
 from review.live import COMPARED, NOTIFICATIONS, declared_fields, declared_views, is_compared
 from review.summary import MODEL_SERVING, SERVING_ENDPOINT, summarize_run
-from tests.test_aliases import AnsweringMocks, by_alias
-from tests.test_review import review, write_stack_file
-from tests.test_review_live import DEPLOYER_TOKEN, deploy_by_config, wait_until_not_updating
+from tests.support import (
+    DEPLOYER_TOKEN,
+    AnsweringMocks,
+    by_alias,
+    deploy_by_config,
+    review,
+    wait_until_not_updating,
+    write_stack_file,
+)
 
 RISK = "prod-risk-classifier"
 FRAUD = "prod-fraud-scorer"
@@ -105,7 +111,7 @@ def test_a_change_of_any_declared_leaf_changes_a_compared_field(stack_runs):
 
 @pytest.fixture
 def workspace(monkeypatch) -> Iterator[Any]:
-    from tests.test_review_live import emulator_workspace
+    from tests.support import emulator_workspace
 
     yield from emulator_workspace(monkeypatch)
 
@@ -365,7 +371,7 @@ def test_a_declared_secret_is_compared_by_its_content_and_shown_as_secret_on_bot
     from pulumi.runtime import rpc
 
     from review.live import compare, render_report, report_json
-    from tests.test_review import SECRET_OWNER, SECRET_TOKEN, declared_endpoint
+    from tests.support import SECRET_OWNER, SECRET_TOKEN, declared_endpoint
 
     resource = declared_endpoint(rpc.wrap_rpc_secret(SECRET_TOKEN), rpc.wrap_rpc_secret(SECRET_OWNER))
     component = dataclasses.replace(

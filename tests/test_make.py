@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_review import ENDPOINTS_KEY
+from tests.support import ENDPOINTS_KEY
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -27,9 +27,9 @@ from policy.rules import (
     evaluate,
     stack_policy_from_config,
 )
-from tests.test_policy_rules import (
-    PROJECT_DIR,
-    QUERY_PRINCIPAL,
+from review.engine import PROJECT_DIR
+from tests.support import (
+    RISK_QUERY_PRINCIPAL,
     group,
     permissions,
     reported,
@@ -87,7 +87,7 @@ def test_each_grant_beyond_the_default_is_flagged_naming_the_principal(grant, wh
 
 def test_the_query_principal_is_the_first_service_principal_with_can_query():
     (found,) = broad_grants(permissions(second_app("CAN_QUERY"), service_principal()), Options())
-    assert f"service principal `{QUERY_PRINCIPAL}`; another query principal" in found.message
+    assert f"service principal `{RISK_QUERY_PRINCIPAL}`; another query principal" in found.message
 
 
 @pytest.mark.parametrize("everybody", ["users", "account users"])

@@ -19,15 +19,7 @@ from pydantic import BaseModel
 
 from components.config import StackConfig
 from policy.rules import RULES, evaluate
-from tests.test_policy_rules import (
-    endpoint,
-    group,
-    permissions,
-    readiness,
-    served,
-    service_principal,
-    user,
-)
+from tests.support import endpoint, group, permissions, readiness, served, service_principal, user
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MULTI_WORD = re.compile(r"_|[a-z][A-Z]")

@@ -11,7 +11,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,16 +19,12 @@ from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
-    ResourceValidationArgs,
     StackValidationArgs,
 )
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, unknown_checking_proxy
 
 from policy.pack import policies
 from policy.rules import (
-    ENDPOINT_READINESS,
-    MODEL_SERVING,
-    PERMISSIONS,
     RULES,
     UNKNOWN,
     Enforcement,
@@ -46,84 +41,23 @@ from policy.rules import (
     check_unity_catalog_models,
     evaluate,
 )
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-QUERY_PRINCIPAL = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
-TAGS = {"owner": "ml-platform", "cost-center": "cc-4711", "environment": "prod"}
-
+from review.engine import PROJECT_DIR
+from tests.support import (
+    RISK_QUERY_PRINCIPAL,
+    TAGS,
+    endpoint,
+    group,
+    permissions,
+    readiness,
+    reported,
+    served,
+    service_principal,
+    user,
+    validation_args,
+    verdict_of,
+)
 
 # --- resources as the engine declares them ------------------------------------------------------------
-
-
-def component_urn(key: str) -> str:
-    return f"urn:pulumi:prod::databricks-serving::serving:index:ServingEndpoint::{key}"
-
-
-def served(name: str, *, size: str | None = "Medium", scale_to_zero: Any = False, **props: Any) -> dict[str, Any]:
-    entity = {"name": name, "entityName": "main.risk.risk_classifier", "entityVersion": name.rsplit("-", 1)[-1]}
-    if size is not None:
-        entity["workloadSize"] = size
-    if scale_to_zero is not None:
-        entity["scaleToZeroEnabled"] = scale_to_zero
-    return {**entity, "workloadType": "CPU", **props}
-
-
-def endpoint(
-    key: str = "risk",
-    *,
-    entities: list[dict[str, Any]] | None = None,
-    routes: dict[str, Any] | None = None,
-    tags: dict[str, str] | None = None,
-    parent: str | None = None,
-) -> Resource:
-    """A ModelServing as the component declares it; by default one served entity with all traffic."""
-    entities = entities if entities is not None else [served("risk-3")]
-    config: dict[str, Any] = {"servedEntities": entities}
-    routes = routes if routes is not None else {entity["name"]: 100 for entity in entities[:1]}
-    if routes:
-        config["trafficConfig"] = {
-            "routes": [{"servedEntityName": name, "trafficPercentage": share} for name, share in routes.items()]
-        }
-    tags = TAGS if tags is None else tags
-    return Resource(
-        type=MODEL_SERVING,
-        name=f"{key}-endpoint",
-        urn=f"{component_urn(key)}$databricks:index/modelServing:ModelServing::{key}-endpoint",
-        parent=component_urn(key) if parent is None else parent,
-        props={"name": f"prod-{key}", "config": config, "tags": [{"key": k, "value": v} for k, v in tags.items()]},
-    )
-
-
-def permissions(*grants: dict[str, str], key: str = "risk", bound_to: str = "servingEndpointId") -> Resource:
-    return Resource(
-        type=PERMISSIONS,
-        name=f"{key}-permissions",
-        urn=f"{component_urn(key)}$databricks:index/permissions:Permissions::{key}-permissions",
-        parent=component_urn(key),
-        props={bound_to: "3946237c38303b587114156c74bda225", "accessControls": list(grants)},
-    )
-
-
-def service_principal(level: str = "CAN_QUERY") -> dict[str, str]:
-    return {"servicePrincipalName": QUERY_PRINCIPAL, "permissionLevel": level}
-
-
-def group(name: str, level: str = "CAN_MANAGE") -> dict[str, str]:
-    return {"groupName": name, "permissionLevel": level}
-
-
-def user(name: str, level: str = "CAN_QUERY") -> dict[str, str]:
-    return {"userName": name, "permissionLevel": level}
-
-
-def readiness(key: str = "risk", endpoint_name: Any = "prod-risk", parent: str | None = None) -> Resource:
-    return Resource(
-        type=ENDPOINT_READINESS,
-        name=f"{key}-readiness",
-        urn=f"{component_urn(key)}$servingops:index:EndpointReadiness::{key}-readiness",
-        parent=component_urn(key) if parent is None else parent,
-        props={"endpoint_name": endpoint_name, "timeout_seconds": 2100},
-    )
 
 
 def with_environment(variables: dict[str, str]) -> Resource:
@@ -403,11 +337,6 @@ def test_a_malformed_secret_reference_is_a_violation():
 # --- running the set, with a policy config -------------------------------------------------------------
 
 
-def verdict_of(name: str, verdicts):
-    (verdict,) = [verdict for verdict in verdicts if verdict.rule.name == name]
-    return verdict
-
-
 def test_every_rule_has_a_verdict_in_order():
     verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness()], "prod")
     assert [(verdict.rule.name, verdict.passed) for verdict in verdicts] == [
@@ -448,13 +377,6 @@ def test_a_policy_config_naming_an_unknown_rule_or_option_is_refused():
 # --- the pack: the same rules through pulumi_policy ----------------------------------------------------
 
 
-def validation_args(resource: Resource, config: dict[str, Any] | None = None) -> ResourceValidationArgs:
-    """What pulumi_policy hands a resource policy: inputs behind its unknown-checking proxy."""
-    options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], resource.parent)
-    props = unknown_checking_proxy(copy.deepcopy(dict(resource.props)))
-    return ResourceValidationArgs(resource.type, props, resource.urn, resource.name, options, None, config)
-
-
 def stack_resource(resource: Resource) -> PolicyResource:
     options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], resource.parent)
     props = unknown_checking_proxy(copy.deepcopy(dict(resource.props)))
@@ -464,12 +386,6 @@ def stack_resource(resource: Resource) -> PolicyResource:
 def pack_policy(name: str, stack: str = "prod"):
     (policy,) = [policy for policy in policies(lambda: stack) if policy.name == name]
     return policy
-
-
-def reported(policy, args) -> list[tuple[str, str | None]]:
-    reports: list[tuple[str, str | None]] = []
-    policy.validate(args, lambda message, urn=None: reports.append((message, urn)))
-    return reports
 
 
 def test_the_pack_serves_every_rule_at_its_level():
@@ -590,7 +506,7 @@ def test_a_prod_endpoint_without_an_endpoint_wide_rate_limit_is_advised_one():
         "`endpoints.risk.ai_gateway.rate_limits: [{calls: <calls per minute>}]`"
     ]
     assert check_prod_rate_limit(endpoint(), Options(stack="prod")) == expected
-    per_caller = limited(endpoint(), {"calls": 10, "key": "service_principal", "principal": QUERY_PRINCIPAL})
+    per_caller = limited(endpoint(), {"calls": 10, "key": "service_principal", "principal": RISK_QUERY_PRINCIPAL})
     assert check_prod_rate_limit(per_caller, Options(stack="prod")) == expected
 
 

@@ -4,64 +4,27 @@ the stack key path and what would be right, from read-only calls only."""
 from __future__ import annotations
 
 import pytest
-from databricks.sdk.core import Config
 
 from serving.preflight import (
-    EntityToCheck,
     InferenceTableToCheck,
     Located,
     PreflightError,
-    PreflightRequest,
     check,
     resolve_version,
 )
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN
-
-KEY = "endpoints.risk-classifier"
-RISK = "main.risk.risk_classifier"
-RISK_API = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
-NOBODY = "00000000-0000-4000-8000-000000000000"
+from tests.support import KEY, NOBODY, RISK, deployer_client, entity_to_check, paths, request, seeded
 
 
 @pytest.fixture
 def objects(workspace):
     """The workspace as seeded: every test starts from the settings' objects."""
-    workspace.reset()
-    return workspace
+    return seeded(workspace)
 
 
 @pytest.fixture
 def client(objects) -> ServingClient:
-    return ServingClient(Config(**objects.client_config(DEPLOYER_TOKEN)))
-
-
-def entity(version: str, index: int = 0, model: str = RISK) -> EntityToCheck:
-    return EntityToCheck(
-        name=f"e{index}", entity_name=model, entity_version=version, key_path=f"{KEY}.served_models[{index}].version"
-    )
-
-
-def request(**changes) -> PreflightRequest:
-    """Everything the prod risk classifier needs, all of it present in the seeded workspace."""
-    values = {
-        "endpoint": "risk-classifier",
-        "served_entities": (entity("3", 0), entity("4", 1)),
-        "query_service_principal": Located(RISK_API, f"{KEY}.access.query_service_principal"),
-        "manager_groups": (Located("ml-platform-oncall", f"{KEY}.access.manager_groups[0]"),),
-        "secret_references": (
-            Located(
-                "{{secrets/fraud-scoring/feature-store-token}}",
-                f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN",
-            ),
-        ),
-        "inference_table": InferenceTableToCheck("main", "serving_logs", f"{KEY}.inference_table"),
-    }
-    return PreflightRequest(**{**values, **changes})
-
-
-def paths(findings) -> list[str]:
-    return [finding.key_path for finding in findings]
+    return deployer_client(objects)
 
 
 def test_a_deployment_whose_needs_all_exist_has_no_finding(client):
@@ -69,7 +32,7 @@ def test_a_deployment_whose_needs_all_exist_has_no_finding(client):
 
 
 def test_a_version_that_is_not_registered_is_named_by_its_key_path(client):
-    (finding,) = check(client, request(served_entities=(entity("3", 0), entity("9", 1))))
+    (finding,) = check(client, request(served_entities=(entity_to_check("3", 0), entity_to_check("9", 1))))
     assert finding.key_path == f"{KEY}.served_models[1].version"
     assert "version 9 of main.risk.risk_classifier does not exist in Unity Catalog" in finding.problem
     assert "declare a registered version" in finding.fix
@@ -78,7 +41,7 @@ def test_a_version_that_is_not_registered_is_named_by_its_key_path(client):
 def test_a_version_still_registering_or_failed_is_not_ready(client, objects):
     objects.add_object("model-versions", model=RISK, version="5", status="PENDING_REGISTRATION")
     objects.add_object("model-versions", model=RISK, version="6", status="FAILED_REGISTRATION")
-    findings = check(client, request(served_entities=(entity("5", 0), entity("6", 1))))
+    findings = check(client, request(served_entities=(entity_to_check("5", 0), entity_to_check("6", 1))))
     assert [f.problem for f in findings] == [
         "version 5 of main.risk.risk_classifier is PENDING_REGISTRATION, not READY",
         "version 6 of main.risk.risk_classifier is FAILED_REGISTRATION, not READY",
@@ -86,10 +49,11 @@ def test_a_version_still_registering_or_failed_is_not_ready(client, objects):
 
 
 def test_a_workspace_registry_model_is_looked_up_in_the_model_registry(client, objects):
-    assert check(client, request(served_entities=(entity("2", 0, "RiskClassifier"),))) == []
+    assert check(client, request(served_entities=(entity_to_check("2", 0, "RiskClassifier"),))) == []
     objects.add_object("registry-versions", model="RiskClassifier", version="8", status="PENDING_REGISTRATION")
     (pending, missing) = check(
-        client, request(served_entities=(entity("8", 0, "RiskClassifier"), entity("9", 1, "RiskClassifier")))
+        client,
+        request(served_entities=(entity_to_check("8", 0, "RiskClassifier"), entity_to_check("9", 1, "RiskClassifier"))),
     )
     assert pending.problem == "version 8 of RiskClassifier is PENDING_REGISTRATION, not READY"
     assert "does not exist in the workspace Model Registry" in missing.problem
@@ -149,7 +113,7 @@ def test_every_finding_comes_at_once_in_the_order_of_the_stack_file(client, obje
     findings = check(
         client,
         request(
-            served_entities=(entity("9", 0), entity("4", 1)),
+            served_entities=(entity_to_check("9", 0), entity_to_check("4", 1)),
             query_service_principal=Located(NOBODY, f"{KEY}.access.query_service_principal"),
             inference_table=InferenceTableToCheck("main", "logs", f"{KEY}.inference_table"),
         ),
@@ -166,7 +130,7 @@ def test_every_finding_comes_at_once_in_the_order_of_the_stack_file(client, obje
 
 
 def test_preflight_only_reads(client, objects):
-    check(client, request(served_entities=(entity("9", 0),), manager_groups=(Located("x", "k"),)))
+    check(client, request(served_entities=(entity_to_check("9", 0),), manager_groups=(Located("x", "k"),)))
     calls = objects.counters()["api_calls"]
     assert calls and all(call.startswith("GET ") for call in calls)
 

@@ -6,19 +6,27 @@ from __future__ import annotations
 import copy
 
 import pytest
-from databricks.sdk.core import Config
 
 from components.config import parse_stack_config
 from components.plugin_resources import preflight_inputs
 from provider.implementations import preflight_request_of
 from serving.preflight import GrantToCheck, Located, check
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import Plugin
-from tests.test_config_validation import BASE, risk
-from tests.test_preflight import KEY, NOBODY, paths, request
-from tests.test_preflight_plugin import KEY as PLUGIN_KEY
-from tests.test_preflight_plugin import endpoint_checks, preflight_step
+from tests.support import (
+    BASE,
+    DEPLOYER_TOKEN,
+    KEY,
+    NOBODY,
+    deployer_client,
+    endpoint_checks,
+    paths,
+    preflight_step,
+    request,
+    risk,
+    seeded,
+)
+from tests.support import KEY as PLUGIN_KEY
 
 FRAUD_API = "c2b7e9f1-5a3d-4c8e-a6b4-7d9e0f1a2b3c"
 """A service principal the seeded workspace has."""
@@ -28,13 +36,12 @@ USER = "analyst@example.com"
 
 @pytest.fixture
 def objects(workspace):
-    workspace.reset()
-    return workspace
+    return seeded(workspace)
 
 
 @pytest.fixture
 def client(objects) -> ServingClient:
-    return ServingClient(Config(**objects.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(objects)
 
 
 def grant(index: int, kind: str, value: str) -> GrantToCheck:

@@ -10,65 +10,17 @@ from pulumi.runtime.proto import provider_pb2
 
 from provider import wire
 from provider.implementations import PREFLIGHT_SKIPPED
-from tests.conftest import DEPLOYER_TOKEN
-from tests.engine_driver import Plugin, Step, everything_said, urn
+from tests.engine_driver import Plugin, everything_said, urn
+from tests.support import DEPLOYER_TOKEN, KEY, PREFLIGHT, RISK, endpoint_checks, preflight_props, preflight_step, seeded
 
 pytestmark = pytest.mark.slow
 
-PREFLIGHT = "servingops:index:Preflight"
-KEY = "endpoints.risk-classifier"
-RISK = "main.risk.risk_classifier"
 NOBODY = "00000000-0000-4000-8000-000000000000"
-
-
-def preflight_props(
-    versions=("3", "4"),
-    *,
-    principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-    groups=("ml-platform-oncall",),
-    schema="serving_logs",
-) -> dict:
-    """The stack's preflight inputs, with one endpoint (`risk-classifier`)."""
-    return {
-        "endpoints": {"risk-classifier": endpoint_checks(versions, principal=principal, groups=groups, schema=schema)}
-    }
-
-
-def endpoint_checks(
-    versions=("3", "4"),
-    *,
-    principal="8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c",
-    groups=("ml-platform-oncall",),
-    schema="serving_logs",
-) -> dict:
-    return {
-        "endpoint_name": "risk-classifier",
-        "served_entities": [
-            {
-                "name": f"risk_classifier-{v}",
-                "entity_name": RISK,
-                "entity_version": v,
-                "key_path": f"{KEY}.served_models[{i}].version",
-            }
-            for i, v in enumerate(versions)
-        ],
-        "query_service_principal": {"value": principal, "key_path": f"{KEY}.access.query_service_principal"},
-        "manager_groups": [{"value": g, "key_path": f"{KEY}.access.manager_groups[{i}]"} for i, g in enumerate(groups)],
-        "secret_references": [
-            {
-                "value": "{{secrets/fraud-scoring/feature-store-token}}",
-                "key_path": f"{KEY}.served_models[0].environment_vars.FEATURE_STORE_TOKEN",
-            }
-        ],
-        "inference_table": {"catalog": "main", "schema": schema, "key_path": f"{KEY}.inference_table"},
-        "grants": [],
-    }
 
 
 @pytest.fixture
 def objects(workspace):
-    workspace.reset()
-    return workspace
+    return seeded(workspace)
 
 
 @pytest.fixture
@@ -90,10 +42,6 @@ def no_credentials(tmp_path):
 def writes(objects) -> dict:
     """Every call the workspace counted that was not a GET (the registry's read-only POST aside)."""
     return {call: n for call, n in objects.counters()["api_calls"].items() if not call.startswith("GET ")}
-
-
-def preflight_step(props: dict, name: str = "preflight", olds: dict | None = None) -> Step:
-    return Step(urn(PREFLIGHT, name), props, olds=olds, old_inputs=olds, resource_id="preflight" if olds else "")
 
 
 def test_a_preview_with_a_missing_version_fails_with_every_finding_and_changes_nothing(plugin, objects):

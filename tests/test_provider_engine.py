@@ -17,48 +17,25 @@ from pathlib import Path
 import grpc
 import pytest
 import requests
-from databricks.sdk.core import Config
 
 from provider.wire import UNKNOWN
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
 from tests.engine_driver import READINESS, ROLLOUT, Plugin, Step, everything_said, urn
-from tests.test_readiness import props
-from tests.test_rollout import EXAMPLE, Callers, entity, live_split, new_endpoint
+from tests.support import (
+    DEPLOYER_TOKEN,
+    POLL_SECONDS,
+    Callers,
+    configured,
+    create_endpoint,
+    deployer_client,
+    entity,
+    live_split,
+    new_endpoint,
+    readiness_props,
+    rollout_props,
+)
 
 pytestmark = pytest.mark.slow
-
-POLL_SECONDS = 0.2
-
-
-def readiness_props(
-    name: str, endpoint_id: str, versions: dict[int, int], *, timeout: float = 30, example=EXAMPLE
-) -> dict:
-    return props(name, versions, endpoint_id=endpoint_id, example=example, timeout=timeout)
-
-
-def rollout_props(name: str, endpoint_id: str, target: int, *, steps=(10, 50, 100), bake: float = 0.5) -> dict:
-    return {
-        "endpoint_name": name,
-        "endpoint_id": endpoint_id,
-        "served_entities": [entity(3), entity(4)],
-        "target": {"risk_classifier-3": 100 - target, "risk_classifier-4": target},
-        "stable": "risk_classifier-3",
-        "candidate": "risk_classifier-4",
-        "steps": list(steps),
-        "bake_seconds": bake,
-        "examples_json": [json.dumps(EXAMPLE)],
-        "tolerance": 1e-6,
-        "health": {
-            "max_error_rate": 0.05,
-            "max_p95_latency_ms": 2000,
-            "min_requests": 6,
-            "probe_interval_seconds": 0.05,
-        },
-        "update_timeout_seconds": 20,
-        "route_optimized": False,
-        "plan": ["10% to risk_classifier-4"],
-    }
 
 
 def unique(prefix: str) -> str:
@@ -67,13 +44,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
-
-
-def configured(host: str) -> Plugin:
-    plugin = Plugin()
-    plugin.configure({"host": host, "token": DEPLOYER_TOKEN, "pollSeconds": POLL_SECONDS}, secret_keys={"token"})
-    return plugin
+    return deployer_client(workspace)
 
 
 @pytest.fixture

@@ -11,14 +11,18 @@ import json
 
 import grpc
 import pytest
-from databricks.sdk.core import Config
 
 from provider.implementations import KINDS, plan_of
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import READINESS, ROLLOUT, Step, urn
-from tests.test_provider_engine import configured, readiness_props, rollout_props
-from tests.test_rollout import EXAMPLE, new_endpoint
+from tests.support import (
+    EXAMPLE,
+    configured,
+    deployer_client,
+    new_endpoint,
+    readiness_props,
+    rollout_props,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +32,7 @@ FLOAT_AGE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data":
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(workspace)
 
 
 @pytest.fixture

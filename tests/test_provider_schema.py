@@ -7,7 +7,7 @@ import pytest
 from provider.implementations import KINDS
 from provider.schema import SCHEMA
 from review.engine import unwrap
-from tests.conftest import STACKS
+from tests.support import STACKS
 
 PLUGIN_TYPES = sorted(SCHEMA["resources"])
 

@@ -8,49 +8,21 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import pytest
-from databricks.sdk.core import Config
 
 from provider.implementations import ReadinessKind
 from provider.wire import UNKNOWN
 from serving.verification import DeclaredEntity, Expectation, PollPolicy, Readiness, ReadinessError
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
+from tests.support import DEPLOYER_TOKEN, EXAMPLE, create_endpoint, deployer_client, expectation, props, unique
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=0.6, progress_every=60)
-EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def expectation(
-    name: str,
-    versions: dict[int, int],
-    *,
-    example=EXAMPLE,
-    timeout=20.0,
-    warmup_timeout=20.0,
-    scale_to_zero: bool = False,
-) -> Expectation:
-    return Expectation(
-        endpoint=name,
-        served_entities=tuple(
-            DeclaredEntity(f"risk_classifier-{v}", "main.risk.risk_classifier", str(v), scale_to_zero) for v in versions
-        ),
-        traffic={f"risk_classifier-{v}": share for v, share in versions.items()},
-        timeout_seconds=timeout,
-        input_example=example,
-        warmup_timeout_seconds=warmup_timeout,
-    )
 
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+    return deployer_client(workspace)
 
 
 def verify(client, expected: Expectation, lines: list[str] | None = None):
@@ -246,29 +218,6 @@ def test_warmup_gives_up_at_its_deadline(workspace, client):
 
 # --- what the plugin's readiness resource does (provider.implementations) -------------------------------------
 # Pure logic here; the same calls over gRPC, in the engine's order, are in tests/test_provider_engine.py.
-
-
-def props(name: str, versions: dict[int, int], *, endpoint_id="id-1", example=EXAMPLE, timeout=20):
-    return {
-        "endpoint_name": name,
-        "endpoint_id": endpoint_id,
-        "served_entities": [
-            {
-                "name": f"risk_classifier-{v}",
-                "entity_name": "main.risk.risk_classifier",
-                "entity_version": str(v),
-                "scale_to_zero": False,
-            }
-            for v in versions
-        ],
-        "traffic": {f"risk_classifier-{v}": share for v, share in versions.items()},
-        "timeout_seconds": timeout,
-        "warmup": {
-            **({"input_example_json": json.dumps(example)} if example is not None else {}),
-            "timeout_seconds": 20,
-        },
-        "route_optimized": False,
-    }
 
 
 READINESS = ReadinessKind()

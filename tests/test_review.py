@@ -6,8 +6,6 @@ stated here from the stack files; changes are made to private copies of a stack 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 import subprocess
@@ -18,37 +16,26 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
-from review.__main__ import main
 from review.diff import ABSENT, Change, FieldChange, diff_summaries, render_diff
 from review.engine import PROJECT_DIR, DeclaredResource, ProgramRun, run_program
 from review.policy_check import check_run
 from review.summary import render_tree, summarize_run
-from tests.conftest import STACKS
+from tests.support import (
+    ENDPOINT,
+    ENDPOINTS_KEY,
+    SECRET_OWNER,
+    SECRET_TOKEN,
+    STACKS,
+    declared_endpoint,
+    review,
+    write_stack_file,
+)
 
-ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 COMPONENT = "serving:index:ServingEndpoint"
 READINESS = "servingops:index:EndpointReadiness"
 NOTIFICATIONS = "servingops:index:EndpointNotifications"
-ENDPOINTS_KEY = "databricks-serving:endpoints"
 DEFAULTS_KEY = "databricks-serving:defaults"
-
-
-def review(*argv: str, project_dir: Path = PROJECT_DIR) -> tuple[int, str, str]:
-    """`python -m review <argv>`: exit status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main(list(argv), project_dir=project_dir)
-        except SystemExit as exit_:  # argparse's usage errors
-            status = int(exit_.code or 0)
-    return status, out.getvalue(), err.getvalue()
-
-
-def write_stack_file(document: dict[str, Any], directory: Path) -> Path:
-    path = directory / "Pulumi.candidate.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -143,37 +130,6 @@ def test_the_readiness_verdict_follows_from_a_readiness_resource_next_to_each_en
 
 
 # --- secrets -------------------------------------------------------------------------------------------
-
-
-def declared_endpoint(token: Any, owner: Any) -> DeclaredResource:
-    """A ModelServing whose environment variable and owner tag may be secrets."""
-    component = "urn:pulumi:prod::databricks-serving::serving:index:ServingEndpoint::risk"
-    entity = {
-        "name": "risk-3",
-        "entityName": "main.risk.risk",
-        "entityVersion": "3",
-        "workloadSize": "Small",
-        "scaleToZeroEnabled": False,
-        "environmentVars": {"UPSTREAM_TOKEN": token},
-    }
-    return DeclaredResource(
-        urn=f"{component}${ENDPOINT}::risk-endpoint",
-        type=ENDPOINT,
-        name="risk-endpoint",
-        parent=component,
-        custom=True,
-        inputs={
-            "name": "prod-risk",
-            "config": {"servedEntities": [entity]},
-            "tags": [{"key": "owner", "value": owner}],
-        },
-        dependencies=(),
-        additional_secret_outputs=(),
-    )
-
-
-SECRET_TOKEN = "dapi" + "feedface" * 4
-SECRET_OWNER = "ana-private@example.com"
 
 
 def test_secret_inputs_show_as_secret_in_the_tree():

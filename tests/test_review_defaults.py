@@ -7,7 +7,7 @@ import pytest
 from review.changes import change_lines
 from review.defaults import ABSENT, is_default, same_setting
 from review.diff import diff_summaries
-from tests.test_review_summary import endpoint_summaries
+from tests.support import endpoint_summaries
 
 ROUTE_OPTIMIZED = "route_optimized (a change recreates the endpoint)"
 ENTITY = "served_entities.fraud_scorer-2"

@@ -11,8 +11,12 @@ import pytest
 
 import review.__main__ as review_cli
 from review.engine import PROJECT_DIR
-from tests.test_review import review
-from tests.test_workspace_fail_fast import TOKEN, closed_port, nothing_in_the_environment  # noqa: F401 - fixture
+from tests.support import TOKEN, clear_databricks_environment, closed_port, review
+
+
+@pytest.fixture(autouse=True)
+def nothing_in_the_environment(monkeypatch, tmp_path):
+    clear_databricks_environment(monkeypatch, tmp_path)
 
 
 def test_an_interrupted_review_exits_130_not_1(monkeypatch):

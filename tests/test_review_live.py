@@ -3,107 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from emulator.testing import EmulatorHandle, running_emulator
-from review.engine import ProgramRun, run_program, unwrap
-from tests.test_review import review
-
-MODEL_SERVING = "databricks:index/modelServing:ModelServing"
-PERMISSIONS = "databricks:index/permissions:Permissions"
-ROLLOUT = "servingops:index:EndpointRollout"
-DEPLOYER_TOKEN = "dapi-emulator-deployer"
-# pulumi-databricks names list inputs in the plural where the API (and Terraform) has the singular.
-API_NAMES = {"onUpdateSuccesses": "on_update_success", "onUpdateFailures": "on_update_failure"}
-UPDATE_TIMEOUT_SECONDS = 20
-
-
-def api_body(value: Any) -> Any:
-    """Declared pulumi-databricks inputs (camelCase) as the serving API's JSON (snake_case), as the provider sends."""
-    if isinstance(value, Mapping):
-        return {
-            API_NAMES.get(key, re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()): dict(item)
-            if key == "environmentVars"
-            else api_body(item)  # variable names are the user's
-            for key, item in value.items()
-            if item is not None and not key.startswith("__")
-        }
-    if isinstance(value, list):
-        return [api_body(item) for item in value]
-    return value
-
-
-def wait_until_not_updating(emu: EmulatorHandle, name: str) -> dict[str, Any]:
-    deadline = time.monotonic() + UPDATE_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        endpoint = requests.get(f"{emu.url}/api/2.0/serving-endpoints/{name}", headers=emu.headers(), timeout=10).json()
-        if endpoint["state"]["config_update"] == "NOT_UPDATING":
-            return endpoint
-        time.sleep(0.02)
-    raise TimeoutError(f"{name} still updating after {UPDATE_TIMEOUT_SECONDS} s")
-
-
-def deploy_by_config(emu: EmulatorHandle, run: ProgramRun) -> dict[str, str]:
-    """Create every endpoint and its permissions as the program declares them, as `pulumi up` leaves them.
-
-    The ModelServing inputs go to POST /serving-endpoints as the provider sends them; a rollout's target split
-    is what serves once `pulumi up` is over; the Permissions are PUT (authoritative) by endpoint id, as the
-    deploying service principal. Returns endpoint name -> id.
-    """
-    headers = emu.headers(DEPLOYER_TOKEN)
-    by_urn = {resource.urn: resource for resource in run.resources}
-    ids: dict[str, str] = {}
-    for resource in run.of_type(MODEL_SERVING):
-        body = api_body(unwrap(resource.inputs))
-        capture = body.get("config", {}).pop("auto_capture_config", None)
-        if capture:
-            # Legacy inference tables are refused since 2026-02-20: the same table through the AI Gateway.
-            body.setdefault("ai_gateway", {})["inference_table_config"] = capture
-        rollouts = [r for r in run.of_type(ROLLOUT) if r.parent == resource.parent]
-        if rollouts:
-            target = unwrap(rollouts[0].inputs)["target"]
-            body["config"]["traffic_config"] = {
-                "routes": [{"served_entity_name": name, "traffic_percentage": share} for name, share in target.items()]
-            }
-        created = requests.post(f"{emu.url}/api/2.0/serving-endpoints", json=body, headers=headers, timeout=10)
-        assert created.status_code == 200, created.text
-        ids[body["name"]] = created.json()["id"]
-    for resource in run.of_type(PERMISSIONS):
-        (endpoint,) = [by_urn[urn] for urn in resource.dependencies if by_urn[urn].type == MODEL_SERVING]
-        name = unwrap(endpoint.inputs)["name"]
-        acl = api_body(unwrap(resource.inputs)["accessControls"])
-        put = requests.put(
-            f"{emu.url}/api/2.0/permissions/serving-endpoints/{ids[name]}",
-            json={"access_control_list": acl},
-            headers=headers,
-            timeout=10,
-        )
-        assert put.status_code == 200, put.text
-    for name in ids:
-        wait_until_not_updating(emu, name)
-    return ids
-
-
-def emulator_workspace(monkeypatch) -> Iterator[EmulatorHandle]:
-    """An emulator as the workspace of DATABRICKS_HOST / DATABRICKS_TOKEN (the deployer), nothing else."""
-    with running_emulator(update_seconds=0.05, model_load_seconds=0, cold_start_seconds=0) as emu:
-        for key in (
-            "DATABRICKS_CONFIG_PROFILE",
-            "DATABRICKS_CLIENT_ID",
-            "DATABRICKS_CLIENT_SECRET",
-            "DATABRICKS_AUTH_TYPE",
-        ):
-            monkeypatch.delenv(key, raising=False)
-        monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
-        monkeypatch.setenv("DATABRICKS_HOST", emu.url)
-        monkeypatch.setenv("DATABRICKS_TOKEN", DEPLOYER_TOKEN)
-        yield emu
+from emulator.testing import EmulatorHandle
+from review.engine import run_program
+from tests.support import DEPLOYER_TOKEN, deploy_by_config, drift, emulator_workspace, review, wait_until_not_updating
 
 
 @pytest.fixture
@@ -140,34 +48,6 @@ def test_the_deploying_identity_is_shown_apart_not_as_an_extra_grant(deployed_pr
         "service_principal:8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c": {"declared": "CAN_QUERY", "live": "CAN_QUERY"},
         "group:ml-platform-oncall": {"declared": "CAN_MANAGE", "live": "CAN_MANAGE"},
     }
-
-
-def drift(emu: EmulatorHandle, ids: dict[str, str]) -> None:
-    """Changes made by hand: traffic moved, a grant added, a tag changed."""
-    headers = emu.headers(DEPLOYER_TOKEN)
-    name = "prod-risk-classifier"
-    endpoint = requests.get(f"{emu.url}/api/2.0/serving-endpoints/{name}", headers=headers, timeout=10).json()
-    kept = ("name", "entity_name", "entity_version", "workload_size", "scale_to_zero_enabled")
-    entities = [{key: entity[key] for key in kept} for entity in endpoint["config"]["served_entities"]]
-    moved = {
-        "served_entities": entities,
-        "traffic_config": {
-            "routes": [
-                {"served_entity_name": "risk_classifier-3", "traffic_percentage": 50},
-                {"served_entity_name": "risk_classifier-4", "traffic_percentage": 50},
-            ]
-        },
-    }
-    assert requests.put(
-        f"{emu.url}/api/2.0/serving-endpoints/{name}/config", json=moved, headers=headers, timeout=10
-    ).ok
-    wait_until_not_updating(emu, name)
-    grant = {"access_control_list": [{"user_name": "analyst@example.com", "permission_level": "CAN_QUERY"}]}
-    assert requests.patch(
-        f"{emu.url}/api/2.0/permissions/serving-endpoints/{ids[name]}", json=grant, headers=headers, timeout=10
-    ).ok
-    tags = {"add_tags": [{"key": "team", "value": "risk-ops"}]}
-    assert requests.patch(f"{emu.url}/api/2.0/serving-endpoints/{name}/tags", json=tags, headers=headers, timeout=10).ok
 
 
 def test_a_drifted_endpoint_shows_traffic_the_extra_grant_and_the_tag_and_exits_4(workspace, deployed_prod):

@@ -15,7 +15,7 @@ import yaml
 from review import markdown
 from review.live import EndpointReport, render_report
 from review.markdown import COMMENT_BUDGET, GITHUB_COMMENT_LIMIT, markdown_line
-from tests.test_review import ENDPOINTS_KEY, review
+from tests.support import ENDPOINTS_KEY, review
 
 
 def stack_of(endpoints: int) -> dict[str, Any]:

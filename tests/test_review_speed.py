@@ -48,7 +48,7 @@ class RecordingRevision:
 
 def test_against_starts_the_base_revision_before_running_the_candidate(monkeypatch):
     import review.__main__ as cli
-    from tests.test_review import review
+    from tests.support import review
 
     events: ClassVar[list[str]] = []
     monkeypatch.setattr(RecordingRevision, "events", events)
@@ -67,7 +67,7 @@ def test_against_starts_the_base_revision_before_running_the_candidate(monkeypat
 
 def test_a_candidate_that_cannot_be_reviewed_stops_the_base_revision(monkeypatch, tmp_path):
     import review.__main__ as cli
-    from tests.test_review import review
+    from tests.support import review
 
     events: ClassVar[list[str]] = []
     monkeypatch.setattr(RecordingRevision, "events", events)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from review.engine import PROJECT_DIR
-from tests.test_review import review
+from tests.support import review
 
 DEV_ENDPOINT = "dev-risk-classifier"
 

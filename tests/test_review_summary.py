@@ -10,8 +10,8 @@ import yaml
 
 from review.changes import change_lines, declared_lines
 from review.engine import run_program
-from review.summary import MODEL_SERVING, SERVING_ENDPOINT, ResourceSummary, summarize_run
-from tests.test_review import review
+from review.summary import summarize_run
+from tests.support import endpoint_summaries, review
 
 ENDPOINTS_KEY = "databricks-serving:endpoints"
 
@@ -183,21 +183,6 @@ def test_an_invalid_stack_file_in_markdown_mode_is_a_comment_saying_why(tmp_path
     assert status == 2
     assert out.splitlines()[0] == "### Stack prod: cannot be reviewed"
     assert "endpoints.fraud-scorer.served_models[0].version = 0: must be a positive integer" in out
-
-
-def endpoint_summaries(key: str, endpoint_fields: dict[str, Any]) -> list[ResourceSummary]:
-    """A component and its ModelServing as the review summarizes them."""
-    component = f"urn:pulumi:prod::databricks-serving::serving:index:ServingEndpoint::{key}"
-    return [
-        ResourceSummary(SERVING_ENDPOINT, key, component, "", {}),
-        ResourceSummary(
-            MODEL_SERVING,
-            f"{key}-endpoint",
-            f"{component}-endpoint",
-            component,
-            {"name": f"prod-{key}", **endpoint_fields},
-        ),
-    ]
 
 
 def test_an_ai_gateway_change_names_the_setting_and_both_values():

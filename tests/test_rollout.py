@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections import Counter
 
 import pytest
-from databricks.sdk.core import Config
 
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan, RolloutReport, entity_metrics, histogram_quantile
 from serving.verification import PollPolicy
 from serving.workspace import ServingClient
-from tests.conftest import DEPLOYER_TOKEN, create_endpoint
+from tests.support import (
+    DEPLOYER_TOKEN,
+    EXAMPLE,
+    Callers,
+    create_endpoint,
+    deployer_client,
+    entity,
+    live_split,
+    new_endpoint,
+)
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=2.0, progress_every=60)
-EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
-
-
-def entity(version: int) -> dict:
-    return {
-        "name": f"risk_classifier-{version}",
-        "entity_name": "main.risk.risk_classifier",
-        "entity_version": str(version),
-        "workload_size": "Small",
-        "workload_type": "CPU",
-        "scale_to_zero_enabled": False,
-    }
 
 
 def plan(
@@ -55,58 +49,13 @@ def plan(
     )
 
 
-def new_endpoint(workspace, prefix: str, stable: int = 3, candidate: int = 4, share: int = 0) -> str:
-    """An endpoint serving `stable` and `candidate` (at `share`%), once it is ready."""
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    create_endpoint(workspace, name, {stable: 100 - share, candidate: share})
-    client = ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
-    deadline = time.monotonic() + 10
-    while (client.get_endpoint(name)["state"]["ready"] != "READY") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return name
-
-
-def live_split(client: ServingClient, name: str) -> dict[str, int]:
-    routes = client.get_endpoint(name)["config"]["traffic_config"]["routes"]
-    return {route["served_entity_name"]: route["traffic_percentage"] for route in routes}
-
-
 def config_updates(workspace, name: str) -> int:
     return workspace.counters()["api_calls"].get("PUT /api/2.0/serving-endpoints/{name}/config", 0)
 
 
 @pytest.fixture(scope="module")
 def client(workspace) -> ServingClient:
-    return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
-
-
-class Callers:
-    """Bounded concurrent traffic through the endpoint's own route, as real callers would send it."""
-
-    def __init__(
-        self, client: ServingClient, name: str, threads: int = 3, max_requests: int = 2000, max_seconds: float = 30
-    ):
-        self.client, self.name = client, name
-        self.statuses: Counter[int] = Counter()
-        self._stop = threading.Event()
-        self._budget = threading.Semaphore(max_requests)
-        self._deadline = time.monotonic() + max_seconds
-        self._threads = [threading.Thread(target=self._call, daemon=True) for _ in range(threads)]
-
-    def _call(self) -> None:
-        while not self._stop.is_set() and time.monotonic() < self._deadline and self._budget.acquire(blocking=False):
-            self.statuses[self.client.invoke(self.name, EXAMPLE, timeout=10).status] += 1
-            time.sleep(0.01)
-
-    def __enter__(self) -> Callers:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=15)
+    return deployer_client(workspace)
 
 
 # --- the way up --------------------------------------------------------------------------------------

@@ -13,8 +13,7 @@ from databricks.sdk.core import Config
 from serving.traffic_shift import Rollout, RolloutPlan
 from serving.verification import DeclaredEntity, Expectation, PollPolicy, Readiness
 from serving.workspace import ServingApiError, ServingClient
-from tests.conftest import DEPLOYER_TOKEN
-from tests.test_rollout import EXAMPLE, entity
+from tests.support import DEPLOYER_TOKEN, EXAMPLE, entity
 
 FAST = PollPolicy(first_delay=0.05, max_delay=0.2, jitter=0.0, stale_config_grace=2.0, progress_every=60)
 

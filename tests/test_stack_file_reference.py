@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from components.config import StackConfig
-from tests.test_readme import README, _nested
+from tests.support import README, nested_model
 
 BOUNDS = {
     "ge": annotated_types.Ge,
@@ -49,7 +49,7 @@ def stated_limits(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
             limits[path] = f"more than {_number(bounds['gt'])}"
         elif "max_length" in bounds:
             limits[path] = f"at most {bounds['max_length']}"
-        nested = _nested(field.annotation)
+        nested = nested_model(field.annotation)
         if nested is not None:
             limits.update(stated_limits(nested[1], path + nested[0]))
     return limits

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from review.engine import ProgramRun, unwrap
-from tests.conftest import STACKS, stack_config
+from tests.support import STACKS, stack_config
 
 ENDPOINT = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
@@ -564,7 +564,7 @@ def how_a_change_applies(base: ProgramRun, changed: ProgramRun) -> dict[str, set
 
 def _leaf_keys() -> list[str]:
     from components.config import EndpointConfig
-    from tests.test_readme import config_keys
+    from tests.support import config_keys
 
     keys = config_keys(EndpointConfig)
     return [key for key in keys if not any(other.startswith((key + ".", key + "[].")) for other in keys)]

@@ -27,41 +27,22 @@ from serving.workspace import (
     WorkspaceUnreachableError,
     sdk_config,
 )
-from tests.conftest import DEPLOYER_TOKEN
 from tests.engine_driver import Plugin, everything_said
-from tests.test_preflight_plugin import preflight_props, preflight_step
+from tests.support import (
+    DEPLOYER_TOKEN,
+    TOKEN,
+    clear_databricks_environment,
+    closed_port,
+    preflight_props,
+    preflight_step,
+)
 
-TOKEN = "dapi-fail-fast-0123456789abcdef"
 CLIENT_SECRET = "dose-fail-fast-secret-value"
 
 
 @pytest.fixture(autouse=True)
 def nothing_in_the_environment(monkeypatch, tmp_path):
-    """Unified authentication finds only what a test passes: no DATABRICKS_* variable, no profile file."""
-    for name in (
-        "DATABRICKS_HOST",
-        "DATABRICKS_TOKEN",
-        "DATABRICKS_CLIENT_ID",
-        "DATABRICKS_CLIENT_SECRET",
-        "DATABRICKS_CONFIG_PROFILE",
-        "DATABRICKS_AUTH_TYPE",
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "https_proxy",
-        "http_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "none.cfg"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on: bound, then closed."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    clear_databricks_environment(monkeypatch, tmp_path)
 
 
 def counting(monkeypatch, module, name: str) -> list[tuple]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from local_workspace.workspace import ROOT
-from tests.e2e.conftest import endpoints_of
+from tests.e2e.support import endpoints_of
 
 pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 

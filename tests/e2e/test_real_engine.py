@@ -9,7 +9,7 @@ import yaml
 
 from emulator.settings import default_tokens
 from local_workspace.workspace import stack_file_for
-from tests.e2e.conftest import endpoints_of, short_bakes
+from tests.e2e.support import endpoints_of, short_bakes
 
 pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.conftest import Deployment, short_bakes
+from tests.e2e.support import Deployment, short_bakes
 
 pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 

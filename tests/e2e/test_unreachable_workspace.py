@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from local_workspace.workspace import stack_file_for
-from tests.e2e.conftest import free_port, variant
+from tests.e2e.support import free_port, variant
 
 pytestmark = pytest.mark.engine
 

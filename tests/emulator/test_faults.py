@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from tests.emulator.conftest import FAST, entity, routes
+from tests.emulator.support import FAST, entity, routes
 
 
 def _status_codes(api, count: int, **kwargs) -> list[int]:

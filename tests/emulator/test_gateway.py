@@ -8,7 +8,7 @@ import time
 import pytest
 
 from emulator.testing import running_emulator
-from tests.emulator.conftest import ADMIN, ANALYST, DEPLOYER, FAST, WorkspaceApi, entity, routes
+from tests.emulator.support import ADMIN, ANALYST, DEPLOYER, FAST, WorkspaceApi, entity, routes
 
 GATEWAY = "/api/2.0/serving-endpoints/ep/ai-gateway"
 

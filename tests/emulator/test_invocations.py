@@ -9,18 +9,15 @@ import pytest
 import requests
 
 from emulator.testing import running_emulator
-from tests.emulator.conftest import FAST, ROW, WorkspaceApi, entity, routes
+from tests.emulator.support import COLUMNS, FAST, ROW, WorkspaceApi, entity, routes, serving_version_one
 
 SECOND = {"amount": 10.0, "age": 30, "income": 900.0}
-COLUMNS = ["amount", "age", "income"]
 
 
 @pytest.fixture(scope="module")
 def ready():
     """One endpoint serving version 1, shared by the read-only tests of this module."""
-    with running_emulator(**FAST) as emu:
-        api = WorkspaceApi(emu)
-        api.create_ready("ep", [entity("1")])
+    with serving_version_one() as api:
         yield api
 
 

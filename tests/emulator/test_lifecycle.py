@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.emulator.conftest import FAST, ROW, entity, routes
+from tests.emulator.support import FAST, ROW, entity, routes
 
 
 def test_create_answers_in_progress_with_a_pending_config_and_no_active_config(api):

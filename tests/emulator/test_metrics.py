@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from emulator.testing import running_emulator
-from tests.emulator.conftest import FAST, WorkspaceApi, entity, metric, routes
+from tests.emulator.support import FAST, WorkspaceApi, entity, metric, routes
 
 STABLE = {"endpoint_name": "ep", "served_entity_name": "stable"}
 CANARY = {"endpoint_name": "ep", "served_entity_name": "canary"}

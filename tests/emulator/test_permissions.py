@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.emulator.conftest import ANALYST, DEPLOYER, entity
+from tests.emulator.support import ANALYST, DEPLOYER, entity
 
 
 @pytest.fixture

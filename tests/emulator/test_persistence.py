@@ -8,7 +8,7 @@ import time
 import requests
 
 from emulator.testing import emulator_process
-from tests.emulator.conftest import FAST, RISK
+from tests.emulator.support import FAST, RISK
 
 PERMISSIONS = {"access_control_list": [{"group_name": "ml-platform-oncall", "permission_level": "CAN_MANAGE"}]}
 

@@ -7,7 +7,7 @@ import pytest
 from emulator.__main__ import main
 from emulator.server import NotLoopbackError, check_loopback
 from emulator.testing import emulator_process
-from tests.emulator.conftest import DEPLOYER, FAST, ROW, WorkspaceApi, entity
+from tests.emulator.support import DEPLOYER, FAST, ROW, WorkspaceApi, entity
 
 
 def test_emulator_runs_as_a_process_with_a_settings_file():

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from tests.emulator.conftest import DEPLOYER, ROW, WorkspaceApi, entity
+from tests.emulator.support import DEPLOYER, ROW, WorkspaceApi, entity
 
 SECRET = "emulator-deployer-oauth-secret"
 TOKEN_PATH = "/oidc/v1/token"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.emulator.conftest import FAST, entity
+from tests.emulator.support import FAST, entity
 
 COLD = FAST["cold_start_seconds"]
 LOAD = FAST["model_load_seconds"]

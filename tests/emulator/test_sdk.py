@@ -34,7 +34,7 @@ from databricks.sdk.service.serving import (
 )
 
 from emulator.testing import running_emulator
-from tests.emulator.conftest import ANALYST, DEPLOYER, FAST, ROW
+from tests.emulator.support import ANALYST, DEPLOYER, FAST, ROW
 
 TIMEOUT = timedelta(seconds=20)
 

@@ -16,7 +16,7 @@ from typing import Any
 from databricks.sdk.service import catalog, iam, ml, serving, workspace
 
 from emulator import create_app
-from tests.emulator.conftest import DEPLOYER, ROW, WorkspaceApi, entity, routes
+from tests.emulator.support import DEPLOYER, ROW, WorkspaceApi, entity, routes
 
 EP = "/api/2.0/serving-endpoints"
 PERMS = "/api/2.0/permissions/serving-endpoints"

@@ -7,9 +7,8 @@ import pytest
 from emulator.settings import ModelVersionSpec, RegisteredModelSpec
 from emulator.signature import SignatureError, enforce, enforce_column
 from emulator.testing import running_emulator
-from tests.emulator.conftest import FAST, ROW, WorkspaceApi, entity, routes
+from tests.emulator.support import COLUMNS, FAST, ROW, WorkspaceApi, entity, routes, serving_version_one
 
-COLUMNS = ["amount", "age", "income"]
 FLOAT_AGE = {**ROW, "age": 41.0}
 LONG_REFUSED = "Incompatible input types for column age. Can not safely convert float64 to int64."
 
@@ -17,9 +16,7 @@ LONG_REFUSED = "Incompatible input types for column age. Can not safely convert 
 @pytest.fixture(scope="module")
 def ready():
     """The default risk classifier (signature amount: double, age: long, income: double), version 1 serving."""
-    with running_emulator(**FAST) as emu:
-        api = WorkspaceApi(emu)
-        api.create_ready("ep", [entity("1")])
+    with serving_version_one() as api:
         yield api
 
 

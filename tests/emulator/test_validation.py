@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.conftest import entity, routes
+from tests.emulator.support import entity, routes
 
 
 def _error(response) -> tuple[int, str]:

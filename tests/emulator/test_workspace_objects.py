@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.emulator.conftest import ANALYST, DEPLOYER, entity
+from tests.emulator.support import ANALYST, DEPLOYER, entity
 
 UC = "/api/2.1/unity-catalog"
 SCIM = "/api/2.0/preview/scim/v2"

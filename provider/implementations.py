@@ -193,6 +193,7 @@ def _live_entities(config: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def expectation_of(props: Mapping[str, Any]) -> Expectation:
     """The verification the readiness resource's inputs ask for."""
     warmup = props.get("warmup") or {}
+    externals = list(props.get("external_models") or [])
     return Expectation(
         endpoint=props["endpoint_name"],
         served_entities=tuple(
@@ -203,7 +204,10 @@ def expectation_of(props: Mapping[str, Any]) -> Expectation:
                 scale_to_zero=bool(entity.get("scale_to_zero", False)),
             )
             for entity in props["served_entities"]
-        ),
+        )
+        # An external model has no version: it is served under its provider's model name (serving.model).
+        + tuple(DeclaredEntity(name=e["name"], entity_name=e["model"], entity_version="") for e in externals),
+        probes={external["name"]: external["task"] for external in externals},
         traffic={name: int(share) for name, share in (props.get("traffic") or {}).items()},
         timeout_seconds=float(props["timeout_seconds"]),
         # The text as the stack file wrote it; a record of an older plugin holds a structure (all doubles).
@@ -218,7 +222,15 @@ class ReadinessKind(ResourceKind):
 
     token = "servingops:index:EndpointReadiness"
     id_suffix = "readiness"
-    watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup", "route_optimized")
+    watched = (
+        "endpoint_name",
+        "endpoint_id",
+        "served_entities",
+        "traffic",
+        "warmup",
+        "route_optimized",
+        "external_models",
+    )
     computed = (
         "verified_versions",
         "verified_traffic",

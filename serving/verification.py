@@ -82,6 +82,8 @@ class Expectation:
     warmup_timeout_seconds: float = 900.0
     route_optimized: bool = False
     """Called at its own URL with an OAuth token, through its traffic split only."""
+    probes: Mapping[str, str] = field(default_factory=dict)
+    """External models (served entity name -> task): ready once a probe request succeeds (serving.probes)."""
 
     @property
     def served_versions(self) -> dict[str, str]:
@@ -95,6 +97,8 @@ class Expectation:
             "traffic": dict(sorted(self.traffic.items())),
             "input_example": self.input_example,
         }
+        if self.probes:  # only then: the fingerprints of endpoints without external models stay as they were
+            material["probes"] = dict(sorted(self.probes.items()))
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -356,9 +360,18 @@ class Readiness:
         )
         if self.expectation.input_example is not None:
             verified.warmed, verified.route = self.warm(self.clock() + self.expectation.warmup_timeout_seconds)
+        if self.expectation.probes:
+            verified.warmed.update(self.probe(self.clock() + self.expectation.warmup_timeout_seconds))
         verified.waited_seconds = round(self.clock() - started, 3)
         self.log(f"{self.expectation.endpoint}: serving {declared_summary(self.expectation)}, verified")
         return verified
+
+    def probe(self, deadline: float) -> dict[str, EntityWarmup]:
+        """External models are not warmed up: each is ready once a probe request of its task is answered."""
+        from serving.probes import probe_external_models  # here: serving.probes knows this module's Verifier
+
+        probed = probe_external_models(self.expectation.probes, self.answer, self.clock, deadline)
+        return {name: EntityWarmup(**result) for name, result in probed.items()}
 
     def wait_until_ready(self, deadline: float) -> tuple[ServingEndpoint, int]:
         """Poll until the endpoint is ready as declared; raise `ReadinessError` on failure or deadline."""

@@ -673,8 +673,8 @@ def test_a_prod_external_model_endpoint_is_asked_for_a_rate_limit_and_usage_trac
         "endpoint `prod-risk` (risk-endpoint): serves external models on prod without a rate limit, so its "
         "callers' spend with the provider has no bound; add `endpoints.risk.ai_gateway.rate_limits: "
         "[{calls: <calls per minute>}]`",
-        "endpoint `prod-risk` (risk-endpoint): serves external models on prod without usage tracking, so nobody sees who spends what; set "
-        "`endpoints.risk.ai_gateway.usage_tracking: true`",
+        "endpoint `prod-risk` (risk-endpoint): serves external models on prod without usage tracking, so nobody "
+        "sees who spends what; set `endpoints.risk.ai_gateway.usage_tracking: true`",
     ]
 
 

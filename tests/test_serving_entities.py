@@ -155,3 +155,39 @@ def test_an_endpoint_without_new_kinds_declares_no_external_models_input():
     endpoint["served_models"][0] = {"model": "main.risk.risk_classifier", "version": 3, "workload_size": "Small"}
     inputs = unwrap(run("risk", endpoint).named("risk-readiness").inputs)
     assert "external_models" not in inputs
+
+
+# --- the review -------------------------------------------------------------------------------------------------
+
+
+def review_fields(program: ProgramRun, key: str) -> dict[str, Any]:
+    from review.summary import summarize_run
+
+    (summary,) = [s for s in summarize_run(program.resources) if s.name == f"{key}-endpoint"]
+    return dict(summary.fields)
+
+
+def test_the_review_shows_each_external_model_in_one_line_and_the_guardrails(chat_run):
+    fields = review_fields(chat_run, "chat")
+    assert fields["served_entities.gpt-4o.external_model"] == "openai gpt-4o (llm/v1/chat)"
+    assert fields["served_entities.claude.external_model"] == "anthropic claude-sonnet-4 (llm/v1/chat)"
+    assert "served_entities.gpt-4o.model" not in fields
+    assert fields["ai_gateway.guardrails.input"] == "safety, pii BLOCK"
+    assert fields["ai_gateway.guardrails.output"] == "pii MASK"
+    assert fields["budget_policy_id (applies at creation only)"] == "bp-llm"
+
+
+def test_the_review_shows_a_throughput_band_and_model_units(pt_run):
+    fields = review_fields(pt_run, "llama")
+    assert fields["served_entities.llama_v3_2_3b_instruct-2.provisioned_throughput"] == "0-9500 tokens/s"
+    assert fields["served_entities.units.provisioned_model_units"] == 50
+    assert "served_entities.units.provisioned_concurrency" not in fields
+
+
+def test_the_declared_line_names_the_provider_model_and_task(chat_run):
+    from review.changes import declared_lines
+    from review.summary import summarize_run
+
+    assert declared_lines(summarize_run(chat_run.resources)) == [
+        "chat: chat serves openai gpt-4o (llm/v1/chat) 80%, anthropic claude-sonnet-4 (llm/v1/chat) 20%"
+    ]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pulumi
 
-from components.config import SECRET_REFERENCE_PATTERN, EndpointSpec
+from components.config import SECRET_REFERENCE_PATTERN, EndpointSpec, ServedModelConfig
 from serving import payloads
 
 PACKAGE = "servingops"
@@ -106,6 +106,17 @@ def readiness_inputs(spec: EndpointSpec) -> dict[str, Any]:
         },
         # A route-optimized endpoint is probed at its own URL with an OAuth token, not at the workspace URL.
         "route_optimized": endpoint.route_optimized,
+        # Only when there are some: the inputs (and so the diff) of other endpoints stay as they were.
+        **(
+            {
+                "external_models": [
+                    {"name": external.served_name, "model": external.model, "task": external.task.value}
+                    for external in endpoint.external_models
+                ]
+            }
+            if endpoint.external_models
+            else {}
+        ),
     }
 
 
@@ -192,6 +203,9 @@ def served_entity_body(spec: EndpointSpec) -> list[dict[str, Any]]:
             "workload_type": model.workload_type.value,
             "scale_to_zero_enabled": model.scale_to_zero,
         }
+        body.update(capacity_fields(model))
+        if model.provisioned_throughput_entity:  # Databricks picks a foundation model's compute
+            del body["workload_type"]
         if model.workload_size is not None:
             body["workload_size"] = model.workload_size.value
         if model.provisioned_concurrency is not None:
@@ -201,6 +215,20 @@ def served_entity_body(spec: EndpointSpec) -> list[dict[str, Any]]:
             body["environment_vars"] = dict(model.environment_vars)
         bodies.append(body)
     return bodies
+
+
+def capacity_fields(model: ServedModelConfig) -> dict[str, Any]:
+    """A served entity's provisioned throughput and instance profile, as the serving API names them (only
+    those set)."""
+    throughput = model.provisioned_throughput
+    fields: dict[str, Any] = {
+        "min_provisioned_throughput": throughput.min if throughput else None,
+        "max_provisioned_throughput": throughput.max if throughput else None,
+        "provisioned_model_units": model.provisioned_model_units,
+        "burst_scaling_enabled": model.burst_scaling,
+        "instance_profile_arn": model.instance_profile_arn,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def rollout_inputs(spec: EndpointSpec) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_databricks as databricks
@@ -39,6 +40,8 @@ from components.config import (
     RATE_LIMIT_RENEWAL_PERIOD,
     EndpointConfig,
     EndpointSpec,
+    GuardrailConfig,
+    GuardrailsConfig,
     PermissionLevel,
     PrincipalKind,
 )
@@ -59,7 +62,8 @@ DEPLOYMENT_ROLLOUT_OWNED = ["served_entities", "traffic"]
 # `config.autoCaptureConfig` is the legacy inference table: the component never declares it, and an endpoint
 # created with one keeps its recorded value, because dropping it would make the provider replace the
 # endpoint (the auto-capture catalog, schema and prefix force a new endpoint).
-SET_AT_CREATION = ["emailNotifications", "config.autoCaptureConfig"]
+# `budgetPolicyId` too: pulumi-databricks sends it at creation only (resource_model_serving.go, Update).
+SET_AT_CREATION = ["emailNotifications", "config.autoCaptureConfig", "budgetPolicyId"]
 DESCRIPTION = "description"
 
 
@@ -83,25 +87,52 @@ def served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingCon
     """The served entities as the provider takes them, every field explicit.
 
     `scale_to_zero_enabled` is always sent, false included: leaving it out lets the workspace pick and
-    shows as a perpetual diff.
+    shows as a perpetual diff. A foundation model on provisioned throughput gets no workload type: Databricks
+    picks its compute. External models: `external_served_entities`.
     """
     entities = []
     for model in endpoint.served_models:
-        concurrency = model.provisioned_concurrency
+        concurrency, throughput = model.provisioned_concurrency, model.provisioned_throughput
         entities.append(
             databricks.ModelServingConfigServedEntityArgs(
                 name=model.served_name,
                 entity_name=model.model,
                 entity_version=model.version,
                 workload_size=model.workload_size.value if model.workload_size else None,
-                workload_type=model.workload_type.value,
+                workload_type=None if model.provisioned_throughput_entity else model.workload_type.value,
                 scale_to_zero_enabled=model.scale_to_zero,
                 environment_vars=dict(model.environment_vars) or None,
                 min_provisioned_concurrency=concurrency.min if concurrency else None,
                 max_provisioned_concurrency=concurrency.max if concurrency else None,
+                min_provisioned_throughput=throughput.min if throughput else None,
+                max_provisioned_throughput=throughput.max if throughput else None,
+                provisioned_model_units=model.provisioned_model_units,
+                burst_scaling_enabled=model.burst_scaling,
+                instance_profile_arn=model.instance_profile_arn,
             )
         )
-    return entities
+    return entities + external_served_entities(endpoint)
+
+
+def external_served_entities(endpoint: EndpointConfig) -> list[databricks.ModelServingConfigServedEntityArgs]:
+    """The external models as served entities: name, provider, task and the provider's config block.
+
+    The config goes to `<provider>_config` (`openai_config`, ...) with the keys as written: the config model
+    admits only the keys the SDK names, credentials only as `{{secrets/...}}` references, so nothing here is a
+    secret. No workload size, type or scale to zero: Databricks refuses them beside an external model.
+    """
+    return [
+        databricks.ModelServingConfigServedEntityArgs(
+            name=external.served_name,
+            external_model=databricks.ModelServingConfigServedEntityExternalModelArgs(
+                name=external.model,
+                provider=external.provider.value,
+                task=external.task.value,
+                **{external.config_field: dict(external.config)},  # type: ignore[arg-type]  # dicts stand for Args
+            ),
+        )
+        for external in endpoint.external_models
+    ]
 
 
 def access_controls(endpoint: EndpointConfig) -> list[databricks.PermissionsAccessControlArgs]:
@@ -179,6 +210,28 @@ def ai_gateway(spec: EndpointSpec) -> databricks.ModelServingAiGatewayArgs | Non
         if gateway.usage_tracking
         else None,
         fallback_config=databricks.ModelServingAiGatewayFallbackConfigArgs(enabled=True) if gateway.fallback else None,
+        guardrails=guardrails(gateway.guardrails),
+    )
+
+
+def guardrails(config: GuardrailsConfig | None) -> databricks.ModelServingAiGatewayGuardrailsArgs | None:
+    """The AI Gateway guardrails, each side only when declared; PII behaviour as Databricks spells it."""
+    if config is None:
+        return None
+
+    def side(rails: GuardrailConfig | None) -> dict[str, Any] | None:
+        if rails is None:
+            return None
+        return {
+            "safety": rails.safety,
+            "pii": {"behavior": rails.pii.value} if rails.pii else None,
+            "invalid_keywords": list(rails.invalid_keywords) or None,
+            "valid_topics": list(rails.valid_topics) or None,
+        }
+
+    return databricks.ModelServingAiGatewayGuardrailsArgs(
+        input=side(config.input),  # type: ignore[arg-type]  # the Args' TypedDict twin
+        output=side(config.output),  # type: ignore[arg-type]
     )
 
 
@@ -327,6 +380,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             f"{spec.key}-endpoint",
             name=spec.name,
             description=spec.endpoint.description,
+            budget_policy_id=spec.endpoint.budget_policy_id,
             route_optimized=spec.endpoint.route_optimized,
             ai_gateway=ai_gateway(spec),
             config=model_serving_config(spec.endpoint),

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from emulator import external as external_models
 from emulator.errors import ApiError, bad_request, does_not_exist, injected, invalid_state
 from emulator.registry import parse_rows
 from emulator.state import READY, RECOVERING, Endpoint, ServedEntity, Workspace
@@ -25,15 +26,22 @@ from emulator.state import READY, RECOVERING, Endpoint, ServedEntity, Workspace
 class Answer:
     served_entity: str
     predictions: list[float]
+    response: dict[str, Any] | None = None
+    """An external model's whole response body (chat, completions, embeddings), instead of predictions."""
 
 
-def parse_body(raw: bytes, limit: int) -> dict[str, Any]:
+def parse_body(raw: bytes, limit: int, external: bool = False) -> dict[str, Any]:
+    """The request body; `external`: an external-model endpoint, whose task checks its own request shape."""
     if len(raw) > limit:
         raise bad_request(f"Request payload of {len(raw)} bytes exceeds the limit of {limit} bytes (16 MB).")
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise bad_request(f"The request body is not valid JSON: {error}.") from None
+    if external:
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.")
+        return body
     parse_rows(body)  # format rules apply before routing
     return body  # type: ignore[no-any-return]  # parse_rows refused anything but a JSON object
 
@@ -74,7 +82,9 @@ async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity,
             f"Injected fault: burst of {burst.status_code} responses.",
             burst.retry_after_seconds if burst.status_code in (429, 503) else None,
         )
-    await _warm_up(workspace, endpoint.name, entity)
+    external = entity.spec.external_model
+    if external is None:  # an external model has no container of ours to start
+        await _warm_up(workspace, endpoint.name, entity)
     delay = faults.added_latency(endpoint.name, entity.name)
     if delay > 0:
         await asyncio.sleep(delay)
@@ -84,6 +94,10 @@ async def answer(workspace: Workspace, endpoint: Endpoint, entity: ServedEntity,
     spec = entity.spec
     # Re-serialised from the parsed body: a JSON integer stays `42`, a float `42.0`, as the client sent them.
     workspace.counters.request_bodies[endpoint.name].append(json.dumps(body))
+    if external is not None:
+        entity.last_activity = time.monotonic()
+        response = external_models.answer(str(external.get("task")), str(external.get("name")), body)
+        return Answer(served_entity=entity.name, predictions=[], response=response)
     rows = parse_rows(body, workspace.registry.columns(spec.entity_name))
     predictions = workspace.registry.predict(spec.entity_name, spec.entity_version, rows)
     entity.last_activity = time.monotonic()

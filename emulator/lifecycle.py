@@ -72,7 +72,11 @@ class Lifecycle:
         )
         endpoint.next_config_version += 1
         stuck = self.faults.take_stuck(endpoint.name)
-        completes_at = None if stuck else time.monotonic() + self.settings.update_seconds
+        # External models have nothing to build or deploy: such an update is done at once.
+        nothing_to_deploy = all(entity_spec.external_model is not None for entity_spec in spec.entities)
+        completes_at = (
+            None if stuck else time.monotonic() + (0.0 if nothing_to_deploy else self.settings.update_seconds)
+        )
         endpoint.pending = PendingUpdate(config=config, completes_at=completes_at)
         endpoint.config_update = "IN_PROGRESS"
         endpoint.last_updated_timestamp = started
@@ -102,6 +106,8 @@ class Lifecycle:
         failures: dict[str, str] = {}
         for entity in new:
             model, version = entity.spec.entity_name, entity.spec.entity_version
+            if entity.spec.external_model is not None:  # served by its provider: no model to find
+                continue
             reason = self.registry.missing_reason(model, version)
             reason = reason or self.objects.catalog.not_ready_reason(model, version)
             reason = reason or injected.get(entity.name) or injected.get(None)

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from emulator.oauth import authorization_details_for
+from emulator.schemas import EntitySpec
 from emulator.settings import EmulatorSettings
 from emulator.state import Endpoint, EndpointConfig, ServedEntity
 
@@ -63,7 +64,9 @@ def endpoint_summary(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.config is not None:
         body["config"] = {
             "served_entities": [
-                {"name": e.name, "entity_name": e.spec.entity_name, "entity_version": e.spec.entity_version}
+                {"name": e.name, "external_model": e.spec.external_model}
+                if e.spec.external_model is not None
+                else {"name": e.name, "entity_name": e.spec.entity_name, "entity_version": e.spec.entity_version}
                 for e in endpoint.config.entities
             ]
         }
@@ -135,4 +138,22 @@ def _entity(entity: ServedEntity, settings: EmulatorSettings) -> dict[str, Any]:
         "max_provisioned_concurrency": spec.max_provisioned_concurrency,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    return _newer_kinds(body, spec)
+
+
+def _newer_kinds(body: dict[str, Any], spec: EntitySpec) -> dict[str, Any]:
+    """An external model shows its `external_model` instead of a registered model and compute (SDK
+    `ServedEntityOutput`); provisioned throughput and the instance profile as sent."""
+    if spec.external_model is not None:
+        for key in ("entity_name", "entity_version", "workload_type", "scale_to_zero_enabled"):
+            body.pop(key, None)
+        body["external_model"] = spec.external_model
+    newer = {
+        "min_provisioned_throughput": spec.min_provisioned_throughput,
+        "max_provisioned_throughput": spec.max_provisioned_throughput,
+        "provisioned_model_units": spec.provisioned_model_units,
+        "burst_scaling_enabled": spec.burst_scaling_enabled,
+        "instance_profile_arn": spec.instance_profile_arn,
+    }
+    body.update({k: v for k, v in newer.items() if v is not None})
     return body

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.errors import invalid_parameter
+from emulator.external import check_endpoint_kinds, check_external_model, check_throughput
 
 MAX_SERVED_ENTITIES = 15
 MAX_ENVIRONMENT_VARS = 30
@@ -50,6 +51,11 @@ class ServedEntityInput(_Input):
     min_provisioned_concurrency: int | None = None
     max_provisioned_concurrency: int | None = None
     instance_profile_arn: str | None = None
+    external_model: dict[str, Any] | None = None
+    min_provisioned_throughput: int | None = None
+    max_provisioned_throughput: int | None = None
+    provisioned_model_units: int | None = None
+    burst_scaling_enabled: bool | None = None
 
 
 class ServedModelInput(_Input):
@@ -232,6 +238,14 @@ class EntitySpec(BaseModel):
     environment_vars: dict[str, str] | None
     min_provisioned_concurrency: int | None
     max_provisioned_concurrency: int | None
+    # The newer kinds (emulator.external); defaults keep older persisted state loadable.
+    external_model: dict[str, Any] | None = None
+    """An external model: then entity_name and entity_version are empty, and nothing is deployed."""
+    min_provisioned_throughput: int | None = None
+    max_provisioned_throughput: int | None = None
+    provisioned_model_units: int | None = None
+    burst_scaling_enabled: bool | None = None
+    instance_profile_arn: str | None = None
 
 
 class ConfigSpec(BaseModel):
@@ -262,6 +276,10 @@ def normalize_config(config: CoreConfigInput | None) -> ConfigSpec:
             f"An endpoint can serve at most {MAX_SERVED_ENTITIES} entities; the config has {len(inputs)}."
         )
     entities = tuple(_normalize_entity(e) for e in inputs)
+    check_endpoint_kinds(
+        [e.external_model is not None for e in entities],
+        [str(e.external_model.get("task")) for e in entities if e.external_model is not None],
+    )
     names = [e.name for e in entities]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -289,7 +307,29 @@ def _refuse_legacy_inference_table(capture: AutoCaptureConfigInput | None) -> No
         raise invalid_parameter(LEGACY_INFERENCE_TABLE_MESSAGE)
 
 
+def _normalize_external(entity: ServedEntityInput, external: dict[str, Any]) -> EntitySpec:
+    """An external model: named after its model (`.` and `:` as `-`) unless named; nothing to size."""
+    name = entity.name or str(external.get("name") or "").replace(".", "-").replace(":", "-")
+    if not NAME_PATTERN.match(name):
+        raise invalid_parameter(f"Invalid served entity name '{name}': use 1-63 letters, digits, '-' or '_'.")
+    check_external_model(name, external, entity.model_dump())
+    return EntitySpec(
+        name=name,
+        entity_name="",
+        entity_version="",
+        workload_size=None,
+        workload_type="",
+        scale_to_zero_enabled=False,
+        environment_vars=None,
+        min_provisioned_concurrency=None,
+        max_provisioned_concurrency=None,
+        external_model=external,
+    )
+
+
 def _normalize_entity(entity: ServedEntityInput) -> EntitySpec:
+    if entity.external_model is not None:
+        return _normalize_external(entity, entity.external_model)
     if not entity.entity_name:
         raise invalid_parameter("Every served entity needs an entity_name (catalog.schema.model).")
     if entity.entity_version is None or str(entity.entity_version) == "":
@@ -300,7 +340,16 @@ def _normalize_entity(entity: ServedEntityInput) -> EntitySpec:
         raise invalid_parameter(f"Invalid served entity name '{name}': use 1-63 letters, digits, '-' or '_'.")
     has_size = entity.workload_size is not None
     has_concurrency = entity.min_provisioned_concurrency is not None or entity.max_provisioned_concurrency is not None
-    if has_size == has_concurrency:
+    throughput = (entity.min_provisioned_throughput, entity.max_provisioned_throughput, entity.provisioned_model_units)
+    has_throughput = any(value is not None for value in throughput)
+    if has_throughput:
+        check_throughput(name, *throughput)
+        if has_size or has_concurrency or entity.workload_type is not None:
+            raise invalid_parameter(
+                f"Served entity '{name}': provisioned throughput cannot be specified with workload_size, "
+                "workload_type or provisioned concurrency."
+            )
+    elif has_size == has_concurrency:
         raise invalid_parameter(
             f"Served entity '{name}': set exactly one of workload_size or "
             "min_provisioned_concurrency/max_provisioned_concurrency."
@@ -324,6 +373,11 @@ def _normalize_entity(entity: ServedEntityInput) -> EntitySpec:
         environment_vars=entity.environment_vars or None,
         min_provisioned_concurrency=entity.min_provisioned_concurrency,
         max_provisioned_concurrency=entity.max_provisioned_concurrency,
+        min_provisioned_throughput=entity.min_provisioned_throughput,
+        max_provisioned_throughput=entity.max_provisioned_throughput,
+        provisioned_model_units=entity.provisioned_model_units,
+        burst_scaling_enabled=entity.burst_scaling_enabled,
+        instance_profile_arn=entity.instance_profile_arn,
     )
 
 

@@ -27,6 +27,7 @@ from emulator.endpoints import (
     now_ms,
 )
 from emulator.errors import already_exists, conflict, does_not_exist, invalid_parameter
+from emulator.external import check_kind_kept
 from emulator.faults import Faults
 from emulator.gateway import RateLimiter
 from emulator.lifecycle import Lifecycle
@@ -168,6 +169,11 @@ class Workspace:
                 "wait for the update to finish before changing its config."
             )
         spec = normalize_config(config)
+        if endpoint.config is not None:
+            check_kind_kept(
+                any(e.spec.external_model is not None for e in endpoint.config.entities),
+                any(e.external_model is not None for e in spec.entities),
+            )
         self.lifecycle.start_update(endpoint, spec, caller)
         return endpoint
 

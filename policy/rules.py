@@ -402,6 +402,8 @@ def check_prod_capacity(resource: Resource, options: Options) -> list[str]:
         return []
     messages = []
     for entity in _served_entities(resource) or []:
+        if entity.props.get("externalModel") is not None:
+            continue  # served by its provider: no capacity of the workspace's to keep
         subject = f"{_endpoint(resource)}, served entity `{entity.name}`"
         served_model = f"{_entry(resource)}.served_models[{entity.index}]"
         scale_to_zero = entity.props.get("scaleToZeroEnabled")
@@ -418,7 +420,9 @@ def check_prod_capacity(resource: Resource, options: Options) -> list[str]:
         size = entity.props.get("workloadSize")
         minimum = entity.props.get("minProvisionedConcurrency")
         maximum = entity.props.get("maxProvisionedConcurrency")
-        if UNKNOWN in (size, minimum, maximum) or size:
+        # A foundation model's throughput band or model units is its explicit capacity.
+        throughput = (entity.props.get("maxProvisionedThroughput"), entity.props.get("provisionedModelUnits"))
+        if UNKNOWN in (size, minimum, maximum) or size or any(value is not None for value in throughput):
             continue
         if minimum is None or maximum is None:
             messages.append(
@@ -606,6 +610,40 @@ def check_prod_rate_limit(resource: Resource, options: Options) -> list[str]:
     ]
 
 
+def check_prod_external_model_gateway(resource: Resource, options: Options) -> list[str]:
+    """On prod, an endpoint serving external models has an AI Gateway rate limit and usage tracking.
+
+    Every call to an external model is billed by its provider per token, and the endpoint passes on whatever
+    its callers send: a rate limit bounds the spend, usage tracking (the `system.serving` tables) shows who
+    spent it.
+    """
+    if resource.type != MODEL_SERVING or not is_prod(resource, options):
+        return []
+    entities = _served_entities(resource)
+    if entities is None or not any(entity.props.get("externalModel") is not None for entity in entities):
+        return []
+    gateway = resource.props.get("aiGateway")
+    if gateway is UNKNOWN:
+        return []
+    gateway = gateway if isinstance(gateway, Mapping) else {}
+    limits, tracking = gateway.get("rateLimits"), gateway.get("usageTrackingConfig")
+    if UNKNOWN in (limits, tracking):
+        return []
+    messages = []
+    if not limits:
+        messages.append(
+            f"{_endpoint(resource)}: serves external models on prod without a rate limit, so its callers' "
+            f"spend with the provider has no bound; add `{_entry(resource)}.ai_gateway.rate_limits: "
+            "[{calls: <calls per minute>}]`"
+        )
+    if not (isinstance(tracking, Mapping) and tracking.get("enabled") is True):
+        messages.append(
+            f"{_endpoint(resource)}: serves external models on prod without usage tracking, so nobody sees who "
+            f"spends what; set `{_entry(resource)}.ai_gateway.usage_tracking: true`"
+        )
+    return messages
+
+
 def check_unity_catalog_models(resource: Resource, options: Options) -> list[str]:
     """Served models come from Unity Catalog (`catalog.schema.model`), not the legacy workspace Model Registry.
 
@@ -786,6 +824,13 @@ RULES: tuple[Rule, ...] = (
         description="Prod serving endpoints have an endpoint-wide AI Gateway rate limit.",
         enforcement=Enforcement.ADVISORY,
         resource_check=check_prod_rate_limit,
+        options=("prod_stacks", "prod_environments"),
+    ),
+    Rule(
+        name="prod-external-model-gateway",
+        description="Prod endpoints serving external models have an AI Gateway rate limit and usage tracking.",
+        enforcement=Enforcement.MANDATORY,
+        resource_check=check_prod_external_model_gateway,
         options=("prod_stacks", "prod_environments"),
     ),
     Rule(

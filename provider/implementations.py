@@ -226,7 +226,15 @@ class ReadinessKind(ResourceKind):
     token = "servingops:index:EndpointReadiness"
     id_suffix = "readiness"
     required = ReadinessInputs.REQUIRED
-    watched = ("endpoint_name", "endpoint_id", "served_entities", "traffic", "warmup", "route_optimized")
+    watched = (
+        "endpoint_name",
+        "endpoint_id",
+        "served_entities",
+        "traffic",
+        "warmup",
+        "route_optimized",
+        "external_models",
+    )
     computed = (
         "verified_versions",
         "verified_traffic",

@@ -180,6 +180,10 @@ class ReadinessInputs:
     """The warmup body (None: no warmup request), from the JSON text or an older plugin's structure."""
     warmup_timeout_seconds: float
     route_optimized: bool
+    external_models: tuple[DeclaredEntity, ...] = ()
+    """Served entities with no version of ours (the provider's model name instead): probed, not warmed up."""
+    probes: Mapping[str, str] = field(default_factory=dict)
+    """External models by served entity name -> task (serving.probes)."""
 
     REQUIRED = (
         "endpoint_name",
@@ -195,6 +199,7 @@ class ReadinessInputs:
     @classmethod
     def of(cls, props: PropertyMap) -> ReadinessInputs:
         warmup = _mapping(props, "warmup")
+        externals = list(props.get("external_models") or [])
         return cls(
             endpoint_name=str(_required(props, "endpoint_name")),
             endpoint_id=str(_required(props, "endpoint_id")),
@@ -205,12 +210,19 @@ class ReadinessInputs:
             input_example=payloads.recorded(warmup, "input_example_json", "input_example"),
             warmup_timeout_seconds=float(_required(warmup, "timeout_seconds", "warmup.")),
             route_optimized=bool(_required(props, "route_optimized")),
+            # Sent only for endpoints that serve external models: absent means none.
+            external_models=tuple(
+                DeclaredEntity(name=str(e["name"]), entity_name=str(e["model"]), entity_version="") for e in externals
+            ),
+            probes={str(e["name"]): str(e["task"]) for e in externals},
         )
 
     def expectation(self) -> Expectation:
         return Expectation(
             endpoint=self.endpoint_name,
-            served_entities=self.served_entities,
+            # An external model has no version: it is served under its provider's model name (serving.model).
+            served_entities=self.served_entities + self.external_models,
+            probes=self.probes,
             traffic=self.traffic,
             timeout_seconds=self.timeout_seconds,
             input_example=self.input_example,

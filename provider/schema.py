@@ -51,6 +51,10 @@ READINESS_INPUTS = {
     "route_optimized": _p(
         {"type": "boolean"}, "The endpoint is route-optimized: probes go to its own URL with an OAuth token."
     ),
+    "external_models": _p(
+        {"type": "array", "items": _ANY},
+        "External models ({name, model, task}): ready once a probe request of their task is answered.",
+    ),
 }
 READINESS_OUTPUTS = {
     **READINESS_INPUTS,

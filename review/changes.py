@@ -104,6 +104,13 @@ def rollout_walk(steps: Sequence[int], current: int, target: int) -> list[int]:
     return [target] if target < current else []
 
 
+def _served(entity: Mapping[str, Any]) -> str:
+    """`risk_classifier v4`, or for an external model `openai gpt-4o (llm/v1/chat)`."""
+    if entity.get("external_model") is not None:
+        return str(entity["external_model"])
+    return f"{_short(entity.get('model'))} v{entity.get('version')}"
+
+
 def _short(model: Any) -> str:
     return str(model).rsplit(".", 1)[-1]
 
@@ -220,8 +227,7 @@ def describe_endpoint_change(key: str, before: EndpointView | None, after: Endpo
     if before is None:
         assert after is not None
         served = ", ".join(
-            f"{_short(entity.get('model'))} v{entity.get('version')}"
-            + (f" {after.traffic[name]}%" if len(after.entities) > 1 and name in after.traffic else "")
+            _served(entity) + (f" {after.traffic[name]}%" if len(after.entities) > 1 and name in after.traffic else "")
             for name, entity in after.entities.items()
         )
         return f"{key}: new endpoint {after.name or key} serving {served}"
@@ -275,10 +281,7 @@ def declared_lines(summaries: Sequence[ResourceSummary]) -> list[str]:
     """Without a comparison: one line per endpoint saying what it declares."""
     lines = []
     for key, view in sorted(endpoint_views(summaries).items()):
-        served = ", ".join(
-            f"{_short(entity.get('model'))} v{entity.get('version')} {view.traffic.get(name, 0)}%"
-            for name, entity in view.entities.items()
-        )
+        served = ", ".join(f"{_served(entity)} {view.traffic.get(name, 0)}%" for name, entity in view.entities.items())
         line = f"{key}: {view.name or key} serves {served}"
         if view.rollout and view.rollout.get("candidate") in view.traffic:
             line += f"; rollout of {view.rollout['candidate']} through {view.rollout['steps']}"

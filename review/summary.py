@@ -22,6 +22,7 @@ CREATION_ONLY_FIELDS = {
     # endpoint key (components.config.CREATION_ONLY) -> the ModelServing property that carries it
     "route_optimized": "routeOptimized",
     "description": "description",
+    "budget_policy_id": "budgetPolicyId",
 }
 """The creation-only keys a summary shows under a name that says so (`name` is the endpoint's identity)."""
 assert set(CREATION_ONLY_FIELDS) <= set(CREATION_ONLY)
@@ -122,6 +123,33 @@ def _inference_table(capture: dict[str, Any], kind: str) -> str:
     return f"{tables} ({kind}{', disabled' if capture.get('enabled') is False else ''})"
 
 
+def _newer_kind(entity: dict[str, Any], prefix: str, fields: dict[str, Any]) -> bool:
+    """One line for an external model (True: nothing else to show of it) or a throughput band; False otherwise."""
+    external = entity.get("externalModel")
+    if isinstance(external, dict):
+        fields[f"{prefix}.external_model"] = (
+            f"{_label(external.get('provider'))} {_label(external.get('name'))} ({_label(external.get('task'))})"
+        )
+        return True
+    if entity.get("maxProvisionedThroughput") is not None:
+        band = f"{_label(entity.get('minProvisionedThroughput'))}-{_label(entity.get('maxProvisionedThroughput'))}"
+        fields[f"{prefix}.provisioned_throughput"] = f"{band} tokens/s"
+    if entity.get("provisionedModelUnits") is not None:
+        fields[f"{prefix}.provisioned_model_units"] = entity["provisionedModelUnits"]
+    if entity.get("instanceProfileArn") is not None:
+        fields[f"{prefix}.instance_profile_arn"] = entity["instanceProfileArn"]
+    return False
+
+
+def _guardrail(rails: dict[str, Any]) -> str:
+    """`safety, pii BLOCK`: what one side's guardrails check."""
+    checks = ["safety"] if rails.get("safety") is True else []
+    pii = rails.get("pii")
+    if isinstance(pii, dict) and pii.get("behavior") is not None:
+        checks.append(f"pii {_label(pii['behavior'])}")
+    return ", ".join(checks) or "none"
+
+
 def _model_serving(inputs: dict[str, Any], replaced: tuple[str, ...] = ()) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": inputs.get("name")}
     for key, prop in CREATION_ONLY_FIELDS.items():
@@ -130,10 +158,14 @@ def _model_serving(inputs: dict[str, Any], replaced: tuple[str, ...] = ()) -> di
     config = _dict(inputs.get("config"), fields, "config")
     for entity in _list(config.get("servedEntities"), fields, "served_entities"):
         prefix = f"served_entities.{_label(entity.get('name'))}"
+        if _newer_kind(entity, prefix, fields):
+            continue
         fields[f"{prefix}.model"] = entity.get("entityName")
         fields[f"{prefix}.version"] = entity.get("entityVersion")
         if entity.get("workloadSize") is not None:
             fields[f"{prefix}.workload_size"] = entity["workloadSize"]
+        elif entity.get("maxProvisionedThroughput") is not None or entity.get("provisionedModelUnits") is not None:
+            pass  # provisioned throughput: shown by _newer_kind
         else:
             fields[f"{prefix}.provisioned_concurrency"] = (
                 f"{_label(entity.get('minProvisionedConcurrency'))}-{_label(entity.get('maxProvisionedConcurrency'))}"
@@ -164,6 +196,11 @@ def _model_serving(inputs: dict[str, Any], replaced: tuple[str, ...] = ()) -> di
         if gateway:
             feature = _dict(gateway.get(prop), fields, f"ai_gateway.{field}")
             fields.setdefault(f"ai_gateway.{field}", feature.get("enabled") is True)
+    guardrails = _dict(gateway.get("guardrails"), fields, "ai_gateway.guardrails")
+    for side in ("input", "output"):
+        rails = _dict(guardrails.get(side), fields, f"ai_gateway.guardrails.{side}")
+        if rails:
+            fields[f"ai_gateway.guardrails.{side}"] = _guardrail(rails)
     for tag in _list(inputs.get("tags"), fields, "tags"):
         fields[f"tags.{_label(tag.get('key'))}"] = tag.get("value")
     # Sent when the endpoint is created; afterwards the endpoint's EndpointNotifications applies them.

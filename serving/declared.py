@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Log = Callable[[str], None]
@@ -39,6 +39,8 @@ class Expectation:
     warmup_timeout_seconds: float = 900.0
     route_optimized: bool = False
     """Called at its own URL with an OAuth token, through its traffic split only."""
+    probes: Mapping[str, str] = field(default_factory=dict)
+    """External models (served entity name -> task): ready once a probe request succeeds (serving.probes)."""
 
     @property
     def served_versions(self) -> dict[str, str]:
@@ -52,6 +54,8 @@ class Expectation:
             "traffic": dict(sorted(self.traffic.items())),
             "input_example": self.input_example,
         }
+        if self.probes:  # only then: the fingerprints of endpoints without external models stay as they were
+            material["probes"] = dict(sorted(self.probes.items()))
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -123,6 +123,9 @@ class ServedEntity:
         entity_name = body.get("entity_name", body.get("model_name"))
         version = body.get("entity_version", body.get("model_version"))
         version = None if version is None else str(version)
+        external = _mapping(body.get("external_model"))
+        if external:  # served under the provider's model name, without a version
+            entity_name, version = external.get("name"), ""
         name = body.get("name")
         if not name and entity_name and version:
             from components.config import default_served_entity_name  # imported here: pydantic is slow to load

@@ -38,6 +38,7 @@ from serving.model import (
     ServingEndpoint,
 )
 from serving.polling import DEFAULT_POLICY, Cancelled, Clock, Done, Pending, PollPolicy, Sleep, WaitTimedOut, poll
+from serving.probes import probe_external_models
 from serving.warmup import MAX_INVOCATION_SECONDS, MAX_SENT_SHOWN, STILL_STARTING, EntityWarmup, Warmup
 from serving.workspace import ServingClient
 
@@ -290,9 +291,16 @@ class Readiness:
         )
         if self.expectation.input_example is not None:
             verified.warmed, verified.route = self.warmup.warm(self.clock() + self.expectation.warmup_timeout_seconds)
+        if self.expectation.probes:
+            verified.warmed.update(self.probe(self.clock() + self.expectation.warmup_timeout_seconds))
         verified.waited_seconds = round(self.clock() - started, 3)
         self.log(f"{self.expectation.endpoint}: serving {declared_summary(self.expectation)}, verified")
         return verified
+
+    def probe(self, deadline: float) -> dict[str, EntityWarmup]:
+        """External models are not warmed up: each is ready once a probe request of its task is answered."""
+        probed = probe_external_models(self.expectation.probes, self.warmup.answer, self.clock, deadline)
+        return {name: EntityWarmup(**result) for name, result in probed.items()}
 
     def wait_until_ready(self, deadline: float) -> tuple[ServingEndpoint, int]:
         """Poll until the endpoint is ready as declared; raise `ReadinessError` on failure or deadline."""

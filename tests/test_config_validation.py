@@ -425,8 +425,8 @@ def test_a_key_and_principal_have_one_limit_each():
 
 
 def test_an_unknown_ai_gateway_key_is_reported_not_ignored():
-    assert problems_of(lambda v: gateway(v, guardrails={"safety": True})) == [
-        "endpoints.risk.ai_gateway.guardrails: unknown key; "
+    assert problems_of(lambda v: gateway(v, shadow_traffic={"safety": True})) == [
+        "endpoints.risk.ai_gateway.shadow_traffic: unknown key; "
         "check its spelling against the config reference in README.md"
     ]
 

@@ -84,6 +84,7 @@ def violating_resources():
         tags={"owner": ""},
     )
     fraud = endpoint("fraud", entities=[served("fraud-1"), served("fraud-2")], routes={})
+    chat = endpoint("chat", entities=[{"name": "gpt-4o", "externalModel": {"name": "gpt-4o", "provider": "openai"}}])
     grants = permissions(
         service_principal(),
         {"servicePrincipalName": "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b", "permissionLevel": "CAN_MANAGE"},
@@ -92,7 +93,7 @@ def violating_resources():
         group("admins"),
         user("ana@example.com", "CAN_VIEW"),
     )
-    return [risk, fraud, grants, readiness(endpoint_name="prod-other")]
+    return [risk, fraud, chat, grants, readiness(endpoint_name="prod-other")]
 
 
 def test_every_rule_fires_on_the_violating_resources():

@@ -35,6 +35,7 @@ from policy.rules import (
     check_endpoint_readiness,
     check_environment_secrets,
     check_prod_capacity,
+    check_prod_external_model_gateway,
     check_prod_rate_limit,
     check_required_tags,
     check_traffic_routes,
@@ -348,6 +349,7 @@ def test_every_rule_has_a_verdict_in_order():
         ("endpoint-has-readiness", True),
         ("environment-secrets-as-references", True),
         ("prod-endpoint-rate-limit", True),
+        ("prod-external-model-gateway", True),
         ("unity-catalog-models", True),
     ]
 
@@ -398,6 +400,7 @@ def test_the_pack_serves_every_rule_at_its_level():
         ("StackValidationPolicy", "endpoint-has-readiness", "mandatory"),
         ("ResourceValidationPolicy", "environment-secrets-as-references", "mandatory"),
         ("ResourceValidationPolicy", "prod-endpoint-rate-limit", "advisory"),
+        ("ResourceValidationPolicy", "prod-external-model-gateway", "mandatory"),
         ("ResourceValidationPolicy", "unity-catalog-models", "advisory"),
     ]
 
@@ -560,3 +563,64 @@ def test_a_legacy_served_model_of_the_registry_is_advised_too():
 def test_the_unity_catalog_rule_is_advisory():
     verdict = verdict_of("unity-catalog-models", evaluate([endpoint(), readiness()], "prod"))
     assert (verdict.enforcement, verdict.passed) == (Enforcement.ADVISORY, True)
+
+
+# --- external models on prod ----------------------------------------------------------------------------
+
+
+def external_endpoint(gateway: Any = None, tags: dict[str, str] | None = None) -> Resource:
+    gpt = {"name": "gpt-4o", "externalModel": {"name": "gpt-4o", "provider": "openai", "task": "llm/v1/chat"}}
+    resource = endpoint(entities=[gpt], tags=tags)
+    if gateway is None:
+        return resource
+    return dataclasses.replace(resource, props={**resource.props, "aiGateway": gateway})
+
+
+LIMIT = {"calls": 60, "key": "endpoint", "renewalPeriod": "minute"}
+
+
+def test_a_prod_external_model_endpoint_with_a_limit_and_usage_tracking_passes():
+    gateway = {"rateLimits": [LIMIT], "usageTrackingConfig": {"enabled": True}}
+    assert check_prod_external_model_gateway(external_endpoint(gateway), Options(stack="prod")) == []
+
+
+def test_a_prod_external_model_endpoint_is_asked_for_a_rate_limit_and_usage_tracking():
+    assert check_prod_external_model_gateway(external_endpoint(), Options(stack="prod")) == [
+        "endpoint `prod-risk` (risk-endpoint): serves external models on prod without a rate limit, so its "
+        "callers' spend with the provider has no bound; add `endpoints.risk.ai_gateway.rate_limits: "
+        "[{calls: <calls per minute>}]`",
+        "endpoint `prod-risk` (risk-endpoint): serves external models on prod without usage tracking, so nobody "
+        "sees who spends what; set `endpoints.risk.ai_gateway.usage_tracking: true`",
+    ]
+
+
+def test_usage_tracking_alone_still_needs_a_rate_limit():
+    messages = check_prod_external_model_gateway(
+        external_endpoint({"usageTrackingConfig": {"enabled": True}}), Options(stack="prod")
+    )
+    assert len(messages) == 1
+    assert "serves external models on prod without a rate limit" in messages[0]
+
+
+def test_the_external_model_rule_leaves_dev_and_registered_models_alone():
+    dev = external_endpoint(tags={**TAGS, "environment": "dev"})
+    assert check_prod_external_model_gateway(dev, Options(stack="dev")) == []
+    assert check_prod_external_model_gateway(endpoint(), Options(stack="prod")) == []
+
+
+def test_an_unknown_gateway_during_preview_is_not_a_violation():
+    assert check_prod_external_model_gateway(external_endpoint(UNKNOWN), Options(stack="prod")) == []
+
+
+def test_the_external_model_rule_is_mandatory():
+    verdict = verdict_of("prod-external-model-gateway", evaluate([external_endpoint(), readiness()], "prod"))
+    assert (verdict.enforcement, len(verdict.findings)) == (Enforcement.MANDATORY, 2)
+
+
+def test_an_external_model_needs_no_workspace_capacity_on_prod():
+    assert check_prod_capacity(external_endpoint(), Options(stack="prod")) == []
+
+
+def test_a_provisioned_throughput_band_is_explicit_capacity_on_prod():
+    band = served("llama-2", size=None, minProvisionedThroughput=950, maxProvisionedThroughput=1900)
+    assert check_prod_capacity(endpoint(entities=[band]), Options(stack="prod")) == []

@@ -21,9 +21,7 @@ from provider.requests import (
 )
 from provider.wire import UNKNOWN
 from review.engine import unwrap
-from tests.conftest import STACKS, stack_config
-from tests.test_preflight_plugin import endpoint_checks, preflight_props
-from tests.test_provider_engine import readiness_props, rollout_props
+from tests.support import STACKS, endpoint_checks, preflight_props, readiness_props, rollout_props, stack_config
 
 READINESS = "servingops:index:EndpointReadiness"
 ROLLOUT = "servingops:index:EndpointRollout"

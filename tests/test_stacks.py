@@ -392,6 +392,7 @@ FULL_ENDPOINT: dict[str, Any] = {
             "workload_type": "CPU",
             "scale_to_zero": False,
             "environment_vars": {"THRESHOLD": "0.5"},
+            "instance_profile_arn": "arn:aws:iam::123456789012:instance-profile/serving",
         },
         {
             "name": "candidate",
@@ -424,7 +425,16 @@ FULL_ENDPOINT: dict[str, Any] = {
         "parity": {"examples": [EXAMPLE], "tolerance": 1e-6, "expected_predictions": [[0.1]]},
         "health": {"max_error_rate": 0.01, "max_p95_latency_ms": 300, "min_requests": 20, "probe_interval_seconds": 1},
     },
-    "ai_gateway": {"rate_limits": [{"calls": 100, "key": "user"}], "usage_tracking": False, "fallback": False},
+    "ai_gateway": {
+        "rate_limits": [{"calls": 100, "key": "user"}],
+        "usage_tracking": False,
+        "fallback": False,
+        "guardrails": {
+            "input": {"safety": True, "pii": "BLOCK", "invalid_keywords": ["x"], "valid_topics": ["risk"]},
+            "output": {"safety": False, "pii": "MASK", "invalid_keywords": ["y"], "valid_topics": ["risk"]},
+        },
+    },
+    "budget_policy_id": "bp-risk",
     "route_optimized": False,
     "recreate_on_description_change": False,
 }
@@ -502,6 +512,20 @@ CHANGES = {
     "ai_gateway.rate_limits[].principal": _set("ai_gateway.rate_limits[0].principal", "ana@example.com"),
     "ai_gateway.usage_tracking": _set("ai_gateway.usage_tracking", True),
     "ai_gateway.fallback": _set("ai_gateway.fallback", True),
+    "served_models[].instance_profile_arn": _set(
+        "served_models[0].instance_profile_arn", "arn:aws:iam::123456789012:instance-profile/other"
+    ),
+    "budget_policy_id": _set("budget_policy_id", "bp-credit"),
+    **{
+        f"ai_gateway.guardrails.{side}.{key}": _set(f"ai_gateway.guardrails.{side}.{key}", value)
+        for side in ("input", "output")
+        for key, value in (
+            ("safety", side == "output"),
+            ("pii", "NONE"),
+            ("invalid_keywords", ["z"]),
+            ("valid_topics", []),
+        )
+    },
     "route_optimized": _set("route_optimized", True),
     "recreate_on_description_change": _set("recreate_on_description_change", True),
 }
@@ -509,8 +533,8 @@ CHANGES = {
 # What pulumi-databricks does with a ModelServing property of an existing endpoint (resource_model_serving.go):
 UPDATED_IN_PLACE = ("config", "tags", "aiGateway")
 """PUT config, PATCH tags, PUT ai-gateway."""
-NEVER_UPDATED = ("name", "routeOptimized", "description")
-"""A new endpoint (name, route_optimized force replacement) or nothing at all (description)."""
+NEVER_UPDATED = ("name", "routeOptimized", "description", "budgetPolicyId")
+"""A new endpoint (name, route_optimized force replacement) or nothing at all (description, budget policy)."""
 FOLLOWS_THE_ENDPOINT = ("endpoint_name", "endpoint_id")
 """Plugin inputs that are the endpoint's own outputs: they change because the endpoint does."""
 
@@ -562,11 +586,21 @@ def how_a_change_applies(base: ProgramRun, changed: ProgramRun) -> dict[str, set
     return outcome
 
 
+OTHER_ENTITY_KINDS = (
+    "external_models",
+    "served_models[].provisioned_throughput",
+    "served_models[].provisioned_model_units",
+    "served_models[].burst_scaling",
+)
+"""Keys of another kind of served entity than FULL_ENDPOINT's (external models, provisioned throughput), which
+cannot be on one endpoint with it: tests/test_serving_entities.py shows each reaching the ModelServing."""
+
+
 def _leaf_keys() -> list[str]:
     from components.config import EndpointConfig
     from tests.support import config_keys
 
-    keys = config_keys(EndpointConfig)
+    keys = [key for key in config_keys(EndpointConfig) if not key.startswith(OTHER_ENTITY_KINDS)]
     return [key for key in keys if not any(other.startswith((key + ".", key + "[].")) for other in keys)]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from components.config.access import AccessConfig, PolicySettings
+from components.config.external import ExternalModelConfig, entity_kind_problems, raw_external_served_name
 from components.config.gateway import AiGatewayConfig, InferenceTableConfig, NotificationsConfig
 from components.config.limits import (
     DEPLOYMENT_TIMEOUT_MINUTES,
@@ -35,7 +36,15 @@ class EndpointConfig(StrictModel):
         default=None, description="Endpoint name without the stack prefix; default the endpoint key."
     )
     description: str | None = Field(default=None, max_length=1000, description="Shown in the workspace.")
-    served_models: list[ServedModelConfig] = Field(min_length=1, description="The served entities (at most 15).")
+    served_models: list[ServedModelConfig] = Field(
+        default_factory=list, description="The served registered models (at most 15); or external_models."
+    )
+    external_models: list[ExternalModelConfig] = Field(
+        default_factory=list, description="The served external models (at most 15), instead of served_models."
+    )
+    budget_policy_id: str | None = Field(
+        default=None, min_length=1, description="The budget policy the endpoint's usage is attributed to."
+    )
     traffic: dict[str, int] | None = Field(
         default=None,
         description="Served name -> percentage; may be omitted when one model is served.",
@@ -62,9 +71,9 @@ class EndpointConfig(StrictModel):
         "default: a new description applies at the next creation.",
     )
 
-    @field_validator("served_models")
+    @field_validator("served_models", "external_models")
     @classmethod
-    def _served_entity_limit(cls, value: list[ServedModelConfig]) -> list[ServedModelConfig]:
+    def _served_entity_limit(cls, value: list[Any]) -> list[Any]:
         if len(value) > MAX_SERVED_ENTITIES:
             raise fail(
                 "too_many_served_entities",
@@ -96,8 +105,9 @@ class EndpointConfig(StrictModel):
 
     @classmethod
     def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
-        served = raw_served_names(data)
-        models = data.get("served_models")
+        yield from entity_kind_problems(data)
+        served = raw_served_names(data) or _raw_external_names(data)
+        models = data.get("served_models") or data.get("external_models")
         traffic = data.get("traffic")
         if traffic is None and isinstance(models, list) and len(models) > 1:
             yield RuleProblem(
@@ -166,8 +176,25 @@ class EndpointConfig(StrictModel):
     @property
     def routes(self) -> dict[str, int]:
         """Traffic per served entity, in served-entity order; 100% to the only entity by default."""
-        traffic = self.traffic or {self.served_models[0].served_name: 100}
-        return {model.served_name: traffic[model.served_name] for model in self.served_models}
+        names = self.served_names
+        traffic = self.traffic or {names[0]: 100}
+        return {name: traffic[name] for name in names}
+
+    @property
+    def served_names(self) -> list[str]:
+        """The served entity names, in declaration order: the registered models', or the external models'."""
+        return [model.served_name for model in self.served_models] + [
+            external.served_name for external in self.external_models
+        ]
+
+
+def _raw_external_names(endpoint: Mapping[str, Any]) -> list[str] | None:
+    """The external models' served names of an endpoint's raw values; None if any of them is unknown."""
+    external = endpoint.get("external_models")
+    if not isinstance(external, list) or not external:
+        return None
+    names = [raw_external_served_name(entity) for entity in external]
+    return None if None in names else names  # type: ignore[return-value]
 
 
 CREATION_ONLY: dict[str, str] = {
@@ -177,6 +204,8 @@ CREATION_ONLY: dict[str, str] = {
     "(deleted, then created again; it serves nothing in between)",
     "description": "Databricks has no API to update it: a change applies when the endpoint is next created; "
     "with `recreate_on_description_change: true` a change recreates the endpoint",
+    "budget_policy_id": "pulumi-databricks sends it only when it creates the endpoint: a change applies when the "
+    "endpoint is next created",
 }
 """Endpoint keys that Databricks applies only when it creates the endpoint, and what a later change does.
 
@@ -288,5 +317,7 @@ class EndpointSpec:
         if configured is not None:
             return configured
         return READINESS_MARGIN_MINUTES + max(
-            DEPLOYMENT_TIMEOUT_MINUTES[model.workload_type] for model in self.endpoint.served_models
+            (DEPLOYMENT_TIMEOUT_MINUTES[model.workload_type] for model in self.endpoint.served_models),
+            # An external model has nothing to deploy: the margin covers its probe.
+            default=0,
         )

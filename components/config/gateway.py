@@ -107,6 +107,41 @@ class RateLimitConfig(StrictModel):
         return value
 
 
+class PiiBehavior(StrEnum):
+    """What a guardrail does with personal data it detects: databricks-sdk `AiGatewayGuardrailPiiBehaviorBehavior`."""
+
+    BLOCK = "BLOCK"
+    MASK = "MASK"
+    NONE = "NONE"
+
+
+class GuardrailConfig(StrictModel):
+    """The guardrails on one side of a request (SDK `AiGatewayGuardrailParameters`)."""
+
+    safety: bool = Field(default=False, description="Block unsafe content.")
+    pii: PiiBehavior | None = Field(default=None, description="`BLOCK`, `MASK` or `NONE` for personal data.")
+    invalid_keywords: list[str] = Field(
+        default_factory=list, description="Block requests holding any of these (deprecated by Databricks)."
+    )
+    valid_topics: list[str] = Field(
+        default_factory=list, description="Allow only these topics (deprecated by Databricks)."
+    )
+
+    @field_validator("invalid_keywords", "valid_topics")
+    @classmethod
+    def _non_empty_words(cls, value: list[str]) -> list[str]:
+        if any(not word.strip() for word in value):
+            raise fail("guardrail_words", "entries must not be empty")
+        return value
+
+
+class GuardrailsConfig(StrictModel):
+    """AI Gateway guardrails on the requests (`input`) and the responses (`output`) of an endpoint."""
+
+    input: GuardrailConfig | None = Field(default=None, description="Checks of what callers send.")
+    output: GuardrailConfig | None = Field(default=None, description="Checks of what the model answers.")
+
+
 class AiGatewayConfig(StrictModel):
     """The endpoint's AI Gateway: rate limits, usage tracking and fallback (inference tables: `inference_table`)."""
 
@@ -117,6 +152,10 @@ class AiGatewayConfig(StrictModel):
     fallback: bool = Field(
         default=False,
         description="On a 5xx of the routed served entity, try the other served entities in order.",
+    )
+
+    guardrails: GuardrailsConfig | None = Field(
+        default=None, description="Safety and personal-data checks of requests and responses."
     )
 
     @field_validator("rate_limits")

@@ -41,7 +41,7 @@ UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 SECRET_REFERENCE_PATTERN = re.compile(r"^\{\{secrets/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\}\}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Names that say "this value is a credential": such a variable may only hold a secret reference.
-SECRET_NAME_PATTERN = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIAL|API_?KEY|PRIVATE_KEY)", re.I)
+SECRET_NAME_PATTERN = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIAL|API_?KEY|PRIVATE_KEY|ACCESS_KEY)", re.I)
 # A Databricks personal access token, wherever it appears, is never a configuration value.
 TOKEN_VALUE_PATTERN = re.compile(r"dapi[0-9a-f]{32}")
 # Principals that would open an endpoint to everybody.
@@ -157,3 +157,131 @@ CREDENTIAL_KEYS = tuple(
 STACK_FILE_VARIABLE = "DATABRICKS_SERVING_STACK_FILE"
 """Names the stack file the program reads for the YAML checks when it is not `Pulumi.<stack>.yaml` in the
 project directory (e.g. with `pulumi up --config-file`); empty: read none."""
+
+
+# --- external models, provisioned throughput, instance profiles (databricks-sdk 0.156 service/serving.py) ---
+
+
+class ExternalModelProvider(StrEnum):
+    """Who serves an external model: databricks-sdk `ExternalModelProvider`, the providers whose config
+    pulumi-databricks' `ModelServingConfigServedEntityExternalModelArgs` takes (`<provider>_config`)."""
+
+    AI21LABS = "ai21labs"
+    AMAZON_BEDROCK = "amazon-bedrock"
+    ANTHROPIC = "anthropic"
+    COHERE = "cohere"
+    CUSTOM = "custom"
+    DATABRICKS_MODEL_SERVING = "databricks-model-serving"
+    GOOGLE_CLOUD_VERTEX_AI = "google-cloud-vertex-ai"
+    OPENAI = "openai"
+    PALM = "palm"
+
+
+class ExternalModelTask(StrEnum):
+    """The tasks an external model serves (Databricks docs, "External models": `llm/v1/completions`,
+    `llm/v1/chat`, `llm/v1/embeddings`); the SDK types `task` as free text."""
+
+    CHAT = "llm/v1/chat"
+    COMPLETIONS = "llm/v1/completions"
+    EMBEDDINGS = "llm/v1/embeddings"
+
+
+class ProviderFields:
+    """The keys of one provider's config block, as databricks-sdk's `<Provider>Config` names them.
+
+    `secrets` hold credentials: only `{{secrets/<scope>/<key>}}` references. The SDK's `*_plaintext` twin of
+    each is never accepted: a plaintext key would be in the Pulumi state and the plan.
+    `credentials`: the provider needs at least one of these groups, every key of the group set (the SDK's
+    "you must provide ..." notes).
+    """
+
+    def __init__(
+        self,
+        *,
+        required: tuple[str, ...] = (),
+        optional: tuple[str, ...] = (),
+        secrets: tuple[str, ...] = (),
+        credentials: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        self.required, self.optional, self.secrets, self.credentials = required, optional, secrets, credentials
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.required + self.optional + self.secrets
+
+
+EXTERNAL_PROVIDER_FIELDS: dict[ExternalModelProvider, ProviderFields] = {
+    ExternalModelProvider.AI21LABS: ProviderFields(secrets=("ai21labs_api_key",), credentials=(("ai21labs_api_key",),)),
+    ExternalModelProvider.AMAZON_BEDROCK: ProviderFields(
+        required=("aws_region", "bedrock_provider"),
+        optional=("instance_profile_arn", "uc_service_credential_name"),
+        secrets=("aws_access_key_id", "aws_secret_access_key"),
+        credentials=(
+            ("aws_access_key_id", "aws_secret_access_key"),
+            ("instance_profile_arn",),
+            ("uc_service_credential_name",),
+        ),
+    ),
+    ExternalModelProvider.ANTHROPIC: ProviderFields(
+        secrets=("anthropic_api_key",), credentials=(("anthropic_api_key",),)
+    ),
+    ExternalModelProvider.COHERE: ProviderFields(
+        optional=("cohere_api_base",), secrets=("cohere_api_key",), credentials=(("cohere_api_key",),)
+    ),
+    # `api_key_auth: {key, value}` and `bearer_token_auth: {token}`: `value` and `token` are the secrets.
+    ExternalModelProvider.CUSTOM: ProviderFields(
+        required=("custom_provider_url",),
+        optional=("api_key_auth", "bearer_token_auth"),
+        credentials=(("api_key_auth",), ("bearer_token_auth",)),
+    ),
+    ExternalModelProvider.DATABRICKS_MODEL_SERVING: ProviderFields(
+        required=("databricks_workspace_url",),
+        secrets=("databricks_api_token",),
+        credentials=(("databricks_api_token",),),
+    ),
+    ExternalModelProvider.GOOGLE_CLOUD_VERTEX_AI: ProviderFields(
+        required=("project_id", "region"), secrets=("private_key",), credentials=(("private_key",),)
+    ),
+    ExternalModelProvider.OPENAI: ProviderFields(
+        optional=(
+            "microsoft_entra_client_id",
+            "microsoft_entra_tenant_id",
+            "openai_api_base",
+            "openai_api_type",
+            "openai_api_version",
+            "openai_deployment_name",
+            "openai_organization",
+        ),
+        secrets=("openai_api_key", "microsoft_entra_client_secret"),
+        credentials=(
+            ("openai_api_key",),
+            ("microsoft_entra_client_id", "microsoft_entra_client_secret", "microsoft_entra_tenant_id"),
+        ),
+    ),
+    ExternalModelProvider.PALM: ProviderFields(secrets=("palm_api_key",), credentials=(("palm_api_key",),)),
+}
+"""Every provider's config keys (databricks-sdk `Ai21LabsConfig`, `AmazonBedrockConfig`, ... `PaLmConfig`)."""
+
+CUSTOM_PROVIDER_AUTH_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "api_key_auth": (("key", "value"), "value"),
+    "bearer_token_auth": (("token",), "token"),
+}
+"""A custom provider's auth blocks: their keys and the one that is a secret (SDK `ApiKeyAuth`, `BearerTokenAuth`)."""
+
+BEDROCK_PROVIDERS = ("ai21labs", "amazon", "anthropic", "cohere")
+"""databricks-sdk `AmazonBedrockConfigBedrockProvider`."""
+
+# Azure OpenAI is the `openai` provider with `openai_api_type` `azure` (key) or `azuread` (Microsoft Entra ID);
+# it then needs the deployment's base URL, API version and deployment name (SDK `OpenAiConfig` docstrings).
+AZURE_OPENAI_API_TYPES = ("azure", "azuread")
+AZURE_OPENAI_REQUIRED = ("openai_api_base", "openai_api_version", "openai_deployment_name")
+
+# An AWS instance profile ARN (`arn:aws:iam::<12-digit account>:instance-profile/<path/name>`), also in GovCloud
+# and China partitions; what `instance_profile_arn` of a served entity and of a Bedrock config take.
+INSTANCE_PROFILE_ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:instance-profile/[\w+=,.@/-]{1,128}$")
+
+
+def default_external_served_name(model: str) -> str:
+    """The served entity name Databricks gives an external model declared without one: the external model's
+    name with `.` and `:` replaced by `-` (SDK `ServedEntityInput.name`)."""
+    return model.replace(".", "-").replace(":", "-")

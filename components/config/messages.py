@@ -79,6 +79,13 @@ def _looks_like_credential(value: Any, name: str | None = None) -> bool:
             return True
         return bool(name and SECRET_NAME_PATTERN.search(name)) and not SECRET_REFERENCE_PATTERN.match(value)
     if isinstance(value, Mapping):
+        # A block under a credential's name (an external model's `api_key_auth: {key, value}`) holds one.
+        if (
+            name
+            and SECRET_NAME_PATTERN.search(name)
+            and any(_looks_like_credential(item, name) for item in value.values())
+        ):
+            return True
         return any(_looks_like_credential(item, str(key)) for key, item in value.items())
     if isinstance(value, list):
         return any(_looks_like_credential(item, name) for item in value)

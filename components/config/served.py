@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from components.config.limits import (
     ENVIRONMENT_VAR_NAME_PATTERN,
+    INSTANCE_PROFILE_ARN_PATTERN,
     MAX_ENVIRONMENT_VARS,
     MAX_TAG_KEY_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -130,6 +131,53 @@ class ProvisionedConcurrency(StrictModel):
             )
 
 
+class ProvisionedThroughput(StrictModel):
+    """A provisioned throughput band in tokens per second: a foundation model's dedicated capacity.
+
+    Databricks accepts only multiples of the model's own band increment (`throughput_chunk_size` of
+    GET /api/2.0/serving-endpoints/get-model-optimization-info/{model}/{version}), which differs per model and
+    version: the workspace checks that, before any capacity is provisioned.
+    """
+
+    min: int = Field(ge=0, description="Minimum tokens per second (0 with scale_to_zero).")
+    max: int = Field(ge=1, description="Maximum tokens per second.")
+
+    @classmethod
+    def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        low, high = parsed_as(int, data.get("min")), parsed_as(int, data.get("max"))
+        if low is not None and high is not None and low > high:
+            yield RuleProblem((), "range", f"min ({low}) must not exceed max ({high})")
+
+
+CAPACITY_KEYS = ("workload_size", "provisioned_concurrency", "provisioned_throughput", "provisioned_model_units")
+"""How a served entity's capacity is declared: exactly one of these (SDK `ServedEntityInput`)."""
+THROUGHPUT_KEYS = ("provisioned_throughput", "provisioned_model_units")
+
+
+def _capacity_problems(data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+    """One capacity per served entity; provisioned throughput (a foundation model) has no compute type."""
+    given = [key for key in CAPACITY_KEYS if data.get(key) is not None]
+    if given == ["workload_size", "provisioned_concurrency"]:
+        yield RuleProblem((), "capacity", "set either workload_size or provisioned_concurrency, not both")
+    elif len(given) > 1:
+        yield RuleProblem((), "capacity", f"set one of {', '.join(CAPACITY_KEYS)}, not {' and '.join(given)}")
+    elif not given:
+        yield RuleProblem(
+            (), "capacity", "set workload_size (Small, Medium or Large) or provisioned_concurrency (min, max)"
+        )
+    throughput = [key for key in THROUGHPUT_KEYS if key in given]
+    if throughput and data.get("workload_type") is not None:
+        yield RuleProblem(
+            ("workload_type",),
+            "throughput_compute",
+            f"a served entity with {throughput[0]} runs on compute Databricks picks: remove workload_type",
+        )
+    if data.get("burst_scaling") is not None and data.get("provisioned_model_units") is None:
+        yield RuleProblem(
+            ("burst_scaling",), "burst_scaling", "applies to provisioned_model_units only: set those, or remove it"
+        )
+
+
 class ServedModelConfig(StrictModel):
     """One served entity: a registered model version and the compute it runs on."""
 
@@ -159,6 +207,30 @@ class ServedModelConfig(StrictModel):
     provisioned_concurrency: ProvisionedConcurrency | None = Field(
         default=None, description="Provisioned concurrency range instead of a workload size."
     )
+    provisioned_throughput: ProvisionedThroughput | None = Field(
+        default=None,
+        description="A foundation model's throughput band in tokens per second (min, max), instead of a size.",
+    )
+    provisioned_model_units: int | None = Field(
+        default=None, ge=1, description="A foundation model's capacity in model units, instead of a size."
+    )
+    burst_scaling: bool | None = Field(
+        default=None,
+        description="With provisioned_model_units: scale past them on traffic spikes (Databricks' default: on).",
+    )
+    instance_profile_arn: str | None = Field(
+        default=None, description="AWS instance profile the served entity uses to reach AWS resources."
+    )
+
+    @field_validator("instance_profile_arn")
+    @classmethod
+    def _instance_profile(cls, value: str | None) -> str | None:
+        if value is not None and not INSTANCE_PROFILE_ARN_PATTERN.match(value):
+            raise fail(
+                "instance_profile_arn",
+                "must be an instance profile ARN `arn:aws:iam::<account id>:instance-profile/<name>`",
+            )
+        return value
 
     @field_validator("model")
     @classmethod
@@ -215,13 +287,7 @@ class ServedModelConfig(StrictModel):
                     "holds a credential in plain text; write it as a reference `{{secrets/<scope>/<key>}}` "
                     "to a Databricks secret",
                 )
-        size, concurrency = data.get("workload_size"), data.get("provisioned_concurrency")
-        if concurrency is not None and size is not None:
-            yield RuleProblem((), "capacity", "set either workload_size or provisioned_concurrency, not both")
-        if concurrency is None and size is None:
-            yield RuleProblem(
-                (), "capacity", "set workload_size (Small, Medium or Large) or provisioned_concurrency (min, max)"
-            )
+        yield from _capacity_problems(data)
 
     @property
     def served_name(self) -> str:
@@ -232,6 +298,11 @@ class ServedModelConfig(StrictModel):
         alias moves to another version.
         """
         return self.name or default_served_entity_name(self.model, self.version)
+
+    @property
+    def provisioned_throughput_entity(self) -> bool:
+        """True for a foundation model on provisioned throughput (a band or model units): no compute type."""
+        return self.provisioned_throughput is not None or self.provisioned_model_units is not None
 
     @property
     def in_unity_catalog(self) -> bool:

@@ -86,7 +86,8 @@ async def _invoke(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise bad_request(f"Request payload of {declared} bytes exceeds the limit of {limit} bytes (16 MB).")
-    body = invocation.parse_body(await request.body(), limit)
+    external = endpoint.config is not None and any(e.spec.external_model for e in endpoint.config.entities)
+    body = invocation.parse_body(await request.body(), limit, external)
     first = invocation.choose_entity(endpoint, served_name)
     candidates = [first]
     if served_name is None and (endpoint.ai_gateway or {}).get("fallback_config", {}).get("enabled"):
@@ -103,7 +104,8 @@ async def _invoke(
                 continue  # fallback: the next served entity in list order
             raise
         endpoint.metrics.observe(entity.name, 200, (time.monotonic() - attempt_started) * 1000)
-        return JSONResponse({"predictions": result.predictions}, headers={"served-model-name": result.served_entity})
+        content = result.response if result.response is not None else {"predictions": result.predictions}
+        return JSONResponse(content, headers={"served-model-name": result.served_entity})
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

@@ -178,9 +178,9 @@ class LatencyAlert(StrictModel):
         percentile = data.get("percentile", GATE_LATENCY_PERCENTILE)
         if data.get("enabled") is not False and data.get("max_ms") is None and percentile != GATE_LATENCY_PERCENTILE:
             yield RuleProblem(
-                ("max_ms",),
+                (),
                 "latency_threshold",
-                f"is required for percentile {percentile}: the health gate's threshold "
+                f"needs max_ms for percentile {percentile}: the health gate's threshold "
                 "(rollout.health.max_p95_latency_ms) is for p95",
             )
 
@@ -325,14 +325,14 @@ def monitoring_rules(endpoint: Mapping[str, Any]) -> Iterable[RuleProblem]:
 
     if enabled("latency") and not has_table:
         yield RuleProblem(
-            ("monitoring", "alerts", "latency"),
+            ("monitoring",),
             "monitoring_source",
-            "reads execution_duration_ms from the endpoint's inference table (the system.serving tables record "
+            "the latency alert reads execution_duration_ms from the endpoint's inference table (the system.serving tables record "
             "no latency): declare an enabled inference_table, or set monitoring.alerts.latency.enabled: false",
         )
     if (enabled("error_rate") or enabled("volume_drop")) and not has_table and not tracks_usage:
         yield RuleProblem(
-            ("monitoring", "alerts"),
+            ("monitoring",),
             "monitoring_source",
             "the 5xx-rate and volume alerts read the inference table or the system.serving tables: declare an "
             "enabled inference_table, or set ai_gateway.usage_tracking: true",

@@ -327,8 +327,9 @@ def monitoring_rules(endpoint: Mapping[str, Any]) -> Iterable[RuleProblem]:
         yield RuleProblem(
             ("monitoring",),
             "monitoring_source",
-            "the latency alert reads execution_duration_ms from the endpoint's inference table (the system.serving tables record "
-            "no latency): declare an enabled inference_table, or set monitoring.alerts.latency.enabled: false",
+            "the latency alert reads execution_duration_ms from the endpoint's inference table (the "
+            "system.serving tables record no latency): declare an enabled inference_table, or set "
+            "monitoring.alerts.latency.enabled: false",
         )
     if (enabled("error_rate") or enabled("volume_drop")) and not has_table and not tracks_usage:
         yield RuleProblem(

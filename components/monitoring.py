@@ -283,7 +283,12 @@ def drift_monitor(
             quartz_cron_expression=drift.schedule.quartz_cron, timezone_id=drift.schedule.timezone
         ),
         warehouse_id=warehouse,
-        opts=opts,
+        # The provider keeps a monitor's warehouse and sends its table as the monitor's identity
+        # (catalog/resource_quality_monitor.go): another warehouse applies to a new monitor only, another
+        # table is a new monitor.
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(ignore_changes=["warehouseId"], replace_on_changes=["tableName"])
+        ),
     )
 
 

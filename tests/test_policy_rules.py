@@ -126,6 +126,17 @@ def readiness(key: str = "risk", endpoint_name: Any = "prod-risk", parent: str |
     )
 
 
+def alert(key: str = "risk", kind: str = "latency", parent: str | None = None, query: str = "SELECT 0") -> Resource:
+    """An AlertV2 as components.monitoring declares it next to its endpoint."""
+    return Resource(
+        type="databricks:index/alertV2:AlertV2",
+        name=f"{key}-alert-{kind}",
+        urn=f"{component_urn(key)}$databricks:index/alertV2:AlertV2::{key}-alert-{kind}",
+        parent=component_urn(key) if parent is None else parent,
+        props={"displayName": f"prod-{key} {kind}", "queryText": query},
+    )
+
+
 def with_environment(variables: dict[str, str]) -> Resource:
     return endpoint(entities=[served("risk-3", environmentVars=variables)])
 
@@ -409,7 +420,7 @@ def verdict_of(name: str, verdicts):
 
 
 def test_every_rule_has_a_verdict_in_order():
-    verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness()], "prod")
+    verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness(), alert()], "prod")
     assert [(verdict.rule.name, verdict.passed) for verdict in verdicts] == [
         ("serving-endpoint-access", True),
         ("serving-endpoint-access-advisory", True),
@@ -419,6 +430,7 @@ def test_every_rule_has_a_verdict_in_order():
         ("endpoint-has-readiness", True),
         ("environment-secrets-as-references", True),
         ("prod-endpoint-rate-limit", True),
+        ("prod-endpoint-alerts", True),
         ("unity-catalog-models", True),
     ]
 
@@ -482,6 +494,7 @@ def test_the_pack_serves_every_rule_at_its_level():
         ("StackValidationPolicy", "endpoint-has-readiness", "mandatory"),
         ("ResourceValidationPolicy", "environment-secrets-as-references", "mandatory"),
         ("ResourceValidationPolicy", "prod-endpoint-rate-limit", "advisory"),
+        ("StackValidationPolicy", "prod-endpoint-alerts", "advisory"),
         ("ResourceValidationPolicy", "unity-catalog-models", "advisory"),
     ]
 

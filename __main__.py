@@ -6,6 +6,7 @@ import pulumi
 
 from components.aliases import resolve_aliases
 from components.config import load_stack_config
+from components.monitoring import declare_destinations
 from components.plugin_resources import Preflight, WorkspaceProvider
 from components.program import stop_quietly_on_interrupt, user_errors_as_messages
 from components.serving_endpoint import ServingEndpoint
@@ -33,8 +34,13 @@ preflight = Preflight(
     opts=pulumi.ResourceOptions(provider=workspace),
 )
 
+# Destinations are the workspace's, shared by the endpoints whose alerts notify them.
+destinations = declare_destinations(stack_config)
+
 for spec, aliases in resolved:
-    endpoint = ServingEndpoint(spec, workspace=workspace, preflight=preflight, aliases=aliases)
+    endpoint = ServingEndpoint(
+        spec, workspace=workspace, preflight=preflight, aliases=aliases, destinations=destinations
+    )
     pulumi.export(
         spec.key,
         {

@@ -23,7 +23,8 @@ Children, each parented to the component and named from it:
 - `<key>-notifications` (only with a `notifications` block): `EndpointNotifications`, after the endpoint:
   applies the e-mail notifications to an existing endpoint too (PATCH .../notifications);
 - `<key>-readiness`: `EndpointReadiness`, last: `pulumi up` ends when the endpoint serves as declared,
-  every served entity warm, or fails with the reason.
+  every served entity warm, or fails with the reason;
+- `<key>-alert-*`, `<key>-drift-monitor` (only with a `monitoring` block): components.monitoring.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from components.config import (
     PermissionLevel,
     PrincipalKind,
 )
+from components.monitoring import EndpointMonitoring, declare_monitoring
 from components.plugin_resources import (
     EndpointDeployment,
     EndpointNotifications,
@@ -335,6 +337,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         preflight: pulumi.Resource | None = None,
         aliases: Mapping[str, AliasResolution] | None = None,
         host: str | None = None,
+        destinations: Mapping[str, databricks.NotificationDestination] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare the endpoint described by `spec` (a validated `EndpointSpec` from the stack config).
@@ -344,7 +347,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         alone. `preflight`: the stack's `Preflight`, which the endpoint waits for. `aliases`: how the aliases
         of `spec` resolved, when the caller resolved them already (`resolve_aliases`: `spec` then declares the
         numbers); None: they are resolved here. `host` is the workspace URL, for the invocation URL of an
-        endpoint that is not route-optimized; None: the stack's (`workspace_host()`).
+        endpoint that is not route-optimized; None: the stack's (`workspace_host()`). `destinations`: the
+        stack's notification destinations by name (`declare_destinations`), which `monitoring` notifies.
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         self._workspace = workspace
@@ -356,6 +360,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.notifications = self._notifications(spec)
         self.rollout = self._rollout(spec)
         self.readiness = self._readiness(spec)
+        self.monitoring: EndpointMonitoring | None = declare_monitoring(
+            spec, parent=self, endpoint=self.endpoint, destinations=destinations or {}
+        )
         self.endpoint_name = self.endpoint.name
         self.endpoint_id = self.endpoint.serving_endpoint_id
         self.invocation_url = endpoint_invocation_url(self.endpoint, spec.endpoint.route_optimized, host)

@@ -40,6 +40,7 @@ MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 ENDPOINT_READINESS = "servingops:index:EndpointReadiness"
 """The readiness check's type: a resource of the servingops plugin declared next to (same parent as) its endpoint."""
+ALERT_V2 = "databricks:index/alertV2:AlertV2"
 
 
 class Enforcement(StrEnum):
@@ -707,6 +708,35 @@ def check_endpoint_readiness(resources: Sequence[Resource], options: Options) ->
     return findings
 
 
+def check_prod_endpoint_alerts(resources: Sequence[Resource], options: Options) -> list[Finding]:
+    """Every prod endpoint has an alert: one next to it (same parent), or one whose query names the endpoint.
+
+    A regression after the deploy (latency, errors, traffic gone) otherwise pages nobody; the rollout's health
+    gate only watches while the rollout runs.
+    """
+    alerts = [resource for resource in resources if resource.type == ALERT_V2]
+    findings = []
+    for endpoint in (r for r in resources if r.type == MODEL_SERVING and is_prod(r, options)):
+        name = endpoint.props.get("name")
+        queries = [alert.props.get("queryText") for alert in alerts]
+        if name is UNKNOWN or UNKNOWN in queries:
+            continue
+        if any(alert.parent == endpoint.parent and endpoint.parent for alert in alerts) or any(
+            isinstance(query, str) and isinstance(name, str) and f"'{name}'" in query for query in queries
+        ):
+            continue
+        findings.append(
+            Finding(
+                endpoint.name,
+                endpoint.urn,
+                f"{_endpoint(endpoint)}: has no alert on prod, so a regression after the deploy pages nobody; add "
+                f"`{_entry(endpoint)}.monitoring` (a SQL `warehouse` and the `notify` destinations): its latency and "
+                "5xx alerts take the rollout's health gate thresholds",
+            )
+        )
+    return findings
+
+
 # --------------------------------------------------------------------------------------------------
 # The rule set
 
@@ -831,6 +861,13 @@ RULES: tuple[Rule, ...] = (
         description="Prod endpoints serving external models have an AI Gateway rate limit and usage tracking.",
         enforcement=Enforcement.MANDATORY,
         resource_check=check_prod_external_model_gateway,
+        options=("prod_stacks", "prod_environments"),
+    ),
+    Rule(
+        name="prod-endpoint-alerts",
+        description="Prod serving endpoints have alerts on their telemetry (endpoints.<key>.monitoring).",
+        enforcement=Enforcement.ADVISORY,
+        stack_check=check_prod_endpoint_alerts,
         options=("prod_stacks", "prod_environments"),
     ),
     Rule(

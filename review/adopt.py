@@ -71,8 +71,9 @@ EXIT_FAILED = 3
 EXIT_NEEDS_EDIT = 4
 ENDPOINTS_KEY = f"{PROJECT}:endpoints"
 DEFAULTS_KEY = f"{PROJECT}:defaults"
-NOT_LIVE_STATE = ("readiness", "rollout", "recreate_on_description_change")
-"""Entry keys with no live counterpart: kept from the stack file's entry of the same key."""
+NOT_LIVE_STATE = ("readiness", "rollout", "recreate_on_description_change", "monitoring")
+"""Entry keys with no live counterpart on the endpoint: kept from the stack file's entry of the same key
+(`monitoring` declares other resources, alerts and a drift monitor, which the import does not read)."""
 
 
 class AdoptError(Exception):

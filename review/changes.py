@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from review.defaults import same_setting
-from review.summary import MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT, ResourceSummary, format_value
+from review.summary import ALERT_V2, MODEL_SERVING, PERMISSIONS, SERVING_ENDPOINT, ResourceSummary, format_value
 
 READINESS = "servingops:index:EndpointReadiness"
 ROLLOUT = "servingops:index:EndpointRollout"
@@ -44,6 +44,8 @@ class EndpointView:
     """The ModelServing's `ai_gateway.*` fields as the review's tree shows them (`rate_limits.endpoint`, ...)."""
     fields: dict[tuple[str, str], Any] = field(default_factory=dict)
     """Every reviewable field of the endpoint's resources, by (child resource suffix, field)."""
+    alerts: dict[str, Any] = field(default_factory=dict)
+    """Alert resource suffix (`alert-latency`) -> what pages (`p95_latency_ms > 300`)."""
 
 
 def _suffix(child: str, key: str) -> str:
@@ -88,6 +90,8 @@ def endpoint_views(summaries: Sequence[ResourceSummary]) -> dict[str, EndpointVi
         elif summary.type == READINESS:
             # The declared split, also when a rollout moves the traffic there.
             view.traffic = _routes(summary.fields, "traffic.") or view.traffic
+        elif summary.type == ALERT_V2:
+            view.alerts[suffix] = summary.fields.get("alert")
         elif summary.type == ROLLOUT:
             view.rollout = {
                 "candidate": summary.fields.get("candidate"),
@@ -217,6 +221,8 @@ def _covered(suffix: str, name: str) -> bool:
         return name.startswith(("served_entities.", "traffic.", "target.")) or name in ("plan", "endpoint_name")
     if suffix == "deployment":
         return True  # it repeats the endpoint's entities and routes, with a timeout: nothing of its own to say
+    if suffix.startswith("alert-"):
+        return name in ("alert", "summary", "description", "display_name")  # the alert's one line says them
     return False
 
 
@@ -252,6 +258,7 @@ def describe_endpoint_change(key: str, before: EndpointView | None, after: Endpo
         ("access", "access.", before.access, after.access),
         ("tags", "tags.", before.tags, after.tags),
         ("AI Gateway", "ai_gateway.", before.gateway, after.gateway),
+        ("alerts", "alert.", before.alerts, after.alerts),
     ):
         change = _map_changes(label, prefix, old, new)
         if change:
@@ -285,5 +292,7 @@ def declared_lines(summaries: Sequence[ResourceSummary]) -> list[str]:
         line = f"{key}: {view.name or key} serves {served}"
         if view.rollout and view.rollout.get("candidate") in view.traffic:
             line += f"; rollout of {view.rollout['candidate']} through {view.rollout['steps']}"
+        if view.alerts:
+            line += "; alerts " + ", ".join(str(view.alerts[suffix]) for suffix in sorted(view.alerts))
         lines.append(line)
     return lines

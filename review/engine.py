@@ -362,6 +362,10 @@ class WorkspaceMocks:
         if args.token == "servingops:index:resolveModelVersion":
             # Offline there is no workspace to ask: an alias stays unresolved, and the review says so.
             return {"unresolved": "no credentials"}, []
+        if args.token == "databricks:index/getSqlWarehouse:getSqlWarehouse":
+            # A monitoring block's warehouse, by name: an id standing in for the workspace's.
+            name = str(args.args.get("name"))
+            return {"id": _fake_id("warehouse", name), "name": name}, []
         return {}, []
 
 

@@ -30,6 +30,9 @@ assert set(CREATION_ONLY_FIELDS) <= set(CREATION_ONLY)
 MODEL_SERVING = "databricks:index/modelServing:ModelServing"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 SERVING_ENDPOINT = "serving:index:ServingEndpoint"
+ALERT_V2 = "databricks:index/alertV2:AlertV2"
+NOTIFICATION_DESTINATION = "databricks:index/notificationDestination:NotificationDestination"
+COMPARISONS = {"GREATER_THAN": ">", "GREATER_THAN_OR_EQUAL": ">=", "LESS_THAN": "<", "LESS_THAN_OR_EQUAL": "<="}
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,41 @@ def _permissions(inputs: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _alert_v2(inputs: dict[str, Any]) -> dict[str, Any]:
+    """An alert as its reader pages on it: `alert: p95_latency_ms > 300`, when, on which warehouse, whom."""
+    fields: dict[str, Any] = {"display_name": inputs.get("displayName")}
+    evaluation = _dict(inputs.get("evaluation"), fields, "alert")
+    source = _dict(evaluation.get("source"), fields, "alert")
+    threshold = _dict(_dict(evaluation.get("threshold"), fields, "alert").get("value"), fields, "alert")
+    if source:
+        operator = _label(evaluation.get("comparisonOperator"))
+        value = next((threshold[key] for key in ("doubleValue", "stringValue", "boolValue") if key in threshold), None)
+        fields["alert"] = f"{_label(source.get('name'))} {COMPARISONS.get(operator, operator)} {_label(value)}"
+    fields["summary"] = inputs.get("customSummary")
+    fields["description"] = inputs.get("customDescription")
+    schedule = _dict(inputs.get("schedule"), fields, "schedule")
+    if schedule:
+        fields["schedule"] = f"{_label(schedule.get('quartzCronSchedule'))} ({_label(schedule.get('timezoneId'))})"
+    fields["warehouse_id"] = inputs.get("warehouseId")
+    notification = _dict(evaluation.get("notification"), fields, "notify")
+    subscriptions = _list(notification.get("subscriptions"), fields, "notify")
+    fields["notify"] = [_label(item.get("destinationId") or item.get("userEmail")) for item in subscriptions]
+    fields["query"] = inputs.get("queryText")
+    return fields
+
+
+def _notification_destination(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A destination's kind and addresses; its webhook URL or integration key stays `[secret]`."""
+    fields: dict[str, Any] = {"display_name": inputs.get("displayName")}
+    config = _dict(inputs.get("config"), fields, "config")
+    for kind, settings in sorted(config.items()):
+        fields["kind"] = kind
+        email = _dict(settings, fields, kind).get("addresses")
+        if email is not None:
+            fields["email"] = email
+    return fields
+
+
 def _named_items(value: Any) -> dict[str, Any] | None:
     """A list of objects each with a distinct `name` (served entities), keyed by that name; else None."""
     if not isinstance(value, list) or not value or is_secret(value):
@@ -259,7 +297,12 @@ def _generic(inputs: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-SUMMARIES = {MODEL_SERVING: _model_serving, PERMISSIONS: _permissions}
+SUMMARIES = {
+    MODEL_SERVING: _model_serving,
+    PERMISSIONS: _permissions,
+    ALERT_V2: _alert_v2,
+    NOTIFICATION_DESTINATION: _notification_destination,
+}
 ENDPOINT_ID_FIELDS = ("serving_endpoint_id", "endpoint_id")
 """Fields that hold an endpoint's id: the id is made up under the mock engine, the endpoint it names is not."""
 """Per resource type, the fields worth reviewing; other types show their inputs as they are."""
@@ -290,6 +333,15 @@ def summarize(
         for id_field in ENDPOINT_ID_FIELDS:
             if id_field in fields and not is_secret(fields[id_field]):
                 fields[id_field] = f"id of {endpoints[0]}"
+    if resource.type == ALERT_V2 and isinstance(fields.get("notify"), list):
+        # Destination ids are made up under the mock engine too: the destinations it depends on are named.
+        declared = sorted(
+            by_urn[urn].name
+            for urn in resource.dependencies
+            if urn in by_urn and by_urn[urn].type == NOTIFICATION_DESTINATION
+        )
+        if len(declared) == len(fields["notify"]):
+            fields["notify"] = ", ".join(declared)
     return {key: _shown(value) for key, value in fields.items() if value is not None}
 
 

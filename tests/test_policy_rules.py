@@ -46,6 +46,7 @@ from review.engine import PROJECT_DIR
 from tests.support import (
     RISK_QUERY_PRINCIPAL,
     TAGS,
+    component_urn,
     endpoint,
     group,
     permissions,
@@ -59,6 +60,17 @@ from tests.support import (
 )
 
 # --- resources as the engine declares them ------------------------------------------------------------
+
+
+def alert(key: str = "risk", kind: str = "latency", parent: str | None = None, query: str = "SELECT 0") -> Resource:
+    """An AlertV2 as components.monitoring declares it next to its endpoint."""
+    return Resource(
+        type="databricks:index/alertV2:AlertV2",
+        name=f"{key}-alert-{kind}",
+        urn=f"{component_urn(key)}$databricks:index/alertV2:AlertV2::{key}-alert-{kind}",
+        parent=component_urn(key) if parent is None else parent,
+        props={"displayName": f"prod-{key} {kind}", "queryText": query},
+    )
 
 
 def with_environment(variables: dict[str, str]) -> Resource:
@@ -339,7 +351,7 @@ def test_a_malformed_secret_reference_is_a_violation():
 
 
 def test_every_rule_has_a_verdict_in_order():
-    verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness()], "prod")
+    verdicts = evaluate([limited(endpoint()), permissions(service_principal()), readiness(), alert()], "prod")
     assert [(verdict.rule.name, verdict.passed) for verdict in verdicts] == [
         ("serving-endpoint-access", True),
         ("serving-endpoint-access-advisory", True),
@@ -350,6 +362,7 @@ def test_every_rule_has_a_verdict_in_order():
         ("environment-secrets-as-references", True),
         ("prod-endpoint-rate-limit", True),
         ("prod-external-model-gateway", True),
+        ("prod-endpoint-alerts", True),
         ("unity-catalog-models", True),
     ]
 
@@ -401,6 +414,7 @@ def test_the_pack_serves_every_rule_at_its_level():
         ("ResourceValidationPolicy", "environment-secrets-as-references", "mandatory"),
         ("ResourceValidationPolicy", "prod-endpoint-rate-limit", "advisory"),
         ("ResourceValidationPolicy", "prod-external-model-gateway", "mandatory"),
+        ("StackValidationPolicy", "prod-endpoint-alerts", "advisory"),
         ("ResourceValidationPolicy", "unity-catalog-models", "advisory"),
     ]
 

@@ -57,12 +57,15 @@ def test_prod_review_prints_each_endpoint_as_a_component_over_its_resources(text
     assert lines[:2] == ["# Pulumi.prod.yaml", f"Stack prod: {len(json_reviews['prod']['resources'])} resources"]
     component = lines.index(f"{COMPONENT}  risk-classifier")
     children = [line for line in lines[component + 1 :] if line.startswith("    ") and not line.startswith("        ")]
-    assert children[:5] == [
+    assert children[:8] == [
+        "    databricks:index/alertV2:AlertV2  risk-classifier-alert-error-rate",
+        "    databricks:index/alertV2:AlertV2  risk-classifier-alert-latency",
+        "    databricks:index/alertV2:AlertV2  risk-classifier-alert-volume-drop",
         "    servingops:index:EndpointDeployment  risk-classifier-deployment",
+        "    databricks:index/qualityMonitor:QualityMonitor  risk-classifier-drift-monitor",
         f"    {ENDPOINT}  risk-classifier-endpoint",
         f"    {NOTIFICATIONS}  risk-classifier-notifications",
         f"    {PERMISSIONS}  risk-classifier-permissions",
-        f"    {READINESS}  risk-classifier-readiness",
     ]
 
 
@@ -115,10 +118,11 @@ def test_the_repo_stacks_pass_every_policy_rule_and_exit_0(stack, text_reviews, 
         ("environment-secrets-as-references", True),
         ("prod-endpoint-rate-limit", True),
         ("prod-external-model-gateway", True),
+        ("prod-endpoint-alerts", True),
         ("unity-catalog-models", True),
     ]
     assert (document["exit_code"], text_reviews[stack][0]) == (0, 0)
-    assert "Policy (10 rules): 0 mandatory violations, 0 advisory" in text_reviews[stack][1]
+    assert "Policy (11 rules): 0 mandatory violations, 0 advisory" in text_reviews[stack][1]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -208,7 +212,7 @@ def test_scale_to_zero_on_prod_is_a_mandatory_violation_and_exit_1(tmp_path, pro
     prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["served_models"][0]["scale_to_zero"] = True
     status, out, _ = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
     assert status == 1
-    assert "Policy (10 rules): 1 mandatory violation, 0 advisory" in out
+    assert "Policy (11 rules): 1 mandatory violation, 0 advisory" in out
     assert (
         "  FAIL  prod-endpoint-capacity [mandatory]\n"
         "          endpoint `prod-fraud-scorer` (fraud-scorer-endpoint), served entity `fraud_scorer-2`: scales to "
@@ -225,7 +229,7 @@ def without_owner(document: dict[str, Any]) -> dict[str, Any]:
 def test_advisory_violations_alone_exit_0(tmp_path, prod_document):
     status, out, _ = review("prod", "--stack-file", str(write_stack_file(without_owner(prod_document), tmp_path)))
     assert status == 0
-    assert "Policy (10 rules): 0 mandatory violations, 2 advisory" in out
+    assert "Policy (11 rules): 0 mandatory violations, 2 advisory" in out
     assert "  warn  endpoint-required-tags [advisory]" in out
 
 
@@ -413,13 +417,14 @@ def test_a_workspace_model_registry_model_is_an_advisory_violation_and_exit_0(tm
     served["model"] = "FraudScorer"
     status, out, _ = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
     assert status == 0
-    assert "Policy (10 rules): 0 mandatory violations, 1 advisory" in out
+    assert "Policy (11 rules): 0 mandatory violations, 1 advisory" in out
     assert "  warn  unity-catalog-models [advisory]" in out
     assert "served_entities.FraudScorer-2.model: FraudScorer" in out
 
 
 def test_a_prod_endpoint_without_an_endpoint_wide_limit_is_advised_one_and_exit_0(tmp_path, prod_document):
     del prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["ai_gateway"]
+    del prod_document["config"][ENDPOINTS_KEY]["fraud-scorer"]["monitoring"]  # its alerts read the usage tables
     status, out, _ = review("prod", "--stack-file", str(write_stack_file(prod_document, tmp_path)))
     assert status == 0
     assert "  warn  prod-endpoint-rate-limit [advisory]" in out

@@ -121,9 +121,10 @@ def test_other_settings_are_named_and_left_to_the_details(prod_base, stack_docum
 
 def test_without_a_comparison_each_endpoint_says_what_it_serves(prod_base):
     assert declared_lines(prod_base) == [
-        "fraud-scorer: prod-fraud-scorer serves fraud_scorer v2 100%",
+        "fraud-scorer: prod-fraud-scorer serves fraud_scorer v2 100%; alerts error_rate > 0.01, volume_drop > 0.5",
         "risk-classifier: prod-risk-classifier serves risk_classifier v3 90%, risk_classifier v4 10%; "
-        "rollout of risk_classifier-4 through [10, 50, 100]",
+        "rollout of risk_classifier-4 through [10, 50, 100]; "
+        "alerts error_rate > 0.01, p95_latency_ms > 300, volume_drop > 0.5",
     ]
 
 

@@ -318,6 +318,8 @@ def test_ai_gateway_limits_per_user_group_and_service_principal_with_fallback(pr
         ],
         "fallback": True,
     }
+    # Without usage tracking, fraud-scorer's alerts would have no telemetry to read.
+    del prod_document["config"]["databricks-serving:endpoints"]["fraud-scorer"]["monitoring"]
     run = run_with(prod_document, lambda endpoints: endpoints["fraud-scorer"].update(ai_gateway=gateway))
     assert unwrap(run.named("fraud-scorer-endpoint").inputs)["aiGateway"] == {
         "rateLimits": [
@@ -437,13 +439,50 @@ FULL_ENDPOINT: dict[str, Any] = {
     "budget_policy_id": "bp-risk",
     "route_optimized": False,
     "recreate_on_description_change": False,
+    "monitoring": {
+        "warehouse": "serving-monitoring",
+        "schedule": {"quartz_cron": "0 0/5 * * * ?", "timezone": "UTC"},
+        "window_minutes": 15,
+        "min_requests": 25,
+        "notify": ["ml-mail"],
+        "alerts": {
+            "latency": {"enabled": True, "percentile": 95, "max_ms": 400},
+            "error_rate": {"enabled": True, "max": 0.02},
+            "volume_drop": {"enabled": True, "max_drop": 0.5, "baseline": "previous_week"},
+        },
+        "drift": {
+            "problem_type": "classification",
+            "prediction_column": "prediction",
+            "label_column": "label",
+            "timestamp_column": "request_time",
+            "model_id_column": "served_entity_id",
+            "granularities": ["1 day"],
+            "output_schema": "main.monitoring",
+            "table": "main.ml.full_predictions",
+            "assets_dir": "/Shared/monitoring/full",
+            "schedule": {"quartz_cron": "0 0 3 * * ?", "timezone": "UTC"},
+        },
+    },
 }
+DESTINATIONS = {"ml-mail": {"email": ["ml@example.com"]}, "ml-mail-2": {"email": ["ml-2@example.com"]}}
 
 
 def _rename_stable(endpoint: dict[str, Any]) -> None:
     endpoint["served_models"][0]["name"] = "stable-2"
     endpoint["traffic"] = {"stable-2": 90, "candidate": 10}
     endpoint["rollout"]["stable"] = "stable-2"
+
+
+def _disable_inference_table(endpoint: dict[str, Any]) -> None:
+    # The latency alert reads the table; the other alerts move to the system tables, which need usage tracking.
+    endpoint["inference_table"]["enabled"] = False
+    endpoint["monitoring"]["alerts"]["latency"]["enabled"] = False
+    endpoint["ai_gateway"]["usage_tracking"] = True
+
+
+def _warehouse_by_id(endpoint: dict[str, Any]) -> None:
+    del endpoint["monitoring"]["warehouse"]
+    endpoint["monitoring"]["warehouse_id"] = "a1b2c3d4e5f6a7b8"
 
 
 def _swap_stable_and_candidate(endpoint: dict[str, Any]) -> None:
@@ -490,7 +529,7 @@ CHANGES = {
     "inference_table.catalog": _set("inference_table.catalog", "analytics"),
     "inference_table.schema": _set("inference_table.schema", "logs"),
     "inference_table.table_prefix": _set("inference_table.table_prefix", "full_v2"),
-    "inference_table.enabled": _set("inference_table.enabled", False),
+    "inference_table.enabled": _disable_inference_table,
     "notifications.on_update_success": _set("notifications.on_update_success", ["c@example.com"]),
     "notifications.on_update_failure": _set("notifications.on_update_failure", []),
     "readiness.timeout_minutes": _set("readiness.timeout_minutes", 50),
@@ -528,6 +567,32 @@ CHANGES = {
     },
     "route_optimized": _set("route_optimized", True),
     "recreate_on_description_change": _set("recreate_on_description_change", True),
+    "monitoring.warehouse": _set("monitoring.warehouse", "other-warehouse"),
+    "monitoring.warehouse_id": _warehouse_by_id,
+    "monitoring.schedule.quartz_cron": _set("monitoring.schedule.quartz_cron", "0 0/10 * * * ?"),
+    "monitoring.schedule.timezone": _set("monitoring.schedule.timezone", "Europe/Berlin"),
+    "monitoring.window_minutes": _set("monitoring.window_minutes", 30),
+    "monitoring.min_requests": _set("monitoring.min_requests", 60),
+    "monitoring.notify": _set("monitoring.notify", ["ml-mail-2"]),
+    "monitoring.alerts.latency.enabled": _set("monitoring.alerts.latency.enabled", False),
+    "monitoring.alerts.latency.percentile": _set("monitoring.alerts.latency.percentile", 99),
+    "monitoring.alerts.latency.max_ms": _set("monitoring.alerts.latency.max_ms", 800),
+    "monitoring.alerts.error_rate.enabled": _set("monitoring.alerts.error_rate.enabled", False),
+    "monitoring.alerts.error_rate.max": _set("monitoring.alerts.error_rate.max", 0.05),
+    "monitoring.alerts.volume_drop.enabled": _set("monitoring.alerts.volume_drop.enabled", False),
+    "monitoring.alerts.volume_drop.max_drop": _set("monitoring.alerts.volume_drop.max_drop", 0.3),
+    "monitoring.alerts.volume_drop.baseline": _set("monitoring.alerts.volume_drop.baseline", "previous_day"),
+    "monitoring.drift.problem_type": _set("monitoring.drift.problem_type", "regression"),
+    "monitoring.drift.prediction_column": _set("monitoring.drift.prediction_column", "score"),
+    "monitoring.drift.label_column": _set("monitoring.drift.label_column", "outcome"),
+    "monitoring.drift.timestamp_column": _set("monitoring.drift.timestamp_column", "scored_at"),
+    "monitoring.drift.model_id_column": _set("monitoring.drift.model_id_column", "model_version"),
+    "monitoring.drift.granularities": _set("monitoring.drift.granularities", ["1 hour", "1 day"]),
+    "monitoring.drift.output_schema": _set("monitoring.drift.output_schema", "main.monitoring_v2"),
+    "monitoring.drift.table": _set("monitoring.drift.table", "main.ml.full_predictions_v2"),
+    "monitoring.drift.assets_dir": _set("monitoring.drift.assets_dir", "/Shared/monitoring/full-v2"),
+    "monitoring.drift.schedule.quartz_cron": _set("monitoring.drift.schedule.quartz_cron", "0 0 4 * * ?"),
+    "monitoring.drift.schedule.timezone": _set("monitoring.drift.schedule.timezone", "Europe/Berlin"),
 }
 
 # What pulumi-databricks does with a ModelServing property of an existing endpoint (resource_model_serving.go):
@@ -537,6 +602,9 @@ NEVER_UPDATED = ("name", "routeOptimized", "description", "budgetPolicyId")
 """A new endpoint (name, route_optimized force replacement) or nothing at all (description, budget policy)."""
 FOLLOWS_THE_ENDPOINT = ("endpoint_name", "endpoint_id")
 """Plugin inputs that are the endpoint's own outputs: they change because the endpoint does."""
+# Monitoring resources pulumi-databricks updates in place (alert_v2: PATCH with an update mask of every input
+# the program sets; quality monitor: Update), or replaces (ignore_changes / replace_on_changes say which).
+MONITORING = ("databricks:index/alertV2:AlertV2", "databricks:index/qualityMonitor:QualityMonitor")
 
 
 def _changed_paths(before: Any, after: Any, path: str = "") -> set[str]:
@@ -562,8 +630,15 @@ def how_a_change_applies(base: ProgramRun, changed: ProgramRun) -> dict[str, set
     """
     outcome: dict[str, set[str]] = {"applied": set(), "at_creation": set(), "ignored": set(), "lost": set()}
     before = {resource.urn: resource for resource in base.resources}
+    # A resource the change adds or removes (an alert switched on or off) is applied by its create or delete.
+    outcome["applied"] |= {
+        f"{r.name} deleted" for r in base.resources if r.urn not in {c.urn for c in changed.resources}
+    }
     for resource in changed.resources:
-        old = before[resource.urn]
+        old = before.get(resource.urn)
+        if old is None:
+            outcome["applied"].add(f"{resource.name} created")
+            continue
         if (old.ignore_changes, old.replace_on_changes) != (resource.ignore_changes, resource.replace_on_changes):
             outcome["applied"].add(f"{resource.name} options")
         for path in _changed_paths(unwrap(old.inputs), unwrap(resource.inputs)):
@@ -581,6 +656,8 @@ def how_a_change_applies(base: ProgramRun, changed: ProgramRun) -> dict[str, set
                 outcome["applied"].add(where)
             elif resource.type == PERMISSIONS and _under(path, ("accessControls",)):
                 outcome["applied"].add(where)
+            elif resource.type in MONITORING:
+                outcome["ignored" if _under(path, resource.ignore_changes) else "applied"].add(where)
             elif not (resource.type.startswith("servingops:") or resource.type == PERMISSIONS):
                 outcome["lost"].add(where)
     return outcome
@@ -605,7 +682,13 @@ def _leaf_keys() -> list[str]:
 
 
 def full_document(endpoint: dict[str, Any]) -> dict[str, Any]:
-    return {"config": {"databricks:host": HOST, "databricks-serving:endpoints": {"full": endpoint}}}
+    return {
+        "config": {
+            "databricks:host": HOST,
+            "databricks-serving:endpoints": {"full": endpoint},
+            "databricks-serving:notification_destinations": DESTINATIONS,
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -688,6 +771,21 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
         declared = stack_config(stack_documents[stack]).endpoints[key]
         rollout = [(ROLLOUT, f"{key}-rollout")] if declared.rollout else []
         notifications = [(NOTIFICATIONS, f"{key}-notifications")] if declared.notifications else []
+        monitoring = declared.monitoring
+        alerts = [
+            ("databricks:index/alertV2:AlertV2", f"{key}-alert-{alert}")
+            for alert, config in (
+                [
+                    ("latency", monitoring.alerts.latency),
+                    ("error-rate", monitoring.alerts.error_rate),
+                    ("volume-drop", monitoring.alerts.volume_drop),
+                ]
+                if monitoring
+                else []
+            )
+            if config.enabled
+        ]
+        drift = [("databricks:index/qualityMonitor:QualityMonitor", f"{key}-drift-monitor")]
         assert children == sorted(
             [
                 (ENDPOINT, f"{key}-endpoint"),
@@ -696,6 +794,8 @@ def test_each_endpoint_is_one_component_with_an_endpoint_and_its_permissions(sta
                 (READINESS, f"{key}-readiness"),
                 *rollout,
                 *notifications,
+                *alerts,
+                *(drift if monitoring and monitoring.drift else []),
             ]
         )
     assert len(run.of_type(ENDPOINT)) == len(declared_keys(stack, stack_documents))

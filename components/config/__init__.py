@@ -3,7 +3,8 @@
 - `limits`: what Databricks allows, and the names stack files use (patterns, naming rules, provider keys);
 - `problems`: how every problem of a stack file is collected at once, as data (and how to add a rule);
 - the models, by block: `served` (served entities, tags), `access` (access and policy), `gateway` (AI Gateway,
-  inference tables, notifications), `rollout` (readiness, rollout and its gates), `endpoint` (an endpoint,
+  inference tables, notifications), `rollout` (readiness, rollout and its gates), `monitoring` (alerts, drift
+  monitor, notification destinations; `schedules` checks their Quartz cron), `endpoint` (an endpoint,
   the stack, and the `EndpointSpec` components receive);
 - `messages`: problems as stack-file lines, and `parse_stack_config`, which raises one `StackConfigError`;
 - `loading`: `load_stack_config`, inside a Pulumi program (the only module importing `pulumi`).
@@ -93,6 +94,17 @@ from components.config.messages import (
     parse_stack_config,
     stack_file_problems,
 )
+from components.config.monitoring import (
+    CONFIG_SECRETS_CONTEXT,
+    AlertKind,
+    AlertPlan,
+    AlertThreshold,
+    DriftMonitorConfig,
+    MonitoringConfig,
+    NotificationDestinationConfig,
+    alert_plan,
+    secret_config_keys,
+)
 from components.config.problems import (
     RuleProblem,
 )
@@ -116,6 +128,7 @@ __all__ = [
     "ADMINS_GROUP",
     "ALL_USERS_GROUPS",
     "BROAD_PRINCIPALS",
+    "CONFIG_SECRETS_CONTEXT",
     "CREATION_ONLY",
     "CREDENTIAL_KEYS",
     "DEPLOYER_CONTEXT",
@@ -150,6 +163,10 @@ __all__ = [
     "UUID_PATTERN",
     "AccessConfig",
     "AiGatewayConfig",
+    "AlertKind",
+    "AlertPlan",
+    "AlertThreshold",
+    "DriftMonitorConfig",
     "EndpointConfig",
     "EndpointSpec",
     "ExternalModelConfig",
@@ -162,6 +179,8 @@ __all__ = [
     "HealthGate",
     "InferenceTableConfig",
     "ModelVersion",
+    "MonitoringConfig",
+    "NotificationDestinationConfig",
     "NotificationsConfig",
     "ParityGate",
     "PermissionLevel",
@@ -184,6 +203,7 @@ __all__ = [
     "WarmupConfig",
     "WorkloadSize",
     "WorkloadType",
+    "alert_plan",
     "default_served_entity_name",
     "describe_errors",
     "describe_namespaces",
@@ -193,6 +213,7 @@ __all__ = [
     "load_stack_config",
     "parse_stack_config",
     "principal_identity",
+    "secret_config_keys",
     "stack_file_problems",
     "version_label",
 ]

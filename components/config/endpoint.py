@@ -24,6 +24,12 @@ from components.config.limits import (
     READINESS_MARGIN_MINUTES,
     RESERVED_ENDPOINT_PREFIX,
 )
+from components.config.monitoring import (
+    MonitoringConfig,
+    NotificationDestinationConfig,
+    destination_rules,
+    monitoring_rules,
+)
 from components.config.problems import RuleProblem, StrictModel, fail, section
 from components.config.rollout import ReadinessConfig, RolloutConfig
 from components.config.served import ServedModelConfig, Tags, raw_served_names
@@ -70,6 +76,9 @@ class EndpointConfig(StrictModel):
         description="Recreate the endpoint when its description changes (Databricks cannot update it); "
         "default: a new description applies at the next creation.",
     )
+    monitoring: MonitoringConfig | None = Field(
+        default=None, description="Alerts on the endpoint's telemetry and a drift monitor, after the deploy."
+    )
 
     @field_validator("served_models", "external_models")
     @classmethod
@@ -106,6 +115,7 @@ class EndpointConfig(StrictModel):
     @classmethod
     def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
         yield from entity_kind_problems(data)
+        yield from monitoring_rules(data)
         served = raw_served_names(data) or _raw_external_names(data)
         models = data.get("served_models") or data.get("external_models")
         traffic = data.get("traffic")
@@ -238,9 +248,13 @@ class StackConfig(StrictModel):
     policy: PolicySettings = Field(
         default_factory=PolicySettings, description="How strictly the policy pack judges this stack."
     )
+    notification_destinations: dict[str, NotificationDestinationConfig] = Field(
+        default_factory=dict, description="Destination name -> where endpoints' alerts notify."
+    )
 
     @classmethod
     def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
+        yield from destination_rules(data)
         endpoints = data.get("endpoints")
         if not isinstance(endpoints, Mapping):
             return

@@ -10,6 +10,7 @@ from typing import Any
 from components.config.endpoint import StackConfig
 from components.config.limits import CREDENTIAL_KEYS, PROJECT, PROVIDER_NAMESPACE, STACK_FILE_VARIABLE
 from components.config.messages import namespace_messages, parse_stack_config, stack_file_messages
+from components.config.monitoring import secret_config_keys
 
 
 def _own_stack_file(stack: str) -> Path | None:
@@ -56,7 +57,20 @@ def load_stack_config() -> StackConfig:
     own_file = _own_stack_file(stack)
     # The CLI's JSON writes a whole float as an int (`1200.0` -> 1200); the file says which were floats.
     values = with_written_number_types(values, written_config(own_file, PROJECT))
-    file_problems = stack_file_messages(own_file) + namespace_messages(keys)
+    # Keys a notification destination names hold its secrets: read by the program, and only ever `secure:`.
+    secret_names = secret_config_keys(values)
+    config_secrets = {
+        name: is_config_secret(f"{PROJECT}:{name}") for name in secret_names if get_config(f"{PROJECT}:{name}")
+    }
+    read_keys = {f"{PROJECT}:{name}" for name in secret_names}
+    file_problems = stack_file_messages(own_file) + namespace_messages(key for key in keys if key not in read_keys)
     # The identity the Permissions resource keeps at CAN_MANAGE: the stack's OAuth client, else the environment's.
     deployer = get_config(f"{PROVIDER_NAMESPACE}:clientId") or os.environ.get("DATABRICKS_CLIENT_ID")
-    return parse_stack_config(stack, values, plaintext, stack_file_problems=file_problems, deployer=deployer)
+    return parse_stack_config(
+        stack,
+        values,
+        plaintext,
+        stack_file_problems=file_problems,
+        deployer=deployer,
+        config_secrets=config_secrets,
+    )

@@ -28,6 +28,7 @@ from components.config.limits import (
     SECRET_REFERENCE_PATTERN,
     TOKEN_VALUE_PATTERN,
 )
+from components.config.monitoring import CONFIG_SECRETS_CONTEXT
 from components.config.problems import Problem, problems_of
 from components.stack_file import StackFile, UnreadableStackFileError, YamlProblem, read_stack_file
 
@@ -305,6 +306,7 @@ def parse_stack_config(
     *,
     stack_file_problems: Iterable[Message | str] = (),
     deployer: str | None = None,
+    config_secrets: Mapping[str, bool] | None = None,
 ) -> StackConfig:
     """Validate a stack's values; raise one `StackConfigError` listing every problem.
 
@@ -312,7 +314,9 @@ def parse_stack_config(
     maps each credential key present in the stack (`databricks:token`, ...) to whether it is stored
     in plain text; `stack_file_problems` are problems already found in the stack file itself (its YAML,
     its namespaces: `stack_file_messages`, `namespace_messages`), reported first; `deployer` the application
-    id of the service principal that deploys (`databricks:clientId`), which no grant may name.
+    id of the service principal that deploys (`databricks:clientId`), which no grant may name;
+    `config_secrets` maps each config key of this project a notification destination names (without
+    namespace) that the stack sets to whether it is a secret (None: not checked).
     """
     messages = [problem if isinstance(problem, Message) else Message(None, problem) for problem in stack_file_problems]
     messages.extend(
@@ -328,8 +332,12 @@ def parse_stack_config(
     refused = {message.key_path for message in messages if message.key_path is not None}
     config: StackConfig | None = None
     try:
-        context = {DEPLOYER_CONTEXT: deployer.strip().lower()} if deployer and deployer.strip() else None
-        config = StackConfig.model_validate(dict(values), context=context)
+        context: dict[str, Any] = {}
+        if deployer and deployer.strip():
+            context[DEPLOYER_CONTEXT] = deployer.strip().lower()
+        if config_secrets is not None:
+            context[CONFIG_SECRETS_CONTEXT] = dict(config_secrets)
+        config = StackConfig.model_validate(dict(values), context=context or None)
     except ValidationError as error:
         described = (describe_problem(problem) for problem in problems_of(error))
         messages.extend(message for message in described if message.key_path not in refused)

@@ -67,7 +67,7 @@ KINDS: dict[str, Kind] = {
     monitoring.NOTIFICATION_DESTINATION: Kind(
         monitoring.NOTIFICATION_DESTINATION_SHAPE,
         monitoring.NOTIFICATION_DESTINATION_REPLACES,
-        ("destinationType",),
+        monitoring.NOTIFICATION_DESTINATION_OUTPUTS,
         "notification destination",
         create=lambda api, inputs, _: monitoring.create_notification_destination(api, inputs),
         read=monitoring.notification_destination_state,

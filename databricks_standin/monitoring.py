@@ -54,6 +54,8 @@ NOTIFICATION_DESTINATION_SHAPE = shape.resource(
         **{kind: _destination_kind(fields) for kind, fields in _WRITE_ONLY.items()},
     ),
 )
+NOTIFICATION_DESTINATION_OUTPUTS = ("destinationType", "notificationDestinationId")
+"""The Terraform `id` attribute: the bridge names it `notificationDestinationId` (pulumi-databricks 1.118.0)."""
 NOTIFICATION_DESTINATION_REPLACES = tuple(f"config.{kind}" for kind in ("email", *_WRITE_ONLY))
 NOTIFICATION_DESTINATION_SECRETS = tuple(
     f"config.{kind}.{name}" for kind, fields in _WRITE_ONLY.items() for name in fields
@@ -67,6 +69,7 @@ def notification_destination_state(api: Api, destination_id: str, recorded: dict
     except NotFoundError:
         return None
     state = shape.project(answer, NOTIFICATION_DESTINATION_SHAPE)
+    state["notificationDestinationId"] = answer.get("id")
     declared = recorded.get("config") or {}
     for kind, fields in _WRITE_ONLY.items():
         answered: dict[str, Any] = (state.get("config") or {}).get(kind) or {}
@@ -126,6 +129,8 @@ ALERT_V2_SHAPE = shape.resource(
         notification=obj(
             notifyOnOk=scalar(),
             retriggerSeconds=scalar(),
+            effectiveNotifyOnOk=scalar(computed=True),
+            effectiveRetriggerSeconds=scalar(computed=True),
             subscriptions=lst(obj(destinationId=scalar(), userEmail=scalar())),
         ),
     ),

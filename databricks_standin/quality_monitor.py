@@ -93,6 +93,7 @@ def _state(answer: dict[str, Any], kept_from: dict[str, Any]) -> dict[str, Any]:
     state = shape.project(answer, QUALITY_MONITOR_SHAPE)
     for key in _NOT_ANSWERED:
         state[key] = kept_from.get(key)
+    state["monitorId"] = answer.get("table_name")  # the Terraform `id` attribute (SDKv2 compatibility)
     return state
 
 

@@ -5,8 +5,7 @@ What the bridge does that matters to the engine, kept here (pulumi-terraform-bri
 - Create/Update with `preview` send nothing and return the inputs with computed outputs unknown;
 - the engine's `timeout` (customTimeouts) replaces the resource's default timeout;
 - errors reach the user as the provider's message.
-Credentials: the provider's configuration (`databricks:host`, `databricks:token`, ...) or, where it has none,
-databricks-sdk's unified authentication (DATABRICKS_* variables), as the real provider resolves them.
+Credentials: `databricks_standin/client.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -25,9 +23,9 @@ from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from databricks_standin import resources, shape
+from databricks_standin.client import ProviderClient
 from databricks_standin.kinds import INVOKE_LABELS, INVOKES, KINDS, Kind, Props
 from provider import wire
-from serving.workspace import sdk_config
 
 ENGINE_CHECK_SECONDS = 5.0
 VERSION = "1.118.0"
@@ -44,29 +42,9 @@ class StandinError(Exception):
 
 class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
     def __init__(self) -> None:
-        self._config: dict[str, Any] = {}
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._api = ProviderClient()
 
     # --- plumbing ----------------------------------------------------------------------------------------
-
-    def _api(self, method: str, path: str, body: Any = None, query: Any = None) -> Any:
-        from databricks.sdk import errors  # imported lazily: the sdk takes a second to import
-        from databricks.sdk.errors.base import DatabricksError
-
-        with self._lock:
-            if self._client is None:
-                from databricks.sdk.core import ApiClient
-
-                config = self._config
-                self._client = ApiClient(sdk_config(lambda key: config.get(key.split(":", 1)[1])))
-            client = self._client
-        try:
-            return client.do(method, path, body=body, query=query) or {}
-        except errors.NotFound as error:
-            raise resources.NotFoundError(str(error)) from None
-        except DatabricksError as error:
-            raise resources.ApiError(str(error)) from None
 
     def _kind(self, urn: str) -> Kind:
         kind = KINDS.get(_type(urn))
@@ -111,9 +89,7 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
         args = wire.decode(request.args).plain
         for key, value in request.variables.items():
             args.setdefault(key.rsplit(":", 1)[-1], value)
-        self._config = {key: value for key, value in args.items() if value not in (None, "", wire.UNKNOWN)}
-        with self._lock:
-            self._client = None
+        self._api.configure({key: value for key, value in args.items() if value not in (None, "", wire.UNKNOWN)})
         return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True)
 
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:
@@ -135,26 +111,7 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
     def Diff(self, request: provider_pb2.DiffRequest, context: grpc.ServicerContext) -> provider_pb2.DiffResponse:
         kind = self._kind(request.urn)
         olds, news = wire.decode(request.olds).plain, wire.decode(request.news).plain
-        changed = shape.changed_paths(olds, news, kind.shapes)
-        # ignore_changes applies to the engine's inputs before Diff; a path under an ignored one is not sent.
-        ignored = tuple(request.ignoreChanges)
-        changed = [
-            p for p in changed if not any(p == i or p.startswith(i + ".") or p.startswith(i + "[") for i in ignored)
-        ]
-        replacing = [p for p in changed if any(p == r or p.startswith(r + ".") for r in kind.replaces)]
-        diff = provider_pb2.PropertyDiff
-        return provider_pb2.DiffResponse(
-            changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
-            diffs=sorted({p.split(".")[0].split("[")[0] for p in changed}),
-            replaces=sorted({p.split(".")[0].split("[")[0] for p in replacing}),
-            detailedDiff={
-                p: provider_pb2.PropertyDiff(
-                    kind=diff.UPDATE_REPLACE if p in replacing else diff.UPDATE, inputDiff=True
-                )
-                for p in changed
-            },
-            hasDetailedDiff=True,
-        )
+        return _diff(kind, olds, news, tuple(request.ignoreChanges))
 
     def Create(self, request: provider_pb2.CreateRequest, context: grpc.ServicerContext) -> provider_pb2.CreateResponse:
         kind = self._kind(request.urn)
@@ -224,6 +181,25 @@ class DatabricksStandin(provider_pb2_grpc.ResourceProviderServicer):
         except (resources.ApiError, ValueError) as error:
             context.abort(grpc.StatusCode.UNKNOWN, f"cannot read data {INVOKE_LABELS[request.tok]}: {error}")
         return provider_pb2.InvokeResponse(**{"return": wire.encode(answer)})
+
+
+def _diff(kind: Kind, olds: Props, news: Props, ignored: tuple[str, ...]) -> provider_pb2.DiffResponse:
+    """What Terraform's plan shows, as the engine reads it: the paths changed and those forcing a replacement."""
+    changed = shape.changed_paths(olds, news, kind.shapes)
+    # ignore_changes applies to the engine's inputs before Diff; a path under an ignored one is not sent.
+    changed = [p for p in changed if not any(p == i or p.startswith(i + ".") or p.startswith(i + "[") for i in ignored)]
+    replacing = [p for p in changed if any(p == r or p.startswith(r + ".") for r in kind.replaces)]
+    diff = provider_pb2.PropertyDiff
+    return provider_pb2.DiffResponse(
+        changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
+        diffs=sorted({p.split(".")[0].split("[")[0] for p in changed}),
+        replaces=sorted({p.split(".")[0].split("[")[0] for p in replacing}),
+        detailedDiff={
+            p: provider_pb2.PropertyDiff(kind=diff.UPDATE_REPLACE if p in replacing else diff.UPDATE, inputDiff=True)
+            for p in changed
+        },
+        hasDetailedDiff=True,
+    )
 
 
 def _with_secrets(plain: Props, paths: tuple[str, ...]) -> Props:

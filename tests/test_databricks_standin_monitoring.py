@@ -104,6 +104,7 @@ def test_a_destination_keeps_its_declared_secret_in_the_state_as_a_secret(engine
     slack = state["config"].value["slack"].value
     assert (slack["url"].value, slack["url"].is_secret) == (SLACK_URL, True)
     assert slack["urlSet"].value is True and state["destinationType"].value == "SLACK"
+    assert state["notificationDestinationId"].value == destination_id
     answered = engine.emu.workspace_client().notification_destinations.get(destination_id)
     assert SLACK_URL not in str(answered.as_dict())
 
@@ -257,7 +258,7 @@ def _monitor(**extra: Any) -> dict[str, Any]:
 
 def test_create_waits_until_the_monitor_is_active(engine):
     table, state = engine.create(MONITOR, _monitor(warehouseId="abc"))
-    assert table == TABLE
+    assert table == TABLE == state["monitorId"].value
     assert state["status"].value == "MONITOR_STATUS_ACTIVE"
     assert state["warehouseId"].value == "abc"  # never answered: kept from the inputs
     gets = engine.emu.counters()["api_calls"]["GET /api/2.1/unity-catalog/tables/{table_name}/monitor"]

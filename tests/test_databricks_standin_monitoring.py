@@ -293,3 +293,17 @@ def test_the_destination_shape_computes_its_type_and_set_flags():
         changed_paths(recorded, {"displayName": "d", "config": {"slack": {"url": "u"}}}, NOTIFICATION_DESTINATION_SHAPE)
         == []
     )
+
+
+def test_check_returns_a_plaintext_webhook_url_as_a_secret(engine):
+    checked = engine.stub.Check(provider_pb2.CheckRequest(urn=urn(ND), news=wire.encode(_slack_destination())))
+    inputs = PropertyValue.unmarshal_map(checked.inputs)
+    assert inputs["config"].value["slack"].value["url"].is_secret
+    assert not inputs["displayName"].is_secret
+
+
+def test_an_unknown_function_is_named(engine):
+    request = provider_pb2.InvokeRequest(tok="databricks:index/getJobs:getJobs", args=wire.encode({}))
+    with pytest.raises(grpc.RpcError) as raised:
+        engine.stub.Invoke(request)
+    assert "no function 'databricks:index/getJobs:getJobs'" in raised.value.details()

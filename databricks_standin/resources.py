@@ -131,6 +131,10 @@ class NotFoundError(ApiError):
     """404: the object does not exist."""
 
 
+class WaitError(ApiError):
+    """A wait after the call failed (a plugin-framework resource reports it as a failed get)."""
+
+
 @dataclass
 class Outcome:
     id: str
@@ -141,7 +145,8 @@ class Outcome:
 
 
 def _endpoint_state(api: Api, name: str) -> dict[str, Any]:
-    return api("GET", f"/api/2.0/serving-endpoints/{name}")
+    answer: dict[str, Any] = api("GET", f"/api/2.0/serving-endpoints/{name}")
+    return answer
 
 
 def wait_not_updating(api: Api, name: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -237,7 +242,7 @@ def delete_model_serving(api: Api, name: str) -> None:
 
 
 def current_user(api: Api) -> str:
-    return api("GET", "/api/2.0/preview/scim/v2/Me", query={"excludedAttributes": "entitlements"})["userName"]
+    return str(api("GET", "/api/2.0/preview/scim/v2/Me", query={"excludedAttributes": "entitlements"})["userName"])
 
 
 def _declares(entries: list[dict[str, Any]], me: str) -> bool:

@@ -142,13 +142,13 @@ def _empty(value: Any) -> bool:
 def _zero(value: Any) -> bool:
     """Terraform SDKv2 cannot tell a primitive's zero value from its absence: state and plan hold `false`,
     `0` or `""` for an unset bool, number or string, so absent and zero are the same value."""
-    return _empty(value) or value is False or (isinstance(value, (int, float)) and value == 0)
+    return _empty(value) or value is False or (isinstance(value, (int, float)) and bool(value == 0))
 
 
 def _same_scalar(old: Any, new: Any) -> bool:
     if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(old, bool):
         return float(old) == float(new)
-    return old == new
+    return bool(old == new)
 
 
 def changed_paths(olds: dict[str, Any], news: dict[str, Any], shapes: dict[str, Shape], prefix: str = "") -> list[str]:
@@ -171,11 +171,11 @@ def _differs(old: Any, new: Any, shape: Shape, path: str, found: list[str]) -> b
         return True
     if shape.kind == "object":
         if not isinstance(old, dict) or not isinstance(new, dict):
-            return old != new
-        inner = changed_paths(old, new, shape.fields, prefix=f"{path}.")
+            return bool(old != new)
+        fields = changed_paths(old, new, shape.fields, prefix=f"{path}.")
         if shape.equivalent is not None:
-            inner = [p for p in inner if not _equivalent_value(old, new, shape.equivalent, p.rsplit(".", 1)[-1])]
-        found.extend(inner)
+            fields = [p for p in fields if not _equivalent_value(old, new, shape.equivalent, p.rsplit(".", 1)[-1])]
+        found.extend(fields)
         return False
     if shape.kind == "list":
         assert shape.element is not None

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.errors import ApiError
-from emulator.routes import admin, control_plane, data_plane, oidc, permissions, workspace_objects
+from emulator.routes import admin, control_plane, data_plane, monitoring, oidc, permissions, workspace_objects
 from emulator.settings import EmulatorSettings
 from emulator.state import Workspace
 
@@ -22,7 +22,7 @@ def create_app(settings: EmulatorSettings | None = None, data_plane_url: str | N
     settings = settings or EmulatorSettings()
     app = FastAPI(title="Databricks serving emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.workspace = Workspace(settings, data_plane_url)
-    for module in (control_plane, permissions, data_plane, oidc, workspace_objects):
+    for module in (control_plane, permissions, data_plane, oidc, workspace_objects, monitoring):
         app.include_router(module.router)
     app.include_router(data_plane.route_optimized)
     app.include_router(admin.public)

@@ -4,9 +4,10 @@ A real workspace outlives a deployment; the local one must too, or the second `p
 main job would find its endpoints gone. What is kept is what the control plane shows: each endpoint's id,
 name, creator, timestamps, grants, tags, description, notifications, AI Gateway, route optimization, budget
 policy, its active config (entities with their states, messages and logs) and an update that had not
-finished. Not kept: the data plane's warmth (a restarted emulator starts every entity cold, as a restarted
-model server would), metrics, rate-limit budgets, faults, OAuth tokens and admin-API changes to workspace
-objects (those come from the settings again). An update under way when the emulator stopped is re-armed
+finished; and the notification destinations, alerts and quality monitors (`emulator.monitoring`). Not
+kept: the data plane's warmth (a restarted emulator starts every entity cold, as a restarted model server
+would), metrics, rate-limit budgets, faults, OAuth tokens and admin-API changes to workspace objects (those
+come from the settings again). An update under way when the emulator stopped is re-armed
 to finish `update_seconds` after the next start.
 
 The file is JSON with the pydantic specs dumped by the schemas' own models, written atomically.
@@ -77,7 +78,8 @@ def _endpoint(endpoint: Endpoint) -> dict[str, Any]:
 def save(workspace: Workspace, path: Path) -> None:
     endpoints = [_endpoint(e) for e in workspace.all()]
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps({"format": FORMAT, "endpoints": endpoints}, indent=1), encoding="utf-8")
+    data = {"format": FORMAT, "endpoints": endpoints, "monitoring": workspace.monitoring.as_json()}
+    temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(temporary, path)
 
 
@@ -118,6 +120,8 @@ def load(workspace: Workspace, path: Path) -> int:
         return 0
     for endpoint in restored:
         workspace.endpoints[endpoint.name] = endpoint
+    # A file written before monitoring was kept has none: the workspace starts without destinations.
+    workspace.monitoring.restore(data.get("monitoring") or {})
     return len(restored)
 
 

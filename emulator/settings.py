@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
+from emulator.monitoring import MonitoringSpec
 from emulator.signature import MLFLOW_TYPES
 from emulator.workspace_objects import WorkspaceObjectsSpec
 
@@ -188,6 +189,10 @@ class EmulatorSettings(_Strict):
     workspace_objects: WorkspaceObjectsSpec = Field(
         default_factory=WorkspaceObjectsSpec,
         description="what a preflight reads: aliases, version states, registry models, principals, secrets, schemas",
+    )
+    monitoring: MonitoringSpec = Field(
+        default_factory=MonitoringSpec,
+        description="SQL warehouses and tables that alerts and quality monitors can use (emulator.monitoring)",
     )
 
     @field_validator("models")

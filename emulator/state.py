@@ -32,6 +32,7 @@ from emulator.faults import Faults
 from emulator.gateway import RateLimiter
 from emulator.lifecycle import Lifecycle
 from emulator.metrics import EndpointMetrics
+from emulator.monitoring import Monitoring, inference_table
 from emulator.oauth import TokenIssuer
 from emulator.permissions import AccessControlList, grantee_of
 from emulator.registry import ModelRegistry
@@ -103,6 +104,16 @@ class Workspace:
         self.lifecycle = Lifecycle(self.settings, self.faults, self.registry, self.objects)
         self.counters = Counters()
         self.endpoints: dict[str, Endpoint] = {}
+        admins = [spec.principal for spec in self.settings.tokens.values() if spec.is_admin]
+        self.monitoring = Monitoring(
+            self.settings.monitoring,
+            host="localhost",
+            creator=admins[0] if admins else "admin@example.com",
+            inference_tables=lambda: (
+                table for e in self.endpoints.values() if (table := inference_table(e.name, e.ai_gateway)) is not None
+            ),
+            schema_exists=lambda name: name in self.objects.catalog.schemas,
+        )
 
     def refresh(self, endpoint: Endpoint) -> None:
         """Move `endpoint` forward to where the clock says it is (see emulator.lifecycle)."""

@@ -93,4 +93,8 @@ def test_an_unreadable_state_file_starts_an_empty_workspace_and_says_so(tmp_path
         listed = endpoints(emu)
     assert listed.get("endpoints", []) == []
     # Saved on stop: an empty workspace, in the current format.
-    assert json.loads(state_file.read_text()) == {"format": 1, "endpoints": []}
+    assert json.loads(state_file.read_text()) == {
+        "format": 1,
+        "endpoints": [],
+        "monitoring": {"destinations": {}, "alerts": {}, "monitors": {}},
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from databricks.sdk.service import catalog, iam, ml, serving, workspace
+from databricks.sdk.service import catalog, iam, ml, serving, settings, sql, workspace
 
 from emulator import create_app
 from tests.emulator.support import DEPLOYER, ROW, WorkspaceApi, entity, routes
@@ -28,6 +28,10 @@ NOT_SDK_DATACLASSES = {
     "GET /.well-known/databricks-config",
     "GET /oidc/.well-known/oauth-authorization-server",
     "POST /oidc/v1/token",
+    # Deletes answer `{}` (the sdk returns None); the data sources are a JSON array (checked item by item).
+    "DELETE /api/2.0/notification-destinations/{destination_id}",
+    "DELETE /api/2.0/alerts/{alert_id}",
+    "GET /api/2.0/preview/sql/data_sources",
 }
 
 
@@ -256,6 +260,7 @@ def test_every_route_and_state_round_trips_through_the_sdk_dataclasses(api, emu)
     api.request("GET", "/oidc/.well-known/oauth-authorization-server")
 
     walk_workspace_objects(r, emu)
+    walk_monitoring(r)
 
     assert r.mismatches == []
     called = set(emu.counters()["api_calls"])
@@ -308,3 +313,67 @@ def walk_workspace_objects(r: Recorder, emu) -> None:
     r.call(iam.User, "GET", f"{SCIM}/Me")
     r.call(workspace.ListScopesResponse, "GET", "/api/2.0/secrets/scopes/list")
     r.call(workspace.ListSecretsResponse, "GET", "/api/2.0/secrets/list?scope=fraud-scoring")
+
+
+def walk_monitoring(r: Recorder) -> None:
+    """Warehouses, notification destinations, alerts v2 and a quality monitor on an endpoint's inference table."""
+    warehouses = r.call(sql.ListWarehousesResponse, "GET", "/api/2.0/sql/warehouses")["warehouses"]
+    warehouse = r.call(sql.GetWarehouseResponse, "GET", f"/api/2.0/sql/warehouses/{warehouses[0]['id']}")
+    for source in r.api.request("GET", "/api/2.0/preview/sql/data_sources").json():
+        r.check(sql.DataSource, "GET data_sources item", source)
+    nd = "/api/2.0/notification-destinations"
+    configs = [
+        {"slack": {"url": "https://hooks.example/s", "channel_id": "C1", "oauth_token": "xoxb-1"}},
+        {"pagerduty": {"integration_key": "pd-key"}},
+        {"email": {"addresses": ["oncall@example.com"]}},
+        {"generic_webhook": {"url": "https://hooks.example/w", "username": "u", "password": "p"}},
+        {"microsoft_teams": {"url": "https://teams.example/t"}},
+    ]
+    ids = [
+        r.call(settings.NotificationDestination, "POST", nd, json={"display_name": str(i), "config": c})["id"]
+        for i, c in enumerate(configs)
+    ]
+    r.call(settings.NotificationDestination, "GET", f"{nd}/{ids[0]}")
+    r.call(settings.NotificationDestination, "PATCH", f"{nd}/{ids[0]}", json={"display_name": "renamed"})
+    r.call(settings.ListNotificationDestinationsResponse, "GET", nd)
+    alert = {
+        "display_name": "p99",
+        "query_text": "SELECT 1 AS p99",
+        "warehouse_id": warehouse["id"],
+        "evaluation": {
+            "source": {"name": "p99", "aggregation": "MAX"},
+            "comparison_operator": "GREATER_THAN",
+            "threshold": {"value": {"double_value": 250.5}},
+            "notification": {"subscriptions": [{"destination_id": ids[1]}, {"user_email": "a@example.com"}]},
+        },
+        "schedule": {"quartz_cron_schedule": "0 0/5 * * * ?", "timezone_id": "UTC", "pause_status": "UNPAUSED"},
+    }
+    created = r.call(sql.AlertV2, "POST", "/api/2.0/alerts", json=alert)
+    r.call(sql.AlertV2, "GET", f"/api/2.0/alerts/{created['id']}")
+    r.call(
+        sql.AlertV2, "PATCH", f"/api/2.0/alerts/{created['id']}?update_mask=display_name", json={"display_name": "x"}
+    )
+    r.call(sql.ListAlertsV2Response, "GET", "/api/2.0/alerts")
+    assert r.api.request("DELETE", f"/api/2.0/alerts/{created['id']}").json() == {}
+    r.call(sql.AlertV2, "GET", f"/api/2.0/alerts/{created['id']}")
+    for destination in ids:
+        assert r.api.request("DELETE", f"{nd}/{destination}").json() == {}
+    gateway = {"inference_table_config": {"catalog_name": "main", "schema_name": "serving_logs", "enabled": True}}
+    assert r.api.create("watched", [entity("1")], ai_gateway=gateway).status_code == 200
+    monitor = "/api/2.1/unity-catalog/tables/main.serving_logs.watched_payload/monitor"
+    body = {
+        "output_schema_name": "main.serving_logs",
+        "assets_dir": "/Shared/m",
+        "inference_log": {
+            "problem_type": "PROBLEM_TYPE_REGRESSION",
+            "prediction_col": "p",
+            "timestamp_col": "t",
+            "model_id_col": "m",
+            "granularities": ["1 day"],
+        },
+        "schedule": {"quartz_cron_expression": "0 0 * * * ?", "timezone_id": "UTC"},
+    }
+    r.call(catalog.MonitorInfo, "POST", monitor, json=body)
+    r.call(catalog.MonitorInfo, "GET", monitor)
+    r.call(catalog.MonitorInfo, "PUT", monitor, json={k: v for k, v in body.items() if k != "assets_dir"})
+    r.call(catalog.DeleteMonitorResponse, "DELETE", monitor)

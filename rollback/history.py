@@ -53,9 +53,13 @@ def _git(directory: Path, *args: str) -> str:
 def revisions(stack_file: Path) -> list[tuple[str, str]]:
     """(abbreviated commit, text) of the committed revisions of `stack_file`, newest first, at most MAX_REVISIONS."""
     directory = stack_file.resolve().parent
-    relative = _git(directory, "ls-files", "--full-name", "--", stack_file.name).strip()
+    untracked = f"{stack_file.name} is not tracked by git: its history cannot name the last good version"
+    try:
+        relative = _git(directory, "ls-files", "--full-name", "--", stack_file.name).strip()
+    except HistoryError as error:  # not a git work tree at all
+        raise HistoryError(f"{untracked} ({error})") from None
     if not relative:
-        raise HistoryError(f"{stack_file} is not tracked by git: its history cannot name the last good version")
+        raise HistoryError(untracked)
     commits = _git(directory, "log", f"-n{MAX_REVISIONS}", "--format=%h", "--", stack_file.name).split()
     return [(commit, _git(directory, "show", f"{commit}:{relative}")) for commit in commits]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from local_workspace.workspace import DEFAULT_PORT, LOCAL, ROOT, LocalWorkspace, LocalWorkspaceError
 from rollback.plan import RollbackInputError, plan_rollback
-from rollback.run import EXIT_FAILED, EXIT_INVALID, EXIT_MEANINGS, CliEngine, Outcome, apply, diff
+from rollback.run import EXIT_FAILED, EXIT_INVALID, CliEngine, Outcome, apply, diff
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     stream = sys.stdout if outcome.status == 0 else sys.stderr
     print(f"rollback: {outcome.message}", file=stream)
-    if outcome.status:
-        print(f"rollback exited {outcome.status}: {EXIT_MEANINGS[outcome.status]}", file=sys.stderr)
     return outcome.status
 
 

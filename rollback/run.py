@@ -24,12 +24,12 @@ EXIT_FAILED = 3
 EXIT_DRIFT = 4
 EXIT_UP_FAILED = 5
 EXIT_MEANINGS = {
-    EXIT_OK: "rolled back: the endpoint serves all traffic on the entity, and a preview shows no change",
     EXIT_INVALID: "invalid input (stack, endpoint, --to, the stack file, its history); nothing was changed",
     EXIT_FAILED: "the rollback command itself failed (a bug)",
-    EXIT_DRIFT: "deployed, but the live endpoint or `pulumi preview` disagrees with the stack file",
-    EXIT_UP_FAILED: "`pulumi up` failed; the stack file is rewritten (git diff shows it, git checkout undoes it)",
+    EXIT_DRIFT: "deployed, but the live endpoint or pulumi preview disagrees with the stack file",
+    EXIT_UP_FAILED: "pulumi up failed; the stack file is rewritten (git diff shows it)",
 }
+"""What each failing status means, as `make rollback` prints it (the Makefile's ROLLBACK_STATUSES)."""
 UP_TIMEOUT_SECONDS = 7200.0
 """A re-provisioning waits for the deployment (up to 120 min for the largest GPU types); bounded."""
 

@@ -12,7 +12,7 @@ import pytest
 
 from rollback.__main__ import main
 from rollback.plan import RollbackInputError, plan_rollback
-from rollback.run import EXIT_DRIFT, EXIT_INVALID, EXIT_OK, EXIT_UP_FAILED, apply
+from rollback.run import EXIT_DRIFT, EXIT_INVALID, EXIT_MEANINGS, EXIT_OK, EXIT_UP_FAILED, apply
 
 ROLLING_OUT = """\
 # Prod stack: values only.
@@ -258,3 +258,23 @@ def test_a_failed_up_or_any_disagreement_afterwards_has_its_own_exit_status(
 
     assert outcome.status == status
     assert message in outcome.message
+
+
+# --- make rollback --------------------------------------------------------------------------------------------
+
+
+def test_make_rollback_prints_the_commands_own_status_and_its_meaning(tmp_path):
+    from tests.test_make import make, status_lines
+
+    path = stack_file(tmp_path, ROLLING_OUT)
+    done = make("rollback", "STACK=prod", "ENDPOINT=risk-classifier", f"ARGS=--to nope --stack-file {path}")
+    assert status_lines(done) == [f"rollback exited 2: {EXIT_MEANINGS[EXIT_INVALID]}"]
+    assert done.returncode == 2  # GNU make's own status for any failed recipe
+    assert path.read_text(encoding="utf-8") == ROLLING_OUT
+
+
+def test_the_makefile_states_every_failing_status_as_the_command_documents_it():
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text(encoding="utf-8")
+    (line,) = [line for line in makefile.splitlines() if line.startswith("ROLLBACK_STATUSES")]
+    for status, meaning in EXIT_MEANINGS.items():
+        assert f'{status}) why="{meaning}" ;;' in line

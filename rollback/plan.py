@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import PROJECT, StackConfig, StackConfigError, parse_stack_config, stack_file_problems
+from components.config import (
+    CREDENTIAL_KEYS,
+    PROJECT,
+    StackConfig,
+    StackConfigError,
+    parse_stack_config,
+    stack_file_problems,
+)
 from components.stack_file import UnreadableStackFileError, parse_stack_text
 from rollback.history import HistoryError, Restored, last_declared
 from rollback.stack_edit import StackEditError, endpoint_entry, rewrite_for_rollback, served_names
@@ -49,7 +56,8 @@ class RollbackPlan:
         return dict(validated(self.stack, self.after).endpoints[self.key].routes)
 
 
-def _values(text: str, name: str) -> tuple[dict[str, Any], list[str]]:
+def _values(text: str, name: str) -> tuple[dict[str, Any], dict[str, bool], list[str]]:
+    """The project's values, whether each credential key present is in plain text, the file's own problems."""
     try:
         stack_file = parse_stack_text(text, Path(name))
     except UnreadableStackFileError as error:
@@ -57,14 +65,16 @@ def _values(text: str, name: str) -> tuple[dict[str, Any], list[str]]:
     config = stack_file.document.get("config") or {}
     prefix = f"{PROJECT}:"
     values = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
-    return values, stack_file_problems(stack_file)
+    # A `secure:` value is ciphertext; anything else under a credential key would be shown by the diff.
+    plaintext = {key: not isinstance(config[key], dict) for key in CREDENTIAL_KEYS if key in config}
+    return values, plaintext, stack_file_problems(stack_file)
 
 
 def validated(stack: str, text: str, name: str = "the stack file") -> StackConfig:
     """The stack config of `text`, validated as `pulumi up` validates it; RollbackInputError with every problem."""
-    values, problems = _values(text, name)
+    values, plaintext, problems = _values(text, name)
     try:
-        return parse_stack_config(stack, values, stack_file_problems=problems)
+        return parse_stack_config(stack, values, plaintext, stack_file_problems=problems)
     except StackConfigError as error:
         listed = "\n".join(f"  - {problem}" for problem in error.problems)
         raise RollbackInputError(f"{name} has configuration problems:\n{listed}") from None

@@ -278,3 +278,12 @@ def test_the_makefile_states_every_failing_status_as_the_command_documents_it():
     (line,) = [line for line in makefile.splitlines() if line.startswith("ROLLBACK_STATUSES")]
     for status, meaning in EXIT_MEANINGS.items():
         assert f'{status}) why="{meaning}" ;;' in line
+
+
+def test_a_plaintext_credential_is_refused_and_never_shown(tmp_path, capsys):
+    text = ROLLING_OUT.replace("config:\n", "config:\n  databricks:token: dapi0123456789abcdef\n")
+    path = stack_file(tmp_path, text)
+    assert main(["prod", "risk-classifier", "--dry-run", "--stack-file", str(path)]) == EXIT_INVALID
+    shown = capsys.readouterr()
+    assert "databricks:token: is stored in plain text" in shown.err
+    assert "dapi0123456789abcdef" not in shown.out + shown.err

@@ -25,6 +25,8 @@ import traceback
 from pathlib import Path
 
 from local_workspace.workspace import DEFAULT_PORT, LOCAL, ROOT, LocalWorkspace, LocalWorkspaceError
+from review.live import LiveReadError
+from rollback.local import LocalEngine
 from rollback.plan import RollbackInputError, plan_rollback
 from rollback.run import EXIT_FAILED, EXIT_INVALID, CliEngine, Outcome, apply, diff
 
@@ -57,16 +59,14 @@ def run(args: argparse.Namespace) -> Outcome:
         return Outcome(0, "dry run: nothing was changed")
     if args.local:
         with LocalWorkspace(LOCAL, args.stack, args.port, stack_source=path).started() as workspace:
-            from rollback.local import LocalEngine
-
             return apply(plan, path, LocalEngine(workspace, path))
     from review.live import live_client
 
-    host = (plan_config_host(plan.before)) or None
-    return apply(plan, path, CliEngine(path.resolve().parent, args.stack, live_client(host)))
+    client = live_client(stack_host(plan.before))
+    return apply(plan, path, CliEngine(path.resolve().parent, args.stack, client))
 
 
-def plan_config_host(text: str) -> str | None:
+def stack_host(text: str) -> str | None:
     """The stack file's `databricks:host`, for the live check when no DATABRICKS_HOST names one."""
     import yaml
 
@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     except LocalWorkspaceError as error:
         print(f"rollback: local workspace: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except LiveReadError as error:  # no workspace to check afterwards: refused before the file is written
+        print(f"rollback: {error}; nothing was changed", file=sys.stderr)
         return EXIT_INVALID
     except Exception:  # noqa: BLE001 - a bug: its traceback, and a status of its own
         traceback.print_exc()

@@ -287,3 +287,14 @@ def test_a_plaintext_credential_is_refused_and_never_shown(tmp_path, capsys):
     shown = capsys.readouterr()
     assert "databricks:token: is stored in plain text" in shown.err
     assert "dapi0123456789abcdef" not in shown.out + shown.err
+
+
+def test_without_a_workspace_to_check_afterwards_nothing_is_changed(tmp_path, monkeypatch, capsys):
+    for name in ("DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+    text = ROLLING_OUT.replace("  databricks:host: https://adb-1.azuredatabricks.net\n", "")
+    path = stack_file(tmp_path, text)
+    assert main(["prod", "risk-classifier", "--stack-file", str(path)]) == EXIT_INVALID
+    assert "rollback: no Databricks workspace host: set databricks:host" in capsys.readouterr().err
+    assert path.read_text(encoding="utf-8") == text

@@ -157,9 +157,9 @@ def measure(case: str, edits: list[Edit], settings: dict[str, Any], idle: float 
     ):
         time.sleep(idle)  # a scaled-to-zero stable goes cold
         source = Path(name) / "Pulumi.prod.yaml"
-        plan = plan_rollback("prod", source, "risk-classifier")
         before = deployment.counters()["api_calls"].get(CONFIG_UPDATE, 0)
-        watch = Watch(deployment)
+        watch = Watch(deployment)  # the clock starts with the command: planning (validation, git history) included
+        plan = plan_rollback("prod", source, "risk-classifier")
         status = apply(
             plan, source, LocalEngine(deployment.workspace, source, quiet=True), say=lambda line: None
         ).status

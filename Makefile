@@ -17,8 +17,9 @@ define exited
 endef
 REVIEW_STATUSES = 1) why="a mandatory policy violation" ;; 2) why="invalid input (stack file, policy config, revision, usage) or an unreadable workspace" ;; 3) why="the review itself failed (a bug)" ;; 4) why="drift: the workspace differs from the declaration" ;;
 UP_STATUSES = 4) why="deployed, but the live drift report found drift" ;;
+ROLLBACK_STATUSES = 2) why="invalid input (stack, endpoint, --to, the stack file, its history); nothing was changed" ;; 3) why="the rollback command itself failed (a bug)" ;; 4) why="deployed, but the live endpoint or pulumi preview disagrees with the stack file" ;; 5) why="pulumi up failed; the stack file is rewritten (git diff shows it)" ;;
 
-.PHONY: setup review test lint emulator bench clean engine up e2e
+.PHONY: setup review test lint emulator bench clean engine up e2e rollback
 
 setup: $(VENV)/.installed $(DEV_VENV)/.installed
 
@@ -48,6 +49,12 @@ up: engine
 ## Run the program for STACK under Pulumi's mock engine and print what it would declare (offline).
 review: setup
 	@$(PYTHON) -m review $(STACK) $(ARGS) || $(call exited,review,$(REVIEW_STATUSES))
+
+## Emergency rollback: all of ENDPOINT's traffic on its last good version, through `pulumi up`, then checked
+## (README: "Emergency rollback"); ARGS="--to ENTITY", "--dry-run", "--local" (the emulator, as `make up`).
+rollback: setup
+	@test -n "$(ENDPOINT)" || { echo "make rollback: name the endpoint: make rollback STACK=prod ENDPOINT=risk-classifier" >&2; exit 2; }
+	@$(PYTHON) -m rollback $(STACK) $(ENDPOINT) $(ARGS) || $(call exited,rollback,$(ROLLBACK_STATUSES))
 
 ## Lint, then the whole test suite.
 test: setup lint

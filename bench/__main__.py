@@ -7,6 +7,7 @@ BENCHMARKS = {
     "program": "bench.program_eval",
     "readiness": "bench.readiness",
     "rollout": "bench.rollout",
+    "rollback": "bench.rollback",
     "review": "bench.review",
     "engine": "bench.real_engine",
 }

@@ -1,0 +1,1 @@
+"""Emergency rollback: `python -m rollback STACK ENDPOINT [--to ENTITY]` (README: "Emergency rollback")."""

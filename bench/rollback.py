@@ -40,7 +40,7 @@ from local_workspace.workspace import LocalWorkspace
 from rollback.local import LocalEngine
 from rollback.plan import plan_rollback
 from rollback.run import EXIT_OK, apply
-from tests.e2e.conftest import QUICK, Deployment, endpoints_of, free_port, short_bakes, variant
+from tests.e2e.support import QUICK, Deployment, endpoints_of, free_port, short_bakes, variant
 
 ENDPOINT = "prod-risk-classifier"
 STABLE = "risk_classifier-3"

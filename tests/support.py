@@ -11,6 +11,8 @@ import io
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import types
@@ -34,7 +36,16 @@ from components.config import StackConfig, StackConfigError, parse_stack_config
 from emulator.testing import EmulatorHandle, running_emulator
 from policy.rules import ENDPOINT_READINESS, MODEL_SERVING, PERMISSIONS, Resource
 from review.__main__ import main
-from review.engine import PROJECT_DIR, DeclaredResource, ProgramRun, WorkspaceMocks, project_name, stacks, unwrap
+from review.engine import (
+    PROJECT_DIR,
+    DeclaredResource,
+    ProgramRun,
+    WorkspaceMocks,
+    project_name,
+    run_program,
+    stacks,
+    unwrap,
+)
 from review.summary import SERVING_ENDPOINT, ResourceSummary
 from serving.preflight import EntityToCheck, InferenceTableToCheck, Located, PreflightRequest
 from serving.verification import DeclaredEntity, Expectation
@@ -798,3 +809,79 @@ def seeded(workspace: EmulatorHandle) -> EmulatorHandle:
 def deployer_client(workspace: EmulatorHandle) -> ServingClient:
     """The serving client as `pulumi up` has it: the deploying service principal's token."""
     return ServingClient(Config(**workspace.client_config(DEPLOYER_TOKEN)))
+
+
+# --- monitoring: a stack whose risk-classifier is monitored ------------------------------------------------
+
+DESTINATIONS = "databricks-serving:notification_destinations"
+
+
+PAGERDUTY_KEY = "pd-integration-0123456789abcdef"
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0001/B0001/abcdefghijkl"
+
+
+SECRETS = {"databricks-serving:pagerduty-key": PAGERDUTY_KEY, "databricks-serving:slack-url": SLACK_URL}
+
+
+def unmonitored(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stack document whose endpoints have no `monitoring` block."""
+    document = copy.deepcopy(document)
+    for entry in document["config"][ENDPOINTS_KEY].values():
+        entry.pop("monitoring", None)
+    return document
+
+
+def monitored(document: dict[str, Any], **monitoring: Any) -> dict[str, Any]:
+    """A copy in which only risk-classifier is monitored, with `monitoring` over a warehouse and two destinations."""
+    document = unmonitored(document)
+    config = document["config"]
+    config[DESTINATIONS] = {
+        "oncall": {"pagerduty": {"integration_key_secret": "pagerduty-key"}},
+        "ml-slack": {"slack": {"url_secret": "slack-url"}},
+        "ml-mail": {"email": ["ml-platform@example.com"]},
+    }
+    config["databricks-serving:pagerduty-key"] = {"secure": "v1:cGFnZXJkdXR5"}
+    config["databricks-serving:slack-url"] = {"secure": "v1:c2xhY2s="}
+    config[ENDPOINTS_KEY]["risk-classifier"]["monitoring"] = {
+        "warehouse": "serving-monitoring",
+        "notify": ["oncall", "ml-slack"],
+        **monitoring,
+    }
+    return document
+
+
+def run_prod(document: dict[str, Any], mocks: WorkspaceMocks | None = None) -> ProgramRun:
+    """The program on a prod stack document, its secret config keys set."""
+    return run_program("prod", document=document, secret_values=SECRETS, mocks=mocks)
+
+
+def alert(key: str = "risk", kind: str = "latency", parent: str | None = None, query: str = "SELECT 0") -> Resource:
+    """An AlertV2 as components.monitoring declares it next to its endpoint."""
+    return Resource(
+        type="databricks:index/alertV2:AlertV2",
+        name=f"{key}-alert-{kind}",
+        urn=f"{component_urn(key)}$databricks:index/alertV2:AlertV2::{key}-alert-{kind}",
+        parent=component_urn(key) if parent is None else parent,
+        props={"displayName": f"prod-{key} {kind}", "queryText": query},
+    )
+
+
+# --- make, as a newcomer runs it ---------------------------------------------------------------------------
+
+
+def make(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`make -s ARGUMENTS` in the project, its tools run with this interpreter, setup taken as done."""
+    return subprocess.run(
+        ["make", "-s", "-o", "setup", f"PYTHON={sys.executable}", *arguments],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def status_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stderr.splitlines() if " exited " in line]

@@ -7,7 +7,6 @@ thresholds; destinations are `databricks.NotificationDestination`s whose secrets
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -15,16 +14,12 @@ import pytest
 
 from components.config import StackConfigError
 from review.engine import WorkspaceMocks, is_secret, run_program, unwrap
+from tests.support import ENDPOINTS_KEY, PAGERDUTY_KEY, SLACK_URL, monitored, run_prod
 
-ENDPOINTS = "databricks-serving:endpoints"
-DESTINATIONS = "databricks-serving:notification_destinations"
 ALERT = "databricks:index/alertV2:AlertV2"
 DESTINATION = "databricks:index/notificationDestination:NotificationDestination"
 MONITOR = "databricks:index/qualityMonitor:QualityMonitor"
 GET_WAREHOUSE = "databricks:index/getSqlWarehouse:getSqlWarehouse"
-PAGERDUTY_KEY = "pd-integration-0123456789abcdef"
-SLACK_URL = "https://hooks.slack.com/services/T0001/B0001/abcdefghijkl"
-SECRETS = {"databricks-serving:pagerduty-key": PAGERDUTY_KEY, "databricks-serving:slack-url": SLACK_URL}
 PAYLOAD = "`main`.`serving_logs`.`risk_classifier_gateway_payload`"
 
 
@@ -40,37 +35,13 @@ class CountingMocks(WorkspaceMocks):
         return super().call(args)
 
 
-def monitored(document: dict[str, Any], **monitoring: Any) -> dict[str, Any]:
-    document = copy.deepcopy(document)
-    config = document["config"]
-    for entry in config[ENDPOINTS].values():  # only the endpoint under test is monitored, as given here
-        entry.pop("monitoring", None)
-    config[DESTINATIONS] = {
-        "oncall": {"pagerduty": {"integration_key_secret": "pagerduty-key"}},
-        "ml-slack": {"slack": {"url_secret": "slack-url"}},
-        "ml-mail": {"email": ["ml-platform@example.com"]},
-    }
-    config["databricks-serving:pagerduty-key"] = {"secure": "v1:cGFnZXJkdXR5"}
-    config["databricks-serving:slack-url"] = {"secure": "v1:c2xhY2s="}
-    config[ENDPOINTS]["risk-classifier"]["monitoring"] = {
-        "warehouse": "serving-monitoring",
-        "notify": ["oncall", "ml-slack"],
-        **monitoring,
-    }
-    return document
-
-
-def run(document: dict[str, Any], mocks: WorkspaceMocks | None = None):
-    return run_program("prod", document=document, secret_values=SECRETS, mocks=mocks)
-
-
 def of_type(program_run, type_: str) -> dict[str, Any]:
     return {resource.name: resource for resource in program_run.resources if resource.type == type_}
 
 
 @pytest.fixture
 def monitored_run(prod_document):
-    return run(monitored(prod_document))
+    return run_prod(monitored(prod_document))
 
 
 def test_each_alert_is_an_alert_v2_child_of_the_endpoint_after_its_model_serving(monitored_run):
@@ -103,8 +74,8 @@ def test_the_alerts_page_at_the_health_gates_thresholds(monitored_run):
 
 def test_a_changed_health_gate_moves_the_alert_with_it(prod_document):
     document = monitored(prod_document)
-    document["config"][ENDPOINTS]["risk-classifier"]["rollout"]["health"]["max_error_rate"] = 0.03
-    alert = run(document).named("risk-classifier-alert-error-rate")
+    document["config"][ENDPOINTS_KEY]["risk-classifier"]["rollout"]["health"]["max_error_rate"] = 0.03
+    alert = run_prod(document).named("risk-classifier-alert-error-rate")
     assert unwrap(alert.inputs)["evaluation"]["threshold"]["value"]["doubleValue"] == 0.03
 
 
@@ -134,7 +105,7 @@ def test_the_volume_alert_compares_the_window_with_the_same_window_a_week_earlie
 
 def test_the_warehouse_is_looked_up_by_name_once_per_endpoint(prod_document):
     mocks = CountingMocks()
-    program_run = run(monitored(prod_document), mocks)
+    program_run = run_prod(monitored(prod_document), mocks)
     assert [call for call in mocks.calls if call[0] == GET_WAREHOUSE] == [
         (GET_WAREHOUSE, {"name": "serving-monitoring"})
     ]
@@ -146,8 +117,8 @@ def test_the_warehouse_is_looked_up_by_name_once_per_endpoint(prod_document):
 def test_a_warehouse_id_is_used_as_given(prod_document):
     mocks = CountingMocks()
     document = monitored(prod_document, warehouse_id="a1b2c3d4e5f6a7b8")
-    del document["config"][ENDPOINTS]["risk-classifier"]["monitoring"]["warehouse"]
-    program_run = run(document, mocks)
+    del document["config"][ENDPOINTS_KEY]["risk-classifier"]["monitoring"]["warehouse"]
+    program_run = run_prod(document, mocks)
     assert GET_WAREHOUSE not in [token for token, _ in mocks.calls]
     assert {unwrap(a.inputs)["warehouseId"] for a in of_type(program_run, ALERT).values()} == {"a1b2c3d4e5f6a7b8"}
 
@@ -222,9 +193,9 @@ def test_a_missing_secret_config_key_fails_naming_the_command(prod_document):
 
 def test_without_an_inference_table_the_alerts_read_the_serving_system_tables(prod_document):
     document = monitored(prod_document, alerts={"latency": {"enabled": False}})
-    fraud = document["config"][ENDPOINTS]["fraud-scorer"]
-    fraud["monitoring"] = document["config"][ENDPOINTS]["risk-classifier"].pop("monitoring")
-    program_run = run(document)
+    fraud = document["config"][ENDPOINTS_KEY]["fraud-scorer"]
+    fraud["monitoring"] = document["config"][ENDPOINTS_KEY]["risk-classifier"].pop("monitoring")
+    program_run = run_prod(document)
     assert sorted(of_type(program_run, ALERT)) == ["fraud-scorer-alert-error-rate", "fraud-scorer-alert-volume-drop"]
     query = unwrap(program_run.named("fraud-scorer-alert-error-rate").inputs)["queryText"]
     assert query == (
@@ -243,7 +214,7 @@ def test_the_drift_monitor_profiles_the_payload_table(prod_document):
         "output_schema": "main.serving_monitoring",
         "granularities": ["1 hour", "1 day"],
     }
-    program_run = run(monitored(prod_document, drift=drift))
+    program_run = run_prod(monitored(prod_document, drift=drift))
     (monitor,) = of_type(program_run, MONITOR).values()
     assert monitor.name == "risk-classifier-drift-monitor"
     inputs = unwrap(monitor.inputs)

@@ -11,27 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import ENDPOINTS_KEY
+from tests.support import ENDPOINTS_KEY, make, status_lines
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
-
-
-def make(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """`make -s ARGUMENTS` in the project, its tools run with this interpreter, setup taken as done."""
-    return subprocess.run(
-        ["make", "-s", "-o", "setup", f"PYTHON={sys.executable}", *arguments],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def status_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line for line in done.stderr.splitlines() if " exited " in line]
 
 
 def test_make_review_prints_the_reviews_own_status_of_a_policy_failure(tmp_path, prod_document):

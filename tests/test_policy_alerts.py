@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policy.rules import UNKNOWN, Enforcement, Options, check_prod_endpoint_alerts, evaluate
-from tests.test_policy_rules import alert, component_urn, endpoint, readiness, verdict_of
+from tests.support import alert, component_urn, endpoint, readiness, verdict_of
 
 
 def messages(resources, stack: str = "prod") -> list[str]:

@@ -46,7 +46,7 @@ from review.engine import PROJECT_DIR
 from tests.support import (
     RISK_QUERY_PRINCIPAL,
     TAGS,
-    component_urn,
+    alert,
     endpoint,
     group,
     permissions,
@@ -60,17 +60,6 @@ from tests.support import (
 )
 
 # --- resources as the engine declares them ------------------------------------------------------------
-
-
-def alert(key: str = "risk", kind: str = "latency", parent: str | None = None, query: str = "SELECT 0") -> Resource:
-    """An AlertV2 as components.monitoring declares it next to its endpoint."""
-    return Resource(
-        type="databricks:index/alertV2:AlertV2",
-        name=f"{key}-alert-{kind}",
-        urn=f"{component_urn(key)}$databricks:index/alertV2:AlertV2::{key}-alert-{kind}",
-        parent=component_urn(key) if parent is None else parent,
-        props={"displayName": f"prod-{key} {kind}", "queryText": query},
-    )
 
 
 def with_environment(variables: dict[str, str]) -> Resource:

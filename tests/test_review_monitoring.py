@@ -7,12 +7,12 @@ import pytest
 from review.changes import change_lines, declared_lines
 from review.engine import run_program
 from review.summary import render_tree, summarize_run
-from tests.test_components_monitoring import ENDPOINTS, monitored, run
+from tests.support import ENDPOINTS_KEY, monitored, run_prod, unmonitored
 
 
 @pytest.fixture
 def summaries(prod_document):
-    return summarize_run(run(monitored(prod_document)).resources)
+    return summarize_run(run_prod(monitored(prod_document)).resources)
 
 
 def fields_of(summaries, name):
@@ -48,17 +48,17 @@ def test_the_endpoint_line_names_its_alerts(summaries):
 
 def test_a_changed_health_gate_shows_as_the_alert_it_moves(prod_document, summaries):
     document = monitored(prod_document)
-    document["config"][ENDPOINTS]["risk-classifier"]["rollout"]["health"]["max_error_rate"] = 0.05
+    document["config"][ENDPOINTS_KEY]["risk-classifier"]["rollout"]["health"]["max_error_rate"] = 0.05
     (line,) = [
         line
-        for line in change_lines(summaries, summarize_run(run(document).resources))
+        for line in change_lines(summaries, summarize_run(run_prod(document).resources))
         if line.startswith("risk-classifier:")
     ]
     assert line.startswith("risk-classifier: alerts alert-error-rate error_rate > 0.01 -> error_rate > 0.05")
 
 
 def test_adding_monitoring_shows_each_new_alert(prod_document, summaries):
-    before = summarize_run(run_program("prod", document=prod_document).resources)
+    before = summarize_run(run_program("prod", document=unmonitored(prod_document)).resources)
     (line,) = [line for line in change_lines(before, summaries) if line.startswith("risk-classifier:")]
     assert line == (
         "risk-classifier: alerts + alert-error-rate error_rate > 0.01, + alert-latency p95_latency_ms > 300, "

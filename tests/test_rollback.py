@@ -264,7 +264,7 @@ def test_a_failed_up_or_any_disagreement_afterwards_has_its_own_exit_status(
 
 
 def test_make_rollback_prints_the_commands_own_status_and_its_meaning(tmp_path):
-    from tests.test_make import make, status_lines
+    from tests.support import make, status_lines
 
     path = stack_file(tmp_path, ROLLING_OUT)
     done = make("rollback", "STACK=prod", "ENDPOINT=risk-classifier", f"ARGS=--to nope --stack-file {path}")

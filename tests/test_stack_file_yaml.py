@@ -202,7 +202,10 @@ def test_under_pulumi_up_the_program_checks_its_own_stack_file_and_gives_the_rev
 def test_without_a_stack_file_the_values_are_still_checked():
     with pytest.raises(StackConfigError) as caught:
         parse_stack_config("prod", {"endpoints": {"risk": {}}})
-    assert caught.value.problems == ["endpoints.risk.served_models: is required", "endpoints.risk.access: is required"]
+    assert caught.value.problems == [
+        "endpoints.risk.access: is required",
+        "endpoints.risk: declare served_models (registered models) or external_models",
+    ]
 
 
 def test_the_reader_is_what_the_review_uses_for_the_repos_stacks(stack_documents):

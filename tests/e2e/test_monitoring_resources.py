@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from local_workspace.workspace import LocalWorkspace
-from tests.e2e.conftest import QUICK, free_port
+from tests.e2e.support import QUICK, free_port
 
 pytestmark = pytest.mark.engine
 

@@ -12,7 +12,7 @@ import pytest
 from rollback.local import LocalEngine
 from rollback.plan import plan_rollback
 from rollback.run import EXIT_OK, apply
-from tests.e2e.conftest import Deployment, endpoints_of, short_bakes, variant
+from tests.e2e.support import Deployment, endpoints_of, short_bakes, variant
 
 pytestmark = pytest.mark.engine  # make e2e; make test leaves these out
 

@@ -10,7 +10,7 @@ from databricks.sdk.errors import InvalidParameterValue, NotFound, PermissionDen
 from databricks.sdk.service import catalog, settings, sql
 
 from emulator.testing import running_emulator
-from tests.emulator.conftest import DEPLOYER, FAST
+from tests.emulator.support import DEPLOYER, FAST
 
 TABLE = "main.serving_logs.risk_classifier_payload"
 SCHEMA = "main.serving_logs"

@@ -523,7 +523,11 @@ def _put(document: Any, path: KeyPath, value: Any) -> None:
 
 
 def _meaning(stack: str, defaults: Any, key: str, entry: Mapping[str, Any]) -> Any:
-    """What the config model makes of `entry` (defaults resolved), or None where it refuses it."""
+    """What the config model makes of `entry` (defaults resolved), or None where it refuses it.
+
+    Without its `monitoring` block: that names the stack's notification destinations, which are not given
+    here, and declares other resources than the endpoint whose meaning is compared."""
+    entry = {name: value for name, value in entry.items() if name != "monitoring"}
     values = {"endpoints": {key: entry}} | ({"defaults": defaults} if defaults is not None else {})
     try:
         spec = parse_stack_config(stack, values).spec(key)

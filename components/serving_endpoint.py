@@ -304,6 +304,22 @@ OUTPUTS = (
 """The component's outputs, registered in this order."""
 
 
+def _with_aliases_resolved(
+    spec: EndpointSpec,
+    aliases: Mapping[str, AliasResolution] | None,
+    workspace: WorkspaceProvider | None,
+    endpoint: pulumi.Resource,
+) -> tuple[EndpointSpec, dict[str, str]]:
+    """`spec` declaring version numbers, and each alias as shown (`@champion -> 4`) by served entity name."""
+    if aliases is None:
+        spec, resolutions = resolve_aliases(spec, workspace)
+    else:
+        resolutions = dict(aliases)
+    for resolution in resolutions.values():  # on the endpoint's row of the preview: `... version: @champion -> 4`
+        pulumi.log.info(f"{resolution.key_path}: {resolution.shown}", resource=endpoint)
+    return spec, {name: resolution.shown for name, resolution in resolutions.items()}
+
+
 class ServingEndpoint(pulumi.ComponentResource):
     """A Databricks serving endpoint with its served models, routes, permissions and tags.
 
@@ -353,7 +369,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         self._workspace = workspace
         # Aliases (`@champion`) become version numbers first: everything below declares the number.
-        spec = self._resolve_aliases(spec, aliases)
+        spec, self.aliases = _with_aliases_resolved(spec, aliases, workspace, self)
         self.endpoint = self._model_serving(spec, preflight)
         self.deployment = self._deployment(spec, preflight)
         self.permissions = self._permissions(spec)
@@ -370,16 +386,6 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.served_versions = {model.served_name: model.version for model in spec.endpoint.served_models}
         self.traffic = dict(spec.endpoint.routes)
         self.register_outputs({name: getattr(self, name) for name in OUTPUTS})
-
-    def _resolve_aliases(self, spec: EndpointSpec, aliases: Mapping[str, AliasResolution] | None) -> EndpointSpec:
-        if aliases is None:
-            spec, resolutions = resolve_aliases(spec, self._workspace)
-        else:
-            resolutions = dict(aliases)
-        self.aliases = {name: resolution.shown for name, resolution in resolutions.items()}
-        for resolution in resolutions.values():  # on the endpoint's row of the preview: `... version: @champion -> 4`
-            pulumi.log.info(f"{resolution.key_path}: {resolution.shown}", resource=self)
-        return spec
 
     def _model_serving(self, spec: EndpointSpec, preflight: pulumi.Resource | None) -> databricks.ModelServing:
         ignored, replaced = endpoint_options(spec.endpoint)

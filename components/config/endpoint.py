@@ -117,48 +117,8 @@ class EndpointConfig(StrictModel):
         yield from entity_kind_problems(data)
         yield from monitoring_rules(data)
         served = raw_served_names(data) or _raw_external_names(data)
-        models = data.get("served_models") or data.get("external_models")
-        traffic = data.get("traffic")
-        if traffic is None and isinstance(models, list) and len(models) > 1:
-            yield RuleProblem(
-                (),
-                "traffic_required",
-                "traffic is required when more than one model is served; give every one of "
-                f"{', '.join(served) if served else 'the served entities'} a percentage",
-            )
-        if isinstance(traffic, Mapping) and served is not None:
-            unknown = sorted(str(name) for name in set(traffic) - set(served))
-            missing = [name for name in served if name not in traffic]
-            parts = []
-            if unknown:
-                parts.append(f"routes name no served entity: {', '.join(unknown)}")
-            if missing:
-                parts.append(f"served entities without a route (0 is allowed): {', '.join(missing)}")
-            if parts:
-                problems = "; ".join(parts)
-                yield RuleProblem(("traffic",), "routes", f"{problems}; served entities are {', '.join(served)}")
-        rollout = data.get("rollout")
-        if not isinstance(rollout, Mapping):
-            return
-        named = [str(rollout[role]) for role in ("stable", "candidate") if isinstance(rollout.get(role), str)]
-        unknown_entities = [name for name in named if served is not None and name not in served]
-        if unknown_entities:
-            verb = "names" if len(unknown_entities) == 1 else "name"
-            yield RuleProblem(
-                ("rollout",),
-                "rollout_entities",
-                f"{', '.join(unknown_entities)} {verb} no served entity; served entities are {', '.join(served or [])}",
-            )
-        examples = section(rollout, "parity", "examples")
-        if examples is None and section(data, "readiness", "warmup", "input_example") is None:
-            yield RuleProblem(
-                (),
-                "rollout_examples",
-                "the parity and health gates need a request to send: set rollout.parity.examples "
-                "or readiness.warmup.input_example",
-            )
-        if section(rollout, "parity", "expected_predictions") is not None and examples is None:
-            yield RuleProblem((), "rollout_examples", "expected_predictions need rollout.parity.examples")
+        yield from _traffic_rules(data, served)
+        yield from _rollout_rules(data, served)
 
     @property
     def rollout_examples(self) -> list[dict[str, Any]]:
@@ -335,3 +295,53 @@ class EndpointSpec:
             # An external model has nothing to deploy: the margin covers its probe.
             default=0,
         )
+
+
+def _traffic_rules(data: Mapping[str, Any], served: list[str] | None) -> Iterable[RuleProblem]:
+    """`traffic`: required with more than one served entity, and a route for each served entity, no other."""
+    models = data.get("served_models") or data.get("external_models")
+    traffic = data.get("traffic")
+    if traffic is None and isinstance(models, list) and len(models) > 1:
+        yield RuleProblem(
+            (),
+            "traffic_required",
+            "traffic is required when more than one model is served; give every one of "
+            f"{', '.join(served) if served else 'the served entities'} a percentage",
+        )
+    if isinstance(traffic, Mapping) and served is not None:
+        unknown = sorted(str(name) for name in set(traffic) - set(served))
+        missing = [name for name in served if name not in traffic]
+        parts = []
+        if unknown:
+            parts.append(f"routes name no served entity: {', '.join(unknown)}")
+        if missing:
+            parts.append(f"served entities without a route (0 is allowed): {', '.join(missing)}")
+        if parts:
+            problems = "; ".join(parts)
+            yield RuleProblem(("traffic",), "routes", f"{problems}; served entities are {', '.join(served)}")
+
+
+def _rollout_rules(data: Mapping[str, Any], served: list[str] | None) -> Iterable[RuleProblem]:
+    """`rollout`: its stable and candidate are served entities, and its gates have a request to send."""
+    rollout = data.get("rollout")
+    if not isinstance(rollout, Mapping):
+        return
+    named = [str(rollout[role]) for role in ("stable", "candidate") if isinstance(rollout.get(role), str)]
+    unknown_entities = [name for name in named if served is not None and name not in served]
+    if unknown_entities:
+        verb = "names" if len(unknown_entities) == 1 else "name"
+        yield RuleProblem(
+            ("rollout",),
+            "rollout_entities",
+            f"{', '.join(unknown_entities)} {verb} no served entity; served entities are {', '.join(served or [])}",
+        )
+    examples = section(rollout, "parity", "examples")
+    if examples is None and section(data, "readiness", "warmup", "input_example") is None:
+        yield RuleProblem(
+            (),
+            "rollout_examples",
+            "the parity and health gates need a request to send: set rollout.parity.examples "
+            "or readiness.warmup.input_example",
+        )
+    if section(rollout, "parity", "expected_predictions") is not None and examples is None:
+        yield RuleProblem((), "rollout_examples", "expected_predictions need rollout.parity.examples")

@@ -19,6 +19,9 @@ REVIEW_STATUSES = 1) why="a mandatory policy violation" ;; 2) why="invalid input
 UP_STATUSES = 4) why="deployed, but the live drift report found drift" ;;
 ROLLBACK_STATUSES = 2) why="invalid input (stack, endpoint, --to, the stack file, its history); nothing was changed" ;; 3) why="the rollback command itself failed (a bug)" ;; 4) why="deployed, but the live endpoint or pulumi preview disagrees with the stack file" ;; 5) why="pulumi up failed; the stack file is rewritten (git diff shows it)" ;;
 
+# The packages mypy checks strictly; tests are excluded from strict checking (pyproject.toml).
+TYPED := __main__.py components serving provider review policy emulator local_workspace bench databricks_standin rollback
+
 .PHONY: setup review test lint emulator bench clean engine up e2e rollback
 
 setup: $(VENV)/.installed $(DEV_VENV)/.installed
@@ -64,8 +67,11 @@ test: setup lint
 e2e: engine
 	$(PYTHON) -m pytest -m engine -p no:xdist $(PYTEST_ARGS)
 
+## Lint: ruff's rules, ruff's format, and types (mypy, strict on the code that runs: pyproject.toml [tool.mypy]).
 lint: setup
 	$(DEV_VENV)/bin/ruff check .
+	$(DEV_VENV)/bin/ruff format --check .
+	$(DEV_VENV)/bin/mypy $(TYPED)
 
 ## The real Pulumi CLI and its Python language host, built into ~/.cache/servingops (skipped when present),
 ## and the databricks plugin installed into .local/pulumi-home (tools/README.md).

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from review.live import live_traffic
 from rollback.plan import RollbackPlan
+from serving.model import ServingEndpoint
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -67,8 +67,8 @@ def verify(plan: RollbackPlan, engine: Engine) -> Outcome:
     live = engine.endpoint(plan.endpoint)
     if live is None:
         return Outcome(EXIT_DRIFT, f"endpoint {plan.endpoint} does not exist in the workspace")
-    split = live_traffic(live.get("config"))
-    updating = (live.get("state") or {}).get("config_update") == "IN_PROGRESS"
+    endpoint = ServingEndpoint.from_dict(live)
+    split, updating = endpoint.traffic, endpoint.state.updating
     if split != wanted or updating:
         state = "an update is still running" if updating else "no update is running"
         return Outcome(EXIT_DRIFT, f"endpoint {plan.endpoint} serves {split}, not {wanted} ({state})")

@@ -26,11 +26,15 @@ nothing (404) removes the resource from the state.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from databricks.sdk.service.serving import ExternalModel
 
 from databricks_standin import shape
 from databricks_standin.shape import lst, mapping, obj, scalar
@@ -43,6 +47,28 @@ DELETE_CALL_SECONDS = 10
 _RATE_LIMIT = obj(calls=scalar(), key=scalar(), principal=scalar(), renewalPeriod=scalar(), tokens=scalar())
 _ENABLED = obj(enabled=scalar())
 _GUARDRAIL = obj(invalidKeywords=lst(scalar()), pii=obj(behavior=scalar()), safety=scalar(), validTopics=lst(scalar()))
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _struct(cls: type) -> Any:
+    """An object shape with the fields of a databricks-sdk dataclass.
+
+    The Terraform schema of `external_model` is made from the Go SDK's struct (`common.StructToSchema`), whose
+    JSON names the Python SDK's dataclasses share: nested dataclasses are blocks, everything else a scalar.
+    """
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        inner = [arg for arg in typing.get_args(hints[field.name]) if arg is not type(None)] or [hints[field.name]]
+        kind = inner[0]
+        fields[_camel(field.name)] = _struct(kind) if dataclasses.is_dataclass(kind) else scalar(field.name)
+    return obj(**fields)
+
+
 _SERVED_ENTITY = obj(
     name=scalar(computed=True),
     entityName=scalar(),
@@ -58,6 +84,7 @@ _SERVED_ENTITY = obj(
     maxProvisionedThroughput=scalar(),
     provisionedModelUnits=scalar(),
     burstScalingEnabled=scalar(),
+    externalModel=_struct(ExternalModel),
 )
 
 MODEL_SERVING_SHAPE = shape.resource(

@@ -126,3 +126,41 @@ def test_permissions_are_a_set_with_names_compared_case_insensitively():
         "accessControls": [*declared["accessControls"], {"groupName": "users", "permissionLevel": "CAN_QUERY"}],
     }
     assert changed_paths(recorded, widened, PERMISSIONS_SHAPE) == ["accessControls"]
+
+
+def test_an_external_model_goes_out_with_the_sdks_names_and_comes_back_as_declared():
+    declared = {
+        "name": "chat",
+        "config": {
+            "servedEntities": [
+                {
+                    "name": "claude",
+                    "externalModel": {
+                        "name": "claude-sonnet-4",
+                        "provider": "anthropic",
+                        "task": "llm/v1/chat",
+                        "anthropicConfig": {"anthropicApiKey": "{{secrets/llm/anthropic}}"},
+                    },
+                },
+                {
+                    "name": "titan",
+                    "externalModel": {
+                        "name": "amazon.titan-embed-text-v2:0",
+                        "provider": "amazon-bedrock",
+                        "task": "llm/v1/embeddings",
+                        "amazonBedrockConfig": {"awsRegion": "eu-west-1", "bedrockProvider": "amazon"},
+                    },
+                },
+            ]
+        },
+    }
+    body = to_api(declared, MODEL_SERVING_SHAPE)
+    claude, titan = body["config"]["served_entities"]
+    assert claude["external_model"] == {
+        "name": "claude-sonnet-4",
+        "provider": "anthropic",
+        "task": "llm/v1/chat",
+        "anthropic_config": {"anthropic_api_key": "{{secrets/llm/anthropic}}"},
+    }
+    assert titan["external_model"]["amazon_bedrock_config"] == {"aws_region": "eu-west-1", "bedrock_provider": "amazon"}
+    assert changed_paths(declared, project(body, MODEL_SERVING_SHAPE), MODEL_SERVING_SHAPE) == []

@@ -20,7 +20,7 @@ the inputs of the plugin's schema (`provider/schema.py`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pulumi
@@ -335,6 +335,15 @@ class EndpointNotifications(pulumi.CustomResource):
         super().__init__(NOTIFICATIONS_TYPE, name, props, opts)
 
 
+def _text_values(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Every text value of a nested mapping with its dotted key path (`api_key_auth.value`)."""
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            yield from _text_values(value, f"{prefix}{key}.")
+        elif isinstance(value, str):
+            yield f"{prefix}{key}", value
+
+
 def preflight_inputs(spec: EndpointSpec, aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What the preflight checks for an endpoint, each value with the stack key path it comes from.
 
@@ -357,6 +366,13 @@ def preflight_inputs(spec: EndpointSpec, aliases: Mapping[str, str] | None = Non
             for name, value in model.environment_vars.items()
             if SECRET_REFERENCE_PATTERN.match(value)
         ]
+    # An external model's credentials are secret references too: a missing secret fails the preview, not the create.
+    secrets += [
+        {"value": value, "key_path": f"{where}.external_models[{index}].config.{path}"}
+        for index, external in enumerate(endpoint.external_models)
+        for path, value in _text_values(external.config)
+        if SECRET_REFERENCE_PATTERN.match(value)
+    ]
     access = endpoint.access
     inputs: dict[str, Any] = {
         "served_entities": entities,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components.config import StackConfigError, parse_stack_config
+from components.plugin_resources import preflight_inputs
 
 SP = "8a4d6c2e-1f3b-4e5a-b7c9-0d1e2f3a4b5c"
 OPENAI_KEY = "{{secrets/llm/openai}}"
@@ -324,3 +325,27 @@ def test_a_pii_behaviour_outside_block_mask_none_is_refused():
     (problem,) = problems_of(CHAT, lambda v: chat(v).update(ai_gateway={"guardrails": {"input": {"pii": "REDACT"}}}))
     assert problem.startswith("endpoints.chat.ai_gateway.guardrails.input.pii = 'REDACT': ")
     assert "BLOCK" in problem and "MASK" in problem
+
+
+def test_the_preflight_checks_an_external_models_credentials_as_secret_references():
+    values = copy.deepcopy(CHAT)
+    values["endpoints"]["chat"]["external_models"].append(
+        {
+            "provider": "custom",
+            "model": "in-house-llm",
+            "task": "llm/v1/chat",
+            "config": {
+                "custom_provider_url": "https://llm.example.com/v1",
+                "api_key_auth": {"key": "X-Api-Key", "value": "{{secrets/llm/in-house}}"},
+            },
+        }
+    )
+    values["endpoints"]["chat"]["traffic"] = {"gpt-4o": 90, "in-house-llm": 10}
+    inputs = preflight_inputs(parse_stack_config("prod", values).spec("chat"))
+    assert inputs["secret_references"] == [
+        {"value": OPENAI_KEY, "key_path": "endpoints.chat.external_models[0].config.openai_api_key"},
+        {
+            "value": "{{secrets/llm/in-house}}",
+            "key_path": "endpoints.chat.external_models[1].config.api_key_auth.value",
+        },
+    ]

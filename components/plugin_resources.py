@@ -187,6 +187,7 @@ class EndpointDeployment(pulumi.CustomResource):
             "served_entities": readiness["served_entities"],
             "traffic": dict(spec.endpoint.start_routes),
             "timeout_seconds": readiness["timeout_seconds"],
+            **({"external_models": readiness["external_models"]} if "external_models" in readiness else {}),
             "outcome": None,
         }
         super().__init__(DEPLOYMENT_TYPE, name, props, opts)

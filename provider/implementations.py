@@ -205,6 +205,15 @@ def _name_failure(name: Any) -> list[Failure]:
 # EndpointReadiness
 
 
+def _all_entities(news: PropertyMap) -> Any:
+    """The registered models' served entities and the external models (sent only when there are some), as Check
+    sees them: one list, or the served entities as sent (unknown, or not a list) for the failure to name."""
+    entities, externals = news.get("served_entities"), news.get("external_models") or []
+    if not isinstance(entities, list) or not isinstance(externals, list):
+        return entities
+    return entities + externals
+
+
 def expectation_of(props: PropertyMap) -> Expectation:
     """The verification the readiness resource's inputs ask for."""
     return ReadinessInputs.of(props).expectation()
@@ -248,7 +257,7 @@ class ReadinessKind(ResourceKind):
 
     def invalid(self, news: PropertyMap) -> list[Failure]:
         failures = _name_failure(news.get("endpoint_name")) + _entity_failures(news)
-        entities, traffic = news.get("served_entities"), news.get("traffic")
+        entities, traffic = _all_entities(news), news.get("traffic")
         if not has_unknowns(entities):
             if not isinstance(entities, list) or not entities:
                 failures.append(Failure("served_entities", "at least one served entity is required"))
@@ -649,12 +658,13 @@ class DeploymentKind(ResourceKind):
     token = "servingops:index:EndpointDeployment"
     id_suffix = "deployment"
     required = DeploymentInputs.REQUIRED
-    watched = ("endpoint_name", "served_entities", "traffic")
+    watched = ("endpoint_name", "served_entities", "traffic", "external_models")
     computed = ("outcome",)
 
     def invalid(self, news: PropertyMap) -> list[Failure]:
         failures = _name_failure(news.get("endpoint_name")) + _entity_failures(news)
-        if not has_unknowns(news.get("served_entities")) and not news.get("served_entities"):
+        entities = _all_entities(news)
+        if not has_unknowns(entities) and not entities:
             failures.append(Failure("served_entities", "at least one served entity is required"))
         return failures
 

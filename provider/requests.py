@@ -163,6 +163,20 @@ def _declared_entities(props: PropertyMap) -> tuple[DeclaredEntity, ...]:
     return tuple(declared_entity(entity, f"served_entities[{index}].") for index, entity in enumerate(entities))
 
 
+def external_entities(props: PropertyMap) -> tuple[DeclaredEntity, ...]:
+    """The external models (`external_models`, sent only when there are some) as served entities: no version of
+    ours, served under the provider's model name (serving.model)."""
+    externals = props.get("external_models") or []
+    return tuple(
+        DeclaredEntity(
+            name=str(_required(e, "name", f"external_models[{i}].")),
+            entity_name=str(_required(e, "model", f"external_models[{i}].")),
+            entity_version="",
+        )
+        for i, e in enumerate(externals)
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # EndpointReadiness and EndpointDeployment
 
@@ -210,10 +224,7 @@ class ReadinessInputs:
             input_example=payloads.recorded(warmup, "input_example_json", "input_example"),
             warmup_timeout_seconds=float(_required(warmup, "timeout_seconds", "warmup.")),
             route_optimized=bool(_required(props, "route_optimized")),
-            # Sent only for endpoints that serve external models: absent means none.
-            external_models=tuple(
-                DeclaredEntity(name=str(e["name"]), entity_name=str(e["model"]), entity_version="") for e in externals
-            ),
+            external_models=external_entities(props),
             probes={str(e["name"]): str(e["task"]) for e in externals},
         )
 
@@ -238,6 +249,7 @@ class DeploymentInputs:
     endpoint_name: str
     endpoint_resource: str
     served_entities: tuple[DeclaredEntity, ...]
+    """The registered models, then the external models (`external_entities`)."""
     traffic: dict[str, int]
     timeout_seconds: float
 
@@ -248,7 +260,7 @@ class DeploymentInputs:
         return cls(
             endpoint_name=str(_required(props, "endpoint_name")),
             endpoint_resource=str(_required(props, "endpoint_resource")),
-            served_entities=_declared_entities(props),
+            served_entities=_declared_entities(props) + external_entities(props),
             traffic=shares(_required(props, "traffic")),
             timeout_seconds=float(_required(props, "timeout_seconds")),
         )

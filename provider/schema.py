@@ -86,6 +86,7 @@ DEPLOYMENT_INPUTS = {
     "served_entities": READINESS_INPUTS["served_entities"],
     "traffic": _p(_INTEGER_MAP, "Served entity name -> percentage, as the endpoint's ModelServing declares it."),
     "timeout_seconds": _p(_NUMBER, "How long the deployment is followed at most."),
+    "external_models": READINESS_INPUTS["external_models"],
 }
 DEPLOYMENT_OUTPUTS = {
     **DEPLOYMENT_INPUTS,

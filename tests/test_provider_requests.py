@@ -67,6 +67,33 @@ def test_full_inputs_pass_check(token):
     assert reasons(token, FULL[token]()) == {}
 
 
+def external_only(props: dict) -> dict:
+    """`props` of an endpoint that serves only external models, as components.plugin_resources sends them."""
+    return {
+        **props,
+        "served_entities": [],
+        "external_models": [
+            {"name": "gpt-4o", "model": "gpt-4o", "task": "llm/v1/chat"},
+            {"name": "claude-sonnet-4", "model": "claude-sonnet-4", "task": "llm/v1/chat"},
+        ],
+        "traffic": {"gpt-4o": 90, "claude-sonnet-4": 10},
+    }
+
+
+@pytest.mark.parametrize("token", [READINESS, DEPLOYMENT])
+def test_an_endpoint_of_external_models_only_passes_check_and_is_expected_serving_them(token):
+    props = external_only(FULL[token]())
+    assert reasons(token, props) == {}
+    inputs = ReadinessInputs.of(props) if token == READINESS else DeploymentInputs.of(props)
+    assert inputs.expectation().served_versions == {"gpt-4o": "", "claude-sonnet-4": ""}
+
+
+@pytest.mark.parametrize("token", [READINESS, DEPLOYMENT])
+def test_an_endpoint_serving_nothing_at_all_fails_check(token):
+    props = {**external_only(FULL[token]()), "external_models": []}
+    assert reasons(token, props)["served_entities"] == "at least one served entity is required"
+
+
 @pytest.mark.parametrize(("token", "key"), [(token, key) for token in sorted(REQUIRED) for key in REQUIRED[token]])
 def test_check_names_a_missing_required_input_once_instead_of_defaulting_it(token, key):
     props = FULL[token]()

@@ -127,6 +127,12 @@ def test_readiness_probes_each_external_model_for_its_task_and_warms_nothing(cha
     assert "input_example_json" not in inputs["warmup"]
 
 
+def test_the_deployment_watch_follows_the_external_models_too(chat_run):
+    inputs = unwrap(chat_run.named("chat-deployment").inputs)
+    assert inputs["external_models"] == unwrap(chat_run.named("chat-readiness").inputs)["external_models"]
+    assert inputs["served_entities"] == []
+
+
 def test_a_provisioned_throughput_entity_sends_its_band_and_no_workload_type(pt_run):
     band, units = unwrap(pt_run.named("llama-endpoint").inputs)["config"]["servedEntities"]
     assert band == {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from components.config import StackConfig
+import yaml
+
+from components.config import StackConfig, parse_stack_config
 from tests.support import README, config_keys
 
 MAKEFILE = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
@@ -31,3 +33,12 @@ def test_every_make_target_the_readme_names_exists():
     targets = set(re.findall(r"^([a-z0-9-]+):", MAKEFILE, flags=re.MULTILINE))
     named = set(re.findall(r"make ([a-z0-9-]+)", README))
     assert named and named <= targets
+
+
+def test_the_served_entity_kinds_example_is_a_valid_stack():
+    section = README.split("## Every kind of served entity", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    values = yaml.safe_load(example)
+    config = parse_stack_config("dev", {"endpoints": values["databricks-serving:endpoints"]})
+    assert config.endpoints["assistant"].routes == {"gpt-4o": 90, "claude-sonnet-4": 10}
+    assert config.endpoints["llama"].served_names == ["llama_v3_2_3b_instruct-2"]

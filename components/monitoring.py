@@ -181,11 +181,15 @@ def _secret_key(destination: NotificationDestinationConfig) -> str | None:
 
 def declare_destinations(
     stack: StackConfig, opts: pulumi.ResourceOptions | None = None
-) -> dict[str, databricks.NotificationDestination]:
-    """The stack's notification destinations, by name: `destination-<name>`, named `<prefix><name>`."""
+) -> dict[str, pulumi.Input[str]]:
+    """The stack's notification destinations' ids, by name: each declared one a `destination-<name>` named
+    `<prefix><name>`; one given by `id` is only referenced (its admins manage it)."""
     config = pulumi.Config(PROJECT)
-    destinations = {}
+    destinations: dict[str, pulumi.Input[str]] = {}
     for name, destination in stack.notification_destinations.items():
+        if destination.id is not None:
+            destinations[name] = destination.id
+            continue
         key = _secret_key(destination)
         secret = config.require_secret(key) if key else None
         destinations[name] = databricks.NotificationDestination(
@@ -194,7 +198,7 @@ def declare_destinations(
             config=destination_config(destination, secret),
             # The webhook URL or integration key is in `config`: secret in state as in the inputs.
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["config"])),
-        )
+        ).id
     return destinations
 
 
@@ -221,7 +225,7 @@ def _alert(
     alert: AlertThreshold,
     plan: AlertPlan,
     warehouse: pulumi.Input[str],
-    destinations: list[databricks.NotificationDestination],
+    destinations: list[pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
 ) -> databricks.AlertV2:
     monitoring = spec.endpoint.monitoring
@@ -248,7 +252,7 @@ def _alert(
             notification=databricks.AlertV2EvaluationNotificationArgs(
                 notify_on_ok=True,
                 subscriptions=[
-                    databricks.AlertV2EvaluationNotificationSubscriptionArgs(destination_id=destination.id)
+                    databricks.AlertV2EvaluationNotificationSubscriptionArgs(destination_id=destination)
                     for destination in destinations
                 ],
             ),
@@ -297,7 +301,7 @@ def declare_monitoring(
     *,
     parent: pulumi.Resource,
     endpoint: databricks.ModelServing,
-    destinations: Mapping[str, databricks.NotificationDestination],
+    destinations: Mapping[str, pulumi.Input[str]],
 ) -> EndpointMonitoring | None:
     """The endpoint's alerts and drift monitor, children of `parent`, after `endpoint`; None without monitoring."""
     monitoring = spec.endpoint.monitoring

@@ -353,7 +353,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         preflight: pulumi.Resource | None = None,
         aliases: Mapping[str, AliasResolution] | None = None,
         host: str | None = None,
-        destinations: Mapping[str, databricks.NotificationDestination] | None = None,
+        destinations: Mapping[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare the endpoint described by `spec` (a validated `EndpointSpec` from the stack config).
@@ -363,8 +363,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         alone. `preflight`: the stack's `Preflight`, which the endpoint waits for. `aliases`: how the aliases
         of `spec` resolved, when the caller resolved them already (`resolve_aliases`: `spec` then declares the
         numbers); None: they are resolved here. `host` is the workspace URL, for the invocation URL of an
-        endpoint that is not route-optimized; None: the stack's (`workspace_host()`). `destinations`: the
-        stack's notification destinations by name (`declare_destinations`), which `monitoring` notifies.
+        endpoint that is not route-optimized; None: the stack's (`workspace_host()`). `destinations`: the ids
+        of the stack's notification destinations by name (`declare_destinations`), which `monitoring` notifies.
         """
         super().__init__(COMPONENT_TYPE, spec.key, None, opts)
         self._workspace = workspace

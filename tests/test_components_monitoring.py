@@ -239,3 +239,17 @@ def test_the_drift_monitor_profiles_the_payload_table(prod_document):
 
 def test_a_stack_without_monitoring_declares_no_alert_monitor_or_destination(stack_runs):
     assert [r.name for r in stack_runs["dev"].resources if r.type in (ALERT, MONITOR, DESTINATION)] == []
+
+
+def test_a_destination_given_by_id_is_notified_and_not_declared(prod_document):
+    document = monitored(prod_document)
+    document["config"]["databricks-serving:notification_destinations"]["oncall"] = {
+        "id": "6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c"
+    }
+    del document["config"]["databricks-serving:pagerduty-key"]  # no destination reads it any more
+    program_run = run_program("prod", document=document, secret_values={"databricks-serving:slack-url": SLACK_URL})
+    assert sorted(of_type(program_run, DESTINATION)) == ["destination-ml-mail", "destination-ml-slack"]
+    alert = unwrap(program_run.named("risk-classifier-alert-latency").inputs)
+    subscriptions = alert["evaluation"]["notification"]["subscriptions"]
+    assert subscriptions[0] == {"destinationId": "6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c"}
+    assert len(subscriptions) == 2

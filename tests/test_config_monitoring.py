@@ -299,7 +299,31 @@ def test_a_destination_is_exactly_one_kind():
         values["notification_destinations"]["ml-mail"]["slack"] = {"url_secret": "slack-url"}
 
     assert problems_of(change, {**SECRETS, "slack-url": True}) == [
-        "notification_destinations.ml-mail: needs exactly one of email, slack, pagerduty; found email, slack"
+        "notification_destinations.ml-mail: needs exactly one of email, slack, pagerduty, id; found email, slack"
+    ]
+
+
+def test_a_destination_the_admins_manage_is_named_by_its_id():
+    def change(values):
+        values["notification_destinations"]["ml-mail"] = {"id": "6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c"}
+
+    destination = parsed(change, SECRETS).notification_destinations["ml-mail"]
+    assert (destination.id, destination.kind, destination.declared) == (
+        "6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c",
+        "id",
+        False,
+    )
+
+
+def test_a_destination_id_is_a_uuid_and_keeps_its_own_display_name():
+    def change(values):
+        values["notification_destinations"]["ml-mail"] = {"id": "ml-platform-oncall", "display_name": "oncall"}
+
+    assert problems_of(change, SECRETS) == [
+        "notification_destinations.ml-mail.id = 'ml-platform-oncall': `ml-platform-oncall` is not a destination id "
+        "(a UUID)",
+        "notification_destinations.ml-mail.display_name = 'oncall': names a declared destination; an `id` keeps "
+        "its own",
     ]
 
 

@@ -32,7 +32,7 @@ from components.config.monitoring import (
 )
 from components.config.problems import RuleProblem, StrictModel, fail, section
 from components.config.rollout import ReadinessConfig, RolloutConfig
-from components.config.served import ServedModelConfig, Tags, raw_served_names
+from components.config.served import ServedModelConfig, Tags, raw_names, raw_served_names
 
 
 class EndpointConfig(StrictModel):
@@ -160,11 +160,7 @@ class EndpointConfig(StrictModel):
 
 def _raw_external_names(endpoint: Mapping[str, Any]) -> list[str] | None:
     """The external models' served names of an endpoint's raw values; None if any of them is unknown."""
-    external = endpoint.get("external_models")
-    if not isinstance(external, list) or not external:
-        return None
-    names = [raw_external_served_name(entity) for entity in external]
-    return None if None in names else names  # type: ignore[return-value]
+    return raw_names(endpoint.get("external_models"), raw_external_served_name)
 
 
 CREATION_ONLY: dict[str, str] = {

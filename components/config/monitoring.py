@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from components.config.limits import EMAIL_PATTERN, NAME_PATTERN, PROJECT
+from components.config.limits import EMAIL_PATTERN, NAME_PATTERN, PROJECT, UUID_PATTERN
 from components.config.problems import RuleProblem, StrictModel, fail, section
 from components.config.rollout import HealthGate, RolloutConfig
 from components.config.schedules import (
@@ -109,8 +109,12 @@ class PagerDutyDestination(StrictModel):
         return _secret_config_key(value, info, "integration key")
 
 
+DESTINATION_KINDS = ("email", "slack", "pagerduty", "id")
+
+
 class NotificationDestinationConfig(StrictModel):
-    """A workspace notification destination alerts notify: exactly one of `email`, `slack`, `pagerduty`."""
+    """A workspace notification destination alerts notify: exactly one of `email`, `slack`, `pagerduty`
+    (declared here: only a workspace admin may create one), or the `id` of one the workspace's admins manage."""
 
     display_name: str | None = Field(
         default=None, min_length=1, max_length=255, description="Name in the workspace; default prefix + key."
@@ -118,6 +122,18 @@ class NotificationDestinationConfig(StrictModel):
     email: list[str] | None = Field(default=None, min_length=1, description="E-mail addresses.")
     slack: SlackDestination | None = Field(default=None, description="A Slack webhook.")
     pagerduty: PagerDutyDestination | None = Field(default=None, description="A PagerDuty integration.")
+    id: str | None = Field(
+        default=None,
+        description="An existing destination's id (a UUID): notified, not declared, so a deployer that is not a "
+        "workspace admin can use it.",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _destination_id(cls, value: str | None) -> str | None:
+        if value is not None and not UUID_PATTERN.match(value):
+            raise fail("destination_id", "`{value}` is not a destination id (a UUID)", value=value)
+        return value
 
     @field_validator("email")
     @classmethod
@@ -129,14 +145,24 @@ class NotificationDestinationConfig(StrictModel):
 
     @classmethod
     def _rules(cls, data: Mapping[str, Any]) -> Iterable[RuleProblem]:
-        kinds = [kind for kind in ("email", "slack", "pagerduty") if data.get(kind) is not None]
+        kinds = [kind for kind in DESTINATION_KINDS if data.get(kind) is not None]
         if len(kinds) != 1:
             found = ", ".join(kinds) or "none"
-            yield RuleProblem((), "destination_kind", f"needs exactly one of email, slack, pagerduty; found {found}")
+            choices = ", ".join(DESTINATION_KINDS)
+            yield RuleProblem((), "destination_kind", f"needs exactly one of {choices}; found {found}")
+        if data.get("id") is not None and data.get("display_name") is not None:
+            yield RuleProblem(
+                ("display_name",), "destination_display_name", "names a declared destination; an `id` keeps its own"
+            )
 
     @property
     def kind(self) -> str:
-        return "email" if self.email else "slack" if self.slack else "pagerduty"
+        return "email" if self.email else "slack" if self.slack else "pagerduty" if self.pagerduty else "id"
+
+    @property
+    def declared(self) -> bool:
+        """Declared by this stack (a `NotificationDestination`), not referenced by `id`."""
+        return self.id is None
 
 
 class Schedule(StrictModel):

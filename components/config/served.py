@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
@@ -105,13 +105,18 @@ def raw_served_name(entity: Any) -> str | None:
     return default_served_entity_name(model, version) if isinstance(model, str) else None
 
 
+def raw_names(entities: Any, name_of: Callable[[Any], str | None]) -> list[str] | None:
+    """The served names of a raw list of entities (`name_of` reads one); None if any of them is unknown."""
+    if not isinstance(entities, list) or not entities:
+        return None
+    names = [name_of(entity) for entity in entities]
+    known = [name for name in names if name is not None]
+    return known if len(known) == len(names) else None
+
+
 def raw_served_names(endpoint: Mapping[str, Any]) -> list[str] | None:
     """The served entity names of an endpoint's raw values; None if any of them is unknown."""
-    models = endpoint.get("served_models")
-    if not isinstance(models, list) or not models:
-        return None
-    names = [raw_served_name(model) for model in models]
-    return None if None in names else names  # type: ignore[return-value]
+    return raw_names(endpoint.get("served_models"), raw_served_name)
 
 
 class ProvisionedConcurrency(StrictModel):

@@ -27,27 +27,16 @@ from emulator.testing import EmulatorHandle, emulator_process
 from serving.traffic_shift import Rollout, RolloutError, RolloutPlan
 from serving.workspace import ServingClient
 from tests.engine_driver import ROLLOUT, Plugin, Step, urn
-from tests.support import DEPLOYER_TOKEN, create_endpoint
+from tests.support import DEPLOYER_TOKEN, create_endpoint, entity
 
 EXAMPLE = {"dataframe_split": {"columns": ["amount", "age", "income"], "data": [[1200.0, 42, 58000.0]]}}
 CONFIG_UPDATE = "PUT /api/2.0/serving-endpoints/{name}/config"
 
 
-def _entity(version: int) -> dict[str, Any]:
-    return {
-        "name": f"risk_classifier-{version}",
-        "entity_name": "main.risk.risk_classifier",
-        "entity_version": str(version),
-        "workload_size": "Small",
-        "workload_type": "CPU",
-        "scale_to_zero_enabled": False,
-    }
-
-
 def _plan(name: str, bake: float) -> RolloutPlan:
     return RolloutPlan(
         endpoint=name,
-        served_entities=(_entity(3), _entity(4)),
+        served_entities=(entity(3), entity(4)),
         target={"risk_classifier-3": 0, "risk_classifier-4": 100},
         stable="risk_classifier-3",
         candidate="risk_classifier-4",

@@ -65,7 +65,8 @@ def _struct(cls: type) -> Any:
     for field in dataclasses.fields(cls):
         inner = [arg for arg in typing.get_args(hints[field.name]) if arg is not type(None)] or [hints[field.name]]
         kind = inner[0]
-        fields[_camel(field.name)] = _struct(kind) if dataclasses.is_dataclass(kind) else scalar(field.name)
+        nested = isinstance(kind, type) and dataclasses.is_dataclass(kind)
+        fields[_camel(field.name)] = _struct(kind) if nested else scalar(field.name)
     return obj(**fields)
 
 

@@ -20,6 +20,18 @@ from emulator.objects.notification_destinations import NotificationDestinations
 from emulator.objects.quality_monitors import QualityMonitors
 from emulator.objects.sql_warehouses import SqlWarehouses
 
+PROD_ONCALL_DESTINATION = "6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c"
+"""The destination Pulumi.prod.yaml notifies by id."""
+
+
+class SeededDestination(BaseModel):
+    """An e-mail destination a workspace admin created before any stack ran."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    display_name: str = Field(min_length=1)
+    addresses: tuple[str, ...] = ("ml-platform-oncall@example.com",)
+
 
 class MonitoringSpec(BaseModel):
     """The monitoring objects the workspace starts with."""
@@ -27,7 +39,13 @@ class MonitoringSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sql_warehouses: tuple[str, ...] = Field(
-        default=("serving-alerts",), description="names of running SQL warehouses (ids derived from the names)"
+        # The one Pulumi.prod.yaml's alerts run on, and one more.
+        default=("serving-monitoring", "serving-alerts"),
+        description="names of running SQL warehouses (ids derived from the names)",
+    )
+    notification_destinations: dict[str, SeededDestination] = Field(
+        default_factory=lambda: {PROD_ONCALL_DESTINATION: SeededDestination(display_name="ml-platform-oncall")},
+        description="destinations the workspace's admins made, by id (e-mail): what a stack names by `id`",
     )
     tables: tuple[str, ...] = Field(
         default=(), description="`catalog.schema.table` names of tables besides the endpoints' inference tables"
@@ -59,6 +77,12 @@ class Monitoring:
     ):
         self.warehouses = SqlWarehouses(spec.sql_warehouses, host, creator)
         self.destinations = NotificationDestinations()
+        for destination_id, seeded in spec.notification_destinations.items():
+            self.destinations.by_id[destination_id] = {
+                "display_name": seeded.display_name,
+                "kind": "email",
+                "fields": {"addresses": list(seeded.addresses)},
+            }
         self.alerts = AlertsV2(self.warehouses.exists, self.destinations.exists)
         tables = set(spec.tables)
         self.monitors = QualityMonitors(

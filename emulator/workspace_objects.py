@@ -92,7 +92,9 @@ class WorkspaceObjectsSpec(_Strict):
     secret_scopes: dict[str, tuple[str, ...]] = Field(
         default_factory=_default_secret_scopes, description="scope -> secret keys"
     )
-    schemas: tuple[str, ...] = Field(default=("main.serving_logs",), description="`catalog.schema` full names")
+    schemas: tuple[str, ...] = Field(
+        default=("main.serving_logs", "main.serving_monitoring"), description="`catalog.schema` full names"
+    )
     grants: dict[str, dict[str, tuple[str, ...]]] = Field(
         default_factory=_default_grants,
         description="securable (catalog, catalog.schema or catalog.schema.model) -> principal -> privileges; "

@@ -27,7 +27,9 @@ def workspace(tmp_path: Path) -> Iterator[LocalWorkspace]:
     stack_file = tmp_path / "Pulumi.monitoring.yaml"
     stack_file.write_text("config:\n  databricks-serving:alertThreshold: 250.0\n", encoding="utf-8")
     settings = tmp_path / "emulator-settings.yaml"
-    settings.write_text(yaml.safe_dump({**QUICK, "monitoring": {"tables": [TABLE]}}), encoding="utf-8")
+    settings.write_text(
+        yaml.safe_dump({**QUICK, "monitoring": {"tables": [TABLE], "notification_destinations": {}}}), encoding="utf-8"
+    )
     local = LocalWorkspace(
         tmp_path / "local",
         "monitoring",

@@ -19,7 +19,14 @@ WAREHOUSE = "serving-alerts"
 
 @pytest.fixture(scope="module")
 def emu():
-    with running_emulator(**FAST, monitoring={"tables": [TABLE], "monitor_pending_seconds": 0.2}) as emu:
+    # One warehouse, no destinations made beforehand: each test makes what it reads.
+    monitoring = {
+        "tables": [TABLE],
+        "monitor_pending_seconds": 0.2,
+        "sql_warehouses": [WAREHOUSE],
+        "notification_destinations": {},
+    }
+    with running_emulator(**FAST, monitoring=monitoring) as emu:
         yield emu
 
 
@@ -309,3 +316,16 @@ def test_destinations_alerts_and_monitors_outlive_a_restart(tmp_path):
     assert after.monitoring.destinations.answer(destination["id"]) == destination
     assert after.monitoring.alerts.get(alert["id"]) == alert
     assert after.monitoring.monitors.get(TABLE)["status"] == "MONITOR_STATUS_ACTIVE"
+
+
+def test_by_default_the_workspace_has_what_the_prod_stack_names_warehouse_and_on_call_destination():
+    from emulator.monitoring import PROD_ONCALL_DESTINATION
+
+    with running_emulator(**FAST) as emu:
+        deployer = emu.workspace_client(emu.token(DEPLOYER))
+        assert "serving-monitoring" in [warehouse.name for warehouse in deployer.warehouses.list()]
+        destination = deployer.notification_destinations.get(PROD_ONCALL_DESTINATION)
+        assert (destination.display_name, destination.destination_type) == (
+            "ml-platform-oncall",
+            settings.DestinationType.EMAIL,
+        )

@@ -28,8 +28,9 @@ def test_a_preview_of_dev_and_of_prod_sends_no_request_that_changes_the_workspac
 
         assert preview.returncode == 0, preview.stdout + preview.stderr
         # dev: the stack, the servingops provider, the preflight, and the endpoint's component with its endpoint,
-        # deployment watch, permissions and readiness; prod: two such endpoints, plus a rollout and notifications.
-        assert f"+ {8 if stack == 'dev' else 15} to create" in preview.stdout, preview.stdout
+        # deployment watch, permissions and readiness; prod: two such endpoints, plus a rollout and notifications,
+        # and their monitoring: five alerts (the fraud scorer has no latency alert) and a drift monitor.
+        assert f"+ {8 if stack == 'dev' else 21} to create" in preview.stdout, preview.stdout
         assert changing_calls(deployment.counters()) == {}
         assert deployment.endpoint_names() == []
 

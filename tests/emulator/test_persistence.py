@@ -7,6 +7,7 @@ import time
 
 import requests
 
+from emulator.monitoring import PROD_ONCALL_DESTINATION
 from emulator.testing import emulator_process
 from tests.emulator.support import FAST, RISK
 
@@ -96,5 +97,16 @@ def test_an_unreadable_state_file_starts_an_empty_workspace_and_says_so(tmp_path
     assert json.loads(state_file.read_text()) == {
         "format": 1,
         "endpoints": [],
-        "monitoring": {"destinations": {}, "alerts": {}, "monitors": {}},
+        # What the workspace starts with: the destination its admins made (emulator.monitoring), nothing else.
+        "monitoring": {
+            "destinations": {
+                PROD_ONCALL_DESTINATION: {
+                    "display_name": "ml-platform-oncall",
+                    "kind": "email",
+                    "fields": {"addresses": ["ml-platform-oncall@example.com"]},
+                }
+            },
+            "alerts": {},
+            "monitors": {},
+        },
     }
